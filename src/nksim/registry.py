@@ -1,0 +1,134 @@
+"""The parameter registry: one data file (``data/parameters.yaml``) with every model parameter.
+
+Each entry has a name, default, unit, plausible range (parameter uncertainty), optional between-patient variability
+(log-normal omega^2, kept apart from the range), a source from the research dossier or the word "assumption", a
+status (sourced / derived / unverified / assumption) and a note. Code reads parameters only through this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from nksim.errors import InputError
+
+STATUSES = ("sourced", "derived", "unverified", "assumption")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One registry entry."""
+
+    name: str
+    module: str
+    default: float
+    unit: str
+    low: float
+    high: float
+    source: str
+    status: str
+    note: str = ""
+    iiv_omega2: float | None = None
+    transform: str = "log"  # "log" (log-normal variability/uncertainty) or "linear" / "logit" for fractions
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_entry(raw: Mapping[str, Any], index: int) -> Parameter:
+    where = f"parameters.yaml entry {index}"
+    required = ("name", "module", "default", "unit", "range", "source", "status")
+    for key in required:
+        if key not in raw:
+            raise InputError(key, None, "a value (every registry entry needs " + ", ".join(required) + ")", where)
+    name = str(raw["name"])
+    unknown = set(raw) - {*required, "note", "iiv_omega2", "transform"}
+    if unknown:
+        raise InputError(f"{name}.{sorted(unknown)[0]}", raw[sorted(unknown)[0]], "no such registry field", where)
+    lo, hi = (float(v) for v in raw["range"])
+    default = float(raw["default"])
+    if not lo <= default <= hi:
+        raise InputError(f"{name}.default", default, f"a value inside its range [{lo}, {hi}]", where)
+    status = str(raw["status"])
+    if status not in STATUSES:
+        raise InputError(f"{name}.status", status, f"one of {STATUSES}", where)
+    if status == "assumption" and "assumption" not in str(raw["source"]).lower():
+        raise InputError(f"{name}.source", raw["source"], "a source that says 'assumption' for status assumption", where)
+    omega2 = raw.get("iiv_omega2")
+    return Parameter(
+        name=name,
+        module=str(raw["module"]),
+        default=default,
+        unit=str(raw["unit"]),
+        low=lo,
+        high=hi,
+        source=str(raw["source"]),
+        status=status,
+        note=str(raw.get("note", "")),
+        iiv_omega2=None if omega2 is None else float(omega2),
+        transform=str(raw.get("transform", "log")),
+    )
+
+
+class Registry(Mapping[str, Parameter]):
+    """Read-only mapping name -> Parameter, with defaults and override checking."""
+
+    def __init__(self, entries: Iterable[Parameter], text: str) -> None:
+        self._entries: dict[str, Parameter] = {}
+        for p in entries:
+            if p.name in self._entries:
+                raise InputError("name", p.name, "a parameter name used once in the registry", "parameters.yaml")
+            self._entries[p.name] = p
+        self.sha256 = hashlib.sha256(text.encode()).hexdigest()
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise InputError("parameter", name, f"a registry name (see `nksim params`); close: {self.close(name)}")
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def close(self, name: str) -> list[str]:
+        import difflib
+
+        return difflib.get_close_matches(name, list(self._entries), n=3)
+
+    def defaults(self, module: str | None = None) -> dict[str, float]:
+        return {k: p.default for k, p in self._entries.items() if module is None or p.module == module}
+
+    def resolve(self, overrides: Mapping[str, float] | None, where: str = "parameters") -> dict[str, float]:
+        """Defaults with ``overrides`` applied by name; an unknown name or a non-finite value is an error."""
+        values = self.defaults()
+        for name, value in (overrides or {}).items():
+            if name not in self._entries:
+                raise InputError(f"{where}.{name}", value, f"a registry parameter name; close: {self.close(name)}")
+            v = float(value)
+            if v != v or v in (float("inf"), float("-inf")):
+                raise InputError(f"{where}.{name}", value, "a finite number")
+            values[name] = v
+        return values
+
+    def table(self, module: str | None = None) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in self._entries.values() if module is None or p.module == module]
+
+    def to_json(self) -> str:
+        return json.dumps(self.table(), indent=2)
+
+
+@lru_cache(maxsize=1)
+def load_registry() -> Registry:
+    """Load and validate ``nksim/data/parameters.yaml`` (cached)."""
+    text = resources.files("nksim").joinpath("data/parameters.yaml").read_text()
+    raw = yaml.safe_load(text) or []
+    return Registry((_check_entry(r, i) for i, r in enumerate(raw)), text)

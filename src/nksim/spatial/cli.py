@@ -1,0 +1,5 @@
+"""`nksim abm ...` commands (filled in by the spatial module)."""
+
+import typer
+
+app = typer.Typer(help="Spatial agent-based model of NK cells in the tumor microenvironment.", no_args_is_help=True)

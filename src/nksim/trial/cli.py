@@ -1,0 +1,5 @@
+"""`nksim trial ...` commands (filled in by the trial module)."""
+
+import typer
+
+app = typer.Typer(help="Virtual phase I trials, dose-escalation designs and the dose-decision advisor.", no_args_is_help=True)
