@@ -1,0 +1,110 @@
+"""Readout configuration: response criteria, scan schedule, DLT definition and the persistence assay.
+
+A numeric field left at ``None`` takes its value from the parameter registry (``module: clinical``) when the
+readouts are computed, so a scenario's parameter overrides reach it; a value given here wins over the registry.
+The main ``Scenario`` model carries one of these as ``readouts: ReadoutSpec``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from nksim.spec.base import Frozen
+
+Criteria = Literal["RECIST1.1", "mRECIST", "Lugano2014"]
+Toxicity = Literal["crs", "icans", "gvhd", "offtumor", "neutropenia", "leukopenia", "infusion_fever"]
+
+#: Default scan schedule (days after the first infusion): every 4 weeks to week 16, then every 8 weeks to ~1 year.
+DEFAULT_SCAN_DAYS: tuple[float, ...] = (28.0, 56.0, 84.0, 112.0, 168.0, 224.0, 280.0, 336.0)
+
+
+class DLTRule(Frozen):
+    """One toxicity that counts as a dose-limiting toxicity at or above ``min_grade``.
+
+    ``min_duration_days`` > 0 asks that the grade last that long without interruption (e.g. prolonged grade 4
+    neutropenia); the DLT day is then the day the duration is reached.
+    """
+
+    toxicity: Toxicity
+    min_grade: int = Field(ge=1, le=5)
+    min_duration_days: float = Field(default=0.0, ge=0.0)
+
+
+#: A common phase I definition (protocol choice, not a model parameter): grade >= 3 CRS, ICANS, acute GvHD
+#: (III-IV) or on-target/off-tumor toxicity, or grade 4 neutropenia lasting 28 days.
+DEFAULT_DLT_RULES: tuple[DLTRule, ...] = (
+    DLTRule(toxicity="crs", min_grade=3),
+    DLTRule(toxicity="icans", min_grade=3),
+    DLTRule(toxicity="gvhd", min_grade=3),
+    DLTRule(toxicity="offtumor", min_grade=3),
+    DLTRule(toxicity="neutropenia", min_grade=4, min_duration_days=28.0),
+)
+
+
+class AssaySpec(Frozen):
+    """How product persistence in blood is measured.
+
+    - ``qpcr``: transgene copies per ug genomic DNA against ``lloq_copies_per_ug`` (transduced cells only);
+      converted to cells/uL with the leukocyte count at that time.
+    - ``flow``: product cells per uL against ``lod_cells_per_ul``.
+    - ``chimerism``: product cells as a fraction of leukocytes against ``lod_fraction`` (unmodified donor cells).
+    ``sample_days``: days blood is drawn (None = every time point of the trajectory).
+    """
+
+    kind: Literal["qpcr", "flow", "chimerism"] = "qpcr"
+    lloq_copies_per_ug: float | None = Field(default=None, gt=0)
+    copies_per_cell: float | None = Field(default=None, gt=0)
+    lod_cells_per_ul: float | None = Field(default=None, gt=0)
+    lod_fraction: float | None = Field(default=None, gt=0, lt=1)
+    analyte: Literal["transduced", "all"] | None = None
+    sample_days: tuple[float, ...] | None = None
+
+    @model_validator(mode="after")
+    def _qpcr_reads_transgene(self) -> "AssaySpec":
+        if self.kind == "qpcr" and self.analyte == "all":
+            raise ValueError("assay.analyte = 'all' is not allowed for kind 'qpcr'; qPCR detects the transgene only")
+        return self
+
+    @property
+    def analyte_resolved(self) -> str:
+        """'transduced' for qPCR; 'all' product cells for flow and chimerism unless stated."""
+        if self.kind == "qpcr":
+            return "transduced"
+        return self.analyte or "all"
+
+
+class ReadoutSpec(Frozen):
+    """Clinical readout settings (see docs/clinical.md)."""
+
+    criteria: Criteria = "RECIST1.1"
+    scan_days: tuple[float, ...] = DEFAULT_SCAN_DAYS
+    baseline_day: float | None = Field(default=None, description="None = first time point of the trajectory")
+    confirmation: bool | None = Field(default=None, description="None = the criteria's rule (RECIST/mRECIST yes, Lugano no)")
+    confirmation_min_days: float | None = Field(default=None, gt=0)
+    sd_min_days: float | None = Field(default=None, ge=0)
+    imaging_limit_mm: float | None = Field(default=None, gt=0)
+    measurable_min_mm: float | None = Field(default=None, gt=0)
+    cell_density_per_cm3: float | None = Field(default=None, gt=0)
+    lethal_burden_cm3: float | None = Field(default=None, gt=0)
+    follow_up_days: float = Field(default=365.0, gt=0)
+    dlt_window_days: float = Field(default=28.0, gt=0)
+    dlt_rules: tuple[DLTRule, ...] = DEFAULT_DLT_RULES
+    assay: AssaySpec = AssaySpec()
+
+    @field_validator("scan_days")
+    @classmethod
+    def _scans_increasing(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) == 0:
+            raise ValueError("scan_days is empty; expected at least one scan day > 0")
+        if any(d <= 0 for d in v) or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError(f"scan_days = {list(v)} is not allowed; expected strictly increasing days > 0")
+        return v
+
+    @property
+    def confirmation_resolved(self) -> bool:
+        """Whether CR/PR need confirmation: RECIST 1.1 and mRECIST yes (single-arm trials), Lugano 2014 no."""
+        if self.confirmation is not None:
+            return self.confirmation
+        return self.criteria != "Lugano2014"
