@@ -1,0 +1,73 @@
+"""Load a manufacturing process: a ManufacturingSpec, a dict, a YAML file (bare spec or a scenario with a
+``manufacturing:`` block) or the name of a built-in process (``src/nksim/data/manufacturing/<name>.yaml``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from nksim.errors import InputError
+from nksim.spec.manufacturing import ManufacturingSpec
+
+
+def builtin_processes() -> dict[str, str]:
+    """Built-in process name -> description."""
+    out = {}
+    folder = resources.files("nksim").joinpath("data/manufacturing")
+    for f in sorted(folder.iterdir(), key=lambda x: x.name):
+        if f.name.endswith(".yaml"):
+            raw = yaml.safe_load(f.read_text()) or {}
+            out[f.name[:-5]] = str(raw.get("description", "")).strip()
+    return out
+
+
+def _from_validation_error(exc: ValidationError, where: str) -> InputError:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-after")) or "manufacturing"
+    msg = err["msg"].replace("Value error, ", "")
+    more = f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    return InputError(loc, err.get("input"), msg + more, where)
+
+
+def spec_from_dict(data: Any, where: str = "manufacturing") -> ManufacturingSpec:
+    """Validate a mapping as a ManufacturingSpec; errors become one InputError naming field, value and rule."""
+    if not isinstance(data, dict):
+        raise InputError("manufacturing", data, "a mapping of process fields", where)
+    if "manufacturing" in data:  # a full scenario: read only its manufacturing block
+        data = data["manufacturing"]
+        if data is None:
+            raise InputError("manufacturing", None, "a manufacturing block (the scenario has none)", where)
+    try:
+        return ManufacturingSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _from_validation_error(exc, where) from None
+
+
+def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
+    """A ManufacturingSpec from a spec, a dict, a YAML path or a built-in name (see ``builtin_processes``)."""
+    if isinstance(obj, ManufacturingSpec):
+        return obj
+    if isinstance(obj, dict):
+        return spec_from_dict(obj)
+    if isinstance(obj, (str, Path)):
+        path = Path(obj)
+        if path.suffix in (".yaml", ".yml") or path.exists():
+            if not path.exists():
+                raise InputError("scenario", str(obj), "an existing YAML file or a built-in process name")
+            try:
+                raw = yaml.safe_load(path.read_text())
+            except yaml.YAMLError as exc:
+                raise InputError("scenario", str(obj), f"valid YAML ({exc})") from None
+            spec = spec_from_dict(raw, where=str(path))
+            return spec if spec.name else spec.model_copy(update={"name": path.stem})
+        names = builtin_processes()
+        if str(obj) in names:
+            text = resources.files("nksim").joinpath(f"data/manufacturing/{obj}.yaml").read_text()
+            spec = spec_from_dict(yaml.safe_load(text), where=f"built-in process {obj}")
+            return spec if spec.name else spec.model_copy(update={"name": str(obj)})
+        raise InputError("scenario", str(obj), f"a YAML file or a built-in process: {', '.join(names)}")
+    raise InputError("scenario", obj, "a ManufacturingSpec, a mapping, a YAML path or a built-in process name")

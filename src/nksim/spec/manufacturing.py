@@ -1,0 +1,192 @@
+"""Manufacturing process specification: source -> expansion -> gene transfer -> cryo -> release -> doses.
+
+Only process *choices* live here (which source, which method, how many days, which release limits, which unit
+costs). Every biological or literature number (fold expansions, efficiencies, viabilities, pass rates, times) comes
+from the parameter registry (module ``manufacturing``); a field left ``None`` means "use the registry default", and
+``parameters`` overrides registry entries by name for this process only.
+
+Units: cells are absolute counts, days (d), hours (h), kilograms (kg); costs are in ``costs.currency``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from nksim.spec.base import Frozen
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+EXPANSION_METHODS = ("il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none")
+TRANSFER_METHODS = (
+    "none",
+    "retroviral",
+    "lentiviral_vsvg",
+    "lentiviral_baev",
+    "mrna_electroporation",
+    "transposon",
+    "crispr_knockin",
+    "clonal_line",
+)
+
+
+class PeripheralBloodSource(Frozen):
+    """Peripheral-blood apheresis from a donor (allogeneic) or the patient (autologous)."""
+
+    kind: Literal["peripheral_blood"] = "peripheral_blood"
+    donor: Literal["allogeneic", "autologous"] = "allogeneic"
+    lymphocytes_collected: Positive | None = None  # cells per apheresis; None = registry (donor-variable)
+    nk_fraction: Fraction | None = None  # NK fraction of lymphocytes; None = drawn per donor from the registry
+    cd3_depletion: bool = True  # CD3+ depletion of the input
+
+
+class CordBloodSource(Frozen):
+    """A cryopreserved cord-blood unit; unit-quality covariates nRBC and collection-to-cryopreservation time."""
+
+    kind: Literal["cord_blood"] = "cord_blood"
+    tnc: Positive | None = None  # total nucleated cells in the unit; None = registry (unit-variable)
+    nrbc: NonNegative | None = None  # nucleated red blood cells in the unit; None = drawn from the bank
+    collection_to_cryo_h: NonNegative | None = None  # hours; None = drawn from the bank
+    cd3_depletion: bool = True
+
+
+class IPSCSource(Frozen):
+    """An iPSC master cell bank; one vial seeds one lot through NK differentiation."""
+
+    kind: Literal["ipsc"] = "ipsc"
+    bank_vials: int | None = Field(None, ge=1)  # vials in the bank (for "patients served per bank")
+    cells_per_vial: Positive | None = None  # None = registry
+
+
+class NK92Source(Frozen):
+    """The NK-92 cell line (a vial of the master bank); irradiated before infusion, so it does not persist."""
+
+    kind: Literal["nk92"] = "nk92"
+    cells_per_vial: Positive | None = None  # None = registry
+    irradiated: bool = True
+
+
+Source = Annotated[
+    Union[PeripheralBloodSource, CordBloodSource, IPSCSource, NK92Source], Field(discriminator="kind")
+]
+
+
+class ExpansionSpec(Frozen):
+    """Ex vivo expansion: method, vessel, days in culture and the seeding cap."""
+
+    method: Literal["il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none"] = "mbil21"
+    vessel: Literal["flask", "bioreactor"] = "flask"
+    days: NonNegative = 14.0  # days in culture (0 = no expansion)
+    seed_nk_cells: Positive | None = None  # NK cells put into culture at most; None = registry
+    final_cd3_depletion: bool = False  # a second CD3+ depletion at harvest
+
+
+class GeneTransferSpec(Frozen):
+    """CAR gene transfer: method, culture day, optional fixed mean efficiency.
+
+    ``clonal_line``: the CAR was engineered into the (iPSC or NK-92) master cell line, so no transfer step happens
+    during manufacture; ``efficiency`` is then the fraction of product cells expressing the CAR.
+    """
+
+    method: Literal[
+        "none",
+        "retroviral",
+        "lentiviral_vsvg",
+        "lentiviral_baev",
+        "mrna_electroporation",
+        "transposon",
+        "crispr_knockin",
+        "clonal_line",
+    ] = "none"
+    day: NonNegative | None = None  # culture day of transfer; None = registry default (mRNA: at harvest)
+    efficiency: Fraction | None = None  # mean CAR+ fraction; None = registry (method-specific, lot-variable)
+
+
+class CryoSpec(Frozen):
+    """Fresh or cryopreserved product; IL-15 + IL-18 pre-treatment before freezing."""
+
+    frozen: bool = True
+    il15_il18_pretreatment: bool = False
+
+
+class ReleaseSpec(Frozen):
+    """Release (lot acceptance) limits; ``None`` = the registry default limit."""
+
+    min_viability: Fraction | None = None
+    max_cd3_per_kg: NonNegative | None = None
+    min_car_fraction: Fraction | None = None  # applied only when a CAR is transferred
+    sterility: bool = True
+    endotoxin: bool = True
+    mycoplasma: bool = True
+
+
+class DoseSpec(Frozen):
+    """Planned dose: per kg or flat (exactly one), its cell basis, doses per patient, body weight for counting."""
+
+    cells_per_kg: Positive | None = None
+    flat_cells: Positive | None = None
+    basis: Literal["total_nk", "car_positive"] = "total_nk"
+    doses_per_patient: int = Field(1, ge=1)
+    body_weight_kg: Positive | None = None  # weight used to count doses; None = registry reference weight
+    min_dose_fraction: Fraction = 1.0  # treat at a lower dose if at least this fraction of a dose is available
+
+    @model_validator(mode="after")
+    def _one_level(self) -> "DoseSpec":
+        if (self.cells_per_kg is None) == (self.flat_cells is None):
+            raise ValueError("give exactly one of cells_per_kg or flat_cells")
+        return self
+
+
+class UnitCosts(Frozen):
+    """User-supplied unit costs (no prices are built in); any item left out is not costed."""
+
+    currency: str = "USD"
+    media_per_l: NonNegative | None = None
+    cytokines_per_l: NonNegative | None = None
+    feeder_per_stimulation: NonNegative | None = None
+    vector_per_lot: NonNegative | None = None  # viral vector, mRNA, transposon or CRISPR reagents
+    qc_per_lot: NonNegative | None = None
+    facility_per_day: NonNegative | None = None
+    cryo_per_dose: NonNegative | None = None
+    collection_per_lot: NonNegative | None = None  # apheresis, cord-blood unit or iPSC/NK-92 vial
+    other_per_lot: NonNegative | None = None
+
+
+class LogisticsSpec(Frozen):
+    """How lots meet patients: made to order (vein-to-vein from collection) or off the shelf (from inventory)."""
+
+    mode: Literal["made_to_order", "off_the_shelf"] = "made_to_order"
+    patients_per_lot: int | None = Field(None, ge=1)  # None: 1 (made to order) or planned doses / doses per patient
+    planned_doses_per_lot: int | None = Field(None, ge=1)  # target; None = doses_per_patient x patients_per_lot
+
+
+class ManufacturingSpec(Frozen):
+    """A manufacturing process, from source to doses in the freezer."""
+
+    name: str | None = None
+    description: str = ""
+    source: Source = Field(default_factory=PeripheralBloodSource)
+    expansion: ExpansionSpec = Field(default_factory=ExpansionSpec)
+    gene_transfer: GeneTransferSpec = Field(default_factory=GeneTransferSpec)
+    cryo: CryoSpec = Field(default_factory=CryoSpec)
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+    dose: DoseSpec = Field(default_factory=lambda: DoseSpec(cells_per_kg=1e7))
+    costs: UnitCosts = Field(default_factory=UnitCosts)
+    logistics: LogisticsSpec = Field(default_factory=LogisticsSpec)
+    parameters: dict[str, float] = Field(default_factory=dict)  # registry overrides (module manufacturing)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ManufacturingSpec":
+        gt = self.gene_transfer
+        if gt.day is not None and gt.day > self.expansion.days:
+            raise ValueError(
+                f"gene_transfer.day = {gt.day} is after the end of culture (expansion.days = {self.expansion.days})"
+            )
+        if self.dose.basis == "car_positive" and gt.method == "none":
+            raise ValueError("dose.basis = 'car_positive' needs a gene_transfer.method other than 'none'")
+        if self.source.kind == "nk92" and self.expansion.method not in ("il2_alone", "none"):
+            raise ValueError("an NK-92 source grows in IL-2 alone: expansion.method must be 'il2_alone' or 'none'")
+        return self
