@@ -1,3 +1,23 @@
-"""nksim: an in-silico lab for NK and CAR-NK cell cancer immunotherapy."""
+"""nksim: an in-silico lab for NK and CAR-NK cell cancer immunotherapy.
+
+Public API::
+
+    import nksim
+    nksim.list_scenarios()                     # built-in scenario names
+    sc = nksim.load_scenario("hcc-gpc3-car-nk-il15")   # or a YAML path
+    res = nksim.simulate(sc, n_patients=50, seed=1)
+    res.trajectories   # xarray Dataset: patient x time (x lesion x antigen_class), units in attrs
+    res.patients       # pandas DataFrame: covariates, product given, solver statistics
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from nksim.engine import SimulationResult as SimulationResult
+from nksim.engine import simulate as simulate
+from nksim.spec.io import builtin_names as list_scenarios
+from nksim.spec.io import load_scenario as load_scenario
+from nksim.spec.scenario import Scenario as Scenario
+
+__all__ = ["Scenario", "SimulationResult", "list_scenarios", "load_scenario", "simulate", "__version__"]

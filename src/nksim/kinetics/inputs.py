@@ -1,0 +1,368 @@
+"""Turn a scenario, its virtual patients and per-patient overrides into the compiled engine's arrays.
+
+Everything the right-hand side needs is resolved here, once per patient: pathway rates (with ligand, missing self,
+hypoxia, TGF-beta per pathway, dnTGFBR2, potency, immunosuppression), armoring, dosing events, lesion growth rates and
+initial tumor cells per antigen class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nksim.errors import InputError
+from nksim.kinetics import layout as L
+from nksim.population.sampling import typical_values
+from nksim.registry import load_registry
+from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS
+from nksim.spec.scenario import Regimen, Scenario
+
+OVERRIDE_KEYS: dict[str, str] = {
+    "dose_level": "1-based index into regimen.dose_levels (integer)",
+    "dose_scale": "multiplier of the nominal dose (>= 0; 0 = not treated)",
+    "dose_per_kg": "nominal cells per kg per infusion (>= 0), replaces the dose level",
+    "viability": "post-thaw viable fraction in (0, 1]",
+    "potency": "cytotoxicity relative to fresh, in [0, 3]",
+    "car_fraction": "transduced fraction in [0, 1]",
+    "car_half_life_d": "CAR expression half-life in days (> 0; inf = stable)",
+    "cd3_per_kg": "CD3+ T cells per kg in a dose (>= 0)",
+    "treated": "bool: False gives no product (lymphodepletion and other treatment still happen)",
+    "regimen": "a Regimen, or one Regimen per patient",
+}
+
+
+@dataclass
+class EngineInputs:
+    """Arrays for the compiled engine (rows = patients) and what is needed to label its output."""
+
+    y0: np.ndarray
+    params: np.ndarray
+    ev_t: np.ndarray
+    ev_k: np.ndarray
+    ev_a: np.ndarray
+    ev_b: np.ndarray
+    n_lesions: int
+    n_classes: int
+    t0: float
+    t_end: float
+    t_save: np.ndarray
+    atol: np.ndarray
+    class_labels: list[str]
+    product_given: pd.DataFrame  # per patient: dose, viable cells, CAR fraction, ... actually used
+
+
+def _per_patient(overrides: Mapping[str, Any], key: str, n: int, default: Any) -> np.ndarray | list:
+    if key not in overrides:
+        return np.full(n, default) if not isinstance(default, Regimen) else [default] * n
+    v = overrides[key]
+    if key == "regimen":
+        if isinstance(v, Regimen):
+            return [v] * n
+        v = list(v)
+        if len(v) != n or not all(isinstance(r, Regimen) for r in v):
+            raise InputError("overrides.regimen", type(v).__name__, f"a Regimen or {n} Regimen objects")
+        return v
+    arr = np.asarray(v, dtype=float if key != "treated" else bool)
+    if arr.ndim == 0:
+        arr = np.full(n, arr.item())
+    if arr.shape != (n,):
+        raise InputError(f"overrides.{key}", f"array of shape {arr.shape}", f"a scalar or {n} values (one per patient)")
+    return arr
+
+
+def check_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    ov = dict(overrides or {})
+    for key in ov:
+        if key not in OVERRIDE_KEYS:
+            raise InputError(f"overrides.{key}", ov[key], "one of " + ", ".join(OVERRIDE_KEYS))
+    return ov
+
+
+def _check_range(name: str, arr: np.ndarray, lo: float, hi: float, lo_open: bool = False) -> None:
+    bad = ~((arr > lo if lo_open else arr >= lo) & (arr <= hi))
+    if np.any(bad):
+        v = arr[np.flatnonzero(bad)[0]]
+        rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+        raise InputError(f"overrides.{name}", float(v), f"values in {rng}")
+
+
+def _tgf_factor(tgfb: np.ndarray, ic50: float) -> np.ndarray:
+    return 1.0 / (1.0 + tgfb / ic50)
+
+
+def _class_fractions(patients: pd.DataFrame, antigens: Sequence[str]) -> np.ndarray:
+    """(n_patients, 2^n_antigens) fraction of tumor cells in each class; class bit j = carries antigen j.
+
+    Antigens are assumed to be expressed independently (assumption; a stated co-expression would replace it)."""
+    n = len(patients)
+    nc = 1 << len(antigens)
+    out = np.ones((n, nc))
+    for a in range(nc):
+        for j, ag in enumerate(antigens):
+            f = patients[f"antigen_fraction_{ag}"].to_numpy()
+            out[:, a] *= f if (a >> j) & 1 else (1.0 - f)
+    return out
+
+
+def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None) -> EngineInputs:
+    """Engine arrays for ``patients`` (rows of ``sample_patients``) under per-patient ``overrides``."""
+    reg = load_registry()
+    ov = check_overrides(overrides)
+    typ = typical_values(scenario, reg)
+    n = len(patients)
+    prod = scenario.product
+    con = prod.construct
+    tum = scenario.tumor
+    antigens = list(scenario.study_antigens)
+    nc = 1 << len(antigens)
+    nl = tum.n_lesions
+    nt = tum.n_target_lesions
+
+    def val(name: str) -> np.ndarray:
+        return patients[name].to_numpy(dtype=float) if name in patients.columns else np.full(n, typ[name])
+
+    # per-patient product attributes
+    viability = _per_patient(ov, "viability", n, prod.viability)
+    potency = _per_patient(ov, "potency", n, prod.potency)
+    car_fraction = _per_patient(ov, "car_fraction", n, prod.transduced_fraction)
+    cd3 = _per_patient(ov, "cd3_per_kg", n, prod.cd3_per_kg)
+    hl_default = con.car_half_life_d if con.car_expression == "transient" else math.inf
+    car_hl = _per_patient(ov, "car_half_life_d", n, hl_default)
+    treated = _per_patient(ov, "treated", n, True)
+    dose_scale = _per_patient(ov, "dose_scale", n, 1.0)
+    regimens = _per_patient(ov, "regimen", n, scenario.regimen)
+    _check_range("viability", viability, 0.0, 1.0, lo_open=True)
+    _check_range("potency", potency, 0.0, 3.0)
+    _check_range("car_fraction", car_fraction, 0.0, 1.0)
+    _check_range("cd3_per_kg", cd3, 0.0, np.inf)
+    _check_range("dose_scale", dose_scale, 0.0, np.inf)
+    _check_range("car_half_life_d", car_hl, 0.0, np.inf, lo_open=True)
+
+    weight = val("weight_kg")
+    vb = typ["blood_volume_ml_per_kg"] * weight
+    P = np.zeros((n, L.n_params(nl, nc)))
+
+    def setp(name: str, v: Any) -> None:
+        P[:, getattr(L, "P_" + name.upper())] = v
+
+    # transport
+    setp("V_b", vb)
+    setp("f_lung", val("f_lung"))
+    setp("k_LB", val("k_LB"))
+    setp("f_blood", val("f_blood"))
+    setp("e_x", val("e_x"))
+    setp("k_out", val("k_out"))
+    chemokines = INDICATIONS[tum.indication].chemokines
+    matched = con.chemokine_receptor is not None and any(
+        c in chemokines for c in CHEMOKINE_RECEPTORS[con.chemokine_receptor])
+    setp("m_chemo_t", val("m_chemo") if matched else 1.0)
+    setp("route_ia", np.array([float(r.route == "hepatic_artery") for r in regimens]))
+    setp("f_ia", val("f_ia"))
+    # cytokines
+    setp("p_15", val("il15_baseline_pg_ml") * val("k_15"))
+    for name in ("k_15", "a_ld", "tau_ld", "ec50_15", "ec50_2", "u_cyt", "k_u", "s_max", "ka_il2", "k_2", "ka_il15"):
+        setp(name, val(name))
+    setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
+    setp("s_arm_t", val("s_arm") if con.il15 == "secreted" else 0.0)
+    setp("V_2", val("il2_volume_ml_per_kg") * weight)
+    # death / proliferation
+    for name in ("delta_0", "k_rej", "beta_m", "k_m", "n_m", "f_mb", "rho_h", "k_niche", "rho_a", "k_a"):
+        setp(name, val(name))
+    setp("g_hla", {"allogeneic": val("g_hla_allogeneic"), "hypoimmune": val("g_hla_hypoimmune"),
+                   "autologous": 0.0}[prod.hla])
+    setp("extra_death", val("delta_irradiated") if prod.irradiated else 0.0)
+
+    # killing pathways (MODEL.md process 6)
+    immuno = scenario.population.immune_status == "post_transplant_immunosuppressed"
+    f_is = val("f_is") if immuno else np.ones(n)
+    tgfb = val("tgfb_ng_ml")
+    tgfb_t = tgfb * (1.0 - val("dn_rescue")) if con.dn_tgfbr2 else tgfb
+    kir_eff = prod.kir_inhibition * np.where(patients["kir_matched"].to_numpy(bool), 1.0, val("kir_mismatch"))
+    is_nk = prod.cell_type == "NK"
+    nat_core = (val("k_nat") * val("ligand_level") * (1.0 - val("i_self") * val("hla_level") * kir_eff)
+                * (1.0 - val("hyp_supp") * val("hypoxia")) * f_is * potency) if is_nk else np.zeros(n)
+    setp("nat_u", nat_core * _tgf_factor(tgfb, typ["tgf_ic50_nat"]))
+    setp("nat_t", nat_core * _tgf_factor(tgfb_t, typ["tgf_ic50_nat"]))
+    setp("car_t", val("k_car") * _tgf_factor(tgfb_t, typ["tgf_ic50_car"]) * f_is * potency if con.has_car else 0.0)
+    adcc = val("k_adcc") * f_is * potency if is_nk else np.zeros(n)
+    setp("adcc_u", adcc * _tgf_factor(tgfb, typ["tgf_ic50_adcc"]))
+    setp("adcc_t", adcc * _tgf_factor(tgfb_t, typ["tgf_ic50_adcc"]) * (1.0 + (val("m_cd16") if con.hn_cd16 else 0.0)))
+    for name in ("ec50_ab", "k_r", "f_comp", "kappa", "k_rec"):
+        setp(name, val(name))
+    # tumor
+    setp("density", val("tumor_cell_density"))
+    setp("k_tum", val("k_tum"))
+    setp("mu_loss", val("mu_loss"))
+    setp("k_clear", val("k_clear"))
+    setp("h_new", val("h_new_lesion"))
+    setp("h_death", val("h_death"))
+    # host and WBC
+    h_max = np.where(scenario.population.immune_status == "competent", 1.0, val("h_max_is"))
+    setp("h_max", h_max)
+    setp("h_ld", val("h_ld"))
+    setp("k_h", val("k_h"))
+    setp("wbc0", val("wbc0_per_ul"))
+    for name in ("k_wbc", "w_kill", "tau_chemo"):
+        setp(name, val(name))
+    # cytokine proxy (NK release less per event than T cells: nk_t_release_ratio, an assumption)
+    release = 1.0 if prod.cell_type == "T" else val("nk_t_release_ratio")
+    setp("c0", val("c0_pg_ml"))
+    setp("k_c", val("k_c"))
+    setp("c_car", val("c_car") * release)
+    setp("c_nk", val("c_nk") * release)
+    setp("c_div", val("c_div") * release)
+    setp("c_il2", val("c_il2"))
+    setp("k_q", np.where(np.isfinite(car_hl), math.log(2) / np.where(np.isfinite(car_hl), car_hl, 1.0), 0.0))
+    # on-target / off-tumor exposure weight of the CAR (normal-tissue antigen expression; AND logic needs both)
+    expr = [ANTIGENS[a].normal_tissue_expression for a in con.car_targets]
+    w_ot = (math.prod(expr) if con.car_logic == "AND" else sum(expr)) if con.has_car else 0.0
+    setp("offtumor_w", w_ot)
+
+    # lesions
+    density = val("tumor_cell_density")
+    k_tum = val("k_tum")
+    lam0 = math.log(2) / val("tvdt_d")  # initial volumetric growth rate (1/d)
+    t_init = np.zeros((n, nl))
+    for l in range(nt):
+        d_mm = patients[f"lesion{l}_diameter_mm"].to_numpy(float)
+        t_init[:, l] = math.pi / 6.0 * (d_mm / 10.0) ** 3 * density
+    if tum.nontarget_remainder:
+        t_init[:, nt] = t_init[:, :nt].sum(axis=1) * val("nontarget_fraction")
+    in_liver = 1.0 if tum.lesions_in_liver else 0.0
+    for l in range(nl):
+        base = L.NPAR + l * L.NLP
+        dev = patients[f"lesion{l}_growth_dev"].to_numpy(float) if l < nt else np.ones(n)
+        perf = patients[f"lesion{l}_perfusion"].to_numpy(float) if l < nt else val("tumor_perfusion_ml_per_ml_d")
+        t0l = np.maximum(t_init[:, l], 1.0)
+        P[:, base + L.LP_R] = lam0 * dev / np.log(k_tum / t0l)
+        P[:, base + L.LP_Q] = perf
+        P[:, base + L.LP_IA] = in_liver
+        P[:, base + L.LP_TARGET] = 1.0 if l < nt else 0.0
+    # antigen classes
+    frac = _class_fractions(patients, antigens) if antigens else np.ones((n, 1))
+    cpo = L.NPAR + nl * L.NLP
+    lig = val("ligand_level")
+    targets = [antigens.index(a) for a in con.car_targets if a in antigens]
+    for a in range(nc):
+        bits = [(a >> j) & 1 for j in range(len(antigens))]
+        if con.has_car:
+            if con.car_logic == "AND":
+                w = float(all(bits[j] for j in targets))
+            else:
+                w = float(any(bits[j] for j in targets))
+            car_w = np.full(n, w)
+            if "NKG2DL" in con.car_targets:
+                car_w = np.maximum(car_w, lig)
+        else:
+            car_w = np.zeros(n)
+        P[:, cpo + a * L.NCP + L.CP_CAR] = car_w
+        ab = scenario.regimen.antibody
+        P[:, cpo + a * L.NCP + L.CP_AB] = float(ab is not None and bits[antigens.index(ab.target)] == 1)
+        P[:, cpo + a * L.NCP + L.CP_MASK] = a
+
+    # events and the product actually given
+    events: list[list[tuple[float, int, float, float]]] = []
+    rows = []
+    dose_level = _per_patient(ov, "dose_level", n, 0)
+    dose_per_kg = _per_patient(ov, "dose_per_kg", n, np.nan)
+    chemo = val("chemosensitivity")
+    ld_logkill = val("ld_logkill")
+    k_ab = np.zeros(n)
+    t_ld = np.full(n, np.inf)
+    ld_int = np.zeros(n)
+    conv = np.zeros((n, 3))
+    conv[:, 1] = conv[:, 2] = np.inf
+    for i in range(n):
+        reg_i: Regimen = regimens[i]
+        lvl = int(dose_level[i]) if dose_level[i] else reg_i.dose_level
+        if not 1 <= lvl <= len(reg_i.dose_levels):
+            raise InputError("overrides.dose_level", lvl, f"an integer in 1..{len(reg_i.dose_levels)}")
+        dose = reg_i.dose_levels[lvl - 1]
+        per_kg = dose.value if dose.unit == "cells/kg" else dose.value / weight[i]
+        if not np.isnan(dose_per_kg[i]):
+            if dose_per_kg[i] < 0:
+                raise InputError("overrides.dose_per_kg", float(dose_per_kg[i]), "a dose >= 0 cells/kg")
+            per_kg = dose_per_kg[i]
+        per_kg *= dose_scale[i] * float(treated[i])
+        cells = per_kg * weight[i] * viability[i]
+        ev: list[tuple[float, int, float, float]] = []
+        if reg_i.lymphodepletion is not None:
+            ld = reg_i.lymphodepletion
+            t_ld[i] = ld.day
+            ld_int[i] = ld.intensity
+            ev.append((ld.day, L.EV_LD, ld.intensity, ld_logkill[i] * chemo[i] * ld.intensity))
+        for day in reg_i.infusion_days:
+            if cells > 0:
+                ev.append((day, L.EV_INFUSION, cells * car_fraction[i], cells * (1.0 - car_fraction[i])))
+        if reg_i.il2 is not None:
+            for day in reg_i.il2.days:
+                ev.append((day, L.EV_IL2, reg_i.il2.dose * typ["il2_pg_per_miu"] * typ["f_sc_il2"], 0.0))
+        if reg_i.il15 is not None:
+            for day in reg_i.il15.days:
+                ev.append((day, L.EV_IL15, reg_i.il15.dose * 1e6, 0.0))
+        if reg_i.antibody is not None:
+            ab = reg_i.antibody
+            k_ab[i] = math.log(2) / (ab.half_life_d or typ["ab_half_life_d"])
+            conc = ab.dose_mg * 1000.0 / (typ["ab_volume_ml_per_kg"] * weight[i])
+            for day in ab.days:
+                ev.append((day, L.EV_AB, conc, 0.0))
+        if reg_i.concomitant is not None:
+            c = reg_i.concomitant
+            for day in c.logkill_days:
+                ev.append((day, L.EV_LOGKILL, c.logkill * chemo[i], 0.0))
+            if c.growth_inhibition > 0 and c.end_d > c.start_d:
+                conv[i] = (c.growth_inhibition, c.start_d, c.end_d)
+                ev.append((c.start_d, L.EV_BOUNDARY, 0.0, 0.0))
+                ev.append((c.end_d, L.EV_BOUNDARY, 0.0, 0.0))
+        ev.sort(key=lambda e: (e[0], e[1] != L.EV_LD))
+        events.append(ev)
+        rows.append({"dose_level": lvl, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
+                     "n_infusions": len(reg_i.infusion_days) if cells > 0 else 0,
+                     "car_fraction": car_fraction[i], "viability": viability[i], "potency": potency[i],
+                     "cd3_per_kg": cd3[i], "treated": bool(treated[i] and cells > 0)})
+    setp("t_ld", t_ld)
+    setp("ld_int", ld_int)
+    setp("k_ab", k_ab)
+    setp("conv_inhib", conv[:, 0])
+    setp("conv_start", conv[:, 1])
+    setp("conv_end", conv[:, 2])
+
+    max_ev = max(1, max(len(e) for e in events))
+    ev_t = np.full((n, max_ev), np.inf)
+    ev_k = np.zeros((n, max_ev), dtype=np.int64)
+    ev_a = np.zeros((n, max_ev))
+    ev_b = np.zeros((n, max_ev))
+    for i, ev in enumerate(events):
+        for j, (t, k, a, b) in enumerate(ev):
+            ev_t[i, j], ev_k[i, j], ev_a[i, j], ev_b[i, j] = t, k, a, b
+
+    # initial state
+    y0 = np.zeros((n, L.n_states(nl, nc)))
+    y0[:, L.S_Q] = 1.0
+    y0[:, L.S_H] = h_max
+    y0[:, L.S_WBC] = val("wbc0_per_ul")
+    lb = L.lesion_block(nc)
+    for l in range(nl):
+        b0 = L.NSYS + l * lb
+        y0[:, b0 + L.LES_FIXED: b0 + L.LES_FIXED + nc] = t_init[:, l:l + 1] * frac
+
+    sim = scenario.simulation
+    first = min(0.0, float(np.min(ev_t))) if np.isfinite(ev_t).any() else 0.0
+    t0 = math.floor(first)
+    grid = np.arange(t0, sim.horizon_d + 1e-9, sim.save_every_d)
+    t_save = np.unique(np.concatenate([grid, [0.0, sim.horizon_d],
+                                       [d for d in sim.scan_days if t0 <= d <= sim.horizon_d]]))
+    atol = np.full(y0.shape[1], sim.atol_cells)
+    for idx, tol in ((L.S_Q, 1e-9), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
+                     (L.S_DEP_IL15, 1.0), (L.S_CUM_OFFTUMOR, 1e-9), (L.S_CUM_NEW_LESION_HAZARD, 1e-12),
+                     (L.S_CUM_DEATH_HAZARD, 1e-12)):
+        atol[idx] = tol
+    labels = ["".join(f"{ag}{'+' if (a >> j) & 1 else '-'}" for j, ag in enumerate(antigens)) or "all"
+              for a in range(nc)]
+    given = pd.DataFrame(rows, index=patients.index)
+    return EngineInputs(y0, P, ev_t, ev_k, ev_a, ev_b, nl, nc, float(t0), float(sim.horizon_d), t_save, atol,
+                        labels, given)

@@ -1,0 +1,320 @@
+"""Right-hand side and dosing events of the reference NK / CAR-NK model (MODEL.md processes 1-14), compiled.
+
+One patient at a time: ``rhs(t, y, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, dy, alg)`` writes dy/dt into ``dy`` and
+the algebraic outputs (cytokines in quasi-steady state, lung pool, kill rate) into ``alg``. ``t_seg`` is the start of
+the current between-event segment: inputs that switch on at an event (infusions feeding the lung pool,
+lymphodepletion, concomitant treatment windows) are read against it, so a segment never sees an event that happens
+at its own end. Model choices that differ from MODEL.md's literal state list are in docs/model.md (rapid blood-tissue
+equilibrium, closed-form lung pool, quasi-steady-state cytokines) with the time-scale argument for each.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from nksim.kinetics import layout as L
+
+TINY = 1e-300
+
+
+@njit(cache=True, inline="always")
+def _pos(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+@njit(cache=True)
+def qss_cytokine(prod: float, k: float, c: float, ku: float) -> float:
+    """Positive root of prod - k I - c I/(I + ku) = 0 (pg/mL): production, first-order clearance, saturating use."""
+    if prod <= 0.0:
+        return 0.0
+    b = k * ku + c - prod
+    disc = b * b + 4.0 * k * prod * ku
+    if b >= 0.0:
+        return 2.0 * prod * ku / (b + math.sqrt(disc))
+    return (-b + math.sqrt(disc)) / (2.0 * k)
+
+
+@njit(cache=True)
+def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray, ev_a: np.ndarray,
+              ev_b: np.ndarray) -> tuple[float, float]:
+    """Cells in the lung first-pass pool (closed form): each i.v. infusion leaves f_lung there, released at k_LB."""
+    lt = 0.0
+    lu = 0.0
+    if p[L.P_ROUTE_IA] > 0.5:
+        return lt, lu
+    rate = p[L.P_K_LB] + p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]
+    fl = p[L.P_F_LUNG]
+    for k in range(ev_t.shape[0]):
+        if ev_k[k] == L.EV_INFUSION and ev_t[k] <= t_seg:
+            e = math.exp(-rate * (t - ev_t[k]))
+            lt += fl * ev_a[k] * e
+            lu += fl * ev_b[k] * e
+    return lt, lu
+
+
+@njit(cache=True)
+def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
+        ev_a: np.ndarray, ev_b: np.ndarray, t_seg: float, dy: np.ndarray, alg: np.ndarray) -> None:
+    lb = L.LES_FIXED + nc
+    lpo = L.NPAR  # lesion parameter offset
+    cpo = L.NPAR + nl * L.NLP  # class parameter offset
+    vb = p[L.P_V_B]
+    for i in range(dy.shape[0]):
+        dy[i] = 0.0
+
+    e_t = _pos(y[L.S_E_T])
+    e_u = _pos(y[L.S_E_U])
+    m_t = _pos(y[L.S_M_T])
+    m_u = _pos(y[L.S_M_U])
+    q = _pos(y[L.S_Q])
+    hh = _pos(y[L.S_H])
+    ab = _pos(y[L.S_AB])
+    wbc = _pos(y[L.S_WBC])
+
+    lung_t, lung_u = lung_pool(t, t_seg, p, ev_t, ev_k, ev_a, ev_b)
+
+    # product totals (niche, cytokine consumption, IL-15 secretion)
+    les_t = 0.0
+    les_u = 0.0
+    tv_total = 0.0
+    for l in range(nl):
+        b0 = L.NSYS + l * lb
+        les_t += _pos(y[b0 + L.L_K]) + _pos(y[b0 + L.L_N]) + _pos(y[b0 + L.L_X])
+        les_u += _pos(y[b0 + L.L_K + 1]) + _pos(y[b0 + L.L_N + 1]) + _pos(y[b0 + L.L_X + 1])
+        for a in range(nc):
+            tv_total += _pos(y[b0 + L.LES_FIXED + a])
+    n_trans = e_t + m_t + les_t + lung_t
+    n_prod = n_trans + e_u + m_u + les_u + lung_u
+
+    # cytokines in quasi-steady state (pg/mL)
+    ld_on = t_seg >= p[L.P_T_LD]
+    prod15 = p[L.P_P_15]
+    if ld_on:
+        prod15 *= 1.0 + p[L.P_A_LD] * p[L.P_LD_INT] * math.exp(-(t - p[L.P_T_LD]) / p[L.P_TAU_LD])
+    prod15 += p[L.P_S_ARM_T] * n_trans / vb + p[L.P_KA_IL15] * _pos(y[L.S_DEP_IL15]) / vb
+    cons = p[L.P_U_CYT] * n_prod / vb
+    il15 = qss_cytokine(prod15, p[L.P_K_15], cons, p[L.P_K_U])
+    il2 = qss_cytokine(p[L.P_KA_IL2] * _pos(y[L.S_DEP_IL2]) / p[L.P_V_2], p[L.P_K_2], cons, p[L.P_K_U])
+    u = il15 / p[L.P_EC50_15] + il2 / p[L.P_EC50_2]
+    sig = u / (1.0 + u)
+    sig_t = 1.0 - (1.0 - p[L.P_S_CELL_T]) * (1.0 - sig)
+
+    # per-cell rates of each group: 0 transduced, 1 untransduced
+    rej = p[L.P_K_REJ] * hh * p[L.P_G_HLA] + p[L.P_EXTRA_DEATH]
+    death_t = p[L.P_DELTA_0] * (1.0 - p[L.P_S_MAX] * sig_t) + rej
+    death_u = p[L.P_DELTA_0] * (1.0 - p[L.P_S_MAX] * sig) + rej
+    room = 1.0 - n_prod / p[L.P_K_NICHE]
+    if room < 0.0:
+        room = 0.0
+    prol_t = p[L.P_RHO_H] * sig_t * room
+    prol_u = p[L.P_RHO_H] * sig * room
+    mform_t = p[L.P_K_M] * sig_t ** p[L.P_N_M]
+    mform_u = p[L.P_K_M] * sig ** p[L.P_N_M]
+    mdeath = p[L.P_BETA_M] + rej
+    lung_rate = p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]
+
+    abf = ab / (ab + p[L.P_EC50_AB])
+    f_comp = p[L.P_F_COMP]
+    kappa = p[L.P_KAPPA]
+    fb = p[L.P_F_BLOOD]
+    conv = 1.0
+    if p[L.P_CONV_START] <= t_seg and t_seg < p[L.P_CONV_END]:
+        conv = 1.0 - p[L.P_CONV_INHIB]
+
+    kill_car = 0.0
+    kill_nat = 0.0
+    kill_adcc = 0.0
+    div_ag = 0.0
+    deaths = 0.0
+    out_t = 0.0  # lesion -> blood (egress) and blood -> lesion (entry) fluxes, summed over lesions
+    out_u = 0.0
+    in_t = 0.0
+    in_u = 0.0
+    n_ag = 0
+    while (1 << n_ag) < nc:
+        n_ag += 1
+    for l in range(nl):
+        b0 = L.NSYS + l * lb
+        pl = lpo + l * L.NLP
+        k_t = _pos(y[b0 + L.L_K])
+        k_u = _pos(y[b0 + L.L_K + 1])
+        n_t = _pos(y[b0 + L.L_N])
+        n_u = _pos(y[b0 + L.L_N + 1])
+        x_t = _pos(y[b0 + L.L_X])
+        x_u = _pos(y[b0 + L.L_X + 1])
+        dead = _pos(y[b0 + L.L_D])
+        tl = 0.0
+        targ = 0.0
+        for a in range(nc):
+            ta = _pos(y[b0 + L.LES_FIXED + a])
+            tl += ta
+            targ += p[cpo + a * L.NCP + L.CP_CAR] * ta
+        vol = (tl + dead) / p[L.P_DENSITY]
+        k_in = p[pl + L.LP_Q] * vol / vb * p[L.P_E_X]
+        fin_t = k_in * p[L.P_M_CHEMO_T] * fb * e_t
+        fin_u = k_in * fb * e_u
+        in_t += fin_t
+        in_u += fin_u
+
+        denom = p[L.P_K_R] * (k_t + k_u) + tl + 1.0
+        kt_sum = 0.0
+        ku_sum = 0.0
+        grow = 0.0
+        if tl >= 1.0:
+            grow = p[pl + L.LP_R] * math.log(p[L.P_K_TUM] / tl) * conv
+        ktot = 0.0
+        for a in range(nc):
+            ia = b0 + L.LES_FIXED + a
+            ta = _pos(y[ia])
+            cw = p[cpo + a * L.NCP + L.CP_CAR]
+            aw = p[cpo + a * L.NCP + L.CP_AB]
+            base = ta / denom
+            kc = k_t * p[L.P_CAR_T] * q * cw * base
+            kn = (k_t * p[L.P_NAT_T] + k_u * p[L.P_NAT_U]) * base
+            kd_t = k_t * p[L.P_ADCC_T] * abf * aw * base
+            kd_u = k_u * p[L.P_ADCC_U] * abf * aw * base
+            kill_car += kc
+            kill_nat += kn
+            kill_adcc += kd_t + kd_u
+            kt_sum += kc + k_t * p[L.P_NAT_T] * base + kd_t
+            ku_sum += k_u * p[L.P_NAT_U] * base + kd_u
+            ka = kc + kn + kd_t + kd_u
+            ktot += ka
+            g = grow * ta if ta >= 1.0 else 0.0
+            loss = 0.0
+            for j in range(n_ag):
+                bit = 1 << j
+                if a & bit:
+                    loss += p[L.P_MU_LOSS] * ta
+                    dy[b0 + L.LES_FIXED + (a - bit)] += p[L.P_MU_LOSS] * ta
+            dy[ia] += g - ka - loss
+        dy[b0 + L.L_D] = ktot - p[L.P_K_CLEAR] * dead
+
+        # antigen-driven proliferation of transduced cells (ratio-dependent stimulation)
+        r_stim = targ / (k_t + n_t + x_t + 1.0)
+        div = p[L.P_RHO_A] * q * r_stim / (p[L.P_K_A] + r_stim) * (k_t + n_t)
+        div_ag += div
+        exh_t = kt_sum / kappa
+        exh_u = ku_sum / kappa
+        rec_t = p[L.P_K_REC] * sig_t * x_t
+        rec_u = p[L.P_K_REC] * sig * x_u
+        lo_t = death_t + p[L.P_K_OUT]
+        lo_u = death_u + p[L.P_K_OUT]
+        dy[b0 + L.L_K] = f_comp * (fin_t + div) - exh_t + rec_t - lo_t * k_t
+        dy[b0 + L.L_K + 1] = f_comp * fin_u - exh_u + rec_u - lo_u * k_u
+        dy[b0 + L.L_N] = (1.0 - f_comp) * (fin_t + div) - lo_t * n_t
+        dy[b0 + L.L_N + 1] = (1.0 - f_comp) * fin_u - lo_u * n_u
+        dy[b0 + L.L_X] = exh_t - rec_t - lo_t * x_t
+        dy[b0 + L.L_X + 1] = exh_u - rec_u - lo_u * x_u
+        out_t += p[L.P_K_OUT] * (k_t + n_t + x_t)
+        out_u += p[L.P_K_OUT] * (k_u + n_u + x_u)
+        deaths += death_t * (k_t + n_t + x_t) + death_u * (k_u + n_u + x_u)
+        dy[L.S_CUM_CLEARED] += p[L.P_K_CLEAR] * dead
+
+    # systemic product pools
+    dy[L.S_E_T] = p[L.P_K_LB] * lung_t + (prol_t - death_t - mform_t) * e_t - in_t + out_t
+    dy[L.S_E_U] = p[L.P_K_LB] * lung_u + (prol_u - death_u - mform_u) * e_u - in_u + out_u
+    dy[L.S_M_T] = mform_t * e_t - mdeath * m_t
+    dy[L.S_M_U] = mform_u * e_u - mdeath * m_u
+    deaths += death_t * e_t + death_u * e_u + mdeath * (m_t + m_u) + lung_rate * (lung_t + lung_u)
+
+    dy[L.S_Q] = -p[L.P_K_Q] * q
+    dy[L.S_DEP_IL2] = -p[L.P_KA_IL2] * _pos(y[L.S_DEP_IL2])
+    dy[L.S_DEP_IL15] = -p[L.P_KA_IL15] * _pos(y[L.S_DEP_IL15])
+    dy[L.S_H] = p[L.P_K_H] * (p[L.P_H_MAX] - hh)
+    dy[L.S_AB] = -p[L.P_K_AB] * ab
+    dw = p[L.P_K_WBC] * (p[L.P_WBC0] - wbc)
+    if ld_on:
+        dw -= p[L.P_W_KILL] * p[L.P_LD_INT] * math.exp(-(t - p[L.P_T_LD]) / p[L.P_TAU_CHEMO]) * wbc
+    dy[L.S_WBC] = dw
+
+    dy[L.S_CUM_KILL_CAR] = kill_car
+    dy[L.S_CUM_KILL_NAT] = kill_nat
+    dy[L.S_CUM_KILL_ADCC] = kill_adcc
+    dy[L.S_CUM_PROD_DEATH] = deaths
+    dy[L.S_CUM_PROD_DIV] = prol_t * e_t + prol_u * e_u + div_ag
+    dy[L.S_CUM_AG_DIV] = div_ag
+    dy[L.S_CUM_OFFTUMOR] = p[L.P_OFFTUMOR_W] * q * e_t * 1e-9
+    dy[L.S_CUM_NEW_LESION_HAZARD] = p[L.P_H_NEW] * tv_total * 1e-10
+    dy[L.S_CUM_DEATH_HAZARD] = p[L.P_H_DEATH] * tv_total * 1e-11
+
+    alg[L.A_IL15] = il15
+    alg[L.A_IL2] = il2
+    alg[L.A_C] = (p[L.P_C0] + (p[L.P_C_CAR] * kill_car + p[L.P_C_NK] * (kill_nat + kill_adcc) + p[L.P_C_DIV] * div_ag)
+                  / (vb * p[L.P_K_C]) + p[L.P_C_IL2] * il2 / p[L.P_K_C])
+    alg[L.A_S] = sig
+    alg[L.A_LUNG_T] = lung_t
+    alg[L.A_LUNG_U] = lung_u
+    alg[L.A_KILL] = kill_car + kill_nat + kill_adcc
+
+
+@njit(cache=True)
+def _tumor_logkill(y: np.ndarray, nl: int, nc: int, log10_kill: float) -> None:
+    if log10_kill <= 0.0:
+        return
+    frac = 1.0 - 10.0 ** (-log10_kill)
+    lb = L.LES_FIXED + nc
+    for l in range(nl):
+        b0 = L.NSYS + l * lb
+        for a in range(nc):
+            ia = b0 + L.LES_FIXED + a
+            killed = _pos(y[ia]) * frac
+            y[ia] -= killed
+            y[b0 + L.L_D] += killed
+            y[L.S_CUM_CHEMO_KILLED] += killed
+
+
+@njit(cache=True)
+def apply_event(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, kind: int, a: float, b: float,
+                ev_t: np.ndarray, ev_k: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray) -> None:
+    """Apply one dosing/treatment event at time t (state jumps in place)."""
+    lb = L.LES_FIXED + nc
+    if kind == L.EV_INFUSION:
+        # CAR expression of the transduced pool: weighted mean with fresh cells (q = 1)
+        if a > 0.0:
+            lt, lu = lung_pool(t, t - 1e-12, p, ev_t, ev_k, ev_a, ev_b)
+            old = _pos(y[L.S_E_T]) + _pos(y[L.S_M_T]) + lt
+            for l in range(nl):
+                b0 = L.NSYS + l * lb
+                old += _pos(y[b0 + L.L_K]) + _pos(y[b0 + L.L_N]) + _pos(y[b0 + L.L_X])
+            y[L.S_Q] = (_pos(y[L.S_Q]) * old + a) / (old + a)
+        if p[L.P_ROUTE_IA] > 0.5:
+            # hepatic artery: a share to the liver lesions, split by perfusion x volume, the rest systemic
+            wsum = 0.0
+            for l in range(nl):
+                b0 = L.NSYS + l * lb
+                vol = 0.0
+                for c in range(L.LES_FIXED, lb):
+                    vol += _pos(y[b0 + c])
+                wsum += p[L.NPAR + l * L.NLP + L.LP_IA] * p[L.NPAR + l * L.NLP + L.LP_Q] * vol
+            fia = p[L.P_F_IA] if wsum > 0.0 else 0.0
+            for l in range(nl):
+                b0 = L.NSYS + l * lb
+                vol = 0.0
+                for c in range(L.LES_FIXED, lb):
+                    vol += _pos(y[b0 + c])
+                share = fia * p[L.NPAR + l * L.NLP + L.LP_IA] * p[L.NPAR + l * L.NLP + L.LP_Q] * vol / wsum if wsum > 0 else 0.0
+                y[b0 + L.L_K] += share * a * p[L.P_F_COMP]
+                y[b0 + L.L_N] += share * a * (1.0 - p[L.P_F_COMP])
+                y[b0 + L.L_K + 1] += share * b * p[L.P_F_COMP]
+                y[b0 + L.L_N + 1] += share * b * (1.0 - p[L.P_F_COMP])
+            y[L.S_E_T] += (1.0 - fia) * a
+            y[L.S_E_U] += (1.0 - fia) * b
+        else:
+            y[L.S_E_T] += (1.0 - p[L.P_F_LUNG]) * a
+            y[L.S_E_U] += (1.0 - p[L.P_F_LUNG]) * b
+    elif kind == L.EV_LD:
+        hh = y[L.S_H]
+        y[L.S_H] = hh - min(a, 1.0) * (hh - p[L.P_H_LD]) if hh > p[L.P_H_LD] else hh
+        _tumor_logkill(y, nl, nc, b)
+    elif kind == L.EV_IL2:
+        y[L.S_DEP_IL2] += a
+    elif kind == L.EV_IL15:
+        y[L.S_DEP_IL15] += a
+    elif kind == L.EV_AB:
+        y[L.S_AB] += a
+    elif kind == L.EV_LOGKILL:
+        _tumor_logkill(y, nl, nc, a)

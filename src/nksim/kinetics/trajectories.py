@@ -1,0 +1,124 @@
+"""From raw engine output (states and algebraic outputs on the save grid) to a labelled xarray Dataset.
+
+Variables, units and meaning are listed in ``VARIABLES`` (and in docs/results.md); dims are (patient, time) unless
+noted, with ``lesion`` and ``antigen_class`` dims for lesion-resolved ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from nksim.kinetics import layout as L
+from nksim.kinetics.inputs import EngineInputs
+
+VARIABLES: dict[str, tuple[str, str]] = {
+    "viable_cells": ("cells", "viable tumor cells per lesion (patient, time, lesion)"),
+    "dead_cells": ("cells", "dead tumor cells not yet cleared, per lesion (patient, time, lesion)"),
+    "tumor_class_cells": ("cells", "viable tumor cells by antigen class (patient, time, lesion, antigen_class)"),
+    "nk_lesion": ("cells", "product NK in the lesion: killing-competent + non-killing + exhausted (patient, time, lesion)"),
+    "nk_lesion_killing": ("cells", "killing-competent product NK in the lesion (patient, time, lesion)"),
+    "nk_lesion_exhausted": ("cells", "exhausted product NK in the lesion (patient, time, lesion)"),
+    "tumor_viable_total": ("cells", "viable tumor cells, all lesions"),
+    "nk_blood_per_ul": ("cells/uL", "product cells per uL of blood (functional blood share + long-lived blood share)"),
+    "car_nk_blood_per_ul": ("cells/uL", "transduced product cells per uL of blood"),
+    "product_cells_total": ("cells", "all product cells in the body (lung, systemic, long-lived, lesions)"),
+    "product_transduced_total": ("cells", "transduced product cells in the body"),
+    "lung_cells": ("cells", "product cells in the lung first-pass pool"),
+    "long_lived_cells": ("cells", "long-lived product pool M (both groups)"),
+    "il15_pg_ml": ("pg/mL", "systemic IL-15"),
+    "il2_pg_ml": ("pg/mL", "systemic IL-2"),
+    "cytokine_pg_ml": ("pg/mL", "inflammatory cytokine proxy C (IL-6-like)"),
+    "cytokine_signal": ("1", "cytokine survival/proliferation signal S (untransduced cells)"),
+    "wbc_per_ul": ("cells/uL", "leukocytes"),
+    "host_alloreactivity": ("1", "host alloreactivity H"),
+    "antibody_ug_ml": ("ug/mL", "antibody or engager concentration"),
+    "car_expression": ("1", "mean CAR expression q of the transduced pool"),
+    "kill_rate": ("cells/d", "tumor cells killed per day by product NK, all pathways"),
+    "cum_kill_car": ("cells", "cumulative kills by the CAR pathway"),
+    "cum_kill_nat": ("cells", "cumulative kills by natural cytotoxicity"),
+    "cum_kill_adcc": ("cells", "cumulative kills by ADCC"),
+    "cum_chemo_killed": ("cells", "cumulative tumor cells killed by chemotherapy"),
+    "cum_cleared": ("cells", "cumulative dead tumor cells cleared"),
+    "cum_prod_death": ("cells", "cumulative product-cell deaths"),
+    "cum_prod_div": ("cells", "cumulative product-cell divisions"),
+    "cum_ag_div": ("cells", "cumulative antigen-driven divisions"),
+    "cum_infused": ("cells", "cumulative viable product cells infused"),
+    "offtumor_activity": ("1e9 cell-days", "cumulative CAR activity x normal-tissue antigen expression"),
+    "new_lesion_hazard": ("1", "cumulative new-lesion hazard"),
+    "death_hazard": ("1", "cumulative burden-dependent death hazard"),
+}
+
+
+def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: np.ndarray) -> xr.Dataset:
+    """Dataset of one chunk of patients (ys: patient x time x state, als: patient x time x algebraic)."""
+    nl, nc = inp.n_lesions, inp.n_classes
+    lb = L.lesion_block(nc)
+    p = inp.params
+    vb_ul = p[:, L.P_V_B][:, None] * 1000.0
+    fb = p[:, L.P_F_BLOOD][:, None]
+    fmb = p[:, L.P_F_MB][:, None]
+    les = ys[:, :, L.NSYS:].reshape(ys.shape[0], ys.shape[1], nl, lb)
+    cls = les[..., L.LES_FIXED:]
+    viable = cls.sum(axis=-1)
+    nk_les_t = les[..., L.L_K] + les[..., L.L_N] + les[..., L.L_X]
+    nk_les_u = les[..., L.L_K + 1] + les[..., L.L_N + 1] + les[..., L.L_X + 1]
+    lung_t, lung_u = als[..., L.A_LUNG_T], als[..., L.A_LUNG_U]
+    e_t, e_u = ys[..., L.S_E_T], ys[..., L.S_E_U]
+    m_t, m_u = ys[..., L.S_M_T], ys[..., L.S_M_U]
+    trans_total = e_t + m_t + nk_les_t.sum(axis=-1) + lung_t
+    total = trans_total + e_u + m_u + nk_les_u.sum(axis=-1) + lung_u
+    # cumulative viable cells infused up to each saved time (events at a saved time count as given)
+    infused = np.zeros(ys.shape[:2])
+    for i in range(ys.shape[0]):
+        m = inp.ev_k[i] == L.EV_INFUSION
+        times, amounts = inp.ev_t[i, m], inp.ev_a[i, m] + inp.ev_b[i, m]
+        infused[i] = (amounts[None, :] * (times[None, :] <= inp.t_save[:, None])).sum(axis=1)
+    pt = ("patient", "time")
+    data = {
+        "viable_cells": ((*pt, "lesion"), viable),
+        "dead_cells": ((*pt, "lesion"), les[..., L.L_D]),
+        "tumor_class_cells": ((*pt, "lesion", "antigen_class"), cls),
+        "nk_lesion": ((*pt, "lesion"), nk_les_t + nk_les_u),
+        "nk_lesion_killing": ((*pt, "lesion"), les[..., L.L_K] + les[..., L.L_K + 1]),
+        "nk_lesion_exhausted": ((*pt, "lesion"), les[..., L.L_X] + les[..., L.L_X + 1]),
+        "tumor_viable_total": (pt, viable.sum(axis=-1)),
+        "nk_blood_per_ul": (pt, (fb * (e_t + e_u) + fmb * (m_t + m_u)) / vb_ul),
+        "car_nk_blood_per_ul": (pt, (fb * e_t + fmb * m_t) / vb_ul),
+        "product_cells_total": (pt, total),
+        "product_transduced_total": (pt, trans_total),
+        "lung_cells": (pt, lung_t + lung_u),
+        "long_lived_cells": (pt, m_t + m_u),
+        "il15_pg_ml": (pt, als[..., L.A_IL15]),
+        "il2_pg_ml": (pt, als[..., L.A_IL2]),
+        "cytokine_pg_ml": (pt, als[..., L.A_C]),
+        "cytokine_signal": (pt, als[..., L.A_S]),
+        "wbc_per_ul": (pt, ys[..., L.S_WBC]),
+        "host_alloreactivity": (pt, ys[..., L.S_H]),
+        "antibody_ug_ml": (pt, ys[..., L.S_AB]),
+        "car_expression": (pt, ys[..., L.S_Q]),
+        "kill_rate": (pt, als[..., L.A_KILL]),
+        "cum_kill_car": (pt, ys[..., L.S_CUM_KILL_CAR]),
+        "cum_kill_nat": (pt, ys[..., L.S_CUM_KILL_NAT]),
+        "cum_kill_adcc": (pt, ys[..., L.S_CUM_KILL_ADCC]),
+        "cum_chemo_killed": (pt, ys[..., L.S_CUM_CHEMO_KILLED]),
+        "cum_cleared": (pt, ys[..., L.S_CUM_CLEARED]),
+        "cum_prod_death": (pt, ys[..., L.S_CUM_PROD_DEATH]),
+        "cum_prod_div": (pt, ys[..., L.S_CUM_PROD_DIV]),
+        "cum_ag_div": (pt, ys[..., L.S_CUM_AG_DIV]),
+        "cum_infused": (pt, infused),
+        "offtumor_activity": (pt, ys[..., L.S_CUM_OFFTUMOR]),
+        "new_lesion_hazard": (pt, ys[..., L.S_CUM_NEW_LESION_HAZARD]),
+        "death_hazard": (pt, ys[..., L.S_CUM_DEATH_HAZARD]),
+    }
+    ds = xr.Dataset(
+        {k: (dims, v, {"units": VARIABLES[k][0], "long_name": VARIABLES[k][1]}) for k, (dims, v) in data.items()},
+        coords={
+            "patient": np.asarray(patient_ids),
+            "time": ("time", inp.t_save, {"units": "d", "long_name": "days since first infusion"}),
+            "lesion": np.arange(nl),
+            "antigen_class": inp.class_labels,
+            "is_target": ("lesion", np.array([bool(p[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(nl)])),
+        },
+    )
+    return ds

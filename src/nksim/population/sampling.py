@@ -1,0 +1,170 @@
+"""Virtual patients: covariates and between-patient variability, drawn from keyed random streams.
+
+Every draw of patient ``pid`` is keyed by (seed, "population", pid, parameter, lesion, attempt), so a patient is the
+same patient whatever the chunking, worker count, order or dose. Eligibility is applied by redrawing an ineligible
+patient with the next attempt counter, i.e. patients are drawn from the eligible population.
+
+Variability: a registry parameter with ``iiv_omega2`` varies between patients on its transform scale (log-normal for
+"log", logit-normal for "logit", normal for "linear"), around a typical value = registry default, then scenario
+``parameters``, then product ``parameters``, then population ``covariates``.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from nksim.errors import InputError
+from nksim.registry import Registry, load_registry
+from nksim.rng import keyed_normals, keyed_uniforms
+from nksim.spec.scenario import Scenario
+
+MAX_ATTEMPTS = 200
+MODULE = "population"
+
+
+def _key(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def typical_values(scenario: Scenario, registry: Registry | None = None) -> dict[str, float]:
+    """Registry defaults with the scenario's, the product's and the population's overrides (names checked)."""
+    reg = registry or load_registry()
+    values = reg.resolve(scenario.parameters, where="parameters")
+    for where, extra in (("product.parameters", scenario.product.parameters),
+                         ("population.covariates", scenario.population.covariates)):
+        for name, v in reg.resolve(extra, where=where).items():
+            if name in extra:
+                values[name] = v
+    for name in scenario.population.omega2:
+        if name not in reg:
+            raise InputError(f"population.omega2.{name}", scenario.population.omega2[name],
+                             f"a registry parameter name; close: {reg.close(name)}")
+    return values
+
+
+def varying_parameters(scenario: Scenario, registry: Registry | None = None) -> dict[str, float]:
+    """Parameter name -> omega^2 for every parameter that varies between patients in this scenario."""
+    reg = registry or load_registry()
+    if not scenario.population.variability:
+        return {}
+    out = {n: p.iiv_omega2 for n, p in reg.items() if p.iiv_omega2}
+    out.update(scenario.population.omega2)
+    return {n: w for n, w in out.items() if w and w > 0}
+
+
+def _vary(typical: float, omega2: float, z: np.ndarray, transform: str) -> np.ndarray:
+    sd = np.sqrt(omega2)
+    if transform == "log":
+        return typical * np.exp(sd * z)
+    if transform == "logit":
+        t = min(max(typical, 1e-9), 1 - 1e-9)
+        return expit(logit(t) + sd * z)
+    return typical + sd * z * abs(typical)
+
+
+def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registry) -> pd.DataFrame:
+    seed = scenario.simulation.seed
+    typ = typical_values(scenario, reg)
+    omega = varying_parameters(scenario, reg)
+    cols: dict[str, np.ndarray] = {}
+    n_les = scenario.tumor.n_target_lesions
+
+    draw_ids = ids * np.int64(MAX_ATTEMPTS) + attempt  # (patient, attempt) -> one counter
+
+    def normals(name: str, *extra: int) -> np.ndarray:
+        return keyed_normals(seed, MODULE, draw_ids, _key(name), *extra)
+
+    def patient_value(name: str) -> np.ndarray:
+        p = reg[name]
+        if name in omega:
+            return _vary(typ[name], omega[name], normals(name), p.transform)
+        return np.full(ids.shape, typ[name])
+
+    # every patient-level parameter that varies, plus the covariates MODEL.md lists
+    patient_level = {n for n in omega if not n.startswith("antigen_fraction_")} - {
+        "lesion_diameter_mm", "tumor_perfusion_ml_per_ml_d"}
+    for name in ("weight_kg", "ligand_level", "hla_level", "tgfb_ng_ml", "hypoxia", "chemosensitivity", "wbc0_per_ul"):
+        patient_level.add(name)
+    for ag in scenario.study_antigens:
+        patient_level.add(f"antigen_fraction_{ag}")
+    if "NKG2DL" in scenario.product.construct.car_targets:
+        patient_level.add("ligand_level")
+    for name in sorted(patient_level):
+        if name.startswith("hcc_tvdt") or name == "tvdt_d":
+            continue
+        cols[name] = patient_value(name)
+
+    # tumor volume doubling time
+    if scenario.tumor.growth_model == "hcc_nathani2021":
+        u = keyed_uniforms(seed, MODULE, draw_ids, _key("growth_class"))
+        f_r, f_i = typ["hcc_frac_rapid"], typ["hcc_frac_intermediate"]
+        cls = np.where(u < f_r, 0, np.where(u < f_r + f_i, 1, 2))
+        tvdt = np.empty(ids.shape)
+        for c, name in enumerate(("hcc_tvdt_rapid_d", "hcc_tvdt_intermediate_d", "hcc_tvdt_indolent_d")):
+            vals = patient_value(name)
+            tvdt[cls == c] = vals[cls == c]
+        cols["growth_class"] = np.array(["rapid", "intermediate", "indolent"])[cls]
+        cols["tvdt_d"] = tvdt
+    else:
+        cols["tvdt_d"] = patient_value("tvdt_d")
+
+    # donor KIR-ligand match (Bernoulli)
+    cols["kir_matched"] = keyed_uniforms(seed, MODULE, draw_ids, _key("kir_match")) < typ["p_kir_match"]
+
+    # lesions: diameters, growth deviation, perfusion
+    w_d = omega.get("lesion_diameter_mm", 0.0)
+    w_q = omega.get("tumor_perfusion_ml_per_ml_d", 0.0)
+    w_g = typ["lesion_growth_omega2"] if scenario.population.variability else 0.0
+    for l in range(n_les):
+        cols[f"lesion{l}_diameter_mm"] = _vary(typ["lesion_diameter_mm"], w_d, normals("lesion_diameter_mm", l), "log")
+        cols[f"lesion{l}_growth_dev"] = _vary(1.0, w_g, normals("lesion_growth_dev", l), "log")
+        cols[f"lesion{l}_perfusion"] = _vary(typ["tumor_perfusion_ml_per_ml_d"], w_q, normals("tumor_perfusion", l), "log")
+    d = np.stack([cols[f"lesion{l}_diameter_mm"] for l in range(n_les)], axis=1)
+    cols["sum_diameters_mm"] = d.sum(axis=1)
+    cols["min_lesion_diameter_mm"] = d.min(axis=1)
+    cols["max_lesion_diameter_mm"] = d.max(axis=1)
+    df = pd.DataFrame(cols, index=pd.Index(ids, name="patient"))
+    df["immune_status"] = scenario.population.immune_status
+    df["indication"] = scenario.tumor.indication
+    return df
+
+
+_OPS = {
+    ">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "==": np.equal,
+}
+
+
+def _eligible(df: pd.DataFrame, scenario: Scenario) -> np.ndarray:
+    ok = np.ones(len(df), dtype=bool)
+    for name, op, value in scenario.population.parsed_rules():
+        if name not in df.columns:
+            raise InputError("population.eligibility", name, f"a covariate among {sorted(df.columns)}")
+        ok &= _OPS[op](df[name].to_numpy(dtype=float), value)
+    return ok
+
+
+def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """Covariates of the given patients (default ids 0..n_patients-1), drawn from the eligible population."""
+    reg = load_registry()
+    ids = np.arange(scenario.simulation.n_patients) if patient_ids is None else np.asarray(patient_ids, dtype=np.int64)
+    if ids.size and ids.min() < 0:
+        raise InputError("patient_ids", int(ids.min()), "non-negative integers")
+    attempt = np.zeros(ids.shape, dtype=np.int64)
+    df = _draw(scenario, ids, attempt, reg)
+    bad = ~_eligible(df, scenario)
+    rounds = 0
+    while bad.any():
+        rounds += 1
+        if rounds >= MAX_ATTEMPTS:
+            raise InputError("population.eligibility", list(scenario.population.eligibility),
+                             f"rules that at least ~1/{MAX_ATTEMPTS} of the population meets")
+        attempt[bad] += 1
+        redraw = _draw(scenario, ids[bad], attempt[bad], reg)
+        df.loc[redraw.index, redraw.columns] = redraw
+        bad = ~_eligible(df, scenario)
+    df["draw_attempt"] = attempt
+    return df
