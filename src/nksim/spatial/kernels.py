@@ -262,6 +262,8 @@ def nk_entry(fstep, dt_min, rate_per_vessel_day, chemo_gain, vessels, n_nk, capa
             add_nk(n_nk, next_id, d, pos, state, ids, comp, car, budget, kills, target, reached, nk_occ, cell,
                    p, cfg, nx, ny, nz, nb)
             counters[K_ENTER] += 1
+            if reached[n_nk]:
+                counters[K_INFIL] += 1
             n_nk += 1
             next_id += 1
     return n_nk, next_id
