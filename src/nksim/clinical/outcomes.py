@@ -178,7 +178,7 @@ def outcomes(
     alive = (t[None, :] <= end_day) & (t[None, :] < death_day[:, None])  # observed, any time (incl. before day 0)
     post = alive & (t[None, :] >= 0)  # observed after the first infusion
     c = _arr(ds, "cytokine_pg_ml", ("patient", "time"))
-    crs = np.where(post, crs_grade_course(c, p), 0)
+    crs = np.where(post, crs_grade_course(np.where(post, c, 0.0), p), 0)  # signs read after infusion
     ice, icans = icans_course(t, c, p)
     icans = np.where(post, icans, 0)
     ice = np.where(post, ice, 10)
