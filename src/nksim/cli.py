@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -19,6 +22,111 @@ app = typer.Typer(
 app.add_typer(trial_app, name="trial")
 app.add_typer(abm_app, name="abm")
 app.add_typer(manufacture_app, name="manufacture")
+
+
+@app.command()
+def run(
+    scenario: str = typer.Argument(..., help="built-in scenario name (see `nksim scenarios`) or a YAML file"),
+    patients: Optional[int] = typer.Option(None, "--patients", "-n", help="number of virtual patients"),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (same seed, same numbers)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/<scenario>-seed<S>)"),
+    chunk_size: int = typer.Option(256, "--chunk-size", help="patients per chunk (written as each finishes)"),
+) -> None:
+    """Simulate a scenario's virtual cohort; write results, provenance and report.html into a run folder.
+
+    Re-running the same command resumes: finished chunks are kept and skipped."""
+    from nksim.runner import resolve, run_scenario
+
+    sc = resolve(scenario, patients, seed)
+    folder = out or Path("runs") / f"{sc.name}-seed{sc.simulation.seed}"
+    result, report = run_scenario(sc, folder, chunk_size=chunk_size)
+    typer.echo(f"{len(result.patients)} patients simulated; run folder: {folder}")
+    typer.echo(f"report: {report}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="run folder"),
+    patients: int = typer.Option(100, "--patients", "-n"),
+) -> None:
+    """Run the default scenario (unmodified allogeneic NK for HCC recurrence after liver transplantation)."""
+    from nksim.runner import run_scenario
+
+    result, report = run_scenario("hcc-post-lt-allo-nk", out, n_patients=patients)
+    typer.echo(f"demo: {len(result.patients)} virtual patients, scenario hcc-post-lt-allo-nk")
+    typer.echo(f"results: {out}/trajectories.nc, {out}/patients.parquet")
+    typer.echo(f"report:  {report.resolve()}")
+
+
+@app.command()
+def validate(
+    file: Optional[Path] = typer.Argument(None, help="scenario YAML to check"),
+    schema: bool = typer.Option(False, "--schema", help="print the scenario JSON Schema instead"),
+) -> None:
+    """Check a scenario file (field names, values, antigens, parameter names) without running it."""
+    from nksim.population.sampling import typical_values
+    from nksim.spec.io import load_scenario
+    from nksim.spec.scenario import Scenario
+
+    if schema:
+        typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+        return
+    if file is None:
+        raise NksimError("give a scenario file, or --schema")
+    sc = load_scenario(str(file))
+    typical_values(sc)  # checks every parameter name
+    typer.echo(f"ok: {sc.name} ({sc.tumor.indication}, {sc.product.name}, {sc.simulation.n_patients} patients)")
+
+
+@app.command()
+def params(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    module: Optional[str] = typer.Option(None, "--module", help="only this module (kinetics, population, ...)"),
+) -> None:
+    """Print the parameter registry: default, unit, range, variability, source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nksim.registry import load_registry
+
+    rows = load_registry().table(module)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"nksim parameter registry ({len(rows)} parameters)")
+    for col in ("name", "module", "default", "unit", "range", "omega2", "status", "source"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r["module"], f"{r['default']:g}", r["unit"], f"{r['low']:g}-{r['high']:g}",
+                      "" if r["iiv_omega2"] is None else f"{r['iiv_omega2']:g}", r["status"], r["source"])
+    Console(width=200).print(table)
+
+
+@app.command()
+def scenarios(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """List the built-in scenarios."""
+    from nksim.spec.io import builtin_names, load_scenario
+
+    items = []
+    for name in builtin_names():
+        sc = load_scenario(name)
+        items.append({"name": name, "indication": sc.tumor.indication, "product": sc.product.name,
+                      "description": " ".join(sc.description.split())})
+    if as_json:
+        typer.echo(json.dumps(items, indent=2))
+        return
+    for it in items:
+        typer.echo(f"{it['name']:32s} {it['indication']:12s} {it['product']}")
+
+
+@app.command()
+def show(name: str = typer.Argument(..., help="built-in scenario name or YAML file")) -> None:
+    """Print a scenario with every default filled in (YAML)."""
+    from nksim.spec.io import dump_scenario, load_scenario
+
+    typer.echo(dump_scenario(load_scenario(name)))
+
+
 
 
 def main() -> None:

@@ -1,0 +1,82 @@
+"""Run folders: resolved scenario, results chunk by chunk (NetCDF), patients.parquet, provenance; resumable.
+
+Layout of ``OUT``::
+
+    scenario.yaml        resolved scenario (every default filled in)
+    provenance.json      version, seed, registry hash, backend, chunk size, timings
+    chunks/chunk_00000.nc, chunks/patients_00000.parquet, ...   written as each chunk finishes
+    trajectories.nc      all chunks joined (NetCDF4 via h5netcdf)
+    patients.parquet     one row per patient
+
+A run that stops (error, Ctrl-C) keeps its finished chunks; running the same command again skips them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from nksim.errors import InputError
+
+CHUNK_DIR = "chunks"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str))
+
+
+def chunk_paths(out: Path, k: int) -> tuple[Path, Path]:
+    return out / CHUNK_DIR / f"chunk_{k:05d}.nc", out / CHUNK_DIR / f"patients_{k:05d}.parquet"
+
+
+def check_resumable(out: Path, key: dict[str, Any]) -> None:
+    """Refuse to mix chunks of a different run (scenario, seed, size, chunking, version) into ``out``."""
+    marker = out / CHUNK_DIR / "run_key.json"
+    if marker.exists():
+        old = json.loads(marker.read_text())
+        if old != key:
+            diff = sorted(k for k in key if old.get(k) != key[k])
+            raise InputError("--out", str(out), f"a new folder, or the same run settings to resume (differs in {diff})")
+    else:
+        (out / CHUNK_DIR).mkdir(parents=True, exist_ok=True)
+        write_json(marker, key)
+
+
+def save_chunk(out: Path, k: int, ds: xr.Dataset, patients: pd.DataFrame) -> None:
+    nc, pq = chunk_paths(out, k)
+    tmp = nc.with_suffix(".tmp")
+    ds.to_netcdf(tmp, engine="h5netcdf")
+    patients.to_parquet(pq)
+    tmp.rename(nc)  # the .nc appears only when complete: a crash never leaves a half chunk that looks done
+
+
+def load_chunk(out: Path, k: int) -> tuple[xr.Dataset, pd.DataFrame] | None:
+    nc, pq = chunk_paths(out, k)
+    if nc.exists() and pq.exists():
+        return xr.load_dataset(nc, engine="h5netcdf"), pd.read_parquet(pq)
+    return None
+
+
+def finalize(out: Path, parts: list[xr.Dataset], tables: list[pd.DataFrame], attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
+    traj = parts[0] if len(parts) == 1 else xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal",
+                                                        compat="override")
+    traj.attrs.update({k: (v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)) for k, v in attrs.items()})
+    patients = pd.concat(tables)
+    traj.to_netcdf(out / "trajectories.nc", engine="h5netcdf")
+    parquet_safe(patients).to_parquet(out / "patients.parquet")
+    return traj, patients
+
+
+def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].astype(str)
+    return out
+
+
