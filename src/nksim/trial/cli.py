@@ -1,6 +1,280 @@
-# TEAM RULES: read /work/main/CONTRIBUTING.md first (commit only your own paths; deadline 21:45 UTC; venv /work/main/.venv).
-"""`nksim trial ...` commands (filled in by the trial module)."""
+"""`nksim trial ...` commands: operating characteristics, design comparison, the dose advisor, boundary tables and
+randomized multi-arm comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+from nksim.errors import InputError
+
 app = typer.Typer(help="Virtual phase I trials, dose-escalation designs and the dose-decision advisor.", no_args_is_help=True)
+
+_DESIGN_HELP = "3+3, boin, crm, keyboard, mtpi2, mtpi, i3+3, tite-boin, boin12"
+
+
+def _floats(text: Optional[str], field: str) -> Optional[list[float]]:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(field, text, "comma-separated numbers, e.g. 0.05,0.15,0.3") from None
+
+
+def _design(name: str, target: float, n_doses: int, cohort_size: int, n_cohorts: int, start_dose: int,
+            n_earlystop: Optional[int], extrasafe: bool, deescalation: bool, skeleton: Optional[str],
+            crm_model: str, phi_e: Optional[float]):
+    from nksim.trial.designs import make_design
+
+    key = name.strip().lower()
+    kw: dict[str, Any] = {"n_doses": n_doses, "target": target, "cohort_size": cohort_size,
+                          "n_cohorts": n_cohorts, "start_dose": start_dose}
+    if key in ("boin", "keyboard", "mtpi2", "mtpi", "i3+3", "tite-boin"):
+        kw.update(n_earlystop=n_earlystop, extrasafe=extrasafe or None)
+    elif key == "crm":
+        kw.update(skeleton=_floats(skeleton, "skeleton"), model=crm_model, n_earlystop=n_earlystop)
+    elif key == "3+3":
+        kw.update(deescalation=deescalation)
+    elif key == "boin12":
+        kw.update(phi_e=phi_e, n_earlystop=n_earlystop)
+    return make_design(key, **kw)
+
+
+def _echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=float))
+
+
+def _print_oc(oc: dict[str, Any]) -> None:
+    k = len(oc["selection_pct"])
+    typer.echo(f"design {oc['design']}: {oc['n_trials']} simulated trials")
+    typer.echo("dose level          " + "".join(f"{j + 1:>9d}" for j in range(k)) + "     none")
+    typer.echo("selection %         " + "".join(f"{v:9.2f}" for v in oc["selection_pct"])
+               + f"{oc['no_selection_pct']:9.2f}")
+    typer.echo("mean patients       " + "".join(f"{v:9.2f}" for v in oc["mean_patients"]))
+    typer.echo("mean DLTs           " + "".join(f"{v:9.2f}" for v in oc["mean_dlt"]))
+    if any(oc["mean_response"]):
+        typer.echo("mean responses      " + "".join(f"{v:9.2f}" for v in oc["mean_response"]))
+    typer.echo(f"PCS {oc['pcs']:.2f}% (+- {oc['pcs_se_pct']:.2f} s.e.; correct doses {oc['correct_doses']}), "
+               f"patients at correct dose {oc['pca']:.1f}%, early stop {oc['early_stop_pct']:.2f}%, "
+               f"overdose selection {oc['overdose_selection_pct']:.2f}%, allocation "
+               f"{oc['overdose_allocation_pct']:.1f}%")
+    typer.echo(f"mean patients {oc['mean_total_patients']:.2f}, DLTs {oc['mean_total_dlt']:.2f}, "
+               f"duration {oc['duration_days']:.0f} days")
+
+
+@app.command("oc")
+def oc_cmd(
+    design: str = typer.Option("boin", help=_DESIGN_HELP),
+    target: float = typer.Option(0.3, help="target DLT probability (BOIN12: highest acceptable, phi_T)"),
+    true_tox: str = typer.Option(..., help="true DLT probability per dose, comma-separated"),
+    true_eff: Optional[str] = typer.Option(None, help="true response probability per dose (BOIN12)"),
+    cohort_size: int = typer.Option(3),
+    n_cohorts: int = typer.Option(10),
+    start_dose: int = typer.Option(1),
+    trials: int = typer.Option(10_000, help="number of simulated trials"),
+    seed: int = typer.Option(1),
+    n_earlystop: Optional[int] = typer.Option(None, help="stop at this many patients on a dose (default off)"),
+    extrasafe: bool = typer.Option(False, help="BOIN-family extra-safe stopping rule"),
+    deescalation: bool = typer.Option(False, help="3+3: the variant with de-escalation / expansion below"),
+    skeleton: Optional[str] = typer.Option(None, help="CRM skeleton (default getprior(0.05, target, mid, K))"),
+    crm_model: str = typer.Option("empiric", help="CRM model: empiric (power) or logistic"),
+    phi_e: Optional[float] = typer.Option(None, help="BOIN12: lowest acceptable response rate"),
+    dlt_window_days: float = typer.Option(28.0, help="DLT assessment window (days)"),
+    accrual_gap_days: float = typer.Option(7.0, help="mean days between patient arrivals"),
+    out: Optional[Path] = typer.Option(None, help="run folder for oc.json and plots (default runs/trial-oc-DESIGN)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Operating characteristics of a design for fixed true DLT (and response) probabilities."""
+    from nksim.trial.plots import plot_dose_paths, plot_selection
+    from nksim.trial.simulate import operating_characteristics
+    from nksim.trial.base import run_trials
+    from nksim.trial.outcomes import FixedProbabilityModel
+
+    p_tox = _floats(true_tox, "true_tox")
+    p_eff = _floats(true_eff, "true_eff")
+    d = _design(design, target, len(p_tox), cohort_size, n_cohorts, start_dose, n_earlystop, extrasafe,
+                deescalation, skeleton, crm_model, phi_e)
+    if trials < 1:
+        raise InputError("trials", trials, "an integer >= 1")
+    oc = operating_characteristics(d, p_tox, p_eff, n_trials=trials, seed=seed, dlt_window_days=dlt_window_days,
+                                   accrual_gap_days=accrual_gap_days).to_dict()
+    folder = out or Path("runs") / f"trial-oc-{d.name.replace('+', 'p')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float))
+    plot_selection([oc], folder / "selection.png", p_tox)
+    model = FixedProbabilityModel(p_tox, p_eff, seed=seed, dlt_window_days=dlt_window_days)
+    ex = d.simulate(model, 4) if hasattr(d, "simulate") else run_trials(d, model, 4)
+    plot_dose_paths(ex.dose_path, ex.dlt_path, folder / "dose_paths.png", title=f"{d.name}: example trials")
+    oc["run_folder"] = str(folder)
+    if as_json:
+        _echo_json(oc)
+    else:
+        _print_oc(oc)
+        typer.echo(f"run folder: {folder}")
+
+
+@app.command("compare")
+def compare_cmd(
+    designs: str = typer.Option("3+3,boin,crm,keyboard", help="comma-separated design names"),
+    target: float = typer.Option(0.3),
+    true_tox: str = typer.Option(...),
+    true_eff: Optional[str] = typer.Option(None),
+    cohort_size: int = typer.Option(3),
+    n_cohorts: int = typer.Option(10),
+    trials: int = typer.Option(2000),
+    seed: int = typer.Option(1),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/trial-compare)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Several designs on the same simulated patients (common random numbers)."""
+    from nksim.trial.plots import plot_selection
+    from nksim.trial.simulate import compare
+
+    p_tox = _floats(true_tox, "true_tox")
+    p_eff = _floats(true_eff, "true_eff")
+    ds = [_design(n, target, len(p_tox), cohort_size, n_cohorts, 1, None, False, False, None, "empiric", None)
+          for n in designs.split(",") if n.strip()]
+    ocs = [o.to_dict() for o in compare(ds, p_tox, p_eff, n_trials=trials, seed=seed)]
+    folder = out or Path("runs") / "trial-compare"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compare.json").write_text(json.dumps(ocs, indent=2, default=float))
+    plot_selection(ocs, folder / "selection.png", p_tox)
+    if as_json:
+        _echo_json(ocs)
+        return
+    for oc in ocs:
+        _print_oc(oc)
+        typer.echo("")
+    typer.echo(f"run folder: {folder}")
+
+
+@app.command("next-dose")
+def next_dose_cmd(
+    design: str = typer.Option("boin", help=_DESIGN_HELP),
+    target: float = typer.Option(0.3),
+    n_doses: int = typer.Option(..., help="number of dose levels"),
+    data: Path = typer.Option(..., help="CSV of treated patients in order: dose_level, dlt[, response]"),
+    cohort_size: int = typer.Option(3),
+    n_cohorts: int = typer.Option(10, help="maximum number of cohorts (sample size = cohorts x size)"),
+    start_dose: int = typer.Option(1),
+    n_earlystop: Optional[int] = typer.Option(None),
+    extrasafe: bool = typer.Option(False),
+    deescalation: bool = typer.Option(False),
+    skeleton: Optional[str] = typer.Option(None),
+    crm_model: str = typer.Option("empiric"),
+    phi_e: Optional[float] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recommend the next dose of a running trial from its data."""
+    from nksim.trial.advisor import read_trial_data, recommend
+
+    d = _design(design, target, n_doses, cohort_size, n_cohorts, start_dose, n_earlystop, extrasafe,
+                deescalation, skeleton, crm_model, phi_e)
+    rec = recommend(d, read_trial_data(data, n_doses))
+    if as_json:
+        _echo_json(rec)
+        return
+    nd = rec["next_dose"]
+    typer.echo(f"{d.name}: next dose {nd if nd is not None else '- (stop)'}: {rec['decision']}")
+    pd_ = rec["per_dose"]
+    post = rec["posterior"]
+    typer.echo("dose  n  DLT  isotonic DLT rate  95% interval    P(overdose)")
+    for j in range(n_doses):
+        est = post["isotonic_dlt_rate"][j]
+        ci = (f"({post['ci95_low'][j]:.2f}, {post['ci95_high'][j]:.2f})" if est is not None else "-")
+        pod = f"{post['prob_overdose'][j]:.2f}" if est is not None else "-"
+        typer.echo(f"{j + 1:>4} {pd_['n'][j]:>2} {pd_['dlt'][j]:>4}  {('%.3f' % est) if est is not None else '-':>17}"
+                   f"  {ci:<14}  {pod}")
+    if rec["eliminated_doses"]:
+        typer.echo(f"eliminated doses: {rec['eliminated_doses']}")
+    key = "estimated_obd" if "estimated_obd" in rec else "estimated_mtd"
+    typer.echo(f"{key.replace('_', ' ')} so far: {rec[key] if rec[key] else 'none'}")
+    _print_boundaries(rec["boundary_table"], cohort_size)
+
+
+def _print_boundaries(tab: dict[str, Any], cohort_size: int, every: int | None = None) -> None:
+    if not tab:
+        return
+    if "lambda_e" in tab:
+        typer.echo(f"lambda_e = {tab['lambda_e']:.4f}, lambda_d = {tab['lambda_d']:.4f}")
+    ns = tab["n_treated"]
+    step = every or 1
+    cols = [i for i, n in enumerate(ns) if n % step == 0]
+
+    def fmt(v):
+        return "NA" if v is None else str(v)
+
+    rows = [("number of patients treated", "n_treated"), ("escalate if # of DLT <=", "escalate_if_dlt_le"),
+            ("de-escalate if # of DLT >=", "deescalate_if_dlt_ge"), ("eliminate if # of DLT >=", "eliminate_if_dlt_ge"),
+            ("stop (lowest dose) if >=", "stop_if_dlt_ge_at_lowest_dose")]
+    for label, key in rows:
+        if key in tab:
+            typer.echo(f"{label:<28}" + "".join(f"{fmt(tab[key][i]):>4}" for i in cols))
+
+
+@app.command("boundaries")
+def boundaries_cmd(
+    design: str = typer.Option("boin", help="boin, keyboard, mtpi2, mtpi, i3+3 (interval designs)"),
+    target: float = typer.Option(0.3),
+    max_n: int = typer.Option(30, help="largest number of patients on a dose"),
+    cohort_size: int = typer.Option(1, help="print only multiples of this size"),
+    extrasafe: bool = typer.Option(False),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Escalation / de-escalation / elimination boundaries by number of patients treated."""
+    from nksim.trial.designs import make_design
+
+    if max_n < 1:
+        raise InputError("max_n", max_n, "an integer >= 1")
+    d = make_design(design, target=target, cohort_size=1, n_cohorts=max_n,
+                    **({"extrasafe": True} if extrasafe else {}))
+    tab = d.boundary_table(max_n)
+    if not tab:
+        raise InputError("design", design, "an interval design with a boundary table (boin, keyboard, mtpi2, mtpi, i3+3)")
+    if as_json:
+        _echo_json({"design": d.name, "target": target, **tab})
+    else:
+        typer.echo(f"{d.name} boundaries, target {target}")
+        _print_boundaries(tab, cohort_size, cohort_size)
+
+
+@app.command("multiarm")
+def multiarm_cmd(
+    arms: str = typer.Option(..., help="name:p_response:median_pfs_months,... (first arm = reference)"),
+    n_per_arm: int = typer.Option(30),
+    seed: int = typer.Option(1),
+    accrual_months: float = typer.Option(12.0),
+    followup_months: float = typer.Option(12.0),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/trial-multiarm)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Randomized dose/schedule comparison: ORR (exact CI), KM PFS, log-rank test and hazard ratios."""
+    from nksim.trial.multiarm import analyze_arms, parse_arms, simulate_randomized
+    from nksim.trial.plots import plot_km
+
+    if n_per_arm < 2:
+        raise InputError("n_per_arm", n_per_arm, "an integer >= 2")
+    df = simulate_randomized(parse_arms(arms), n_per_arm, seed=seed, accrual_months=accrual_months,
+                             followup_months=followup_months)
+    res = analyze_arms(df)
+    folder = out or Path("runs") / "trial-multiarm"
+    folder.mkdir(parents=True, exist_ok=True)
+    df.to_csv(folder / "patients.csv", index=False)
+    plot_km(res, folder / "km_pfs.png")
+    (folder / "multiarm.json").write_text(json.dumps(res, indent=2, default=float))
+    if as_json:
+        _echo_json(res)
+        return
+    for name, a in res["arms"].items():
+        line = (f"{name:<10} n={a['n']:<3} ORR {a['orr']:.2f} ({a['orr_ci95'][0]:.2f}-{a['orr_ci95'][1]:.2f})"
+                f"  median PFS {a['median_pfs_months']:.1f} mo")
+        if "hazard_ratio" in a:
+            line += (f"  HR {a['hazard_ratio']:.2f} ({a['hazard_ratio_ci95'][0]:.2f}-{a['hazard_ratio_ci95'][1]:.2f})"
+                     f"  log-rank p {a['logrank_p']:.3g}")
+        typer.echo(line)
+    typer.echo(f"all-arm log-rank chi2 {res['logrank_all_chi2']:.2f}, p {res['logrank_all_p']:.3g}")
+    typer.echo(f"run folder: {folder}")
