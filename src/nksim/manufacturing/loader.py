@@ -42,9 +42,13 @@ def spec_from_dict(data: Any, where: str = "manufacturing") -> ManufacturingSpec
         if data is None:
             raise InputError("manufacturing", None, "a manufacturing block (the scenario has none)", where)
     try:
-        return ManufacturingSpec.model_validate(data)
+        spec = ManufacturingSpec.model_validate(data)
     except ValidationError as exc:
         raise _from_validation_error(exc, where) from None
+    from nksim.manufacturing.params import resolve_parameters
+
+    resolve_parameters(spec)  # registry overrides: known names, finite, fractions in [0, 1]
+    return spec
 
 
 def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:

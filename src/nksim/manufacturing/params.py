@@ -34,9 +34,9 @@ class Params:
         return self._entries[name]
 
     def omega2(self, name: str) -> float:
-        """Lot-to-lot log-normal variance of ``name`` (0 if the registry gives none)."""
-        self.used.add(name)
-        return self._entries[name].iiv_omega2 or 0.0
+        """Lot-to-lot log-normal variance of ``name``: the registry entry ``<name>_lot_omega2`` (0 if none)."""
+        key = f"{name}_lot_omega2"
+        return self[key] if key in self._values else 0.0
 
     def range_sd(self, name: str) -> float:
         """SD implied by reading the registry range of ``name`` as a lot range (about +/- 2 SD)."""

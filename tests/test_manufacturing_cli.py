@@ -1,0 +1,98 @@
+"""`nksim manufacture`: table, JSON, run folder with plots; YAML inputs; costs only from user-supplied unit costs."""
+
+import json
+import math
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from nksim.cli import app
+from nksim.errors import InputError
+from nksim.manufacturing import builtin_processes, simulate_lots, summarize_lots
+from nksim.manufacturing.cli import run_manufacture
+from nksim.manufacturing.loader import load_manufacturing_spec
+
+runner = CliRunner()
+
+
+def test_builtins_listed_and_load():
+    names = builtin_processes()
+    assert {"cb-car19-il15", "pb-nk-mbil21-lv", "ipsc-nk-bank"} <= set(names)
+    for n in names:
+        assert load_manufacturing_spec(n).name == n
+
+
+def test_cli_table_and_run_folder(tmp_path):
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["manufacture", "cb-car19-il15", "--lots", "30", "--seed", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for s in ("release pass rate", "doses per lot", "vein-to-vein", "cost per dose", "NOT DATA", "assumption"):
+        assert s in res.output
+    for f in ("summary.json", "lots.csv", "ledger_lot0.json", "process.yaml", "growth_curves.png", "doses_per_lot.png"):
+        assert (out / f).stat().st_size > 0, f
+    s = json.loads((out / "summary.json").read_text())
+    assert s["n_lots"] == 30 and s["seed"] == 2
+    assert any(a["status"] == "assumption" for a in s["assumptions"])
+
+
+def test_cli_json(tmp_path):
+    res = runner.invoke(app, ["manufacture", "ipsc-nk-bank", "--lots", "20", "--json", "--no-plots",
+                              "--out", str(tmp_path / "j")])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.output)
+    assert s["patients_per_bank"]["vials"] == 100
+    assert 0.0 <= s["release_pass"]["rate"] <= 1.0
+    assert s["cost"] is None and "no unit costs" in s["cost_note"]
+
+
+def test_cli_bad_input_is_an_input_error(tmp_path):
+    res = runner.invoke(app, ["manufacture", "no-such-process", "--out", str(tmp_path / "x")])
+    assert res.exit_code != 0 and isinstance(res.exception, InputError)
+    res = runner.invoke(app, ["manufacture", "cb-car19-il15", "--lots", "0", "--out", str(tmp_path / "y")])
+    assert isinstance(res.exception, InputError) and "--lots" in str(res.exception)
+
+
+def test_scenario_yaml_with_block_and_bare_spec(tmp_path):
+    block = {"source": {"kind": "peripheral_blood"}, "expansion": {"method": "mbil15_41bbl", "days": 14},
+             "dose": {"cells_per_kg": 1e6}}
+    full = tmp_path / "scenario.yaml"
+    full.write_text(yaml.safe_dump({"name": "my-trial", "product": {"name": "x"}, "manufacturing": block}))
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(yaml.safe_dump(block))
+    a, b = load_manufacturing_spec(str(full)), load_manufacturing_spec(str(bare))
+    assert a.expansion == b.expansion and a.name == "scenario" and b.name == "bare"
+    res = runner.invoke(app, ["manufacture", str(full), "--lots", "5", "--no-plots", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+
+
+def test_cost_arithmetic_from_unit_costs():
+    """Unit costs of 1 per item make the cost a count: QC + collection per lot, facility days, cryo bags, etc."""
+    spec = load_manufacturing_spec({
+        "expansion": {"method": "mbil21", "days": 14}, "gene_transfer": {"method": "retroviral", "day": 4},
+        "dose": {"cells_per_kg": 1e7},
+        "costs": {"qc_per_lot": 1000.0, "collection_per_lot": 500.0, "facility_per_day": 10.0, "cryo_per_dose": 1.0,
+                  "feeder_per_stimulation": 100.0, "vector_per_lot": 2000.0, "media_per_l": 1.0}})
+    lots = simulate_lots(spec, 40, seed=1)
+    for lot in lots:
+        it = lot.cost_items
+        assert it["qc"] == 1000.0 and it["collection"] == 500.0 and it["vector"] == 2000.0
+        assert it["feeders"] == 100.0 * math.ceil(14 / 7)
+        assert math.isclose(it["facility"], 10.0 * (14 + 1.0))  # culture + formulation days
+        assert it["cryo"] == lot.doses
+        assert it["media"] > 0
+        assert math.isclose(lot.cost, sum(it.values()))
+    s = summarize_lots(lots, spec)
+    total_cost = sum(lot.cost for lot in lots)
+    released_doses = sum(lot.doses for lot in lots if lot.released)
+    assert math.isclose(s["cost"]["per_released_dose"], total_cost / released_doses)
+
+
+def test_run_manufacture_api(tmp_path):
+    spec = load_manufacturing_spec("nk92-irradiated")
+    s = run_manufacture(spec, 10, 0, tmp_path / "nk92", plots=False, progress=False)
+    assert s["cd3_per_kg"]["median"] == 0.0 and s["car_fraction"]["median"] == 0.0
+    lots = simulate_lots(spec, 3, seed=0)
+    assert not lots[0].persistent
+    with pytest.raises(InputError):
+        run_manufacture(spec, 10, -1, tmp_path / "z")
