@@ -1,0 +1,29 @@
+"""Shared fixtures: small scenarios built from the built-in ones."""
+
+from __future__ import annotations
+
+import pytest
+
+import nksim
+from nksim.spec.scenario import Scenario
+
+
+def small(name: str, n: int = 4, horizon: float = 120.0, **tumor: object) -> Scenario:
+    """A built-in scenario cut down for tests (few patients, shorter horizon)."""
+    sc = nksim.load_scenario(name)
+    sim = sc.simulation.model_copy(update={"n_patients": n, "horizon_d": horizon,
+                                           "scan_days": tuple(d for d in sc.simulation.scan_days if d <= horizon)})
+    upd: dict[str, object] = {"simulation": sim}
+    if tumor:
+        upd["tumor"] = sc.tumor.model_copy(update=tumor)
+    return sc.model_copy(update=upd)
+
+
+@pytest.fixture
+def car_nk() -> Scenario:
+    return small("hcc-gpc3-car-nk-il15")
+
+
+@pytest.fixture
+def allo_nk() -> Scenario:
+    return small("hcc-post-lt-allo-nk")
