@@ -12,8 +12,15 @@ DAYS = [28, 56, 84, 112]
 def bor(labels, days=DAYS, confirmation=True, sd_min=42.0):
     labels = list(labels) + [None] * (len(days) - len(labels))
     codes = from_labels(labels)[None]
-    return to_labels(best_overall_response(codes, np.array(days, float), confirmation=confirmation,
-                                           confirmation_min_days=28.0, sd_min_days=sd_min))[0]
+    return to_labels(
+        best_overall_response(
+            codes,
+            np.array(days, float),
+            confirmation=confirmation,
+            confirmation_min_days=28.0,
+            sd_min_days=sd_min,
+        )
+    )[0]
 
 
 @pytest.mark.parametrize(
@@ -53,7 +60,12 @@ def test_without_confirmation_best_scan_counts():
 
 
 def test_vectorised_over_patients():
-    codes = np.array([from_labels(["CR", "CR", None, None]), from_labels(["PD", None, None, None]),
-                      from_labels(["SD", "SD", "PR", "PR"])])
+    codes = np.array(
+        [
+            from_labels(["CR", "CR", None, None]),
+            from_labels(["PD", None, None, None]),
+            from_labels(["SD", "SD", "PR", "PR"]),
+        ]
+    )
     out = to_labels(best_overall_response(codes, np.array(DAYS, float), confirmation=True))
     assert list(out) == ["CR", "PD", "PR"]

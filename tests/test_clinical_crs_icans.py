@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nksim.clinical import (ReadoutSpec, astct_crs_grade, astct_icans_grade, crs_grade_course, crs_signs,
-                            ice_score, icans_course, outcomes)
+from nksim.clinical import (
+    ReadoutSpec,
+    astct_crs_grade,
+    astct_icans_grade,
+    crs_grade_course,
+    crs_signs,
+    icans_course,
+    ice_score,
+    outcomes,
+)
 from nksim.clinical._params import clinical_params
 from nksim.clinical.synthetic import make_trajectories, synthetic_cohort
 from nksim.errors import InputError
@@ -33,9 +41,15 @@ def test_astct_crs_table(fever, hypotension, hypoxia, grade):
 
 def test_signs_follow_thresholds():
     p = clinical_params()
-    c = np.array([p["clinical_crs_fever_pg_ml"] * 0.99, p["clinical_crs_fever_pg_ml"],
-                  p["clinical_crs_hypotension_fluids_pg_ml"], p["clinical_crs_hypoxia_high_flow_pg_ml"],
-                  p["clinical_crs_hypotension_multi_vasopressor_pg_ml"]])
+    c = np.array(
+        [
+            p["clinical_crs_fever_pg_ml"] * 0.99,
+            p["clinical_crs_fever_pg_ml"],
+            p["clinical_crs_hypotension_fluids_pg_ml"],
+            p["clinical_crs_hypoxia_high_flow_pg_ml"],
+            p["clinical_crs_hypotension_multi_vasopressor_pg_ml"],
+        ]
+    )
     fever, hypo, hypox = crs_signs(c, p)
     assert list(fever) == [False, True, True, True, True]
     assert list(hypo) == [0, 0, 1, 2, 3]
@@ -67,10 +81,19 @@ def test_unknown_clinical_parameter_is_rejected():
         clinical_params({"clinical_crs_fevr_pg_ml": 1.0})
 
 
-@pytest.mark.parametrize("ice, unarousable, grade", [
-    (10, False, 0), (9, False, 1), (7, False, 1), (6, False, 2), (3, False, 2), (2, False, 3), (0, False, 3),
-    (0, True, 4),
-])
+@pytest.mark.parametrize(
+    "ice, unarousable, grade",
+    [
+        (10, False, 0),
+        (9, False, 1),
+        (7, False, 1),
+        (6, False, 2),
+        (3, False, 2),
+        (2, False, 3),
+        (0, False, 3),
+        (0, True, 4),
+    ],
+)
 def test_astct_icans_from_ice(ice, unarousable, grade):
     assert astct_icans_grade(np.array(ice), np.array(unarousable)) == grade
 

@@ -69,7 +69,11 @@ def test_qpcr_limit_worked_example():
 def test_flow_and_chimerism_limits():
     x, w = np.array([0.4, 0.6, 30.0]), np.array([1000.0, 1000.0, 1000.0])
     assert detectable(x, w, AssaySpec(kind="flow", lod_cells_per_ul=0.5), P).tolist() == [False, True, True]
-    assert detectable(x, w, AssaySpec(kind="chimerism", lod_fraction=0.01), P).tolist() == [False, False, True]
+    assert detectable(x, w, AssaySpec(kind="chimerism", lod_fraction=0.01), P).tolist() == [
+        False,
+        False,
+        True,
+    ]
 
 
 def test_days_detectable_for_exponential_decline():
@@ -83,15 +87,18 @@ def test_low_leukocytes_after_lymphodepletion_lengthen_qpcr_detection():
     t = np.arange(-5.0, 100.0)
     x = np.where(t < 0, 0.0, 50.0 * np.exp(-0.1 * np.maximum(t, 0)))[None, :].repeat(2, axis=0)
     wbc = np.array([[5000.0], [300.0]]) * np.ones_like(t)[None, :]
-    ds = make_trajectories(t, np.full((2, t.size, 1), 1e9), nk_blood_per_ul=x, car_nk_blood_per_ul=x,
-                           wbc_per_ul=wbc)
+    ds = make_trajectories(
+        t, np.full((2, t.size, 1), 1e9), nk_blood_per_ul=x, car_nk_blood_per_ul=x, wbc_per_ul=wbc
+    )
     pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index([0, 1], name="patient"))
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     assert o.loc[1, "days_detectable"] > o.loc[0, "days_detectable"] > 0
     assert o.loc[0, "peak_nk_per_ul"] == pytest.approx(50.0) and o.loc[0, "tmax_nk_day"] == 0.0
     # flow on sample days only: last sample with >= 0.5 cells/uL among days 0, 7, 14, 28, 56
-    flow = ReadoutSpec(scan_days=(28.0,), assay=AssaySpec(kind="flow", lod_cells_per_ul=0.5,
-                                                          sample_days=(0.0, 7.0, 14.0, 28.0, 56.0)))
+    flow = ReadoutSpec(
+        scan_days=(28.0,),
+        assay=AssaySpec(kind="flow", lod_cells_per_ul=0.5, sample_days=(0.0, 7.0, 14.0, 28.0, 56.0)),
+    )
     assert outcomes(ds, pts, flow, seed=0).loc[0, "days_detectable"] == 28.0
 
 

@@ -11,8 +11,9 @@ def seq(baseline, scans, nontarget=None, nt_baseline=0.0, new=None):
     n = scans.shape[1]
     nt = np.zeros((1, n)) if nontarget is None else np.asarray(nontarget, dtype=float)[None]
     new = np.zeros((1, n), bool) if new is None else np.asarray(new, bool)[None]
-    codes = lugano_scan_responses(scans, np.asarray(baseline, float)[None], nt, np.array([nt_baseline]), new,
-                                  np.ones((1, n), bool))
+    codes = lugano_scan_responses(
+        scans, np.asarray(baseline, float)[None], nt, np.array([nt_baseline]), new, np.ones((1, n), bool)
+    )
     return list(to_labels(codes[0]))
 
 

@@ -5,20 +5,37 @@ import pandas as pd
 import pytest
 
 from nksim.clinical import ReadoutSpec, cells_for_diameter, outcomes, scan_column
+from nksim.clinical.codes import from_labels
 from nksim.clinical.outcomes import patient_draws
 from nksim.clinical.survival import progression_free_and_overall_survival
-from nksim.clinical.codes import from_labels
 from nksim.clinical.synthetic import make_trajectories, synthetic_cohort
 from nksim.errors import InputError
 
-CONTRACT_COLUMNS = ["best_response", "pfs_days", "pfs_event", "os_days", "os_event", "crs_grade", "crs_onset_day",
-                    "icans_grade", "gvhd_grade", "gvhd_risk", "offtumor_grade", "cytopenia_days", "dlt", "dlt_day",
-                    "peak_nk_per_ul", "days_detectable"]
+CONTRACT_COLUMNS = [
+    "best_response",
+    "pfs_days",
+    "pfs_event",
+    "os_days",
+    "os_event",
+    "crs_grade",
+    "crs_onset_day",
+    "icans_grade",
+    "gvhd_grade",
+    "gvhd_risk",
+    "offtumor_grade",
+    "cytopenia_days",
+    "dlt",
+    "dlt_day",
+    "peak_nk_per_ul",
+    "days_detectable",
+]
 
 
 def pts_for(ids):
-    return pd.DataFrame({"weight_kg": 70.0, "cd3_per_kg": 0.0, "n_infusions": 1, "antigen_GPC3": 0.5},
-                        index=pd.Index(ids, name="patient"))
+    return pd.DataFrame(
+        {"weight_kg": 70.0, "cd3_per_kg": 0.0, "n_infusions": 1, "antigen_GPC3": 0.5},
+        index=pd.Index(ids, name="patient"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""RECIST 1.1 and mRECIST per-scan response: worked cases from Eisenhauer 2009 (and Lencioni & Llovet 2010)."""
+"""RECIST 1.1 and mRECIST per-scan response: worked cases from Eisenhauer 2009 (and Lencioni & Llovet 2010).
+"""
 
 import numpy as np
 import pytest
@@ -14,8 +15,15 @@ def seq(baseline, scans, nontarget=None, nt_baseline=0.0, new=None, **kw):
     n = scans.shape[1]
     nt = np.zeros((1, n)) if nontarget is None else np.asarray(nontarget, dtype=float)[None]
     new = np.zeros((1, n), bool) if new is None else np.asarray(new, bool)[None]
-    codes = recist_scan_responses(scans, np.asarray(baseline, float)[None], nt, np.array([nt_baseline]), new,
-                                  np.ones((1, n), bool), **kw)
+    codes = recist_scan_responses(
+        scans,
+        np.asarray(baseline, float)[None],
+        nt,
+        np.array([nt_baseline]),
+        new,
+        np.ones((1, n), bool),
+        **kw,
+    )
     return list(to_labels(codes[0]))
 
 
@@ -62,11 +70,23 @@ def test_unequivocal_non_target_progression():
 
 
 def test_scans_after_progression_and_not_done_scans():
-    out = recist_scan_responses(np.array([[[50.0], [80.0], [10.0]]]), np.array([[50.0]]), np.zeros((1, 3)),
-                                np.zeros(1), np.zeros((1, 3), bool), np.array([[True, True, True]]))
+    out = recist_scan_responses(
+        np.array([[[50.0], [80.0], [10.0]]]),
+        np.array([[50.0]]),
+        np.zeros((1, 3)),
+        np.zeros(1),
+        np.zeros((1, 3), bool),
+        np.array([[True, True, True]]),
+    )
     assert list(to_labels(out[0])) == ["SD", "PD", None]
-    out = recist_scan_responses(np.array([[[50.0], [80.0]]]), np.array([[50.0]]), np.zeros((1, 2)),
-                                np.zeros(1), np.zeros((1, 2), bool), np.array([[True, False]]))
+    out = recist_scan_responses(
+        np.array([[[50.0], [80.0]]]),
+        np.array([[50.0]]),
+        np.zeros((1, 2)),
+        np.zeros(1),
+        np.zeros((1, 2), bool),
+        np.array([[True, False]]),
+    )
     assert list(to_labels(out[0])) == ["SD", None]
 
 
@@ -81,7 +101,8 @@ def test_labels_round_trip():
 
 
 def _dead_core_cohort():
-    """One lesion of 40 mm whose viable cells fall to 1% by day 28 while the dead cells stay (slow clearance)."""
+    """One lesion of 40 mm whose viable cells fall to 1% by day 28 while the dead cells stay (slow clearance).
+    """
     t = np.arange(-1.0, 120.0)
     v0 = cells_for_diameter(40.0, 1e8)
     frac = np.where(t < 0, 1.0, np.maximum(0.01, np.exp(-t / 5.0)))
@@ -96,9 +117,11 @@ def test_mrecist_reads_viable_tumor_only():
     ds = _dead_core_cohort()
     pts = pd.DataFrame({"cd3_per_kg": [0.0], "n_infusions": [1]}, index=pd.Index([0], name="patient"))
     scans = (28.0, 56.0, 84.0)
-    r = outcomes(ds, pts, ReadoutSpec(criteria="RECIST1.1", scan_days=scans, cell_density_per_cm3=1e8), seed=0)
+    r = outcomes(
+        ds, pts, ReadoutSpec(criteria="RECIST1.1", scan_days=scans, cell_density_per_cm3=1e8), seed=0
+    )
     m = outcomes(ds, pts, ReadoutSpec(criteria="mRECIST", scan_days=scans, cell_density_per_cm3=1e8), seed=0)
-    # whole mass (viable + dead) ~ 0.96^(1/3) of 40 mm: SD by RECIST; viable 1% -> 8.6 mm (-78%): PR by mRECIST
+    # whole mass (viable + dead) ~ 0.96^(1/3) of 40 mm: SD by RECIST; viable 1% -> 8.6 mm (-78%): mRECIST PR
     assert r.loc[0, "resp_d28"] == "SD" and r.loc[0, "best_response"] == "SD"
     assert m.loc[0, "resp_d28"] == "PR" and m.loc[0, "best_response"] == "PR"
     d_viable = diameter_mm(cells_for_diameter(40.0, 1e8) * 0.01, 1e8)
@@ -119,3 +142,27 @@ def test_diameter_and_imaging_limit():
     assert diameter_mm(cells_for_diameter(5.1, 1e8), 1e8, imaging_limit_mm=5.0) == pytest.approx(5.1)
     # tenfold density -> same cells give a diameter smaller by 10^(1/3)
     assert diameter_mm(1e9, 1e9) == pytest.approx(diameter_mm(1e8, 1e8))
+
+
+def test_target_below_measurable_size_at_baseline_is_judged_as_non_target():
+    import pandas as pd
+
+    # lesion 0: 30 mm target that disappears; lesion 1: flagged target but 8 mm (< 10 mm) at baseline, stays
+    t = np.arange(-1.0, 100.0)
+    big = np.where(t < 0, cells_for_diameter(30.0, 1e8), 1.0)
+    small = np.full(t.size, cells_for_diameter(8.0, 1e8))
+    ds = make_trajectories(t, np.stack([big, small], axis=-1)[None])
+    pts = pd.DataFrame({"cd3_per_kg": [0.0], "n_infusions": [1]}, index=pd.Index([0], name="patient"))
+    o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0, 56.0), cell_density_per_cm3=1e8), seed=0)
+    assert o.loc[0, "baseline_burden_mm"] == pytest.approx(30.0)
+    assert o.loc[0, "resp_d28"] == "PR"  # targets gone, non-target disease present
+    # per-lesion non-target judgement: each non-target lesion is compared with its own nadir
+    codes = recist_scan_responses(
+        np.array([[[30.0, 0.0]]]),
+        np.array([[30.0, 0.0]]),
+        np.array([[[0.0, 12.0, 9.0]]]),
+        np.array([[0.0, 12.0, 7.0]]),
+        np.zeros((1, 1), bool),
+        np.ones((1, 1), bool),
+    )
+    assert to_labels(codes[0]).tolist() == ["PD"]  # 7 -> 9 mm is x2.1 in volume for that lesion

@@ -7,8 +7,14 @@ import pytest
 from nksim.clinical import ReadoutSpec, outcomes
 from nksim.clinical._grid import time_below
 from nksim.clinical._params import clinical_params
-from nksim.clinical.safety import (ctcae_leukopenia_grade, ctcae_neutropenia_grade, gvhd_grade, gvhd_risk,
-                                   infusion_fevers, offtumor_grade)
+from nksim.clinical.safety import (
+    ctcae_leukopenia_grade,
+    ctcae_neutropenia_grade,
+    gvhd_grade,
+    gvhd_risk,
+    infusion_fevers,
+    offtumor_grade,
+)
 from nksim.clinical.synthetic import make_trajectories, synthetic_cohort
 from nksim.errors import InputError
 
@@ -96,6 +102,6 @@ def test_cytopenia_lasts_longer_with_deeper_lymphodepletion():
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     days = o.cytopenia_days.to_numpy()
     assert days[0] == 0 and days[1] < days[2]
-    # analytic: WBC < 1000 while 5000 - (5000 - n) e^{-t/10} < 1000 -> t < 10 ln((5000 - n) / 4000), plus 5 days
+    # analytic: WBC < 1000 while 5000 - (5000 - n) e^{-t/10} < 1000 -> t < 10 ln((5000 - n) / 4000), + 5 d
     assert days[2] == pytest.approx(5 + 10 * np.log(4900 / 4000), abs=0.05)
     assert o.neutropenia_grade.tolist() == [3, 4, 4]

@@ -16,13 +16,16 @@ def test_defaults_and_criteria_rules():
     assert AssaySpec(kind="flow").analyte_resolved == "all"
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"criteria": "RECIST2"}, "criteria"),
-    ({"scan_days": (56.0, 28.0)}, "scan_days"),
-    ({"scan_days": ()}, "scan_days"),
-    ({"imaging_limit_mm": -1.0}, "imaging_limit_mm"),
-    ({"scan_dayz": (28.0,)}, "scan_dayz"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"criteria": "RECIST2"}, "criteria"),
+        ({"scan_days": (56.0, 28.0)}, "scan_days"),
+        ({"scan_days": ()}, "scan_days"),
+        ({"imaging_limit_mm": -1.0}, "imaging_limit_mm"),
+        ({"scan_dayz": (28.0,)}, "scan_dayz"),
+    ],
+)
 def test_bad_fields_are_named(kwargs, field):
     with pytest.raises(ValidationError, match=field):
         ReadoutSpec(**kwargs)
@@ -64,5 +67,9 @@ def test_registry_block_is_complete_and_sourced():
     for f in pathlib.Path(pkg.__file__).parent.glob("*.py"):
         names |= set(re.findall(r'"(clinical_[a-z0-9_]+)"', f.read_text()))
     names |= {f"clinical_offtumor_grade{g}" for g in (1, 2, 3, 4)}
-    names |= {f"clinical_{k}_{s}" for k in ("recist", "mrecist") for s in ("pr_fraction", "pd_fraction", "pd_abs_mm")}
+    names |= {
+        f"clinical_{k}_{s}"
+        for k in ("recist", "mrecist")
+        for s in ("pr_fraction", "pd_fraction", "pd_abs_mm")
+    }
     assert names - set(reg) == set()

@@ -9,12 +9,15 @@ from nksim.clinical.synthetic import synthetic_cohort
 from nksim.errors import InputError
 
 
-@pytest.mark.parametrize("k, n, lo, hi", [
-    (5, 10, 0.1871, 0.8129),  # textbook exact interval for 5/10
-    (0, 10, 0.0, 0.3085),
-    (10, 10, 0.6915, 1.0),
-    (8, 11, 0.3903, 0.9398),  # e.g. Liu 2020: 8/11 responses
-])
+@pytest.mark.parametrize(
+    "k, n, lo, hi",
+    [
+        (5, 10, 0.1871, 0.8129),  # textbook exact interval for 5/10
+        (0, 10, 0.0, 0.3085),
+        (10, 10, 0.6915, 1.0),
+        (8, 11, 0.3903, 0.9398),  # e.g. Liu 2020: 8/11 responses
+    ],
+)
 def test_clopper_pearson_reference_values(k, n, lo, hi):
     a, b = clopper_pearson(k, n)
     assert a == pytest.approx(lo, abs=1e-4) and b == pytest.approx(hi, abs=1e-4)

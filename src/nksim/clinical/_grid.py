@@ -49,9 +49,11 @@ def first_true_time(t: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(hit, t[np.argmax(mask, axis=1)], np.nan)
 
 
-def time_below(t: np.ndarray, y: np.ndarray, level: float, t_from: float = -np.inf,
-               t_to: np.ndarray | float = np.inf) -> np.ndarray:
-    """Time (days) with y below ``level`` for y piecewise linear on the grid, counted within [t_from, t_to]."""
+def time_below(
+    t: np.ndarray, y: np.ndarray, level: float, t_from: float = -np.inf, t_to: np.ndarray | float = np.inf
+) -> np.ndarray:
+    """Time (days) with y below ``level`` for y piecewise linear on the grid, counted within [t_from, t_to].
+    """
     a, b = y[:, :-1], y[:, 1:]
     lo = np.minimum(a, b)
     hi = np.maximum(a, b)
@@ -65,7 +67,8 @@ def time_below(t: np.ndarray, y: np.ndarray, level: float, t_from: float = -np.i
 
 
 def run_start_time(t: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """For each true entry of mask (patient, time), the grid time its uninterrupted run began (NaN where false)."""
+    """For each true entry of mask (patient, time), the grid time its uninterrupted run began (NaN where
+    false)."""
     n = mask.shape[1]
     idx = np.where(~mask, np.arange(n)[None, :], -1)
     last_false = np.maximum.accumulate(idx, axis=1)

@@ -26,5 +26,7 @@ def clinical_params(params: Mapping[str, float] | None = None) -> dict[str, floa
                 raise InputError(f"params.{name}", value, "a finite number")
             values[name] = v
         elif name.startswith(MODULE + "_"):
-            raise InputError(f"params.{name}", value, f"a clinical registry parameter; close: {reg.close(name)}")
+            raise InputError(
+                f"params.{name}", value, f"a clinical registry parameter; close: {reg.close(name)}"
+            )
     return values

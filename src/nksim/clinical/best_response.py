@@ -1,14 +1,15 @@
 """Confirmation of response and best overall response (BOR).
 
 RECIST 1.1 (Eisenhauer 2009, section 4.4 and Table 3): in single-arm trials a CR or PR must be confirmed by a
-repeat assessment at least 4 weeks (28 days) after the criteria were first met; SD must be met at least once at or
-after a minimum interval from the start of treatment (protocol-defined, "in general not less than 6-8 weeks":
+repeat assessment at least 4 weeks (28 days) after the criteria were first met; SD must be met at least once
+at or after a minimum interval from the start of treatment (protocol-defined, "in general not less than 6-8
+weeks":
 unverified, from memory). Here:
 - confirmed CR: a CR at scan i and a CR at a later scan j with t_j - t_i >= min days, all scans i..j CR;
 - confirmed PR: a PR or CR at scan i and a later scan j with t_j - t_i >= min days, all scans i..j PR or CR;
-- BOR = CR if a confirmed CR, else PR if a confirmed PR, else SD if any SD-or-better scan at day >= sd_min_days
-  (an unconfirmed CR/PR counts as SD), else PD if any PD, else NE.
-Without confirmation the best per-scan response is taken (SD still needs sd_min_days).
+- BOR = CR if a confirmed CR, else PR if a confirmed PR, else SD if any SD-or-better scan at day >=
+  sd_min_days (an unconfirmed CR/PR counts as SD), else PD if any PD, else NE. Without confirmation the best
+  per-scan response is taken (SD still needs sd_min_days).
 """
 
 from __future__ import annotations

@@ -4,17 +4,17 @@ ASTCT consensus grading (Lee DW et al., Biol Blood Marrow Transplant 2019;25:625
 - grade 1: fever (>= 38.0 C), no hypotension, no hypoxia;
 - grade 2: fever with hypotension not requiring vasopressors and/or hypoxia requiring low-flow nasal cannula
   (<= 6 L/min) or blow-by;
-- grade 3: fever with hypotension requiring one vasopressor (with or without vasopressin) and/or hypoxia requiring
-  high-flow nasal cannula (> 6 L/min), facemask, non-rebreather or Venturi mask;
-- grade 4: fever with hypotension requiring multiple vasopressors (excluding vasopressin) and/or hypoxia requiring
-  positive pressure (CPAP, BiPAP, intubation and mechanical ventilation);
-- the grade is set by the more severe of hypotension and hypoxia; fever is required to diagnose CRS, but once it
-  has occurred it is no longer required to grade later severity (it may be masked by antipyretics or
+- grade 3: fever with hypotension requiring one vasopressor (with or without vasopressin) and/or hypoxia
+  requiring high-flow nasal cannula (> 6 L/min), facemask, non-rebreather or Venturi mask;
+- grade 4: fever with hypotension requiring multiple vasopressors (excluding vasopressin) and/or hypoxia
+  requiring positive pressure (CPAP, BiPAP, intubation and mechanical ventilation);
+- the grade is set by the more severe of hypotension and hypoxia; fever is required to diagnose CRS, but once
+  it has occurred it is no longer required to grade later severity (it may be masked by antipyretics or
   anti-cytokine therapy). Grade 5 (death from CRS) is not modelled.
 
-Signs follow C (pg/mL) by thresholds (registry parameters flagged "assumption", to be calibrated: MODEL.md 12):
-fever at C >= clinical_crs_fever_pg_ml; hypotension level 1/2/3 = fluids / one vasopressor / several vasopressors;
-hypoxia level 1/2/3 = low-flow / high-flow / positive pressure.
+Signs follow C (pg/mL) by thresholds (registry parameters flagged "assumption", to be calibrated, MODEL.md
+process 12): fever at C >= clinical_crs_fever_pg_ml; hypotension level 1/2/3 = fluids / one vasopressor /
+several vasopressors; hypoxia level 1/2/3 = low-flow / high-flow / positive pressure.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def _levels(c: np.ndarray, thresholds: list[float], names: tuple[str, ...]) -> n
 
 
 def crs_signs(c: np.ndarray, params: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fever (bool), hypotension level (0 none, 1 fluids, 2 one vasopressor, 3 several) and hypoxia level
-    (0 none, 1 low-flow, 2 high-flow, 3 positive pressure) for cytokine proxy values ``c`` (pg/mL)."""
+    """Fever (bool), hypotension level (0 none, 1 fluids, 2 one vasopressor, 3 several) and hypoxia level (0
+    none, 1 low-flow, 2 high-flow, 3 positive pressure) for cytokine proxy values ``c`` (pg/mL)."""
     c = np.asarray(c, dtype=float)
     fever = c >= params["clinical_crs_fever_pg_ml"]
     hypo = _levels(c, [params[k] for k in HYPOTENSION_KEYS], HYPOTENSION_KEYS)
@@ -64,8 +64,8 @@ def astct_crs_grade(fever: np.ndarray, hypotension: np.ndarray, hypoxia: np.ndar
 
 
 def crs_grade_course(c: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
-    """CRS grade over time (patient, time) from C (patient, time): fever once seen is carried forward (it may be
-    masked by treatment; Lee 2019), so later hypotension/hypoxia grade without a concurrent fever."""
+    """CRS grade over time (patient, time) from C (patient, time): fever once seen is carried forward (it may
+    be masked by treatment; Lee 2019), so later hypotension/hypoxia grade without a concurrent fever."""
     fever, hypo, hypox = crs_signs(c, params)
     fever_seen = np.logical_or.accumulate(fever, axis=1)
     return astct_crs_grade(fever_seen, hypo, hypox)

@@ -1,12 +1,12 @@
 """Product cells in blood and their detection by the scenario's assay.
 
-- qPCR of the transgene: the assay reads copies per ug genomic DNA. With W leukocytes/uL (product cells included),
-  m pg DNA per cell and c transgene copies per transduced cell, copies/ug = x c / (W m 1e-6) for x transduced cells
-  per uL (1 ug DNA ~ 1.5e5 diploid cells at 6.6 pg/cell). The limit in cells/uL is LLOQ W m 1e-6 / c, so it falls
-  when the leukocyte count is low after lymphodepletion.
+- qPCR of the transgene: the assay reads copies per ug genomic DNA. With W leukocytes/uL (product cells
+  included), m pg DNA per cell and c transgene copies per transduced cell, copies/ug = x c / (W m 1e-6) for x
+  transduced cells per uL (1 ug DNA ~ 1.5e5 diploid cells at 6.6 pg/cell). The limit in cells/uL is LLOQ W m
+  1e-6 / c, so it falls when the leukocyte count is low after lymphodepletion.
 - Flow cytometry: product cells per uL against a limit in cells/uL.
-- Donor chimerism: product cells as a fraction of leukocytes against a fractional limit.
-days_detectable = last sampling day (>= 0) with a detectable level (0 if never detected).
+- Donor chimerism: product cells as a fraction of leukocytes against a fractional limit. days_detectable =
+  last sampling day (>= 0) with a detectable level (0 if never detected).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import numpy as np
 from nksim.spec.clinical import AssaySpec
 
 
-def detection_limit_cells_per_ul(wbc_per_ul: np.ndarray, assay: AssaySpec, params: Mapping[str, float]) -> np.ndarray:
+def detection_limit_cells_per_ul(
+    wbc_per_ul: np.ndarray, assay: AssaySpec, params: Mapping[str, float]
+) -> np.ndarray:
     """Assay limit expressed in product cells per uL of blood (shape of ``wbc_per_ul``)."""
     wbc = np.asarray(wbc_per_ul, dtype=float)
     if assay.kind == "qpcr":
@@ -31,8 +33,9 @@ def detection_limit_cells_per_ul(wbc_per_ul: np.ndarray, assay: AssaySpec, param
     return (assay.lod_fraction or params["clinical_chimerism_lod_fraction"]) * wbc
 
 
-def detectable(product_per_ul: np.ndarray, wbc_per_ul: np.ndarray, assay: AssaySpec,
-               params: Mapping[str, float]) -> np.ndarray:
+def detectable(
+    product_per_ul: np.ndarray, wbc_per_ul: np.ndarray, assay: AssaySpec, params: Mapping[str, float]
+) -> np.ndarray:
     """Whether the product is detected. ``wbc_per_ul`` is the leukocyte count that carries the DNA / forms the
     denominator (host leukocytes + product cells); a level exactly at the limit is detected."""
     x = np.asarray(product_per_ul, dtype=float)

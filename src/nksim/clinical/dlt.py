@@ -1,8 +1,9 @@
 """Dose-limiting toxicity within a declared window.
 
 Each toxicity has a grade course (patient, time) on the trajectory grid. A DLT rule (toxicity, minimum grade,
-minimum duration) is met at the first time t in [0, window] where the grade is at or above the minimum and has been
-so without interruption for at least the minimum duration; the DLT day is the earliest such time over all rules.
+minimum duration) is met at the first time t in [0, window] where the grade is at or above the minimum and has
+been so without interruption for at least the minimum duration; the DLT day is the earliest such time over all
+rules.
 """
 
 from __future__ import annotations

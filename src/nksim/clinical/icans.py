@@ -5,13 +5,13 @@ orientation 4, naming 3, following commands 1, writing 1, attention 1) and the l
 - grade 1: ICE 7-9 (awakens spontaneously);
 - grade 2: ICE 3-6 (awakens to voice);
 - grade 3: ICE 0-2 (awakens only to tactile stimulus);
-- grade 4: unarousable / unable to perform ICE (ICE 0), or life-threatening findings.
-Seizures, motor findings and raised intracranial pressure / cerebral edema, which also grade ICANS, are not
-modelled; children (CAPD) neither.
+- grade 4: unarousable / unable to perform ICE (ICE 0), or life-threatening findings. Seizures, motor findings
+  and raised intracranial pressure / cerebral edema, which also grade ICANS, are not modelled; children (CAPD)
+  neither.
 
 Model (assumption, MODEL.md 12): ICANS follows C with a delay; with Cd(t) = C(t - delay), ICE = 10 below
-``clinical_icans_onset_pg_ml``, then falls from 9 to 0 log-linearly in Cd up to ``clinical_icans_ice_zero_pg_ml``;
-the patient is unarousable at Cd >= ``clinical_icans_unarousable_pg_ml``.
+``clinical_icans_onset_pg_ml``, then falls from 9 to 0 log-linearly in Cd up to
+``clinical_icans_ice_zero_pg_ml``; the patient is unarousable at Cd >= ``clinical_icans_unarousable_pg_ml``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ from nksim.errors import InputError
 def ice_score(c_delayed: np.ndarray, onset_pg_ml: float, zero_pg_ml: float) -> np.ndarray:
     """ICE score (integer 0-10) for delayed cytokine values (pg/mL)."""
     if not zero_pg_ml > onset_pg_ml > 0:
-        raise InputError("clinical_icans_ice_zero_pg_ml", zero_pg_ml, f"a value above clinical_icans_onset_pg_ml = {onset_pg_ml} > 0")
+        raise InputError(
+            "clinical_icans_ice_zero_pg_ml",
+            zero_pg_ml,
+            f"a value above clinical_icans_onset_pg_ml = {onset_pg_ml} > 0",
+        )
     c = np.maximum(np.asarray(c_delayed, dtype=float), 1e-300)
     x = np.log(c / onset_pg_ml) / np.log(zero_pg_ml / onset_pg_ml)  # 0 at onset, 1 at ICE 0
     lost = np.floor(9.0 * np.clip(x, 0.0, 1.0) + 1e-9)
@@ -55,7 +59,10 @@ def icans_course(t: np.ndarray, c: np.ndarray, params: Mapping[str, float]) -> t
     cd = delayed(t, c, params["clinical_icans_delay_days"])
     ice = ice_score(cd, params["clinical_icans_onset_pg_ml"], params["clinical_icans_ice_zero_pg_ml"])
     if not params["clinical_icans_unarousable_pg_ml"] >= params["clinical_icans_ice_zero_pg_ml"]:
-        raise InputError("clinical_icans_unarousable_pg_ml", params["clinical_icans_unarousable_pg_ml"],
-                         "a value at or above clinical_icans_ice_zero_pg_ml")
+        raise InputError(
+            "clinical_icans_unarousable_pg_ml",
+            params["clinical_icans_unarousable_pg_ml"],
+            "a value at or above clinical_icans_ice_zero_pg_ml",
+        )
     unarousable = cd >= params["clinical_icans_unarousable_pg_ml"]
     return ice, astct_icans_grade(ice, unarousable)

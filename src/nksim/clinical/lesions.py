@@ -1,9 +1,9 @@
 """Lesion size from tumor cell counts: volume, sphere-equivalent diameter, imaging limit.
 
 Volume of a lesion = cells / cell density (1e8-1e9 cells/cm3, Del Monte 2009); diameter of the equal-volume
-sphere d = (6 V / pi)^(1/3); a lesion below the imaging limit (about 5 mm) counts as gone (0 mm), as RECIST 1.1
-records a lesion that has disappeared. RECIST uses viable + dead cells (the whole mass on CT); mRECIST the viable
-(enhancing) cells only.
+sphere d = (6 V / pi)^(1/3); a lesion below the imaging limit (about 5 mm) counts as gone (0 mm), as RECIST
+1.1 records a lesion that has disappeared. RECIST uses viable + dead cells (the whole mass on CT); mRECIST the
+viable (enhancing) cells only.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Per-patient clinical outcomes from engine trajectories: response, survival, safety, DLT, persistence.
 
-Data contract (docs/clinical.md): ``trajectories`` is an xarray Dataset with coords ``patient`` (int), ``time``
-(days from the first infusion, increasing, may start negative at lymphodepletion) and ``lesion``; variables
-viable_cells, dead_cells (patient, time, lesion); nk_blood_per_ul, car_nk_blood_per_ul, wbc_per_ul (host
-leukocytes, product excluded), cytokine_pg_ml, offtumor_activity, new_lesion_hazard, death_hazard
+Data contract (docs/clinical.md): ``trajectories`` is an xarray Dataset with coords ``patient`` (int),
+``time`` (days from the first infusion, increasing, may start negative at lymphodepletion) and ``lesion``;
+variables viable_cells, dead_cells (patient, time, lesion); nk_blood_per_ul, car_nk_blood_per_ul, wbc_per_ul
+(host leukocytes, product excluded), cytokine_pg_ml, offtumor_activity, new_lesion_hazard, death_hazard
 (patient, time); is_target (lesion). ``patients`` is a DataFrame indexed by patient id with weight_kg,
 cd3_per_kg, n_infusions and antigen_<NAME> columns (all copied to the outcome table for stratification).
 """
@@ -52,8 +52,9 @@ def scan_column(day: float) -> str:
 
 
 def patient_draws(seed: int, patient_ids: np.ndarray) -> np.ndarray:
-    """Uniform draws (patient, 4) from ``stream(seed, "clinical", id)``: new-lesion threshold, death threshold,
-    GvHD, infusion fever, in that order (so a patient's events never depend on chunking or order)."""
+    """Uniform draws (patient, 4) from ``stream(seed, "clinical", id)``: new-lesion threshold, death
+    threshold, GvHD, infusion fever, in that order (so a patient's events never depend on chunking or order).
+    """
     out = np.empty((len(patient_ids), 4))
     for k, pid in enumerate(patient_ids):
         out[k] = stream(seed, RNG_MODULE, int(pid)).random(4)
@@ -63,10 +64,14 @@ def patient_draws(seed: int, patient_ids: np.ndarray) -> np.ndarray:
 def _check(ds: xr.Dataset, patients: pd.DataFrame) -> None:
     for dim in ("patient", "time", "lesion"):
         if dim not in ds.dims:
-            raise InputError("trajectories.dims", sorted(ds.dims), f"dimensions patient, time and lesion ({dim} missing)")
+            raise InputError(
+                "trajectories.dims", sorted(ds.dims), f"dimensions patient, time and lesion ({dim} missing)"
+            )
     for name in REQUIRED_VARS:
         if name not in ds:
-            raise InputError("trajectories", name, f"a Dataset with variables {', '.join(REQUIRED_VARS)} (missing)")
+            raise InputError(
+                "trajectories", name, f"a Dataset with variables {', '.join(REQUIRED_VARS)} (missing)"
+            )
     t = ds["time"].values.astype(float)
     if t.size < 2 or not np.all(np.diff(t) > 0):
         raise InputError("trajectories.time", t[:5].tolist(), "at least two strictly increasing times (days)")
@@ -78,7 +83,9 @@ def _check(ds: xr.Dataset, patients: pd.DataFrame) -> None:
                 raise InputError(f"trajectories.{name}", v[bad].flat[0], "finite values >= 0")
     missing = [c for c in REQUIRED_PATIENT_COLUMNS if c not in patients.columns]
     if missing:
-        raise InputError("patients.columns", missing, f"a table with columns {', '.join(REQUIRED_PATIENT_COLUMNS)}")
+        raise InputError(
+            "patients.columns", missing, f"a table with columns {', '.join(REQUIRED_PATIENT_COLUMNS)}"
+        )
     absent = pd.Index(ds["patient"].values).difference(patients.index)
     if len(absent):
         raise InputError("patients.index", int(absent[0]), "a row for every patient of the trajectories")
@@ -118,11 +125,13 @@ def outcomes(
     fold = p["clinical_nontarget_pd_volume_fold"]
     baseline_day = t[0] if ro.baseline_day is None else float(ro.baseline_day)
     if not t[0] <= baseline_day <= t[-1]:
-        raise InputError("readouts.baseline_day", baseline_day, f"a day within the trajectory [{t[0]}, {t[-1]}]")
+        raise InputError(
+            "readouts.baseline_day", baseline_day, f"a day within the trajectory [{t[0]}, {t[-1]}]"
+        )
     end_day = min(ro.follow_up_days, t[-1])
     scan_days = np.asarray(ro.scan_days, dtype=float)
 
-    # ---- random thresholds and event times ----------------------------------------------------------------------
+    # ---- random thresholds and event times ---------------------------------------------------------------
     u = patient_draws(seed, pid)
     e_new, e_death = -np.log1p(-u[:, 0]), -np.log1p(-u[:, 1])
     viable = _arr(ds, "viable_cells", ("patient", "time", "lesion"))
@@ -131,39 +140,78 @@ def outcomes(
     death_hazard_day = hazard_event_time(t, _arr(ds, "death_hazard", ("patient", "time")), e_death)
     lethal_day = _grid.first_crossing_time(t, viable.sum(axis=2), lethal_cm3 * density)
     death_day = np.fmin(death_hazard_day, lethal_day)
-    death_cause = np.where(~(death_day <= end_day), "", np.where(lethal_day <= death_hazard_day, "lethal_burden", "hazard"))
+    death_cause = np.where(
+        ~(death_day <= end_day), "", np.where(lethal_day <= death_hazard_day, "lethal_burden", "hazard")
+    )
 
-    # ---- tumor response at scans --------------------------------------------------------------------------------
-    is_target = (np.asarray(ds["is_target"].values, dtype=bool) if "is_target" in ds
-                 else np.ones(ds.sizes["lesion"], dtype=bool))
+    # ---- tumor response at scans -------------------------------------------------------------------------
+    is_target = (
+        np.asarray(ds["is_target"].values, dtype=bool)
+        if "is_target" in ds
+        else np.ones(ds.sizes["lesion"], dtype=bool)
+    )
     if not is_target.any():
         raise InputError("trajectories.is_target", is_target.tolist(), "at least one target lesion")
     measured = viable if ro.criteria == "mRECIST" else viable + dead
-    at = _grid.interp_at(measured, t, np.concatenate([[baseline_day], scan_days]))  # (patient, 1 + scan, lesion)
-    d_target = diameter_mm(at[:, :, is_target], density, imaging)
-    d_nontarget = diameter_mm(at[:, :, ~is_target].sum(axis=2), density, imaging)
-    done = ((scan_days[None, :] <= end_day) & (scan_days[None, :] >= baseline_day)
-            & (scan_days[None, :] < death_day[:, None]))
+    at = _grid.interp_at(
+        measured, t, np.concatenate([[baseline_day], scan_days])
+    )  # (patient, 1 + scan, lesion)
+    d_all = diameter_mm(at, density, imaging)
+    # a target lesion must be measurable at baseline (RECIST >= 10 mm; Lugano node > 15 mm), else non-target
+    node_normal = p["clinical_lugano_node_normal_mm"]
+    qualifies = (
+        d_all[:, 0] > node_normal if ro.criteria == "Lugano2014" else d_all[:, 0] >= measurable_min - 1e-9
+    )
+    tmask = is_target[None, :] & qualifies
+    measurable = tmask.any(axis=1)
+    d_target = d_all * tmask[:, None, :]
+    d_nontarget = d_all * ~tmask[:, None, :]
+    done = (
+        (scan_days[None, :] <= end_day)
+        & (scan_days[None, :] >= baseline_day)
+        & (scan_days[None, :] < death_day[:, None])
+    )
     new_seen = new_day[:, None] <= scan_days[None, :]
     if ro.criteria == "Lugano2014":
         codes = lugano_scan_responses(
-            d_target[:, 1:], d_target[:, 0], d_nontarget[:, 1:], d_nontarget[:, 0], new_seen, done,
-            pr_fraction=p["clinical_lugano_pr_fraction"], node_normal_mm=p["clinical_lugano_node_normal_mm"],
-            pd_ppd_fraction=p["clinical_lugano_pd_ppd_fraction"], size_class_mm=p["clinical_lugano_pd_size_class_mm"],
+            d_target[:, 1:],
+            d_target[:, 0],
+            d_nontarget[:, 1:],
+            d_nontarget[:, 0],
+            new_seen,
+            done,
+            pr_fraction=p["clinical_lugano_pr_fraction"],
+            node_normal_mm=p["clinical_lugano_node_normal_mm"],
+            pd_ppd_fraction=p["clinical_lugano_pd_ppd_fraction"],
+            size_class_mm=p["clinical_lugano_pd_size_class_mm"],
             increase_small_mm=p["clinical_lugano_pd_increase_small_mm"],
-            increase_large_mm=p["clinical_lugano_pd_increase_large_mm"], nontarget_pd_fold=fold)
+            increase_large_mm=p["clinical_lugano_pd_increase_large_mm"],
+            nontarget_pd_fold=fold,
+        )
         burden = (d_target**2).sum(axis=2)  # SPD
-        measurable = (d_target[:, 0] > p["clinical_lugano_node_normal_mm"]).any(axis=1)
     else:
         key = "mrecist" if ro.criteria == "mRECIST" else "recist"
         codes = recist_scan_responses(
-            d_target[:, 1:], d_target[:, 0], d_nontarget[:, 1:], d_nontarget[:, 0], new_seen, done,
-            pr_fraction=p[f"clinical_{key}_pr_fraction"], pd_fraction=p[f"clinical_{key}_pd_fraction"],
-            pd_abs_mm=p[f"clinical_{key}_pd_abs_mm"], nontarget_pd_fold=fold, measurable_min_mm=measurable_min)
+            d_target[:, 1:],
+            d_target[:, 0],
+            d_nontarget[:, 1:],
+            d_nontarget[:, 0],
+            new_seen,
+            done,
+            pr_fraction=p[f"clinical_{key}_pr_fraction"],
+            pd_fraction=p[f"clinical_{key}_pd_fraction"],
+            pd_abs_mm=p[f"clinical_{key}_pd_abs_mm"],
+            nontarget_pd_fold=fold,
+            measurable_min_mm=measurable_min,
+        )
         burden = d_target.sum(axis=2)  # sum of diameters
-        measurable = (d_target[:, 0] >= measurable_min - 1e-9).any(axis=1)
-    bor = best_overall_response(codes, scan_days, confirmation=ro.confirmation_resolved,
-                                confirmation_min_days=conf_days, sd_min_days=sd_min)
+    bor = best_overall_response(
+        codes,
+        scan_days,
+        confirmation=ro.confirmation_resolved,
+        confirmation_min_days=conf_days,
+        sd_min_days=sd_min,
+    )
     bor_unconf = best_overall_response(codes, scan_days, confirmation=False, sd_min_days=sd_min)
     assessed = codes != ND
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -174,12 +222,14 @@ def outcomes(
     best_change[~all_nan] = np.nanmin(change[~all_nan], axis=1)
     surv = progression_free_and_overall_survival(scan_days, codes, death_day, end_day)
 
-    # ---- safety --------------------------------------------------------------------------------------------------
-    alive = (t[None, :] <= end_day) & (t[None, :] < death_day[:, None])  # observed, any time (incl. before day 0)
+    # ---- safety ------------------------------------------------------------------------------------------
+    alive = (t[None, :] <= end_day) & (
+        t[None, :] < death_day[:, None]
+    )  # observed, any time (incl. before day 0)
     post = alive & (t[None, :] >= 0)  # observed after the first infusion
     c = _arr(ds, "cytokine_pg_ml", ("patient", "time"))
     crs = np.where(post, crs_grade_course(np.where(post, c, 0.0), p), 0)  # signs read after infusion
-    ice, icans = icans_course(t, c, p)
+    ice, icans = icans_course(t, np.where(t[None, :] >= 0, c, 0.0), p)  # signs read after infusion
     icans = np.where(post, icans, 0)
     ice = np.where(post, ice, 10)
     cov = patients.loc[pid]
@@ -195,15 +245,24 @@ def outcomes(
     neut = np.where(alive, ctcae_neutropenia_grade(wbc * p["clinical_neutrophil_fraction"], p), 0)
     leuk = np.where(alive, ctcae_leukopenia_grade(wbc, p), 0)
     cyto_days = _grid.time_below(t, wbc, p["clinical_cytopenia_wbc_per_ul"], t_to=np.fmin(death_day, end_day))
-    courses = {"crs": crs, "icans": icans, "gvhd": gvhd_course, "offtumor": off, "neutropenia": neut,
-               "leukopenia": leuk, "infusion_fever": fever_course}
+    courses = {
+        "crs": crs,
+        "icans": icans,
+        "gvhd": gvhd_course,
+        "offtumor": off,
+        "neutropenia": neut,
+        "leukopenia": leuk,
+        "infusion_fever": fever_course,
+    }
     dlt, dlt_day, dlt_cause = evaluate_dlt(t, courses, ro.dlt_rules, ro.dlt_window_days)
 
-    # ---- persistence ---------------------------------------------------------------------------------------------
+    # ---- persistence -------------------------------------------------------------------------------------
     nk = _arr(ds, "nk_blood_per_ul", ("patient", "time"))
     if ro.assay.analyte_resolved == "transduced":
         if "car_nk_blood_per_ul" not in ds:
-            raise InputError("trajectories", "car_nk_blood_per_ul", "present for a qPCR or transduced-cell assay")
+            raise InputError(
+                "trajectories", "car_nk_blood_per_ul", "present for a qPCR or transduced-cell assay"
+            )
         analyte = _arr(ds, "car_nk_blood_per_ul", ("patient", "time"))
     else:
         analyte = nk
@@ -231,34 +290,40 @@ def outcomes(
     }
     for j, day in enumerate(scan_days):
         cols[scan_column(day)] = to_labels(codes[:, j])
-    cols.update({
-        "pfs_days": surv["pfs_days"], "pfs_event": surv["pfs_event"],
-        "os_days": surv["os_days"], "os_event": surv["os_event"],
-        "pd_day": surv["pd_day"],
-        "new_lesion_day": np.where(np.isfinite(new_day) & (new_day <= end_day), new_day, np.nan),
-        "death_cause": death_cause,
-        "crs_grade": crs.max(axis=1).astype(int),
-        "crs_onset_day": _grid.first_true_time(t, crs >= 1),
-        "icans_grade": icans.max(axis=1).astype(int),
-        "icans_onset_day": _grid.first_true_time(t, icans >= 1),
-        "ice_min": ice.min(axis=1).astype(int),
-        "gvhd_risk": risk,
-        "gvhd_grade": g_gvhd.astype(int),
-        "infusion_fevers": fevers,
-        "offtumor_grade": off.max(axis=1).astype(int),
-        "offtumor_onset_day": _grid.first_true_time(t, off >= 1),
-        "cytopenia_days": cyto_days,
-        "wbc_nadir_per_ul": np.where(alive, wbc, np.inf).min(axis=1),
-        "neutropenia_grade": neut.max(axis=1).astype(int),
-        "leukopenia_grade": leuk.max(axis=1).astype(int),
-        "dlt": dlt, "dlt_day": dlt_day, "dlt_toxicity": dlt_cause,
-        "peak_nk_per_ul": np.where(post.any(axis=1), nk_post.max(axis=1), np.nan),
-        "tmax_nk_day": np.where(post.any(axis=1), t[peak_idx], np.nan),
-        "peak_car_nk_per_ul": car_post.max(axis=1),
-        "peak_cytokine_pg_ml": np.where(post, c, 0.0).max(axis=1),
-        "detected": det.any(axis=1),
-        "days_detectable": days_det,
-    })
+    cols.update(
+        {
+            "pfs_days": surv["pfs_days"],
+            "pfs_event": surv["pfs_event"],
+            "os_days": surv["os_days"],
+            "os_event": surv["os_event"],
+            "pd_day": surv["pd_day"],
+            "new_lesion_day": np.where(np.isfinite(new_day) & (new_day <= end_day), new_day, np.nan),
+            "death_cause": death_cause,
+            "crs_grade": crs.max(axis=1).astype(int),
+            "crs_onset_day": _grid.first_true_time(t, crs >= 1),
+            "icans_grade": icans.max(axis=1).astype(int),
+            "icans_onset_day": _grid.first_true_time(t, icans >= 1),
+            "ice_min": ice.min(axis=1).astype(int),
+            "gvhd_risk": risk,
+            "gvhd_grade": g_gvhd.astype(int),
+            "infusion_fevers": fevers,
+            "offtumor_grade": off.max(axis=1).astype(int),
+            "offtumor_onset_day": _grid.first_true_time(t, off >= 1),
+            "cytopenia_days": cyto_days,
+            "wbc_nadir_per_ul": np.where(alive, wbc, np.inf).min(axis=1),
+            "neutropenia_grade": neut.max(axis=1).astype(int),
+            "leukopenia_grade": leuk.max(axis=1).astype(int),
+            "dlt": dlt,
+            "dlt_day": dlt_day,
+            "dlt_toxicity": dlt_cause,
+            "peak_nk_per_ul": np.where(post.any(axis=1), nk_post.max(axis=1), np.nan),
+            "tmax_nk_day": np.where(post.any(axis=1), t[peak_idx], np.nan),
+            "peak_car_nk_per_ul": car_post.max(axis=1),
+            "peak_cytokine_pg_ml": np.where(post, c, 0.0).max(axis=1),
+            "detected": det.any(axis=1),
+            "days_detectable": days_det,
+        }
+    )
     out = pd.DataFrame(cols, index=pd.Index(pid, name="patient"))
     extra = [col for col in patients.columns if col not in out.columns]
     return out.join(cov[extra].set_axis(out.index))

@@ -1,10 +1,11 @@
-"""Cohort summary of an outcome table: response rates, median PFS/OS, CRS, ICANS and DLT rates with 95% intervals.
+"""Cohort summary of an outcome table: response rates, median PFS/OS, CRS, ICANS and DLT rates with 95%
+intervals.
 
 Rates carry exact Clopper-Pearson intervals (beta quantiles); medians come from the Kaplan-Meier estimator
-(lifelines) with the interval of lifelines' ``median_survival_times`` on the pointwise confidence band (an infinite
-bound or estimate means "not reached"). Response rates use the patients with measurable disease at baseline as
-denominator (NE counts as non-response); safety rates use every patient. Stratification by a column (e.g. a
-biomarker such as antigen_GPC3) answers patient-selection questions.
+(lifelines) with the interval of lifelines' ``median_survival_times`` on the pointwise confidence band (an
+infinite bound or estimate means "not reached"). Response rates use the patients with measurable disease at
+baseline as denominator (NE counts as non-response); safety rates use every patient. Stratification by a
+column (e.g. a biomarker such as antigen_GPC3) answers patient-selection questions.
 """
 
 from __future__ import annotations
@@ -48,14 +49,28 @@ def _rate(name: str, hits: pd.Series, alpha: float) -> dict:
     n = int(hits.size)
     k = int(hits.sum())
     lo, hi = clopper_pearson(k, n, alpha)
-    return {"metric": name, "estimate": k / n if n else float("nan"), "ci_low": lo, "ci_high": hi,
-            "n_events": k, "n": n, "unit": "fraction"}
+    return {
+        "metric": name,
+        "estimate": k / n if n else float("nan"),
+        "ci_low": lo,
+        "ci_high": hi,
+        "n_events": k,
+        "n": n,
+        "unit": "fraction",
+    }
 
 
 def _median(name: str, days: pd.Series, events: pd.Series, alpha: float) -> dict:
     m, lo, hi = km_median(days.to_numpy(), events.to_numpy(), alpha)
-    return {"metric": name, "estimate": m, "ci_low": lo, "ci_high": hi,
-            "n_events": int(events.sum()), "n": int(days.size), "unit": "days"}
+    return {
+        "metric": name,
+        "estimate": m,
+        "ci_low": lo,
+        "ci_high": hi,
+        "n_events": int(events.sum()),
+        "n": int(days.size),
+        "unit": "days",
+    }
 
 
 def _summary_rows(df: pd.DataFrame, alpha: float) -> list[dict]:
@@ -87,11 +102,20 @@ def summarize(
 ) -> pd.DataFrame:
     """Tidy summary (one row per metric, and per stratum when ``by`` is given).
 
-    ``by``: an outcome-table column (e.g. ``antigen_GPC3``). ``bins``: None groups by the column's values when it
-    has at most 10 distinct values, else by quartiles; an int asks for that many quantile groups; a sequence gives
-    bin edges (intervals closed on the right, lowest edge included).
+    ``by``: an outcome-table column (e.g. ``antigen_GPC3``). ``bins``: None groups by the column's values when
+    it has at most 10 distinct values, else by quartiles; an int asks for that many quantile groups; a
+    sequence gives bin edges (intervals closed on the right, lowest edge included).
     """
-    needed = ["best_response", "pfs_days", "pfs_event", "os_days", "os_event", "crs_grade", "icans_grade", "dlt"]
+    needed = [
+        "best_response",
+        "pfs_days",
+        "pfs_event",
+        "os_days",
+        "os_event",
+        "crs_grade",
+        "icans_grade",
+        "dlt",
+    ]
     missing = [c for c in needed if c not in outcomes.columns]
     if missing:
         raise InputError("outcomes.columns", missing, "an outcome table from nksim.clinical.outcomes()")
@@ -100,7 +124,11 @@ def summarize(
     if by is None:
         return pd.DataFrame(_summary_rows(outcomes, alpha), columns=SUMMARY_COLUMNS)
     if by not in outcomes.columns:
-        raise InputError("by", by, f"an outcome-table column, e.g. {[c for c in outcomes.columns if c.startswith('antigen_')][:3]}")
+        raise InputError(
+            "by",
+            by,
+            f"an outcome-table column, e.g. {[c for c in outcomes.columns if c.startswith('antigen_')][:3]}",
+        )
     col = outcomes[by]
     if bins is None and col.nunique(dropna=True) <= 10:
         groups = col

@@ -1,12 +1,14 @@
 """Event times: new lesions and death from cumulative hazards, death at a lethal burden; PFS and OS.
 
 An event driven by a cumulative hazard H(t) (from the engine) happens at the first time H(t) reaches an Exp(1)
-draw E from the patient's random stream ``nksim.rng.stream(seed, "clinical", patient_id)`` (the inverse-transform
-construction of a non-homogeneous Poisson first event); linear interpolation between grid points.
+draw E from the patient's random stream ``nksim.rng.stream(seed, "clinical", patient_id)`` (the
+inverse-transform construction of a non-homogeneous Poisson first event); linear interpolation between grid
+points.
 
 PFS: event = progression (date of the scan showing PD, RECIST convention) or death, whichever comes first;
 otherwise censored at the last response assessment done (day 0 if none). OS: event = death within follow-up;
-otherwise censored at the end of follow-up (or of the trajectory if earlier). Days count from the first infusion.
+otherwise censored at the end of follow-up (or of the trajectory if earlier). Days count from the first
+infusion.
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ def progression_free_and_overall_survival(
     has_pd = (codes == PD).any(axis=1)
     pd_day = np.where(has_pd, scan_days[np.argmax(codes == PD, axis=1)], np.nan)
     done = codes != ND
-    last_scan = np.where(done.any(axis=1), scan_days[done.shape[1] - 1 - np.argmax(done[:, ::-1], axis=1)], 0.0)
+    last_scan = np.where(
+        done.any(axis=1), scan_days[done.shape[1] - 1 - np.argmax(done[:, ::-1], axis=1)], 0.0
+    )
     os_event = death_day <= end_day
     os_days = np.where(os_event, death_day, end_day)
     pfs_event = has_pd | os_event
     pfs_days = np.where(has_pd, np.fmin(pd_day, death_day), np.where(os_event, death_day, last_scan))
-    return {"pfs_days": pfs_days, "pfs_event": pfs_event, "os_days": os_days, "os_event": os_event, "pd_day": pd_day}
+    return {
+        "pfs_days": pfs_days,
+        "pfs_event": pfs_event,
+        "os_days": os_days,
+        "os_event": os_event,
+        "pd_day": pd_day,
+    }

@@ -1,8 +1,9 @@
 """Synthetic trajectories that follow the engine's data contract (for tests, docs and benchmarks).
 
-``make_trajectories`` wraps given arrays into a contract Dataset; ``synthetic_cohort`` draws simple closed-form
-courses (tumor log-kill and regrowth, product expansion and decline, lymphodepletion nadir of leukocytes, a
-cytokine bump) that exercise every readout. They are not the kinetic model: only a stand-in with the same shape.
+``make_trajectories`` wraps given arrays into a contract Dataset; ``synthetic_cohort`` draws simple
+closed-form courses (tumor log-kill and regrowth, product expansion and decline, lymphodepletion nadir of
+leukocytes, a cytokine bump) that exercise every readout. They are not the kinetic model: only a stand-in with
+the same shape.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def make_trajectories(
 ) -> xr.Dataset:
     """A contract Dataset from arrays: viable/dead (patient, time, lesion), the others (patient, time).
 
-    Missing (patient, time) variables get neutral values: no product, 5000 leukocytes/uL, cytokine 1 pg/mL, zero
-    hazards and off-tumor activity.
+    Missing (patient, time) variables get neutral values: no product, 5000 leukocytes/uL, cytokine 1 pg/mL,
+    zero hazards and off-tumor activity.
     """
     t = np.asarray(time, dtype=float)
     v = np.asarray(viable_cells, dtype=float)
@@ -45,23 +46,34 @@ def make_trajectories(
     pt = (n, nt)
 
     def fill(x, value):
-        return np.full(pt, float(value)) if x is None else np.broadcast_to(np.asarray(x, dtype=float), pt).copy()
+        return (
+            np.full(pt, float(value)) if x is None else np.broadcast_to(np.asarray(x, dtype=float), pt).copy()
+        )
 
     dims2, dims3 = ("patient", "time"), ("patient", "time", "lesion")
     nk = fill(nk_blood_per_ul, 0.0)
     ds = xr.Dataset(
         {
             "viable_cells": (dims3, v),
-            "dead_cells": (dims3, np.zeros_like(v) if dead_cells is None else np.asarray(dead_cells, dtype=float)),
+            "dead_cells": (
+                dims3,
+                np.zeros_like(v) if dead_cells is None else np.asarray(dead_cells, dtype=float),
+            ),
             "nk_blood_per_ul": (dims2, nk),
-            "car_nk_blood_per_ul": (dims2, nk.copy() if car_nk_blood_per_ul is None else fill(car_nk_blood_per_ul, 0)),
+            "car_nk_blood_per_ul": (
+                dims2,
+                nk.copy() if car_nk_blood_per_ul is None else fill(car_nk_blood_per_ul, 0),
+            ),
             "wbc_per_ul": (dims2, fill(wbc_per_ul, 5000.0)),
             "cytokine_pg_ml": (dims2, fill(cytokine_pg_ml, 1.0)),
             "il15_pg_ml": (dims2, fill(il15_pg_ml, 5.0)),
             "offtumor_activity": (dims2, fill(offtumor_activity, 0.0)),
             "new_lesion_hazard": (dims2, fill(new_lesion_hazard, 0.0)),
             "death_hazard": (dims2, fill(death_hazard, 0.0)),
-            "is_target": (("lesion",), np.ones(nl, bool) if is_target is None else np.asarray(is_target, bool)),
+            "is_target": (
+                ("lesion",),
+                np.ones(nl, bool) if is_target is None else np.asarray(is_target, bool),
+            ),
         },
         coords={
             "patient": np.arange(n) if patient_ids is None else np.asarray(patient_ids, dtype=np.int64),
@@ -121,13 +133,29 @@ def synthetic_cohort(
     death_h = np.cumsum(0.0005 * burden**2, axis=1) * dt
     is_target = np.array([True] * n_target + [False] * int(nontarget))
     ids = np.arange(n)
-    ds = make_trajectories(t, viable, dead_cells=dead, nk_blood_per_ul=nk, car_nk_blood_per_ul=car, wbc_per_ul=wbc,
-                           cytokine_pg_ml=cyt, offtumor_activity=off, new_lesion_hazard=new_h, death_hazard=death_h,
-                           is_target=is_target, patient_ids=ids, seed=seed)
+    ds = make_trajectories(
+        t,
+        viable,
+        dead_cells=dead,
+        nk_blood_per_ul=nk,
+        car_nk_blood_per_ul=car,
+        wbc_per_ul=wbc,
+        cytokine_pg_ml=cyt,
+        offtumor_activity=off,
+        new_lesion_hazard=new_h,
+        death_hazard=death_h,
+        is_target=is_target,
+        patient_ids=ids,
+        seed=seed,
+    )
     cd3 = np.exp(rng.normal(np.log(2e4), 1.0, n)) if cd3_per_kg is None else np.broadcast_to(cd3_per_kg, (n,))
     patients = pd.DataFrame(
-        {"weight_kg": rng.normal(70, 12, n).clip(40, 120), "cd3_per_kg": cd3,
-         "n_infusions": rng.integers(1, 4, n), "antigen_GPC3": antigen},
+        {
+            "weight_kg": rng.normal(70, 12, n).clip(40, 120),
+            "cd3_per_kg": cd3,
+            "n_infusions": rng.integers(1, 4, n),
+            "antigen_GPC3": antigen,
+        },
         index=pd.Index(ids, name="patient"),
     )
     return ds, patients

@@ -1,8 +1,8 @@
 """Readout configuration: response criteria, scan schedule, DLT definition and the persistence assay.
 
 A numeric field left at ``None`` takes its value from the parameter registry (``module: clinical``) when the
-readouts are computed, so a scenario's parameter overrides reach it; a value given here wins over the registry.
-The main ``Scenario`` model carries one of these as ``readouts: ReadoutSpec``.
+readouts are computed, so a scenario's parameter overrides reach it; a value given here wins over the
+registry. The main ``Scenario`` model carries one of these as ``readouts: ReadoutSpec``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from nksim.spec.base import Frozen
 Criteria = Literal["RECIST1.1", "mRECIST", "Lugano2014"]
 Toxicity = Literal["crs", "icans", "gvhd", "offtumor", "neutropenia", "leukopenia", "infusion_fever"]
 
-#: Default scan schedule (days after the first infusion): every 4 weeks to week 16, then every 8 weeks to ~1 year.
+#: Default scan schedule (days after the first infusion): every 4 weeks to week 16, then every 8 weeks.
 DEFAULT_SCAN_DAYS: tuple[float, ...] = (28.0, 56.0, 84.0, 112.0, 168.0, 224.0, 280.0, 336.0)
 
 
@@ -49,7 +49,8 @@ class AssaySpec(Frozen):
     - ``qpcr``: transgene copies per ug genomic DNA against ``lloq_copies_per_ug`` (transduced cells only);
       converted to cells/uL with the leukocyte count at that time.
     - ``flow``: product cells per uL against ``lod_cells_per_ul``.
-    - ``chimerism``: product cells as a fraction of leukocytes against ``lod_fraction`` (unmodified donor cells).
+    - ``chimerism``: product cells as a fraction of leukocytes against ``lod_fraction`` (unmodified donor
+      cells).
     ``sample_days``: days blood is drawn (None = every time point of the trajectory).
     """
 
@@ -64,7 +65,9 @@ class AssaySpec(Frozen):
     @model_validator(mode="after")
     def _qpcr_reads_transgene(self) -> "AssaySpec":
         if self.kind == "qpcr" and self.analyte == "all":
-            raise ValueError("assay.analyte = 'all' is not allowed for kind 'qpcr'; qPCR detects the transgene only")
+            raise ValueError(
+                "assay.analyte = 'all' is not allowed for kind 'qpcr'; qPCR detects the transgene only"
+            )
         return self
 
     @property
@@ -81,7 +84,9 @@ class ReadoutSpec(Frozen):
     criteria: Criteria = "RECIST1.1"
     scan_days: tuple[float, ...] = DEFAULT_SCAN_DAYS
     baseline_day: float | None = Field(default=None, description="None = first time point of the trajectory")
-    confirmation: bool | None = Field(default=None, description="None = the criteria's rule (RECIST/mRECIST yes, Lugano no)")
+    confirmation: bool | None = Field(
+        default=None, description="None = the criteria's rule (RECIST/mRECIST yes, Lugano no)"
+    )
     confirmation_min_days: float | None = Field(default=None, gt=0)
     sd_min_days: float | None = Field(default=None, ge=0)
     imaging_limit_mm: float | None = Field(default=None, gt=0)
