@@ -126,3 +126,28 @@ def test_zero_transduction_kinetics_behave_as_unmodified_nk():
     ov_pos = dict(ov, car_fraction=np.full(3, 0.6))
     r_pos = nksim.simulate(sc, n_patients=3, seed=1, backend="reference", overrides=ov_pos)
     assert not np.allclose(r_pos.trajectories["tumor_viable_total"].values, b, rtol=1e-6)
+
+
+def test_overrides_for_scenario_uses_patient_weights():
+    """A scenario carrying a manufacturing block (as the engine's Scenario will) gets overrides for its patients."""
+    import nksim
+    from nksim.errors import InputError
+    from nksim.manufacturing import overrides_for_scenario
+    from nksim.population.sampling import sample_patients
+    from nksim.spec.manufacturing import ManufacturingSpec
+    from nksim.spec.scenario import Scenario
+
+    class WithMfg(Scenario):
+        manufacturing: ManufacturingSpec | None = None
+
+    base = nksim.load_scenario("hcc-gpc3-car-nk-il15")
+    with pytest.raises(InputError, match="manufacturing"):
+        overrides_for_scenario(base)
+    sc = WithMfg.model_validate({**base.model_dump(), "manufacturing": load_manufacturing_spec("cb-car19-il15")})
+    ov, lots = overrides_for_scenario(sc, n_patients=5)
+    assert len(lots) == 5 and set(ov) == EXPECTED_KEYS
+    w = sample_patients(sc, np.arange(5))["weight_kg"].to_numpy()
+    for i, lot in enumerate(lots):
+        if ov["treated"][i]:
+            need = 1e7 * w[i]
+            assert math.isclose(ov["dose_scale"][i], min(1.0, lot.formulated_nk / need), rel_tol=1e-9)

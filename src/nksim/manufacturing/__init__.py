@@ -7,9 +7,16 @@ Public API::
     summary = summarize_lots(lots, spec)                         # yields, pass rate, doses, cost, vein-to-vein
     overrides = lots_to_overrides(lots, n_patients=30)           # per-patient product attributes for the engine
     overrides, lots = manufacture_for_patients(spec, 30, seed=1) # both at once
+    overrides, lots = overrides_for_scenario(scenario)           # a Scenario with a manufacturing block
+    nksim.simulate(scenario, overrides=overrides)                # failures untreated, quality -> outcome
 """
 
-from nksim.manufacturing.clinic import OVERRIDE_KEYS, lots_to_overrides, manufacture_for_patients
+from nksim.manufacturing.clinic import (
+    OVERRIDE_KEYS,
+    lots_to_overrides,
+    manufacture_for_patients,
+    overrides_for_scenario,
+)
 from nksim.manufacturing.expansion import fold_expansion_samples, growth_rate_median, log_fold
 from nksim.manufacturing.ledger import LedgerRow, check_ledger
 from nksim.manufacturing.loader import builtin_processes, load_manufacturing_spec
@@ -30,6 +37,7 @@ __all__ = [
     "log_fold",
     "lots_to_overrides",
     "manufacture_for_patients",
+    "overrides_for_scenario",
     "resolve_parameters",
     "simulate_lot",
     "simulate_lots",

@@ -96,7 +96,8 @@ def _print_table(s: dict, out_dir: Path) -> None:
     con.print(f"run folder: {out_dir}")
 
 
-@app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})
+@app.callback(invoke_without_command=True, subcommand_metavar="",
+              context_settings={"allow_interspersed_args": True})
 def manufacture(
     scenario: Optional[str] = typer.Argument(None, help="built-in process name (see --list) or a YAML file"),
     lots: int = typer.Option(200, "--lots", "-n", help="number of lots to simulate"),

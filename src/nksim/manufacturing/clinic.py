@@ -10,6 +10,7 @@ the engine's viable dose = planned x dose_scale x viability.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -34,9 +35,13 @@ def _weights(body_weight_kg, n: int, default: float) -> np.ndarray:
 
 
 def lots_to_overrides(lots: Sequence[Lot], n_patients: int | None = None, *, body_weight_kg=None,
-                      patients_per_lot: int | None = None,
-                      min_dose_fraction: float | None = None) -> dict[str, np.ndarray]:
+                      patients_per_lot: int | None = None, min_dose_fraction: float | None = None,
+                      planned_cells_per_kg=None) -> dict[str, np.ndarray]:
     """Per-patient product attributes with exactly the keys ``OVERRIDE_KEYS`` (arrays of length n_patients).
+
+    ``body_weight_kg``: the patients' weights (number or array; default the plan's counting weight).
+    ``planned_cells_per_kg``: each patient's planned dose per kg (number or array, e.g. the dose level a trial
+    assigned); replaces the process's planned dose, so cells run out sooner at higher dose levels.
 
     viability: fraction of labelled viable cells viable at infusion (post-thaw; 1 for fresh); potency:
     cytotoxicity relative to fresh; car_fraction: CAR+ fraction; car_half_life_d: CAR expression half-life
@@ -59,6 +64,12 @@ def lots_to_overrides(lots: Sequence[Lot], n_patients: int | None = None, *, bod
     if not 0.0 <= fmin <= 1.0:
         raise InputError("min_dose_fraction", min_dose_fraction, "a fraction in [0, 1]")
     w = _weights(body_weight_kg, n, plan.body_weight_kg)
+    per_kg = None
+    if planned_cells_per_kg is not None:
+        per_kg = np.broadcast_to(np.asarray(planned_cells_per_kg, dtype=float), (n,)) \
+            if np.ndim(planned_cells_per_kg) == 0 else np.asarray(planned_cells_per_kg, dtype=float)
+        if per_kg.shape != (n,) or not np.all(np.isfinite(per_kg)) or np.any(per_kg < 0):
+            raise InputError("planned_cells_per_kg", planned_cells_per_kg, f"a dose >= 0 cells/kg or {n} of them")
     out = {k: np.zeros(n) for k in OVERRIDE_KEYS}
     out["treated"] = np.zeros(n, dtype=bool)
     remaining = {}
@@ -71,7 +82,8 @@ def lots_to_overrides(lots: Sequence[Lot], n_patients: int | None = None, *, bod
         if not lot.released:
             continue
         left = remaining.setdefault(lot.lot_id, lot.formulated_nk)
-        per_dose = plan.nk_cells_per_dose(w[i], lot.car_fraction)
+        p_i = plan if per_kg is None else replace(plan, cells_per_kg=float(per_kg[i]), flat_cells=None)
+        per_dose = p_i.nk_cells_per_dose(w[i], lot.car_fraction)
         need = per_dose * plan.doses_per_patient
         if not math.isfinite(need) or need <= 0:
             continue
@@ -98,3 +110,27 @@ def manufacture_for_patients(spec, n_patients: int, seed: int = 0, *, body_weigh
     m = dose_plan(spec, p).patients_per_lot
     lots = simulate_lots(spec, math.ceil(n_patients / m), seed, first_lot=first_lot, params=p)
     return lots_to_overrides(lots, int(n_patients), body_weight_kg=body_weight_kg), lots
+
+
+def overrides_for_scenario(scenario, n_patients: int | None = None, seed: int | None = None, *,
+                           patient_ids=None) -> tuple[dict[str, np.ndarray], list[Lot]]:
+    """Overrides for a Scenario that carries a ``manufacturing`` block, using its virtual patients' weights.
+
+    Lots use the scenario's seed (or ``seed``); patient i gets lot i // patients_per_lot.
+    """
+    from nksim.manufacturing.loader import load_manufacturing_spec
+    from nksim.population.sampling import sample_patients
+
+    mfg = getattr(scenario, "manufacturing", None)
+    if mfg is None:
+        raise InputError("manufacturing", None, "a scenario with a manufacturing block")
+    spec = load_manufacturing_spec(mfg if not isinstance(mfg, dict) else dict(mfg))
+    sim = scenario.simulation
+    n = int(n_patients if n_patients is not None else sim.n_patients)
+    ids = np.arange(n) if patient_ids is None else np.asarray(patient_ids, dtype=np.int64)
+    s = int(sim.seed if seed is None else seed)
+    weights = sample_patients(scenario, ids)["weight_kg"].to_numpy(dtype=float)
+    p = resolve_parameters(spec)
+    m = dose_plan(spec, p).patients_per_lot
+    lots = simulate_lots(spec, math.ceil(len(ids) / m), s, params=p)
+    return lots_to_overrides(lots, len(ids), body_weight_kg=weights), lots
