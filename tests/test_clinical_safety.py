@@ -105,3 +105,16 @@ def test_cytopenia_lasts_longer_with_deeper_lymphodepletion():
     # analytic: WBC < 1000 while 5000 - (5000 - n) e^{-t/10} < 1000 -> t < 10 ln((5000 - n) / 4000), + 5 d
     assert days[2] == pytest.approx(5 + 10 * np.log(4900 / 4000), abs=0.05)
     assert o.neutropenia_grade.tolist() == [3, 4, 4]
+
+
+def test_offtumor_activity_units_prefix_is_applied():
+    from nksim.clinical.outcomes import unit_factor
+
+    assert unit_factor("1e9 cell-days") == 1e9 and unit_factor("cells/uL") == 1.0 and unit_factor(None) == 1.0
+    t = np.arange(0.0, 10.0)
+    ds = make_trajectories(t, np.full((1, t.size, 1), 1e9), offtumor_activity=(5.0 * t)[None, :])
+    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index([0], name="patient"))
+    ro = ReadoutSpec(scan_days=(5.0,))
+    assert outcomes(ds, pts, ro, seed=0).loc[0, "offtumor_grade"] == 0  # 45 cell-days: nothing
+    ds["offtumor_activity"].attrs["units"] = "1e9 cell-days"
+    assert outcomes(ds, pts, ro, seed=0).loc[0, "offtumor_grade"] == 4  # 4.5e10 cell-days

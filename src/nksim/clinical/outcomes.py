@@ -10,6 +10,7 @@ cd3_per_kg, n_infusions and antigen_<NAME> columns (all copied to the outcome ta
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import numpy as np
@@ -91,11 +92,20 @@ def _check(ds: xr.Dataset, patients: pd.DataFrame) -> None:
         raise InputError("patients.index", int(absent[0]), "a row for every patient of the trajectories")
 
 
+def unit_factor(units: str | None) -> float:
+    """Numeric prefix of a units string ('1e9 cell-days' -> 1e9; 'cells/uL' or None -> 1)."""
+    m = re.match(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s+\S", units or "")
+    return float(m.group(1)) if m else 1.0
+
+
 def _arr(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> np.ndarray:
+    """Variable as a float array in ``dims`` order (zeros if absent); a numeric units prefix is multiplied in."""
     if name not in ds:
         shape = tuple(ds.sizes[d] for d in dims)
         return np.zeros(shape)
-    return np.asarray(ds[name].transpose(*dims).values, dtype=float)
+    values = np.asarray(ds[name].transpose(*dims).values, dtype=float)
+    factor = unit_factor(ds[name].attrs.get("units"))
+    return values * factor if factor != 1.0 else values
 
 
 def outcomes(
