@@ -1,0 +1,48 @@
+"""TITE-BOIN (Lin & Yuan 2020; TITEgBOIN conduct): limits and its effect on duration."""
+
+import numpy as np
+
+from nksim.trial.advisor import TrialData, recommend
+from nksim.trial.base import run_trials
+from nksim.trial.boin import BOIN
+from nksim.trial.outcomes import FixedProbabilityModel
+from nksim.trial.tite_boin import TITEBOIN
+
+P = [0.05, 0.15, 0.3, 0.45, 0.6]
+
+
+def test_equals_boin_when_no_patient_is_ever_pending():
+    # accrual so slow (mean gap 1e7 days) that every DLT window is over at each decision: TITE-BOIN is BOIN
+    model = FixedProbabilityModel(P, seed=5)
+    tite = TITEBOIN().simulate(model, 150, accrual_gap_days=1e7)
+    boin = run_trials(BOIN(), model, 150)
+    assert np.array_equal(tite.selected, boin.selected)
+    assert np.array_equal(tite.n, boin.n)
+
+
+def test_fast_accrual_shortens_trials_and_keeps_selection():
+    model = FixedProbabilityModel(P, seed=6, dlt_window_days=28)
+    tite = TITEBOIN().simulate(model, 300, accrual_gap_days=5)
+    boin = run_trials(BOIN(), model, 300, accrual_gap_days=5)
+    assert tite.duration_days.mean() < 0.8 * boin.duration_days.mean()
+    pcs_t, pcs_b = np.mean(tite.selected == 3), np.mean(boin.selected == 3)
+    assert abs(pcs_t - pcs_b) < 0.12
+
+
+def test_suspension_and_ess_rule():
+    d = TITEBOIN(n_doses=3)
+    elim = np.zeros(3, dtype=bool)
+    # 3 patients at dose 1, 2 still pending (> 50%): suspend accrual
+    assert d.tite_decision(1, np.array([3, 0, 0]), np.array([0, 0, 0]), np.array([2, 0, 0]),
+                           np.array([0.5, 0, 0]), elim)[1] == "suspend"
+    # 6 patients, 1 DLT, 2 pending with half their window: ESS = 6 - 2 + 1 = 5, p = 0.2 <= lambda_e -> escalate
+    assert d.tite_decision(1, np.array([6, 0, 0]), np.array([1, 0, 0]), np.array([2, 0, 0]),
+                           np.array([1.0, 0, 0]), elim) == (2, "go")
+    # same with 2 DLTs: p = 0.4 >= lambda_d at dose 2 -> de-escalate
+    assert d.tite_decision(2, np.array([3, 6, 0]), np.array([0, 2, 0]), np.array([0, 2, 0]),
+                           np.array([0, 1.0, 0]), elim) == (1, "go")
+
+
+def test_advisor_on_complete_data_is_boin():
+    data = TrialData(np.array([1, 1, 1, 2, 2, 2]), np.array([0, 0, 0, 0, 0, 1]))
+    assert recommend(TITEBOIN(), data)["next_dose"] == recommend(BOIN(), data)["next_dose"] == 2
