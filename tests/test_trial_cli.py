@@ -1,0 +1,65 @@
+"""`nksim trial ...` as a user runs it (typer's CliRunner on the main app)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from nksim.cli import app
+
+runner = CliRunner()
+
+
+def test_boundaries_json():
+    r = runner.invoke(app, ["trial", "boundaries", "--design", "boin", "--target", "0.3", "--max-n", "30", "--json"])
+    assert r.exit_code == 0, r.output
+    tab = json.loads(r.output)
+    assert tab["escalate_if_dlt_le"][2] == 0 and tab["deescalate_if_dlt_ge"][2] == 2
+    assert tab["eliminate_if_dlt_ge"][2] == 3 and round(tab["lambda_e"], 3) == 0.236
+
+
+def test_next_dose(tmp_path):
+    f = tmp_path / "patients.csv"
+    f.write_text("dose_level,dlt\n1,0\n1,0\n1,0\n2,0\n2,1\n2,0\n3,1\n3,1\n3,0\n")
+    r = runner.invoke(app, ["trial", "next-dose", "--design", "boin", "--target", "0.3", "--n-doses", "5",
+                            "--data", str(f), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["next_dose"] == 2 and out["estimated_mtd"] == 2
+    r = runner.invoke(app, ["trial", "next-dose", "--n-doses", "5", "--data", str(f)])
+    assert r.exit_code == 0 and "next dose 2" in r.output and "lambda_e" in r.output
+
+
+def test_next_dose_rejects_bad_rows(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("dose_level,dlt\n1,0\n7,1\n")
+    r = runner.invoke(app, ["trial", "next-dose", "--n-doses", "5", "--data", str(f)])
+    assert r.exit_code != 0
+    assert "dose_level (row 3 of bad.csv)" in str(r.exception)
+
+
+def test_oc_json_fields(tmp_path):
+    r = runner.invoke(app, ["trial", "oc", "--design", "boin", "--target", "0.3", "--true-tox",
+                            "0.05,0.15,0.3,0.45,0.6", "--cohort-size", "3", "--n-cohorts", "10", "--trials", "300",
+                            "--seed", "1", "--json", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    oc = json.loads(r.output)
+    for key in ("selection_pct", "no_selection_pct", "mean_patients", "mean_dlt", "early_stop_pct", "pcs"):
+        assert key in oc
+    assert len(oc["selection_pct"]) == 5 and abs(sum(oc["selection_pct"]) + oc["no_selection_pct"] - 100) < 1e-6
+    assert (tmp_path / "selection.png").stat().st_size > 1000 and (tmp_path / "dose_paths.png").exists()
+
+
+def test_compare_and_multiarm(tmp_path):
+    r = runner.invoke(app, ["trial", "compare", "--designs", "3+3,boin,crm", "--true-tox", "0.05,0.15,0.3,0.45",
+                            "--trials", "200", "--json", "--out", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    assert [o["design"] for o in json.loads(r.output)] == ["3+3", "boin", "crm"]
+    r = runner.invoke(app, ["trial", "multiarm", "--arms", "low:0.2:4,high:0.35:7", "--n-per-arm", "20",
+                            "--out", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    assert "HR" in r.output and (tmp_path / "m" / "km_pfs.png").exists()
+
+
+def test_unknown_design_is_a_clear_error():
+    r = runner.invoke(app, ["trial", "oc", "--design", "boinn", "--true-tox", "0.1,0.2"])
+    assert r.exit_code != 0 and "design" in str(r.exception)
