@@ -10,7 +10,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.rhs import apply_event, rhs
+from nksim.kinetics.rhs import apply_event, lung_pool, rhs
 
 
 def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
@@ -29,27 +29,27 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
     nfev = 0
     nev = int(np.sum(ev_k != L.EV_NONE))
 
-    def record(j: int, tt: float, yy: np.ndarray, t_seg: float) -> None:
+    def record(j: int, tt: float, yy: np.ndarray, seg: np.ndarray) -> None:
         ys[j] = np.maximum(yy, 0.0)
-        rhs(tt, ys[j], p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, scratch, alg)
+        rhs(tt, ys[j], p, nl, nc, seg, scratch, alg)
         als[j] = alg
 
     while True:
         while ke < nev and ev_t[ke] <= t:
             apply_event(t, y, p, nl, nc, ev_k[ke], ev_a[ke], ev_b[ke], ev_t, ev_k, ev_a, ev_b)
             ke += 1
-        t_seg = t
+        seg = np.array([t, *lung_pool(t, t, p, ev_t, ev_k, ev_a, ev_b)])
         while js < t_save.shape[0] and t_save[js] <= t:
-            record(js, t, y, t_seg)
+            record(js, t, y, seg)
             js += 1
         if t >= t_end:
             break
         t_next = min(ev_t[ke], t_end) if ke < nev else t_end
         inside = t_save[(t_save > t) & (t_save < t_next)]
 
-        def f(tt: float, yy: np.ndarray, _seg: float = t_seg) -> np.ndarray:
+        def f(tt: float, yy: np.ndarray, _seg: np.ndarray = seg) -> np.ndarray:
             dy = np.empty(n)
-            rhs(tt, yy, p, nl, nc, ev_t, ev_k, ev_a, ev_b, _seg, dy, alg)
+            rhs(tt, yy, p, nl, nc, _seg, dy, alg)
             return dy
 
         sol = solve_ivp(f, (t, t_next), y, method=method, rtol=rtol, atol=atol, t_eval=np.append(inside, t_next))
@@ -57,7 +57,7 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
             raise RuntimeError(f"reference solver failed at t = {t}: {sol.message}")
         nfev += sol.nfev
         for j in range(inside.shape[0]):
-            record(js, inside[j], sol.y[:, j], t_seg)
+            record(js, inside[j], sol.y[:, j], seg)
             js += 1
         y = sol.y[:, -1].copy()
         t = t_next

@@ -1,10 +1,10 @@
 """Right-hand side and dosing events of the reference NK / CAR-NK model (MODEL.md processes 1-14), compiled.
 
-One patient at a time: ``rhs(t, y, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, dy, alg)`` writes dy/dt into ``dy`` and
-the algebraic outputs (cytokines in quasi-steady state, lung pool, kill rate) into ``alg``. ``t_seg`` is the start of
-the current between-event segment: inputs that switch on at an event (infusions feeding the lung pool,
-lymphodepletion, concomitant treatment windows) are read against it, so a segment never sees an event that happens
-at its own end. Model choices that differ from MODEL.md's literal state list are in docs/model.md (rapid blood-tissue
+One patient at a time: ``rhs(t, y, p, nl, nc, seg, dy, alg)`` writes dy/dt into ``dy`` and the algebraic outputs
+(cytokines in quasi-steady state, lung pool, kill rate) into ``alg``. ``seg = [t_seg, lung_t, lung_u]`` describes the
+current between-event segment: its start time and the lung first-pass pool then (closed form inside the segment);
+inputs that switch on at an event (lymphodepletion, concomitant treatment windows) are read against ``t_seg``, so a
+segment never sees an event that happens at its own end. Model choices that differ from MODEL.md's literal state list are in docs/model.md (rapid blood-tissue
 equilibrium, closed-form lung pool, quasi-steady-state cytokines) with the time-scale argument for each.
 """
 
@@ -40,7 +40,8 @@ def qss_cytokine(prod: float, k: float, c: float, ku: float) -> float:
 @njit(cache=True)
 def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray, ev_a: np.ndarray,
               ev_b: np.ndarray) -> tuple[float, float]:
-    """Cells in the lung first-pass pool (closed form): each i.v. infusion leaves f_lung there, released at k_LB."""
+    """Cells in the lung first-pass pool at t (closed form) from infusions up to t_seg: each i.v. infusion leaves
+    f_lung there, released to blood at k_LB and dying at the unsupported rate."""
     lt = 0.0
     lu = 0.0
     if p[L.P_ROUTE_IA] > 0.5:
@@ -56,8 +57,8 @@ def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.
 
 
 @njit(cache=True)
-def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
-        ev_a: np.ndarray, ev_b: np.ndarray, t_seg: float, dy: np.ndarray, alg: np.ndarray) -> None:
+def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarray, dy: np.ndarray,
+        alg: np.ndarray) -> None:
     lb = L.LES_FIXED + nc
     lpo = L.NPAR  # lesion parameter offset
     cpo = L.NPAR + nl * L.NLP  # class parameter offset
@@ -74,7 +75,10 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     ab = _pos(y[L.S_AB])
     wbc = _pos(y[L.S_WBC])
 
-    lung_t, lung_u = lung_pool(t, t_seg, p, ev_t, ev_k, ev_a, ev_b)
+    t_seg = seg[0]
+    decay = math.exp(-(p[L.P_K_LB] + p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]) * (t - t_seg))
+    lung_t = seg[1] * decay
+    lung_u = seg[2] * decay
 
     # product totals (niche, cytokine consumption, IL-15 secretion)
     les_t = 0.0

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.rhs import apply_event, rhs
+from nksim.kinetics.rhs import apply_event, lung_pool, rhs
 
 # Dormand-Prince 5(4) tableau and Shampine's dense-output polynomial (public formulas)
 C2, C3, C4, C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
@@ -50,10 +50,10 @@ def _rms(err: np.ndarray, scale: np.ndarray) -> float:
 
 @njit(cache=True)
 def _save(ys: np.ndarray, als: np.ndarray, j: int, t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int,
-          ev_t, ev_k, ev_a, ev_b, t_seg: float, scratch: np.ndarray, alg: np.ndarray) -> None:
+          seg: np.ndarray, scratch: np.ndarray, alg: np.ndarray) -> None:
     for i in range(y.shape[0]):
         ys[j, i] = y[i] if y[i] > 0.0 else 0.0
-    rhs(t, ys[j], p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, scratch, alg)
+    rhs(t, ys[j], p, nl, nc, seg, scratch, alg)
     for i in range(alg.shape[0]):
         als[j, i] = alg[i]
 
@@ -74,6 +74,7 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
     scale = np.empty(n)
     scratch = np.empty(n)
     alg = np.empty(L.NALG)
+    seg = np.empty(3)
     ns = t_save.shape[0]
     nev = ev_t.shape[0]
     t = t0
@@ -86,9 +87,10 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
         while ke < nev and ev_k[ke] != L.EV_NONE and ev_t[ke] <= t:
             apply_event(t, y, p, nl, nc, ev_k[ke], ev_a[ke], ev_b[ke], ev_t, ev_k, ev_a, ev_b)
             ke += 1
-        t_seg = t
+        seg[0] = t
+        seg[1], seg[2] = lung_pool(t, t, p, ev_t, ev_k, ev_a, ev_b)
         while js < ns and t_save[js] <= t:
-            _save(ys, als, js, t, y, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, scratch, alg)
+            _save(ys, als, js, t, y, p, nl, nc, seg, scratch, alg)
             js += 1
         if t >= t_end:
             break
@@ -96,7 +98,7 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
         if ke < nev and ev_k[ke] != L.EV_NONE and ev_t[ke] < t_end:
             t_next = ev_t[ke]
         # initial step for the segment (Hairer-Norsett-Wanner II.4)
-        rhs(t, y, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[0], alg)
+        rhs(t, y, p, nl, nc, seg, k[0], alg)
         for i in range(n):
             scale[i] = atol[i] + abs(y[i]) * rtol
         d0 = _rms(y, scale)
@@ -105,7 +107,7 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
         h0 = min(h0, t_next - t)
         for i in range(n):
             ytmp[i] = y[i] + h0 * k[0, i]
-        rhs(t + h0, ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[1], alg)
+        rhs(t + h0, ytmp, p, nl, nc, seg, k[1], alg)
         for i in range(n):
             err[i] = k[1, i] - k[0, i]
         d2 = _rms(err, scale) / h0
@@ -127,23 +129,23 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
             # stages
             for i in range(n):
                 ytmp[i] = y[i] + h * A21 * k[0, i]
-            rhs(t + C2 * h, ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[1], alg)
+            rhs(t + C2 * h, ytmp, p, nl, nc, seg, k[1], alg)
             for i in range(n):
                 ytmp[i] = y[i] + h * (A31 * k[0, i] + A32 * k[1, i])
-            rhs(t + C3 * h, ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[2], alg)
+            rhs(t + C3 * h, ytmp, p, nl, nc, seg, k[2], alg)
             for i in range(n):
                 ytmp[i] = y[i] + h * (A41 * k[0, i] + A42 * k[1, i] + A43 * k[2, i])
-            rhs(t + C4 * h, ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[3], alg)
+            rhs(t + C4 * h, ytmp, p, nl, nc, seg, k[3], alg)
             for i in range(n):
                 ytmp[i] = y[i] + h * (A51 * k[0, i] + A52 * k[1, i] + A53 * k[2, i] + A54 * k[3, i])
-            rhs(t + C5 * h, ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[4], alg)
+            rhs(t + C5 * h, ytmp, p, nl, nc, seg, k[4], alg)
             for i in range(n):
                 ytmp[i] = y[i] + h * (A61 * k[0, i] + A62 * k[1, i] + A63 * k[2, i] + A64 * k[3, i] + A65 * k[4, i])
             t_new = t_next if last else t + h
-            rhs(t_new, ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[5], alg)
+            rhs(t_new, ytmp, p, nl, nc, seg, k[5], alg)
             for i in range(n):
                 y_new[i] = y[i] + h * (B1 * k[0, i] + B3 * k[2, i] + B4 * k[3, i] + B5 * k[4, i] + B6 * k[5, i])
-            rhs(t_new, y_new, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[6], alg)
+            rhs(t_new, y_new, p, nl, nc, seg, k[6], alg)
             for i in range(n):
                 err[i] = h * (E1 * k[0, i] + E3 * k[2, i] + E4 * k[3, i] + E5 * k[4, i] + E6 * k[5, i] + E7 * k[6, i])
                 scale[i] = atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
@@ -170,7 +172,7 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
                     for s in range(7):
                         acc += k[s, i] * (DENSE[s, 0] * x + DENSE[s, 1] * x2 + DENSE[s, 2] * x2 * x + DENSE[s, 3] * x2 * x2)
                     ytmp[i] = y[i] + h * acc
-                _save(ys, als, js, t_save[js], ytmp, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, scratch, alg)
+                _save(ys, als, js, t_save[js], ytmp, p, nl, nc, seg, scratch, alg)
                 js += 1
             factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * en ** -0.2)
             if rejected:
@@ -184,7 +186,7 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
                 y[i] = y_new[i]
             t = t_new
             if clipped:
-                rhs(t, y, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t_seg, k[6], alg)
+                rhs(t, y, p, nl, nc, seg, k[6], alg)
             for i in range(n):
                 k[0, i] = k[6, i]
             h *= factor

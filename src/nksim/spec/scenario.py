@@ -258,7 +258,7 @@ class Simulation(Frozen):
     n_patients: int = Field(default=100, ge=1)
     seed: int = Field(default=1, ge=0)
     rtol: float = Field(default=1e-6, gt=0, lt=1)
-    atol_cells: float = Field(default=1e-3, gt=0, description="absolute tolerance on cell counts")
+    atol_cells: float = Field(default=0.1, gt=0, description="absolute tolerance on cell counts (agreement is judged above 1 cell)")
 
 
 class Scenario(Frozen):
