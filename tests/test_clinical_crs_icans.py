@@ -135,6 +135,8 @@ def test_crs_is_read_after_the_first_infusion_only():
     t = np.arange(-5.0, 30.0)
     c = np.where(t < 0, 1e5, 1.0)[None, :]
     ds = make_trajectories(t, np.full((1, t.size, 1), 1e9), cytokine_pg_ml=c)
-    pts = pd.DataFrame({"cd3_per_kg": [0.0], "n_infusions": [1]}, index=pd.Index([0], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": [0.0], "n_infusions": [1], "indication": "CRC"}, index=pd.Index([0], name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     assert o.loc[0, "crs_grade"] == 0

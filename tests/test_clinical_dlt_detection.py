@@ -47,7 +47,9 @@ def test_dlt_in_outcomes_from_cytokine_storm():
     c = np.where((t >= 4) & (t < 6), 1e5, 1.0)[None, :].repeat(2, axis=0)
     c[1] = 1.0
     ds = make_trajectories(t, np.full((2, t.size, 1), 1e9), cytokine_pg_ml=c)
-    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index([0, 1], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"}, index=pd.Index([0, 1], name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     assert o.dlt.tolist() == [True, False]
     assert o.loc[0, "dlt_day"] == 4.0 and o.loc[0, "dlt_toxicity"] == "crs"
@@ -90,7 +92,9 @@ def test_low_leukocytes_after_lymphodepletion_lengthen_qpcr_detection():
     ds = make_trajectories(
         t, np.full((2, t.size, 1), 1e9), nk_blood_per_ul=x, car_nk_blood_per_ul=x, wbc_per_ul=wbc
     )
-    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index([0, 1], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"}, index=pd.Index([0, 1], name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     assert o.loc[1, "days_detectable"] > o.loc[0, "days_detectable"] > 0
     assert o.loc[0, "peak_nk_per_ul"] == pytest.approx(50.0) and o.loc[0, "tmax_nk_day"] == 0.0
@@ -105,6 +109,8 @@ def test_low_leukocytes_after_lymphodepletion_lengthen_qpcr_detection():
 def test_never_detected():
     t = np.arange(0.0, 30.0)
     ds = make_trajectories(t, np.full((1, t.size, 1), 1e9), nk_blood_per_ul=np.full((1, t.size), 1e-3))
-    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index([0], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"}, index=pd.Index([0], name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     assert not o.loc[0, "detected"] and o.loc[0, "days_detectable"] == 0.0

@@ -33,7 +33,7 @@ CONTRACT_COLUMNS = [
 
 def pts_for(ids):
     return pd.DataFrame(
-        {"weight_kg": 70.0, "cd3_per_kg": 0.0, "n_infusions": 1, "antigen_GPC3": 0.5},
+        {"weight_kg": 70.0, "cd3_per_kg": 0.0, "n_infusions": 1, "antigen_GPC3": 0.5, "indication": "CRC"},
         index=pd.Index(ids, name="patient"),
     )
 
@@ -161,3 +161,44 @@ def test_larger_cohort_runs_vectorised():
     o = outcomes(ds, pts, ReadoutSpec(follow_up_days=120.0), seed=0)
     assert len(o) == 3000 and o.best_response.notna().all()
     assert 0 < (o.best_response.isin(["CR", "PR"])).mean() < 1
+
+
+def test_criteria_follow_the_indication_when_not_given():
+    from nksim.clinical.outcomes import criteria_from_patients
+
+    assert criteria_from_patients(pd.DataFrame({"indication": ["HCC", "HCC"]})) == "mRECIST"
+    assert criteria_from_patients(pd.DataFrame({"indication": ["B-NHL"]})) == "Lugano2014"
+    assert criteria_from_patients(pd.DataFrame({"indication": ["GC"]})) == "RECIST1.1"
+    ds, pts = synthetic_cohort(4, seed=0, t_end=60.0)
+    with pytest.raises(InputError, match="readouts.criteria"):
+        outcomes(ds, pts.drop(columns="indication"), ReadoutSpec(scan_days=(28.0,)))
+    with pytest.raises(InputError, match="readouts.criteria"):
+        outcomes(ds, pts.assign(indication=["HCC", "GC", "GC", "GC"]), ReadoutSpec(scan_days=(28.0,)))
+    hcc = outcomes(ds, pts.assign(indication="HCC"), ReadoutSpec(scan_days=(28.0,)), seed=0)
+    explicit = outcomes(ds, pts, ReadoutSpec(criteria="mRECIST", scan_days=(28.0,)), seed=0)
+    pd.testing.assert_frame_equal(hcc.drop(columns="indication"), explicit.drop(columns="indication"))
+
+
+def test_mrecist_baseline_counts_tumor_killed_at_the_first_time_point_as_viable():
+    # the engine applies the lymphodepletion kill at its first saved time: 40% of a 30 mm lesion is dead at t0
+    t = np.arange(-5.0, 60.0)
+    v0 = cells_for_diameter(30.0, 1e8)
+    viable = np.full(t.size, 0.6 * v0)[None, :, None]
+    dead = np.full(t.size, 0.4 * v0)[None, :, None]
+    ds = make_trajectories(t, viable, dead_cells=dead)
+    ro = ReadoutSpec(criteria="mRECIST", scan_days=(28.0,), cell_density_per_cm3=1e8)
+    a = outcomes(ds, pts_for([0]), ro, seed=0)
+    b = outcomes(ds, pts_for([0]), ro.model_copy(update={"mrecist_baseline": "viable"}), seed=0)
+    assert a.loc[0, "baseline_burden_mm"] == pytest.approx(30.0)
+    assert b.loc[0, "baseline_burden_mm"] == pytest.approx(30.0 * 0.6 ** (1 / 3))
+    assert a.loc[0, "resp_d28"] == "SD" and b.loc[0, "resp_d28"] == "SD"
+    assert a.loc[0, "best_pct_change"] == pytest.approx(100 * (0.6 ** (1 / 3) - 1))
+
+
+def test_per_patient_density_column():
+    t = np.arange(0.0, 40.0)
+    ds = make_trajectories(t, np.full((2, t.size, 1), 1e9))
+    pts = pts_for([0, 1]).assign(tumor_cell_density=[1e8, 1e9])
+    o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
+    # ten times denser -> diameter smaller by 10^(1/3)
+    assert o.loc[0, "baseline_burden_mm"] == pytest.approx(o.loc[1, "baseline_burden_mm"] * 10 ** (1 / 3))

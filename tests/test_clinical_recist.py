@@ -1,5 +1,4 @@
-"""RECIST 1.1 and mRECIST per-scan response: worked cases from Eisenhauer 2009 (and Lencioni & Llovet 2010).
-"""
+"""RECIST 1.1 and mRECIST per-scan response: worked cases from Eisenhauer 2009 (and Lencioni & Llovet 2010)."""
 
 import numpy as np
 import pytest
@@ -101,8 +100,7 @@ def test_labels_round_trip():
 
 
 def _dead_core_cohort():
-    """One lesion of 40 mm whose viable cells fall to 1% by day 28 while the dead cells stay (slow clearance).
-    """
+    """One lesion of 40 mm whose viable cells fall to 1% by day 28 while the dead cells stay (slow clearance)."""
     t = np.arange(-1.0, 120.0)
     v0 = cells_for_diameter(40.0, 1e8)
     frac = np.where(t < 0, 1.0, np.maximum(0.01, np.exp(-t / 5.0)))
@@ -115,7 +113,9 @@ def test_mrecist_reads_viable_tumor_only():
     import pandas as pd
 
     ds = _dead_core_cohort()
-    pts = pd.DataFrame({"cd3_per_kg": [0.0], "n_infusions": [1]}, index=pd.Index([0], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": [0.0], "n_infusions": [1], "indication": "CRC"}, index=pd.Index([0], name="patient")
+    )
     scans = (28.0, 56.0, 84.0)
     r = outcomes(
         ds, pts, ReadoutSpec(criteria="RECIST1.1", scan_days=scans, cell_density_per_cm3=1e8), seed=0
@@ -152,7 +152,9 @@ def test_target_below_measurable_size_at_baseline_is_judged_as_non_target():
     big = np.where(t < 0, cells_for_diameter(30.0, 1e8), 1.0)
     small = np.full(t.size, cells_for_diameter(8.0, 1e8))
     ds = make_trajectories(t, np.stack([big, small], axis=-1)[None])
-    pts = pd.DataFrame({"cd3_per_kg": [0.0], "n_infusions": [1]}, index=pd.Index([0], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": [0.0], "n_infusions": [1], "indication": "CRC"}, index=pd.Index([0], name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0, 56.0), cell_density_per_cm3=1e8), seed=0)
     assert o.loc[0, "baseline_burden_mm"] == pytest.approx(30.0)
     assert o.loc[0, "resp_d28"] == "PR"  # targets gone, non-target disease present

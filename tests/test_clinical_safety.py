@@ -68,7 +68,9 @@ def test_offtumor_toxicity_follows_activity_integral():
     t = np.arange(0.0, 40.0)
     rate = np.array([0.0, 1e8, 1e9, 1e10])[:, None]
     ds = make_trajectories(t, np.full((4, t.size, 1), 1e9), offtumor_activity=rate * t[None, :])
-    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index(range(4), name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"}, index=pd.Index(range(4), name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,), follow_up_days=39.0), seed=0)
     g = o.offtumor_grade.tolist()
     assert g[0] == 0 and g == sorted(g) and g[-1] == 4
@@ -98,7 +100,9 @@ def test_cytopenia_lasts_longer_with_deeper_lymphodepletion():
     nadirs = np.array([[1500.0], [600.0], [100.0]])
     wbc = 5000 - (5000 - nadirs) * np.exp(-np.maximum(t[None, :], 0) / 10.0)
     ds = make_trajectories(t, np.full((3, t.size, 1), 1e9), wbc_per_ul=wbc)
-    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index(range(3), name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"}, index=pd.Index(range(3), name="patient")
+    )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     days = o.cytopenia_days.to_numpy()
     assert days[0] == 0 and days[1] < days[2]
@@ -113,7 +117,9 @@ def test_offtumor_activity_units_prefix_is_applied():
     assert unit_factor("1e9 cell-days") == 1e9 and unit_factor("cells/uL") == 1.0 and unit_factor(None) == 1.0
     t = np.arange(0.0, 10.0)
     ds = make_trajectories(t, np.full((1, t.size, 1), 1e9), offtumor_activity=(5.0 * t)[None, :])
-    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1}, index=pd.Index([0], name="patient"))
+    pts = pd.DataFrame(
+        {"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"}, index=pd.Index([0], name="patient")
+    )
     ro = ReadoutSpec(scan_days=(5.0,))
     assert outcomes(ds, pts, ro, seed=0).loc[0, "offtumor_grade"] == 0  # 45 cell-days: nothing
     ds["offtumor_activity"].attrs["units"] = "1e9 cell-days"

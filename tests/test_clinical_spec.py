@@ -9,7 +9,7 @@ from nksim.registry import load_registry
 
 def test_defaults_and_criteria_rules():
     ro = ReadoutSpec()
-    assert ro.criteria == "RECIST1.1" and ro.confirmation_resolved and ro.dlt_window_days == 28.0
+    assert ro.criteria is None and ro.confirmation_resolved and ro.dlt_window_days == 28.0
     assert not ReadoutSpec(criteria="Lugano2014").confirmation_resolved
     assert ReadoutSpec(criteria="Lugano2014", confirmation=True).confirmation_resolved
     assert ro.assay.analyte_resolved == "transduced"

@@ -9,6 +9,8 @@ from nksim.errors import InputError
 from nksim.registry import load_registry
 
 MODULE = "clinical"
+#: Parameters of other modules the readouts also read (one registry entry each, shared with the engine).
+SHARED = ("tumor_cell_density",)
 
 
 def clinical_params(params: Mapping[str, float] | None = None) -> dict[str, float]:
@@ -19,6 +21,7 @@ def clinical_params(params: Mapping[str, float] | None = None) -> dict[str, floa
     """
     reg = load_registry()
     values = reg.defaults(module=MODULE)
+    values.update({name: reg[name].default for name in SHARED})
     for name, value in (params or {}).items():
         if name in values:
             v = float(value)

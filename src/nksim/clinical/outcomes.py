@@ -39,7 +39,8 @@ from nksim.clinical.safety import (
 from nksim.clinical.survival import hazard_event_time, progression_free_and_overall_survival
 from nksim.errors import InputError
 from nksim.rng import stream
-from nksim.spec.clinical import ReadoutSpec
+from nksim.spec.catalog import INDICATIONS
+from nksim.spec.clinical import ReadoutSpec, confirmation_for
 
 RNG_MODULE = "clinical"
 REQUIRED_VARS = ("viable_cells", "dead_cells", "nk_blood_per_ul", "wbc_per_ul", "cytokine_pg_ml")
@@ -92,6 +93,18 @@ def _check(ds: xr.Dataset, patients: pd.DataFrame) -> None:
         raise InputError("patients.index", int(absent[0]), "a row for every patient of the trajectories")
 
 
+def criteria_from_patients(patients: pd.DataFrame) -> str:
+    """The response criteria of the cohort's indication (catalog), when ``readouts.criteria`` is not given."""
+    values = list(patients["indication"].unique()) if "indication" in patients.columns else []
+    if len(values) != 1 or values[0] not in INDICATIONS:
+        raise InputError(
+            "readouts.criteria",
+            None,
+            f"one of RECIST1.1, mRECIST, Lugano2014 (the patients name no single known indication: {values[:3]})",
+        )
+    return INDICATIONS[values[0]].criteria
+
+
 def unit_factor(units: str | None) -> float:
     """Numeric prefix of a units string ('1e9 cell-days' -> 1e9; 'cells/uL' or None -> 1)."""
     m = re.match(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s+\S", units or "")
@@ -122,11 +135,14 @@ def outcomes(
     p = clinical_params(params)
     ds = trajectories
     _check(ds, patients)
+    criteria = ro.criteria or criteria_from_patients(patients)
     pid = ds["patient"].values.astype(np.int64)
     t = ds["time"].values.astype(float)
     n_pat = pid.size
 
-    density = ro.cell_density_per_cm3 or p["clinical_tumor_cell_density"]
+    density = np.full(n_pat, ro.cell_density_per_cm3 or p["tumor_cell_density"])
+    if ro.cell_density_per_cm3 is None and "tumor_cell_density" in patients.columns:
+        density = patients.loc[pid, "tumor_cell_density"].to_numpy(dtype=float)  # per-patient values win
     imaging = ro.imaging_limit_mm or p["clinical_imaging_limit_mm"]
     measurable_min = ro.measurable_min_mm or p["clinical_measurable_min_mm"]
     lethal_cm3 = ro.lethal_burden_cm3 or p["clinical_lethal_burden_cm3"]
@@ -162,15 +178,17 @@ def outcomes(
     )
     if not is_target.any():
         raise InputError("trajectories.is_target", is_target.tolist(), "at least one target lesion")
-    measured = viable if ro.criteria == "mRECIST" else viable + dead
+    measured = viable if criteria == "mRECIST" else viable + dead
     at = _grid.interp_at(
         measured, t, np.concatenate([[baseline_day], scan_days])
     )  # (patient, 1 + scan, lesion)
-    d_all = diameter_mm(at, density, imaging)
+    if criteria == "mRECIST" and ro.mrecist_baseline == "viable+dead":
+        at[:, 0] = _grid.interp_at(viable + dead, t, np.array([baseline_day]))[:, 0]
+    d_all = diameter_mm(at, density[:, None, None], imaging)
     # a target lesion must be measurable at baseline (RECIST >= 10 mm; Lugano node > 15 mm), else non-target
     node_normal = p["clinical_lugano_node_normal_mm"]
     qualifies = (
-        d_all[:, 0] > node_normal if ro.criteria == "Lugano2014" else d_all[:, 0] >= measurable_min - 1e-9
+        d_all[:, 0] > node_normal if criteria == "Lugano2014" else d_all[:, 0] >= measurable_min - 1e-9
     )
     tmask = is_target[None, :] & qualifies
     measurable = tmask.any(axis=1)
@@ -182,7 +200,7 @@ def outcomes(
         & (scan_days[None, :] < death_day[:, None])
     )
     new_seen = new_day[:, None] <= scan_days[None, :]
-    if ro.criteria == "Lugano2014":
+    if criteria == "Lugano2014":
         codes = lugano_scan_responses(
             d_target[:, 1:],
             d_target[:, 0],
@@ -200,7 +218,7 @@ def outcomes(
         )
         burden = (d_target**2).sum(axis=2)  # SPD
     else:
-        key = "mrecist" if ro.criteria == "mRECIST" else "recist"
+        key = "mrecist" if criteria == "mRECIST" else "recist"
         codes = recist_scan_responses(
             d_target[:, 1:],
             d_target[:, 0],
@@ -218,7 +236,7 @@ def outcomes(
     bor = best_overall_response(
         codes,
         scan_days,
-        confirmation=ro.confirmation_resolved,
+        confirmation=confirmation_for(criteria) if ro.confirmation is None else ro.confirmation,
         confirmation_min_days=conf_days,
         sd_min_days=sd_min,
     )
@@ -291,8 +309,8 @@ def outcomes(
 
     cols: dict[str, object] = {
         "measurable": measurable,
-        "baseline_burden_mm": np.where(ro.criteria == "Lugano2014", np.nan, burden[:, 0]),
-        "baseline_spd_mm2": np.where(ro.criteria == "Lugano2014", burden[:, 0], np.nan),
+        "baseline_burden_mm": np.where(criteria == "Lugano2014", np.nan, burden[:, 0]),
+        "baseline_spd_mm2": np.where(criteria == "Lugano2014", burden[:, 0], np.nan),
         "best_response": to_labels(bor),
         "best_response_unconfirmed": to_labels(bor_unconf),
         "best_pct_change": best_change,

@@ -97,6 +97,7 @@ def synthetic_cohort(
     density_per_cm3: float = 1e8,
     cytokine_scale: float = 1.0,
     cd3_per_kg: float | np.ndarray | None = None,
+    indication: str = "CRC",
 ) -> tuple[xr.Dataset, pd.DataFrame]:
     """Random closed-form courses for ``n_patients`` and a matching patient table (reproducible by seed)."""
     rng = stream(seed, "clinical.synthetic")
@@ -155,6 +156,7 @@ def synthetic_cohort(
             "cd3_per_kg": cd3,
             "n_infusions": rng.integers(1, 4, n),
             "antigen_GPC3": antigen,
+            "indication": indication,
         },
         index=pd.Index(ids, name="patient"),
     )

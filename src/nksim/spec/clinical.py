@@ -81,7 +81,10 @@ class AssaySpec(Frozen):
 class ReadoutSpec(Frozen):
     """Clinical readout settings (see docs/clinical.md)."""
 
-    criteria: Criteria = "RECIST1.1"
+    criteria: Criteria | None = Field(
+        default=None,
+        description="None = the criteria of the patients' indication (catalog: HCC -> mRECIST, ...)",
+    )
     scan_days: tuple[float, ...] = DEFAULT_SCAN_DAYS
     baseline_day: float | None = Field(default=None, description="None = first time point of the trajectory")
     confirmation: bool | None = Field(
@@ -91,7 +94,16 @@ class ReadoutSpec(Frozen):
     sd_min_days: float | None = Field(default=None, ge=0)
     imaging_limit_mm: float | None = Field(default=None, gt=0)
     measurable_min_mm: float | None = Field(default=None, gt=0)
-    cell_density_per_cm3: float | None = Field(default=None, gt=0)
+    cell_density_per_cm3: float | None = Field(
+        default=None,
+        gt=0,
+        description="None = registry tumor_cell_density (or a patients column of that name)",
+    )
+    mrecist_baseline: Literal["viable+dead", "viable"] = Field(
+        default="viable+dead",
+        description="mRECIST baseline: all tumor counted viable before treatment (the default, so a kill the engine "
+        "applies at its first time point is not mistaken for baseline necrosis), or the viable cells as given",
+    )
     lethal_burden_cm3: float | None = Field(default=None, gt=0)
     follow_up_days: float = Field(default=365.0, gt=0)
     dlt_window_days: float = Field(default=28.0, gt=0)
@@ -109,7 +121,12 @@ class ReadoutSpec(Frozen):
 
     @property
     def confirmation_resolved(self) -> bool:
-        """Whether CR/PR need confirmation: RECIST 1.1 and mRECIST yes (single-arm trials), Lugano 2014 no."""
+        """Whether CR/PR need confirmation (criteria None is read as RECIST 1.1 here)."""
         if self.confirmation is not None:
             return self.confirmation
-        return self.criteria != "Lugano2014"
+        return confirmation_for(self.criteria or "RECIST1.1")
+
+
+def confirmation_for(criteria: str) -> bool:
+    """The criteria's own rule: RECIST 1.1 and mRECIST confirm CR/PR (single-arm trials), Lugano 2014 does not."""
+    return criteria != "Lugano2014"
