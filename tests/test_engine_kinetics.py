@@ -64,7 +64,7 @@ def test_zero_dose_equals_control(car_nk):
 def test_empty_construct_transduced_behaves_like_untransduced(allo_nk):
     """No CAR and no armoring: a 'transduced' share behaves exactly like untransduced cells."""
     # equal up to integration error: compare at a tight solver tolerance
-    sc = allo_nk.model_copy(update={"simulation": allo_nk.simulation.model_copy(update={"rtol": 1e-10})})
+    sc = allo_nk.model_copy(update={"simulation": allo_nk.simulation.model_copy(update={"rtol": 1e-10, "atol_cells": 1e-6})})
     a = _run(sc).trajectories
     b = _run(sc, overrides={"car_fraction": 0.5}).trajectories
     np.testing.assert_allclose(a.product_cells_total.values, b.product_cells_total.values, rtol=1e-6, atol=1.0)
