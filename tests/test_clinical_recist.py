@@ -1,4 +1,5 @@
-"""RECIST 1.1 and mRECIST per-scan response: worked cases from Eisenhauer 2009 (and Lencioni & Llovet 2010)."""
+"""RECIST 1.1 and mRECIST per-scan response: worked cases from Eisenhauer 2009 (and Lencioni & Llovet 2010).
+"""
 
 import numpy as np
 import pytest
@@ -100,7 +101,8 @@ def test_labels_round_trip():
 
 
 def _dead_core_cohort():
-    """One lesion of 40 mm whose viable cells fall to 1% by day 28 while the dead cells stay (slow clearance)."""
+    """One lesion of 40 mm whose viable cells fall to 1% by day 28 while the dead cells stay (slow clearance).
+    """
     t = np.arange(-1.0, 120.0)
     v0 = cells_for_diameter(40.0, 1e8)
     frac = np.where(t < 0, 1.0, np.maximum(0.01, np.exp(-t / 5.0)))

@@ -52,7 +52,8 @@ def first_true_time(t: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def time_below(
     t: np.ndarray, y: np.ndarray, level: float, t_from: float = -np.inf, t_to: np.ndarray | float = np.inf
 ) -> np.ndarray:
-    """Time (days) with y below ``level`` for y piecewise linear on the grid, counted within [t_from, t_to]."""
+    """Time (days) with y below ``level`` for y piecewise linear on the grid, counted within [t_from, t_to].
+    """
     a, b = y[:, :-1], y[:, 1:]
     lo = np.minimum(a, b)
     hi = np.maximum(a, b)

@@ -1,4 +1,5 @@
-"""Response codes shared by RECIST 1.1, mRECIST and Lugano 2014 (ordered: a larger code is a better response)."""
+"""Response codes shared by RECIST 1.1, mRECIST and Lugano 2014 (ordered: a larger code is a better response).
+"""
 
 from __future__ import annotations
 

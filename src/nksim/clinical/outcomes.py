@@ -100,7 +100,8 @@ def criteria_from_patients(patients: pd.DataFrame) -> str:
         raise InputError(
             "readouts.criteria",
             None,
-            f"one of RECIST1.1, mRECIST, Lugano2014 (the patients name no single known indication: {values[:3]})",
+            "one of RECIST1.1, mRECIST, Lugano2014 (the patients name no single known indication: "
+            f"{values[:3]})",
         )
     return INDICATIONS[values[0]].criteria
 
@@ -112,7 +113,8 @@ def unit_factor(units: str | None) -> float:
 
 
 def _arr(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> np.ndarray:
-    """Variable as a float array in ``dims`` order (zeros if absent); a numeric units prefix is multiplied in."""
+    """Variable as a float array in ``dims`` order (zeros if absent); a numeric units prefix is multiplied in.
+    """
     if name not in ds:
         shape = tuple(ds.sizes[d] for d in dims)
         return np.zeros(shape)

@@ -27,7 +27,8 @@ _EPS = 1e-9  # mm; protects the >= / <= boundaries of the criteria from floating
 
 
 def _per_lesion(nontarget_mm, baseline_nontarget_mm) -> tuple[np.ndarray, np.ndarray]:
-    """Non-target diameters as (patient, scan, lesion) and their baseline (patient, lesion) copy (the nadir)."""
+    """Non-target diameters as (patient, scan, lesion) and their baseline (patient, lesion) copy (the nadir).
+    """
     nt = np.asarray(nontarget_mm, dtype=float)
     base = np.asarray(baseline_nontarget_mm, dtype=float)
     if nt.ndim == 2:

@@ -26,7 +26,8 @@ from nksim.errors import InputError
 
 
 def gvhd_risk(cd3_per_kg: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
-    """Probability of grade II-IV acute GvHD for CD3+ T cells per kg given (Hill dose-response, assumption)."""
+    """Probability of grade II-IV acute GvHD for CD3+ T cells per kg given (Hill dose-response, assumption).
+    """
     d = np.asarray(cd3_per_kg, dtype=float)
     if np.any(d < 0) or not np.all(np.isfinite(d)):
         raise InputError("patients.cd3_per_kg", d[(d < 0) | ~np.isfinite(d)][0], "finite values >= 0")

@@ -101,8 +101,8 @@ class ReadoutSpec(Frozen):
     )
     mrecist_baseline: Literal["viable+dead", "viable"] = Field(
         default="viable+dead",
-        description="mRECIST baseline: all tumor counted viable before treatment (the default, so a kill the engine "
-        "applies at its first time point is not mistaken for baseline necrosis), or the viable cells as given",
+        description="mRECIST baseline: all tumor counted viable before treatment (the default, so a kill the "
+        "engine applies at its first time point is not mistaken for baseline necrosis), or the viable cells",
     )
     lethal_burden_cm3: float | None = Field(default=None, gt=0)
     follow_up_days: float = Field(default=365.0, gt=0)
@@ -128,5 +128,6 @@ class ReadoutSpec(Frozen):
 
 
 def confirmation_for(criteria: str) -> bool:
-    """The criteria's own rule: RECIST 1.1 and mRECIST confirm CR/PR (single-arm trials), Lugano 2014 does not."""
+    """The criteria's own rule: RECIST 1.1 and mRECIST confirm CR/PR (single-arm trials), Lugano 2014 does
+    not."""
     return criteria != "Lugano2014"
