@@ -133,3 +133,15 @@ def test_bad_settings_name_the_field():
         BOIN(target=0.8)
     with pytest.raises(InputError, match="start_dose"):
         BOIN(n_doses=3, start_dose=4)
+
+
+def test_fast_selection_equals_reference_select_mtd():
+    rng = np.random.default_rng(0)
+    designs = [BOIN(), BOIN(extrasafe=True), BOIN(bound_mtd=True), BOIN(target=0.2, cutoff_eli=0.9)]
+    for _ in range(3000):
+        n = rng.integers(0, 13, size=5)
+        y = rng.binomial(n, rng.uniform(0, 0.8, size=5))
+        for d in designs:
+            ref = select_mtd_boin(d.target, n, y, cutoff_eli=d.cutoff_eli, extrasafe=d.extrasafe,
+                                  offset=d.offset, bound_mtd=d.bound_mtd, lambda_d=d.lambdas[1])
+            assert d.select(n, y) == ref

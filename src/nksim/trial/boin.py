@@ -23,7 +23,7 @@ import numpy as np
 
 from nksim.errors import InputError
 from nksim.trial.interval import NO_BOUND, IntervalDesign, elimination_boundary
-from nksim.trial.isotonic import select_mtd_boin
+from nksim.trial.isotonic import select_mtd_from_counts
 
 
 def boin_lambdas(target: float, p_saf: float | None = None, p_tox: float | None = None) -> tuple[float, float]:
@@ -88,8 +88,9 @@ class BOIN(IntervalDesign):
         return be, bd, bel
 
     def select(self, n: np.ndarray, y: np.ndarray, r: np.ndarray | None = None) -> int:
-        return select_mtd_boin(self.target, n, y, cutoff_eli=self.cutoff_eli, extrasafe=self.extrasafe,
-                               offset=self.offset, bound_mtd=self.bound_mtd, lambda_d=self.lambdas[1])
+        """MTD by ``select.mtd`` (with ``boundMTD``); equals :func:`nksim.trial.isotonic.select_mtd_boin`."""
+        return select_mtd_from_counts(self.target, *self._final_elimination(n, y),
+                                      lambda_d=self.lambdas[1] if self.bound_mtd else None)
 
     def boundary_table(self, max_n: int | None = None) -> dict[str, list]:
         lam_e, lam_d = self.lambdas

@@ -25,7 +25,7 @@ import numpy as np
 
 from nksim.errors import InputError
 from nksim.trial.base import CohortState, Design
-from nksim.trial.isotonic import prob_above, select_mtd_boin
+from nksim.trial.isotonic import prob_above, select_mtd_from_counts
 
 NO_BOUND = 10**6  # "never" for an elimination boundary that does not exist at this n (R's NA)
 
@@ -108,8 +108,20 @@ class IntervalDesign(Design):
         s.dose[rows[down]] -= 1
 
     def select(self, n: np.ndarray, y: np.ndarray, r: np.ndarray | None = None) -> int:
-        return select_mtd_boin(self.target, n, y, cutoff_eli=self.cutoff_eli, extrasafe=self.extrasafe,
-                               offset=self.offset)
+        """MTD by BOIN's ``select.mtd`` (:func:`nksim.trial.isotonic.select_mtd_boin`, computed on plain lists)."""
+        return select_mtd_from_counts(self.target, *self._final_elimination(n, y))
+
+    def _final_elimination(self, n, y) -> tuple[list[int], list[int], int]:
+        """(n, y, index of the lowest dose eliminated by the final-data rule of ``select.mtd``)."""
+        n = [int(v) for v in n]
+        y = [int(v) for v in y]
+        bel = _elim_table(self.target, self.cutoff_eli, max(max(n), self.max_n))
+        first = next((i for i in range(len(n)) if n[i] >= 3 and y[i] >= bel[n[i]]), len(n))
+        if self.extrasafe and n[0] >= 3:
+            sb = _elim_table(self.target, self.cutoff_eli - self.offset, max(max(n), self.max_n))
+            if y[0] >= sb[n[0]]:
+                first = 0
+        return n, y, first
 
     def boundary_table(self, max_n: int | None = None) -> dict[str, list]:
         """The table of ``get.boundary``: escalate if DLTs <= b_e, de-escalate if >= b_d, eliminate if >= elim."""
@@ -129,6 +141,11 @@ class IntervalDesign(Design):
         if self.extrasafe:
             out["stop_if_dlt_ge_at_lowest_dose"] = clean(self.stop_boundary(n_max))
         return out
+
+
+@lru_cache(maxsize=256)
+def _elim_table(target: float, cutoff: float, n_max: int) -> list[int]:
+    return elimination_boundary(target, n_max, cutoff).tolist()
 
 
 @lru_cache(maxsize=256)

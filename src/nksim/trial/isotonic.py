@@ -124,3 +124,39 @@ def isotonic_estimates(target: float, n, y) -> dict[str, list]:
             hi[i] = float(beta_dist.ppf(0.975, a[j], b[j]))
             pod[i] = float(over[j])
     return {"isotonic_dlt_rate": est, "ci95_low": lo, "ci95_high": hi, "prob_overdose": pod}
+
+
+def _pava_list(x: list[float], w: list[float]) -> list[float]:
+    """Pure-Python PAVA with the same pooling order as :func:`pava` (fast for a handful of doses)."""
+    n = len(x)
+    level = list(range(n))
+    while True:
+        i = next((k for k in range(n - 1) if x[k + 1] - x[k] < 0), -1)
+        if i < 0:
+            return x
+        a, b = level[i], level[i + 1]
+        idx = [k for k in range(n) if level[k] == a or level[k] == b]
+        v = sum(x[k] * w[k] for k in idx) / sum(w[k] for k in idx)
+        for k in idx:
+            x[k] = v
+            level[k] = a
+
+
+def select_mtd_from_counts(target: float, n: list[int], y: list[int], first_eliminated: int,
+                           lambda_d: float | None = None) -> int:
+    """``select_mtd_boin`` for plain lists when the eliminated doses are known (index of the lowest one, or
+    len(n) if none): the simulators' fast path. ``lambda_d`` set = ``bound_mtd``."""
+    if first_eliminated == 0 or sum(n[:first_eliminated]) == 0:
+        return 0
+    adm = [i for i in range(first_eliminated) if n[i] != 0]
+    phat = [(y[i] + 0.05) / (n[i] + 0.1) for i in adm]
+    wts = [((n[i] + 0.1) ** 2 * (n[i] + 0.1 + 1)) / ((y[i] + 0.05) * (n[i] - y[i] + 0.05)) for i in adm]
+    phat = _pava_list(phat, wts)
+    phat = [p + (k + 1) * 1e-10 for k, p in enumerate(phat)]
+    if lambda_d is not None:
+        keep = [k for k, p in enumerate(phat) if p <= lambda_d]
+        if not keep:
+            return 0
+        phat = [phat[k] for k in keep]
+    dist = [abs(p - target) for p in phat]
+    return adm[dist.index(min(dist))] + 1
