@@ -41,7 +41,6 @@ def _reaction(cell, table_row, extra, nvox):
     return lam, src
 
 
-@njit(cache=True, parallel=True)
 def _explicit_second_diff(C, out, n_line, stride, nx, ny, nz):
     """out += second difference of C along an axis (zero-flux), for every voxel."""
     nvox = nx * ny * nz
@@ -61,7 +60,6 @@ def _explicit_second_diff(C, out, n_line, stride, nx, ny, nz):
         out[v] += d
 
 
-@njit(cache=True, parallel=True)
 def _solve_x(C, rhs, lam, r, dt, nx, nlines):
     """Tridiagonal solves along x (contiguous lines) with diagonal 1 + dt lam + r (#neighbours)."""
     for li in prange(nlines):
@@ -86,7 +84,6 @@ def _solve_x(C, rhs, lam, r, dt, nx, nlines):
             C[base + k] = dp[k] - cp[k] * C[base + k + 1]
 
 
-@njit(cache=True, parallel=True)
 def _solve_strided(C, rhs, r, n, stride, nx, ny, nz):
     """Tridiagonal solves (I - r d2) along y (stride nx) or z (stride nx*ny), blocks of adjacent lines at once."""
     if stride == nx:
@@ -130,6 +127,43 @@ def _solve_strided(C, rhs, r, n, stride, nx, ny, nz):
                 C[base + k * stride] = dp[k, j - j0] - cp[k] * C[base + (k + 1) * stride]
 
 
+# serial builds for small lattices (thread start-up dominates there), parallel builds for large ones
+PARALLEL_MIN_VOXELS = 200_000
+_KERNELS = {
+    par: tuple(njit(cache=True, parallel=par)(f) for f in (_explicit_second_diff, _solve_x, _solve_strided))
+    for par in (False, True)
+}
+
+
+_sd_s, _sx_s, _ss_s = _KERNELS[False]
+
+
+@njit(cache=True)
+def _field_step_serial(F, cell, extra, diff, table, dt, dx, nx, ny, nz):
+    """The same Douglas ADI step as :func:`field_step`, fused into one compiled call (small lattices)."""
+    nvox = nx * ny * nz
+    for s in range(F.shape[0]):
+        C = F[s]
+        r = diff[s] * dt / (dx * dx)
+        lam, src = _reaction(cell, table[s], extra[s], nvox)
+        ey = np.zeros(nvox)
+        _sd_s(C, ey, ny, nx, nx, ny, nz)
+        ez = np.zeros(nvox)
+        if nz > 1:
+            _sd_s(C, ez, nz, nx * ny, nx, ny, nz)
+        rhs = C + dt * src + r * (ey + ez)
+        C1 = np.empty(nvox)
+        _sx_s(C1, rhs, lam, r, dt, nx, ny * nz)
+        C2 = np.empty(nvox)
+        _ss_s(C2, C1 - r * ey, r, ny, nx, nx, ny, nz)
+        if nz > 1:
+            C3 = np.empty(nvox)
+            _ss_s(C3, C2 - r * ez, r, nz, nx * ny, nx, ny, nz)
+            C2 = C3
+        for v in range(nvox):
+            F[s, v] = C2[v] if C2[v] > 0.0 else 0.0
+
+
 @njit(cache=True)
 def _clip(C):
     for v in range(C.shape[0]):
@@ -142,24 +176,28 @@ def field_step(F: np.ndarray, cell: np.ndarray, extra: np.ndarray, diff: np.ndar
     """Advance every field F[s] by dt (min) in place. extra[s] is an additional source per voxel (units/min)."""
     nx, ny, nz = shape
     nvox = nx * ny * nz
+    if nvox < PARALLEL_MIN_VOXELS:
+        _field_step_serial(F, cell, extra, diff, table, float(dt), float(dx), nx, ny, nz)
+        return
+    second_diff, solve_x, solve_strided = _KERNELS[True]
     for s in range(F.shape[0]):
         C = F[s]
         r = diff[s] * dt / (dx * dx)
         lam, src = _reaction(cell, table[s], extra[s], nvox)
         # explicit parts of the other axes (kept for the correction steps)
         ey = np.zeros(nvox)
-        _explicit_second_diff(C, ey, ny, nx, nx, ny, nz)
+        second_diff(C, ey, ny, nx, nx, ny, nz)
         ez = np.zeros(nvox)
         if nz > 1:
-            _explicit_second_diff(C, ez, nz, nx * ny, nx, ny, nz)
+            second_diff(C, ez, nz, nx * ny, nx, ny, nz)
         rhs = C + dt * src + r * (ey + ez)
         C1 = np.empty(nvox)
-        _solve_x(C1, rhs, lam, r, dt, nx, ny * nz)
+        solve_x(C1, rhs, lam, r, dt, nx, ny * nz)
         C2 = np.empty(nvox)
-        _solve_strided(C2, C1 - r * ey, r, ny, nx, nx, ny, nz)
+        solve_strided(C2, C1 - r * ey, r, ny, nx, nx, ny, nz)
         if nz > 1:
             C3 = np.empty(nvox)
-            _solve_strided(C3, C2 - r * ez, r, nz, nx * ny, nx, ny, nz)
+            solve_strided(C3, C2 - r * ez, r, nz, nx * ny, nx, ny, nz)
             C2 = C3
         _clip(C2)
         F[s] = C2

@@ -93,7 +93,7 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
             for k in range(MAX_EVENTS):
                 st = state[i]
                 v = pos[i]
-                sig = il15_signal(F[F_IL15, v], p[I_EC50_15], p[I_SMEM])
+                sig = il15_signal(F[F_IL15, v], p[I_EC50_15], p[I_SMEM] if car[i] else 0.0)
                 death = p[I_DELTA0] * (1.0 - p[I_SMAX] * sig)
                 r1 = 0.0  # conjugation / lytic hit (nat) / release / recovery
                 r2 = 0.0  # hop / lytic hit (car)
@@ -118,7 +118,7 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
                     r2 = hop
                 elif st == CONJ:
                     t = target[i]
-                    tgf = F[F_TGF, t] * p[I_TGFMULT]
+                    tgf = F[F_TGF, t] * (p[I_TGFMULT] if car[i] else 1.0)
                     o2 = F[F_O2, t] / p[I_HYPK]
                     deg = 1.0 / (1.0 + o2 * o2 * o2 * o2)
                     r1 = p[I_RNAT] * (1.0 - p[I_HYPSUPP] * deg) / (1.0 + tgf / p[I_IC50NAT])

@@ -104,6 +104,8 @@ class Simulation:
         self.total_fsteps = int(round(self.days * 1440.0 / t.dt_field_min))
         n_t = max(1, self.total_fsteps // self.f_per_t)
         self.snap_every = max(1, n_t // max(1, t.snapshots)) if t.snapshots else 0
+        # secreted IL-15 of one armored NK into its voxel (pg/mL/min), from the kinetic model's s_arm (pg/cell/d)
+        self.il15_secretion = self.values["s_arm"] / (spec.tissue.voxel_um ** 3 * 1e-12) / 1440.0
         self.fresh = np.zeros(self.nvox, np.uint8)
         self.newborn = np.zeros(self.nvox, np.int64)
         self.depth_um = None
@@ -114,7 +116,7 @@ class Simulation:
         if self.spec.product.il15 == "secreted":
             n = self.scalars["n_nk"]
             alive = (self.nk["state"][:n] != GONE) & (self.nk["car"][:n] == 1)
-            np.add.at(extra[F_IL15], self.nk["pos"][:n][alive], self.values["abm_il15_secretion_pg_ml_min"])
+            np.add.at(extra[F_IL15], self.nk["pos"][:n][alive], self.il15_secretion)
         return extra
 
     def _init_fields(self) -> None:

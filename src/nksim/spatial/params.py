@@ -21,6 +21,7 @@ FIELD_UNITS = ("relative to tumor core", "ng/mL", "mmHg", "pg/mL")
 (I_DT, I_KCONJ, I_RNAT, I_RCAR, I_RADCC, I_KDET, I_KREL, I_HOP, I_TUMMOT, I_CHI, I_CHEMK, I_DELTA0, I_SMAX,
  I_EC50_15, I_SMEM, I_KREC, I_KAPPA, I_IC50NAT, I_IC50CAR, I_IC50ADCC, I_TGFMULT, I_HYPSUPP, I_HYPK, I_WELLMIXED,
  I_FCOMP, I_FCAR, N_PAR) = range(27)
+# NK flag 'car' marks a transduced cell: it carries the construct and all its armoring (CAR, IL-15, dnTGFBR2)
 # indices into the integer configuration vector
 (C_NX, C_NY, C_NZ, C_DIMS, C_CARMASK, C_ADCCMASK, C_SEED, N_CFG) = range(8)
 # event counters
