@@ -77,3 +77,8 @@ def test_full_scenario_without_block(tmp_path):
     assert "manufacturing block" in str(e)
     f.write_text("name: [unclosed\n")
     assert "valid YAML" in str(_err(str(f)))
+
+
+def test_engine_scenario_without_manufacturing_block():
+    e = _err("hcc-gpc3-car-nk-il15")
+    assert e.field == "manufacturing" and "no" in str(e)

@@ -10,6 +10,7 @@ which makes Denman's mean/median ratios a held-out check. NK-92 is a line: ln F 
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -38,6 +39,10 @@ FEEDER_METHODS = ("mbil21", "mbil15_41bbl", "pbmc_feeder")
 
 def log_fold(t: np.ndarray | float, r: float, tau: float) -> np.ndarray | float:
     """ln fold expansion after t days for growth rate r (/d) and senescence time scale tau (d)."""
+    if isinstance(t, (int, float)):
+        if t < 0:
+            raise InputError("days", float(t), "a non-negative number of days in culture")
+        return r * tau * -math.expm1(-t / tau)
     t = np.asarray(t, dtype=float)
     if np.any(t < 0):
         raise InputError("days", float(np.min(t)), "a non-negative number of days in culture")
@@ -85,6 +90,10 @@ def nk92_growth(p: Params, rng: np.random.Generator, vessel: str = "flask") -> t
 
 def log_fold_any(t: np.ndarray | float, r: float, tau: float) -> np.ndarray | float:
     """ln fold for finite or infinite tau."""
+    if isinstance(t, (int, float)) and math.isinf(tau):
+        if t < 0:
+            raise InputError("days", float(t), "a non-negative number of days in culture")
+        return r * t
     if np.isinf(tau):
         t = np.asarray(t, dtype=float)
         if np.any(t < 0):

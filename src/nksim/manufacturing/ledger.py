@@ -32,8 +32,9 @@ class LedgerRow:
 def row(step: str, population: str, cells_in: float, cells_out: float, generated: float = 0.0,
         **losses: float) -> LedgerRow:
     """A ledger row; losses by cause as keyword arguments (zero causes dropped)."""
+    lost = {k: float(v) for k, v in losses.items()}
     return LedgerRow(step, population, float(cells_in), float(cells_out), float(generated),
-                     {k: float(v) for k, v in losses.items() if v != 0.0})
+                     {k: v for k, v in lost.items() if v != 0.0})
 
 
 def check_ledger(rows: Sequence[LedgerRow], rtol: float = 1e-9) -> list[str]:

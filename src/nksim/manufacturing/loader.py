@@ -52,6 +52,8 @@ def spec_from_dict(data: Any, where: str = "manufacturing") -> ManufacturingSpec
     """Validate a mapping as a ManufacturingSpec; errors become one InputError naming field, value and rule."""
     if not isinstance(data, dict):
         raise InputError("manufacturing", data, "a mapping of process fields", where)
+    if "manufacturing" not in data and {"product", "regimen"} & set(data):
+        raise InputError("manufacturing", None, "a manufacturing block (this scenario has none)", where)
     if "manufacturing" in data:  # a full scenario: read only its manufacturing block
         data = data["manufacturing"]
         if data is None:
@@ -66,8 +68,19 @@ def spec_from_dict(data: Any, where: str = "manufacturing") -> ManufacturingSpec
     return spec
 
 
+def _builtin_scenario_text(name: str) -> str | None:
+    """YAML text of a built-in engine scenario called ``name`` (None if there is none)."""
+    folder = resources.files("nksim").joinpath("data/scenarios")
+    try:
+        entry = folder.joinpath(f"{name}.yaml")
+        return entry.read_text() if entry.is_file() else None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
-    """A ManufacturingSpec from a spec, a dict, a YAML path or a built-in name (see ``builtin_processes``)."""
+    """A ManufacturingSpec from a spec, a dict, a YAML path, a built-in process name (see ``builtin_processes``),
+    a built-in engine scenario name or a Scenario object (their ``manufacturing`` block)."""
     if isinstance(obj, ManufacturingSpec):
         return obj
     if isinstance(obj, dict):
@@ -88,5 +101,14 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
             text = resources.files("nksim").joinpath(f"data/manufacturing/{obj}.yaml").read_text()
             spec = spec_from_dict(yaml.safe_load(text), where=f"built-in process {obj}")
             return spec if spec.name else spec.model_copy(update={"name": str(obj)})
+        scenario_text = _builtin_scenario_text(str(obj))
+        if scenario_text is not None:  # an engine scenario by name: use its manufacturing block
+            spec = spec_from_dict(yaml.safe_load(scenario_text) or {}, where=f"built-in scenario {obj}")
+            return spec if spec.name else spec.model_copy(update={"name": str(obj)})
         raise InputError("scenario", str(obj), f"a YAML file or a built-in process: {', '.join(names)}")
+    if hasattr(obj, "manufacturing"):  # a Scenario object
+        if obj.manufacturing is None:
+            raise InputError("manufacturing", None, "a manufacturing block (the scenario has none)",
+                             getattr(obj, "name", None))
+        return load_manufacturing_spec(obj.manufacturing)
     raise InputError("scenario", obj, "a ManufacturingSpec, a mapping, a YAML path or a built-in process name")
