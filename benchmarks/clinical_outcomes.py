@@ -1,6 +1,6 @@
 """Benchmark of nksim.clinical.outcomes: vectorised cohort vs a one-patient-at-a-time baseline.
 
-Usage: python benchmarks/clinical_outcomes.py [n_patients]   (default 20000; the goal is 10^5 patients in seconds)
+Usage: python benchmarks/clinical_outcomes.py [n_patients]   (default 20000; goal: 10^5 patients in seconds)
 Prints seconds per 10^5 patients for both paths and their ratio.
 """
 

@@ -69,3 +69,25 @@ def test_vectorised_over_patients():
     )
     out = to_labels(best_overall_response(codes, np.array(DAYS, float), confirmation=True))
     assert list(out) == ["CR", "PD", "PR"]
+
+
+def test_continuing_partial_response_after_confirmation():
+    from nksim.clinical import continuing_partial_response
+
+    # EORTC RECIST FAQ: sums 100 -> 70, 70, 80, 80 read PR at every time point once PR is confirmed
+    codes = from_labels(["PR", "PR", "SD", "SD"])[None]
+    days = np.array(DAYS, float)
+    shown = continuing_partial_response(codes, days, confirmation=True, confirmation_min_days=28.0)
+    assert list(to_labels(shown[0])) == ["PR", "PR", "PR", "PR"]
+    # an unconfirmed PR does not carry over; PD is never relabelled; without confirmation one PR suffices
+    codes = from_labels(["PR", "SD", "SD", "PD"])[None]
+    confirmed = continuing_partial_response(codes, days, confirmation=True)[0]
+    assert list(to_labels(confirmed)) == ["PR", "SD", "SD", "PD"]
+    unconfirmed = continuing_partial_response(codes, days, confirmation=False)[0]
+    assert list(to_labels(unconfirmed)) == ["PR", "PR", "PR", "PD"]
+    # the best overall response is unchanged by the relabelling
+    for c in (from_labels(["PR", "PR", "SD", "SD"])[None], codes):
+        relabelled = continuing_partial_response(c, days, confirmation=True)
+        assert best_overall_response(relabelled, days, confirmation=True) == best_overall_response(
+            c, days, confirmation=True
+        )

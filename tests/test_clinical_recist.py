@@ -63,10 +63,10 @@ def test_reappearance_after_complete_response_is_progression():
 
 
 def test_unequivocal_non_target_progression():
-    # non-target remainder doubles in volume over its nadir (fold 2 = assumption parameter) -> PD
+    # non-target volume up ~73% (1.2^3, EORTC RECIST FAQ) over its nadir -> PD; +52% (1.15^3) -> not
     nt = 20.0
-    assert seq([30], [[30]], nontarget=[nt * 2 ** (1 / 3) + 1e-6], nt_baseline=nt) == ["PD"]
-    assert seq([30], [[30]], nontarget=[nt * 1.2], nt_baseline=nt) == ["SD"]
+    assert seq([30], [[30]], nontarget=[nt * 1.2], nt_baseline=nt) == ["PD"]
+    assert seq([30], [[30]], nontarget=[nt * 1.15], nt_baseline=nt) == ["SD"]
 
 
 def test_scans_after_progression_and_not_done_scans():

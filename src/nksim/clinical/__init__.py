@@ -11,7 +11,7 @@ Public API:
 ``lugano_scan_responses``, ``best_overall_response``, ...). See docs/clinical.md.
 """
 
-from nksim.clinical.best_response import best_overall_response
+from nksim.clinical.best_response import best_overall_response, continuing_partial_response
 from nksim.clinical.crs import astct_crs_grade, crs_grade_course, crs_signs
 from nksim.clinical.icans import astct_icans_grade, icans_course, ice_score
 from nksim.clinical.lesions import cells_for_diameter, diameter_mm, volume_cm3
@@ -36,6 +36,7 @@ __all__ = [
     "recist_scan_responses",
     "lugano_scan_responses",
     "best_overall_response",
+    "continuing_partial_response",
     "diameter_mm",
     "volume_cm3",
     "cells_for_diameter",

@@ -50,3 +50,36 @@ def best_overall_response(
     any_pd = (codes == PD).any(axis=1)
     fallback = np.where(sd_ok, SD, np.where(any_pd, PD, NE))
     return np.where(top >= PR, top, fallback).astype(np.int8)
+
+
+def continuing_partial_response(
+    codes: np.ndarray,
+    scan_days: np.ndarray,
+    *,
+    confirmation: bool,
+    confirmation_min_days: float = 28.0,
+) -> np.ndarray:
+    """Per-scan codes with SD read as continuing PR once a PR has been assigned and, if required, confirmed.
+
+    EORTC RECIST FAQ (recist.eortc.org, retrieved): "once a PR has been assigned, and confirmed (if required),
+    then the best response is always PR even if subsequent time-point measurements no longer quite meet the
+    criteria (providing that the criteria for PD are not met)"; e.g. sums 100 -> 70, 70, 80, 80 read PR at
+    every time point. PD and CR are kept; only the per-scan labels change (the best overall response is the
+    same).
+    """
+    out = np.array(codes, copy=True)
+    t = np.asarray(scan_days, dtype=float)
+    n_pat, n_scan = out.shape
+    established = np.zeros(n_pat, dtype=bool)
+    for j in range(n_scan):
+        out[:, j] = np.where(established & (out[:, j] == SD), PR, out[:, j])
+        if not confirmation:
+            established |= out[:, j] >= PR
+            continue
+        held = out[:, j] >= PR
+        for i in range(j - 1, -1, -1):
+            held &= out[:, i] >= PR
+            if t[j] - t[i] >= confirmation_min_days:
+                established |= held
+                break
+    return out

@@ -1,7 +1,8 @@
 """Lugano 2014 CT-based response for lymphoma at each scheduled scan.
 
-Cheson BD et al., J Clin Oncol 2014;32:3059-3068, Table 3 (CT-based response). Target: up to 6 measurable
-nodes; SPD = sum of the products of perpendicular diameters (for a sphere both diameters are d, so PPD = d^2):
+Cheson BD et al., J Clin Oncol 2014;32:3059-3068, Table 3 (CT-based response; checked against the table as
+reproduced in PMC5298348 Table 2). Target: up to 6 measurable nodes; SPD = sum of the products of
+perpendicular diameters (for a sphere both diameters are d, so PPD = d^2):
 - CR: every target node regressed to <= 15 mm longest diameter (LDi), non-measured disease absent/normal, no
   new lesions;
 - PR: SPD down >= 50% from baseline;
@@ -10,11 +11,11 @@ nodes; SPD = sum of the products of perpendicular diameters (for a sphere both d
   disease; or a new lesion;
 - SD (no response / stable disease): otherwise.
 
-Details marked unverified in docs/clinical.md: the size class of the absolute-increase rule is read at the
-current scan; a non-target lesion (or the pooled non-target remainder) counts as 'normal' at <= 15 mm and
-progresses when its volume reaches ``nontarget_pd_fold`` x its nadir while > 15 mm (regrowth of resolved
-disease included); all lesions are nodal (extranodal sites need complete absence in the published rule).
-Lugano 2014 asks no confirmation scan.
+Model conventions (docs/clinical.md; unverified where noted): the size class of the absolute-increase rule is
+read at the current scan; a non-target lesion (or the pooled non-target remainder) counts as 'normal' at <= 15
+mm and progresses when its volume reaches ``nontarget_pd_fold`` x its nadir while > 15 mm (regrowth of
+resolved disease included); all lesions are nodal (extranodal sites need complete absence in the published
+rule). Lugano 2014 asks no confirmation scan.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def lugano_scan_responses(
     size_class_mm: float = 20.0,
     increase_small_mm: float = 5.0,
     increase_large_mm: float = 10.0,
-    nontarget_pd_fold: float = 2.0,
+    nontarget_pd_fold: float = 1.728,
 ) -> np.ndarray:
     """Per-scan response codes (patient, scan) by Lugano 2014 (CT). Shapes as in ``recist_scan_responses``.
 

@@ -19,7 +19,7 @@ import xarray as xr
 
 from nksim.clinical import _grid
 from nksim.clinical._params import clinical_params
-from nksim.clinical.best_response import best_overall_response
+from nksim.clinical.best_response import best_overall_response, continuing_partial_response
 from nksim.clinical.codes import CR, ND, PD, PR, SD, to_labels
 from nksim.clinical.crs import crs_grade_course
 from nksim.clinical.detection import detectable, last_detectable_day
@@ -242,6 +242,10 @@ def outcomes(
         confirmation_min_days=conf_days,
         sd_min_days=sd_min,
     )
+    confirm = confirmation_for(criteria) if ro.confirmation is None else ro.confirmation
+    shown = continuing_partial_response(
+        codes, scan_days, confirmation=confirm, confirmation_min_days=conf_days
+    )
     bor_unconf = best_overall_response(codes, scan_days, confirmation=False, sd_min_days=sd_min)
     assessed = codes != ND
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -319,7 +323,7 @@ def outcomes(
         "n_scans": assessed.sum(axis=1),
     }
     for j, day in enumerate(scan_days):
-        cols[scan_column(day)] = to_labels(codes[:, j])
+        cols[scan_column(day)] = to_labels(shown[:, j])
     cols.update(
         {
             "pfs_days": surv["pfs_days"],

@@ -4,9 +4,11 @@ RECIST 1.1 (Eisenhauer EA et al., Eur J Cancer 2009;45:228-247), target lesions 
 - CR: disappearance of all target lesions (here: every target below the imaging limit);
 - PR: sum down >= 30% from the baseline sum;
 - PD: sum up >= 20% over the smallest sum on study (nadir, baseline included) AND >= 5 mm absolute;
-- SD: neither PR nor PD. Overall response per time point (Eisenhauer 2009, Table 1): new lesions or non-target
-  progression -> PD; target CR with non-target disease still present -> PR; target CR with non-target disease
-  absent -> CR. After a CR, any reappearing disease is PD (Eisenhauer 2009, notes to Table 3).
+- SD: neither PR nor PD.
+
+Overall response per time point (Eisenhauer 2009, Table 1): new lesions or non-target progression -> PD;
+target CR with non-target disease still present -> PR; target CR with non-target disease absent -> CR. After a
+CR, any reappearing disease is PD (Eisenhauer 2009, notes to Table 3; EORTC RECIST FAQ, retrieved).
 
 mRECIST for HCC (Lencioni R, Llovet JM, Semin Liver Dis 2010;30:52-60): the same rules on the diameters of the
 viable (arterially enhancing) tumor only; thresholds 30% / 20% as RECIST (unverified, from memory), and no
@@ -14,7 +16,8 @@ absolute 5 mm rule (unverified; registry parameter ``clinical_mrecist_pd_abs_mm`
 
 Model conventions (docs/clinical.md): lesions are spheres, so the longest diameter is the sphere-equivalent
 diameter; nodal short-axis rules are not modelled; "unequivocal progression" of the non-target remainder is
-operationalised as its volume reaching ``nontarget_pd_fold`` x its nadir (assumption).
+operationalised as its volume reaching ``nontarget_pd_fold`` x its nadir (1.728 = 1.2^3: the EORTC RECIST FAQ
+equates it to a ~73% increase in tumour burden).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def recist_scan_responses(
     pr_fraction: float = 0.30,
     pd_fraction: float = 0.20,
     pd_abs_mm: float = 5.0,
-    nontarget_pd_fold: float = 2.0,
+    nontarget_pd_fold: float = 1.728,
     measurable_min_mm: float = 10.0,
 ) -> np.ndarray:
     """Per-scan response codes (patient, scan) by RECIST 1.1 (or mRECIST when given viable diameters).
