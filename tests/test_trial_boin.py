@@ -145,3 +145,30 @@ def test_fast_selection_equals_reference_select_mtd():
             ref = select_mtd_boin(d.target, n, y, cutoff_eli=d.cutoff_eli, extrasafe=d.extrasafe,
                                   offset=d.offset, bound_mtd=d.bound_mtd, lambda_d=d.lambdas[1])
             assert d.select(n, y) == ref
+
+
+def test_jss_worked_example_select_mtd():
+    # Yan et al. 2020 (J Stat Softw 94(13)), select.mtd(target=0.3, npts=c(3,3,15,9,0), ntox=c(0,0,4,4,0)):
+    # MTD 3; p_est 0.02, 0.02, 0.27, 0.45; p_overdose 0.01, 0.01, 0.36, 0.81 (BOIN 2.7.2 output)
+    n, y = [3, 3, 15, 9, 0], [0, 0, 4, 4, 0]
+    assert BOIN().select(np.array(n), np.array(y)) == 3
+    from nksim.trial.isotonic import isotonic_estimates
+
+    est = isotonic_estimates(0.3, n, y)
+    assert [round(v, 2) for v in est["isotonic_dlt_rate"][:4]] == [0.02, 0.02, 0.27, 0.45]
+    assert [round(v, 2) for v in est["prob_overdose"][:4]] == [0.01, 0.01, 0.36, 0.81]
+    assert est["isotonic_dlt_rate"][4] is None
+    # more BOIN 2.7.2 select.mtd results
+    assert BOIN(target=0.25).select(np.array([3, 6, 12, 9, 3]), np.array([0, 0, 2, 4, 2])) == 3
+    assert BOIN(n_doses=4, bound_mtd=True).select(np.array([6, 9, 9, 3]), np.array([0, 2, 3, 2])) == 3
+
+
+def test_dose_paths_follow_the_boundary_table():
+    from nksim.trial.advisor import dose_paths
+
+    tree = dose_paths(BOIN(), TrialData(np.zeros(0, dtype=int), np.zeros(0, dtype=int)))
+    # from dose 1: 0/3 -> 2, 1/3 -> 1, 2/3 -> 1 (cannot go lower), 3/3 -> stop (dose 1 eliminated)
+    assert [(nd["dlts"], nd["next_dose"]) for nd in tree] == [(0, 2), (1, 1), (2, 1), (3, None)]
+    # after 1/3 at dose 1: 0/3 more (1/6 <= 0.236 * 6) -> 2; 3/3 more (4/6 >= elim 4) -> stop
+    second = tree[1]["then"]
+    assert second[0]["next_dose"] == 2 and second[3]["next_dose"] is None

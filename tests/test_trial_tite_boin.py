@@ -46,3 +46,18 @@ def test_suspension_and_ess_rule():
 def test_advisor_on_complete_data_is_boin():
     data = TrialData(np.array([1, 1, 1, 2, 2, 2]), np.array([0, 0, 0, 0, 0, 1]))
     assert recommend(TITEBOIN(), data)["next_dose"] == recommend(BOIN(), data)["next_dose"] == 2
+
+
+def test_advisor_with_pending_patients(tmp_path):
+    from nksim.trial.advisor import read_trial_data
+
+    f = tmp_path / "tite.csv"
+    # dose 2: 6 treated, 1 DLT, 4 pending (> 50%): suspend accrual
+    f.write_text("dose_level,dlt,followup_days\n1,0,40\n1,0,35\n1,0,30\n2,0,28\n2,1,10\n2,0,12\n2,0,5\n2,0,2\n2,0,1\n")
+    rec = recommend(TITEBOIN(), read_trial_data(f, 5))
+    assert rec["next_dose"] == 2 and rec["decision"].startswith("suspend")
+    # 2 pending of 6 with 14 of 28 days each: ESS = 4 + 1 = 5, 1 DLT: p = 0.2 <= lambda_e -> escalate
+    data = TrialData(np.array([1, 1, 1, 2, 2, 2, 2, 2, 2]), np.array([0, 0, 0, 0, 1, 0, 0, 0, 0]),
+                     followup_days=np.array([40, 40, 40, 30, 30, 30, 30, 14, 14.0]))
+    rec = recommend(TITEBOIN(), data)
+    assert rec["next_dose"] == 3 and "effective sample size 5.00" in rec["decision"]

@@ -21,11 +21,20 @@ from nksim.trial.isotonic import isotonic_estimates
 
 @dataclass(frozen=True)
 class TrialData:
-    """Treated patients in order: dose_level (1-based), dlt (0/1), response (0/1, or None when not recorded)."""
+    """Treated patients in order: dose_level (1-based), dlt (0/1), response (0/1, or None when not recorded) and,
+    for TITE-BOIN, followup_days (days each patient has been followed; a patient without DLT and with follow-up
+    shorter than the DLT window is pending)."""
 
     dose_level: np.ndarray
     dlt: np.ndarray
     response: np.ndarray | None = None
+    followup_days: np.ndarray | None = None
+
+    def extended(self, dose: int, dlts: int, m: int) -> "TrialData":
+        """These data plus a completed cohort of m patients at ``dose`` with ``dlts`` DLTs (for dose paths)."""
+        resp = None if self.response is None else np.append(self.response, np.zeros(m, dtype=np.int64))
+        tox = np.append(self.dlt, (np.arange(m) < dlts).astype(np.int64))
+        return TrialData(np.append(self.dose_level, np.full(m, dose)), tox, resp)
 
     def counts(self, n_doses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         k = self.dose_level - 1
@@ -52,17 +61,23 @@ def read_trial_data(path: str | Path, n_doses: int) -> TrialData:
     for col in ("dose_level", "dlt"):
         if col not in df.columns:
             raise InputError("data columns", list(df.columns), "columns dose_level and dlt (and optional response)")
-    cols = ["dose_level", "dlt"] + (["response"] if "response" in df.columns else [])
+    cols = ["dose_level", "dlt"] + [c for c in ("response", "followup_days") if c in df.columns]
     arrays = {}
     for col in cols:
         values = pd.to_numeric(df[col], errors="coerce").to_numpy()
+        if col == "followup_days":
+            bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0)))
+            if bad.size:
+                raise InputError(f"{col} (row {bad[0] + 2} of {p.name})", df[col].iloc[bad[0]], "days >= 0")
+            arrays[col] = values.astype(float)
+            continue
         allowed = (1, n_doses) if col == "dose_level" else (0, 1)
         for i, v in enumerate(values):
             if not (np.isfinite(v) and float(v).is_integer() and allowed[0] <= v <= allowed[1]):
                 what = f"an integer dose level in 1..{n_doses}" if col == "dose_level" else "0 or 1"
                 raise InputError(f"{col} (row {i + 2} of {p.name})", df[col].iloc[i], what)
         arrays[col] = values.astype(np.int64)
-    return TrialData(arrays["dose_level"], arrays["dlt"], arrays.get("response"))
+    return TrialData(arrays["dose_level"], arrays["dlt"], arrays.get("response"), arrays.get("followup_days"))
 
 
 def state_from_data(design: Design, data: TrialData) -> CohortState:
@@ -96,6 +111,9 @@ def recommend(design: Design, data: TrialData) -> dict[str, Any]:
     """Next dose (or stop) with the counts, posterior summaries, boundary table and the current MTD/OBD estimate."""
     if design.uses_efficacy and data.response is None and data.dose_level.size:
         raise InputError("data columns", "no response column", f"a response column (0/1) for {design.name}")
+    from nksim.trial.tite_boin import TITEBOIN
+
+    tite = isinstance(design, TITEBOIN)
     K = design.n_doses
     s = state_from_data(design, data)
     n, y, r, yr = s.n[0].copy(), s.y[0].copy(), s.r[0].copy(), s.yr[0].copy()
@@ -107,6 +125,8 @@ def recommend(design: Design, data: TrialData) -> dict[str, Any]:
     elif m >= design.max_n:
         next_dose = None
         reason = f"maximum sample size {design.max_n} reached: select the MTD"
+    elif tite and data.followup_days is not None:
+        next_dose, reason = _tite_recommend(design, data, s)
     elif getattr(design, "name", "") == "3+3" and n[s.dose[0] - 1] % 3:
         next_dose = int(s.dose[0])
         reason = "3+3: complete the current cohort of 3"
@@ -139,6 +159,8 @@ def recommend(design: Design, data: TrialData) -> dict[str, Any]:
         "estimated_mtd" if not design.uses_efficacy else "estimated_obd": estimate or None,
         "posterior": _posterior_summary(design, n, y, r, yr),
         "boundary_table": design.boundary_table(),
+        "dose_paths": dose_paths(design, data) if next_dose is not None and not (tite and pending_any(data, design))
+        else [],
         "settings": design.describe(),
     }
     return out
@@ -158,3 +180,78 @@ def _posterior_summary(design: Design, n: np.ndarray, y: np.ndarray, r: np.ndarr
     if extra is not None:
         out.update(extra(n, y, r, yr))
     return out
+
+
+def pending_any(data: TrialData, design: Design, window_days: float = 28.0) -> bool:
+    if data.followup_days is None:
+        return False
+    return bool(np.any((data.dlt == 0) & (data.followup_days < getattr(design, "dlt_window_days", window_days))))
+
+
+def _tite_recommend(design, data: TrialData, s: CohortState) -> tuple[int | None, str]:
+    """TITE-BOIN decision with pending patients (followup_days shorter than the DLT window and no DLT yet)."""
+    K = design.n_doses
+    w = design.dlt_window_days
+    k = data.dose_level - 1
+    pend = (data.dlt == 0) & (data.followup_days < w)
+    frac = np.where(pend, np.clip(data.followup_days / w, 0, 1), 0.0)
+    n = np.bincount(k, minlength=K)
+    y = np.bincount(k, weights=data.dlt, minlength=K).astype(np.int64)
+    c = np.bincount(k, weights=pend, minlength=K).astype(np.int64)
+    stft = np.bincount(k, weights=frac, minlength=K)
+    cur = int(data.dose_level[-1])
+    elim = np.zeros(K, dtype=bool)
+    nxt, status = design.tite_decision(cur, n, y, c, stft, elim)
+    s.eliminated[0] = elim
+    if status == "stop":
+        s.early_stop[0] = True
+        return None, "stop the trial: the lowest dose is too toxic, no MTD"
+    if status == "done":
+        return None, "stop the trial: stopping rule met, select the MTD"
+    if status == "suspend":
+        return cur, (f"suspend accrual: {int(c[cur - 1])} of {int(n[cur - 1])} patients at dose {cur} are pending; "
+                     "wait and decide at the next arrival")
+    ess = n[cur - 1] - c[cur - 1] + stft[cur - 1]
+    move = "escalate" if nxt > cur else "de-escalate" if nxt < cur else "stay"
+    return nxt, (f"{move} (dose {cur}: {int(n[cur - 1])} treated, {int(y[cur - 1])} DLT observed, "
+                 f"{int(c[cur - 1])} pending, effective sample size {ess:.2f})")
+
+
+def dose_paths(design: Design, data: TrialData, depth: int = 2) -> list[dict[str, Any]]:
+    """Dose-transition pathways: for each possible DLT count in the next cohort(s), the design's next dose.
+
+    A tree (list of nodes ``{"dlts": k, "of": m, "dose": d, "next_dose": d' or None, "then": [...]}``) from the
+    current data, ``depth`` cohorts ahead (Yap et al. 2017, Clin Cancer Res 23:7440).
+    """
+    if depth <= 0:
+        return []
+    rec = recommend_core(design, data)
+    d = rec
+    if d is None:
+        return []
+    m = int(design.cohort_size)
+    if data.dose_level.size + m > design.max_n:
+        m = design.max_n - data.dose_level.size
+    if m <= 0:
+        return []
+    out = []
+    for k in range(m + 1):
+        nxt_data = data.extended(d, k, m)
+        nxt = recommend_core(design, nxt_data)
+        out.append({"dose": d, "dlts": k, "of": m, "next_dose": nxt,
+                    "then": dose_paths(design, nxt_data, depth - 1) if nxt is not None else []})
+    return out
+
+
+def recommend_core(design: Design, data: TrialData) -> int | None:
+    """Only the next dose (None = stop) of :func:`recommend`, for complete data."""
+    m = data.dose_level.size
+    if m == 0:
+        return int(design.start_dose)
+    if m >= design.max_n:
+        return None
+    s = state_from_data(design, data)
+    if getattr(design, "name", "") == "3+3" and s.n[0, s.dose[0] - 1] % 3:
+        return int(s.dose[0])
+    design.decide(s, np.array([0]))
+    return int(s.dose[0]) if s.active[0] else None

@@ -89,7 +89,10 @@ def oc_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Operating characteristics of a design for fixed true DLT (and response) probabilities."""
-    from nksim.trial.plots import plot_dose_paths, plot_selection
+    import numpy as np
+
+    from nksim.trial.advisor import TrialData, dose_paths
+    from nksim.trial.plots import plot_dose_paths, plot_dose_transitions, plot_selection
     from nksim.trial.simulate import operating_characteristics
     from nksim.trial.base import run_trials
     from nksim.trial.outcomes import FixedProbabilityModel
@@ -109,6 +112,10 @@ def oc_cmd(
     model = FixedProbabilityModel(p_tox, p_eff, seed=seed, dlt_window_days=dlt_window_days)
     ex = d.simulate(model, 4) if hasattr(d, "simulate") else run_trials(d, model, 4)
     plot_dose_paths(ex.dose_path, ex.dlt_path, folder / "dose_paths.png", title=f"{d.name}: example trials")
+    empty = TrialData(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                      np.zeros(0, dtype=np.int64) if d.uses_efficacy else None)
+    plot_dose_transitions(dose_paths(d, empty), folder / "dose_path_flowchart.png", int(d.start_dose),
+                          title=f"{d.name}: dose transitions for the first two cohorts")
     oc["run_folder"] = str(folder)
     if as_json:
         _echo_json(oc)
@@ -167,13 +174,18 @@ def next_dose_cmd(
     skeleton: Optional[str] = typer.Option(None),
     crm_model: str = typer.Option("empiric"),
     phi_e: Optional[float] = typer.Option(None),
+    dlt_window_days: float = typer.Option(28.0, help="TITE-BOIN: DLT window; CSV column followup_days"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Recommend the next dose of a running trial from its data."""
+    import dataclasses
+
     from nksim.trial.advisor import read_trial_data, recommend
 
     d = _design(design, target, n_doses, cohort_size, n_cohorts, start_dose, n_earlystop, extrasafe,
                 deescalation, skeleton, crm_model, phi_e)
+    if d.name == "tite-boin":
+        d = dataclasses.replace(d, dlt_window_days=dlt_window_days)
     rec = recommend(d, read_trial_data(data, n_doses))
     if as_json:
         _echo_json(rec)
@@ -193,6 +205,14 @@ def next_dose_cmd(
         typer.echo(f"eliminated doses: {rec['eliminated_doses']}")
     key = "estimated_obd" if "estimated_obd" in rec else "estimated_mtd"
     typer.echo(f"{key.replace('_', ' ')} so far: {rec[key] if rec[key] else 'none'}")
+    if rec["dose_paths"]:
+        typer.echo("dose paths for the next cohorts (DLTs/patients -> next dose):")
+        for node in rec["dose_paths"]:
+            nxt = node["next_dose"] if node["next_dose"] is not None else "stop"
+            then = ", ".join(f"{c['dlts']}/{c['of']}->{c['next_dose'] if c['next_dose'] is not None else 'stop'}"
+                             for c in node["then"])
+            typer.echo(f"  dose {node['dose']}: {node['dlts']}/{node['of']} -> {nxt}" + (f"   then at {nxt}: {then}"
+                                                                                      if then else ""))
     _print_boundaries(rec["boundary_table"], cohort_size)
 
 

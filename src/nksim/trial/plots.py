@@ -82,3 +82,46 @@ def plot_km(analysis: dict[str, Any], path: str | Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def plot_dose_transitions(tree: list[dict[str, Any]], path: str | Path, start_dose: int, title: str = "") -> Path:
+    """Dose-path flowchart: the dose-transition pathways tree of :func:`nksim.trial.advisor.dose_paths`
+    (left to right: cohort outcome 'DLTs/patients' on each edge, next dose in each node; 'stop' ends a path)."""
+    plt = _plt()
+    leaves: list[tuple[int, dict]] = []
+
+    def count(nodes):
+        return sum(max(1, count(n["then"])) for n in nodes) if nodes else 0
+
+    total = max(count(tree), 1)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.32 * total)))
+    ax.axis("off")
+
+    def draw(nodes, x0, y0, y_lo, y_hi):
+        span = (y_hi - y_lo) / max(sum(max(1, count(n["then"])) for n in nodes), 1)
+        y = y_lo
+        for node in nodes:
+            h = span * max(1, count(node["then"]))
+            yc = y + h / 2
+            label = "stop" if node["next_dose"] is None else f"dose {node['next_dose']}"
+            ax.plot([x0, x0 + 1], [y0, yc], color="0.7", lw=0.8)
+            ax.text(x0 + 0.5, (y0 + yc) / 2, f"{node['dlts']}/{node['of']}", fontsize=7, ha="center",
+                    va="bottom", color="C3" if node["dlts"] else "C0")
+            ax.text(x0 + 1, yc, label, fontsize=8, ha="left", va="center",
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "0.5", "lw": 0.6})
+            if node["then"]:
+                draw(node["then"], x0 + 1.6, yc, y, y + h)
+            y += h
+
+    ax.text(0, total / 2, f"dose {start_dose}", fontsize=9, ha="right", va="center",
+            bbox={"boxstyle": "round", "fc": "0.9", "ec": "0.4"})
+    draw(tree, 0.05, total / 2, 0, total)
+    ax.set_xlim(-0.8, 4.2)
+    ax.set_ylim(-0.5, total + 0.5)
+    ax.invert_yaxis()
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

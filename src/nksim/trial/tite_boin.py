@@ -40,11 +40,14 @@ class TITEBOIN(BOIN):
 
     name: ClassVar[str] = "tite-boin"
     max_pending_fraction: float = 0.5
+    dlt_window_days: float = 28.0  # used by the advisor; simulations take the outcome model's window
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0 < self.max_pending_fraction <= 0.65:
             raise InputError("max_pending_fraction", self.max_pending_fraction, "a fraction in (0, 0.65] (TITEgBOIN)")
+        if not self.dlt_window_days > 0:
+            raise InputError("dlt_window_days", self.dlt_window_days, "a positive number of days")
 
     def tite_decision(self, d: int, n: np.ndarray, y_obs: np.ndarray, pending: np.ndarray, stft: np.ndarray,
                       eliminated: np.ndarray) -> tuple[int, str]:
