@@ -145,9 +145,9 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     if workers is not None:
         if int(workers) < 1:
             raise InputError("workers", workers, "an integer >= 1")
-        import numba
+        from nksim.kinetics.solver import set_workers
 
-        numba.set_num_threads(min(int(workers), numba.config.NUMBA_NUM_THREADS))
+        set_workers(int(workers))
     parts: list[xr.Dataset] = []
     tables: list[pd.DataFrame] = []
     chunks = list(iter_chunks(n, size))

@@ -17,12 +17,26 @@ from numba import njit
 
 from nksim.kinetics import layout as L
 
-TINY = 1e-300
+LD_HORIZON = 30.0  # time constants after which exp(-age/tau) < 1e-13 is treated as 0
 
 
 @njit(cache=True, inline="always")
 def _pos(x: float) -> float:
     return x if x > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _power(x: float, n: float) -> float:
+    """x**n for x >= 0; whole n by repeated multiplication (pow is the costliest call in the right-hand side)."""
+    if x <= 0.0:
+        return 0.0
+    k = int(n)
+    if k == n and 0 <= k <= 8:
+        r = 1.0
+        for _ in range(k):
+            r *= x
+        return r
+    return x ** n
 
 
 @njit(cache=True)
@@ -76,9 +90,12 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     wbc = _pos(y[L.S_WBC])
 
     t_seg = seg[0]
-    decay = math.exp(-(p[L.P_K_LB] + p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]) * (t - t_seg))
-    lung_t = seg[1] * decay
-    lung_u = seg[2] * decay
+    lung_t = 0.0
+    lung_u = 0.0
+    if seg[1] + seg[2] > 0.0:
+        decay = math.exp(-(p[L.P_K_LB] + p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]) * (t - t_seg))
+        lung_t = seg[1] * decay
+        lung_u = seg[2] * decay
 
     # product totals (niche, cytokine consumption, IL-15 secretion)
     les_t = 0.0
@@ -94,10 +111,12 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     n_prod = n_trans + e_u + m_u + les_u + lung_u
 
     # cytokines in quasi-steady state (pg/mL)
+    # lymphodepletion effects decay exponentially; past LD_HORIZON time constants (< 1e-13) they are dropped
+    ld_age = t - p[L.P_T_LD]
     ld_on = t_seg >= p[L.P_T_LD]
     prod15 = p[L.P_P_15]
-    if ld_on:
-        prod15 *= 1.0 + p[L.P_A_LD] * p[L.P_LD_INT] * math.exp(-(t - p[L.P_T_LD]) / p[L.P_TAU_LD])
+    if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_LD]:
+        prod15 *= 1.0 + p[L.P_A_LD] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_LD])
     prod15 += p[L.P_S_ARM_T] * n_trans / vb + p[L.P_KA_IL15] * _pos(y[L.S_DEP_IL15]) / vb
     cons = p[L.P_U_CYT] * n_prod / vb
     il15 = qss_cytokine(prod15, p[L.P_K_15], cons, p[L.P_K_U])
@@ -115,8 +134,8 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
         room = 0.0
     prol_t = p[L.P_RHO_H] * sig_t * room
     prol_u = p[L.P_RHO_H] * sig * room
-    mform_t = p[L.P_K_M] * sig_t ** p[L.P_N_M]
-    mform_u = p[L.P_K_M] * sig ** p[L.P_N_M]
+    mform_t = p[L.P_K_M] * _power(sig_t, p[L.P_N_M])
+    mform_u = p[L.P_K_M] * _power(sig, p[L.P_N_M])
     mdeath = p[L.P_BETA_M] + rej
     lung_rate = p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]
 
@@ -231,8 +250,8 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     dy[L.S_H] = p[L.P_K_H] * (p[L.P_H_MAX] - hh)
     dy[L.S_AB] = -p[L.P_K_AB] * ab
     dw = p[L.P_K_WBC] * (p[L.P_WBC0] - wbc)
-    if ld_on:
-        dw -= p[L.P_W_KILL] * p[L.P_LD_INT] * math.exp(-(t - p[L.P_T_LD]) / p[L.P_TAU_CHEMO]) * wbc
+    if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]:
+        dw -= p[L.P_W_KILL] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_CHEMO]) * wbc
     dy[L.S_WBC] = dw
 
     dy[L.S_CUM_KILL_CAR] = kill_car

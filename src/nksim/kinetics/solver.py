@@ -1,6 +1,6 @@
 """Batched, compiled Dormand-Prince 5(4) integrator with error control, exact dosing discontinuities and dense output.
 
-Each patient is integrated independently (numba ``prange`` over patients, so results do not depend on chunking or
+Each patient is integrated independently (worker threads over patients; results do not depend on chunking or
 thread count). Between events the solver takes adaptive steps (Dormand & Prince 1980 tableau, Shampine 1986 dense
 output, standard step-size controller as in Hairer, Norsett & Wanner); at an event time it stops exactly, applies the
 jump and restarts. Values on the save grid come from the dense output (post-event values at event times).
@@ -9,9 +9,11 @@ jump and restarts. Values on the save grid come from the dense output (post-even
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from nksim.kinetics import layout as L
 from nksim.kinetics.rhs import apply_event, lung_pool, rhs
@@ -34,6 +36,15 @@ DENSE = np.array([
     [0.0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
     [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
 ])
+TABLEAU_A = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+    [A21, 0.0, 0.0, 0.0, 0.0],
+    [A31, A32, 0.0, 0.0, 0.0],
+    [A41, A42, A43, 0.0, 0.0],
+    [A51, A52, A53, A54, 0.0],
+    [A61, A62, A63, A64, A65],
+])
+TABLEAU_C = np.array([0.0, C2, C3, C4, C5, 1.0])
 SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
@@ -126,23 +137,15 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
             if t + h >= t_next or t_next - (t + h) < 1e-9 * h:
                 h = t_next - t
                 last = True
-            # stages
-            for i in range(n):
-                ytmp[i] = y[i] + h * A21 * k[0, i]
-            rhs(t + C2 * h, ytmp, p, nl, nc, seg, k[1], alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A31 * k[0, i] + A32 * k[1, i])
-            rhs(t + C3 * h, ytmp, p, nl, nc, seg, k[2], alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A41 * k[0, i] + A42 * k[1, i] + A43 * k[2, i])
-            rhs(t + C4 * h, ytmp, p, nl, nc, seg, k[3], alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A51 * k[0, i] + A52 * k[1, i] + A53 * k[2, i] + A54 * k[3, i])
-            rhs(t + C5 * h, ytmp, p, nl, nc, seg, k[4], alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A61 * k[0, i] + A62 * k[1, i] + A63 * k[2, i] + A64 * k[3, i] + A65 * k[4, i])
+            # stages 2..6 (one call site keeps compile time down)
+            for st in range(1, 6):
+                for i in range(n):
+                    acc = 0.0
+                    for j in range(st):
+                        acc += TABLEAU_A[st, j] * k[j, i]
+                    ytmp[i] = y[i] + h * acc
+                rhs(t + TABLEAU_C[st] * h if st < 5 else t + h, ytmp, p, nl, nc, seg, k[st], alg)
             t_new = t_next if last else t + h
-            rhs(t_new, ytmp, p, nl, nc, seg, k[5], alg)
             for i in range(n):
                 y_new[i] = y[i] + h * (B1 * k[0, i] + B3 * k[2, i] + B4 * k[3, i] + B5 * k[4, i] + B6 * k[5, i])
             rhs(t_new, y_new, p, nl, nc, seg, k[6], alg)
@@ -193,19 +196,44 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
     return STATUS_OK, n_acc, n_rej
 
 
-@njit(parallel=True, cache=True)
-def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
+@njit(nogil=True, cache=True)
+def _solve_rows(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-                atol: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve every patient (rows of y0, p and the event arrays). Returns (ys, algebraics, stats)."""
-    npat = y0.shape[0]
-    ys = np.zeros((npat, t_save.shape[0], y0.shape[1]))
-    als = np.zeros((npat, t_save.shape[0], L.NALG))
-    stats = np.zeros((npat, 3), dtype=np.int64)
-    for i in prange(npat):
+                atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
+                stats: np.ndarray) -> None:
+    for r in range(rows.shape[0]):
+        i = rows[r]
         st, na, nr = solve_one(y0[i], p[i], nl, nc, ev_t[i], ev_k[i], ev_a[i], ev_b[i], t0, t_end, t_save, rtol,
                                atol, max_steps, ys[i], als[i])
         stats[i, 0] = st
         stats[i, 1] = na
         stats[i, 2] = nr
+
+
+_WORKERS = [max(1, os.cpu_count() or 1)]
+
+
+def set_workers(n: int) -> None:
+    """Threads used by :func:`solve_batch` (results never depend on it)."""
+    _WORKERS[0] = max(1, int(n))
+
+
+def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
+                ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
+                atol: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Solve every patient (rows of y0, p and the event arrays) on worker threads (the compiled kernel releases the
+    GIL). Returns (ys: patient x save time x state, algebraic outputs, stats: status/accepted/rejected steps)."""
+    npat = y0.shape[0]
+    ys = np.zeros((npat, t_save.shape[0], y0.shape[1]))
+    als = np.zeros((npat, t_save.shape[0], L.NALG))
+    stats = np.zeros((npat, 3), dtype=np.int64)
+    workers = min(_WORKERS[0], npat)
+    # interleaved rows balance slow and fast patients across threads
+    parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]
+    args = (y0, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps)
+    if workers == 1:
+        _solve_rows(*args, parts[0], ys, als, stats)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda rows: _solve_rows(*args, rows, ys, als, stats), parts))
     return ys, als, stats
