@@ -96,3 +96,24 @@ def test_run_manufacture_api(tmp_path):
     assert not lots[0].persistent
     with pytest.raises(InputError):
         run_manufacture(spec, 10, -1, tmp_path / "z")
+
+
+def test_parameter_uncertainty_replicates(tmp_path):
+    from nksim.manufacturing.uncertainty import PROCESS_CHOICES, uncertainty_replicates
+
+    spec = load_manufacturing_spec({**load_manufacturing_spec("cb-car19-il15").model_dump(),
+                                    "parameters": {"mfg_cb_thaw_recovery": 0.9}})
+    a = uncertainty_replicates(spec, 15, 3, 4)
+    b = uncertainty_replicates(spec, 15, 3, 4)
+    assert a == b  # reproducible
+    assert "mfg_cb_thaw_recovery" not in a["varied"]  # fixed by the process
+    assert not PROCESS_CHOICES & set(a["varied"])  # release limits etc. are choices, not unknowns
+    assert "mfg_fold21_median_mbil21" in a["varied"]
+    m = a["metrics"]["release_pass_rate"]
+    assert 0.0 <= m["q05"] <= m["median"] <= m["q95"] <= 1.0
+    with pytest.raises(InputError, match="uncertainty"):
+        uncertainty_replicates(spec, 15, 3, 1)
+    res = runner.invoke(app, ["manufacture", "ipsc-nk-bank", "--lots", "10", "--uncertainty", "3", "--no-plots",
+                              "--json", "--out", str(tmp_path / "u")])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["uncertainty"]["replicates"] == 3

@@ -82,6 +82,16 @@ def _print_table(s: dict, out_dir: Path) -> None:
     for r in _rows(s):
         t.add_row(*r)
     con.print(t)
+    if "uncertainty" in s:
+        u = s["uncertainty"]
+        tu = Table(title=f"Parameter uncertainty: {u['replicates']} replicates over the registry ranges of "
+                         f"{len(u['varied'])} parameters ({u['lots_per_replicate']} lots each)")
+        tu.add_column("metric")
+        tu.add_column("median replicate", justify="right")
+        tu.add_column("5th-95th pct of replicates")
+        for k, v in u["metrics"].items():
+            tu.add_row(k.replace("_", " "), _fmt(v["median"]), f"{_fmt(v['q05'])} - {_fmt(v['q95'])}")
+        con.print(tu)
     a = s.get("assumptions", [])
     n_ass = sum(r["status"] == "assumption" for r in a)
     ta = Table(title=f"NOT DATA: {n_ass} assumptions and {len(a) - n_ass} unverified/derived values used by this "
@@ -106,6 +116,8 @@ def manufacture(
     out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/manufacture-<name>-<seed>)"),
     list_processes: bool = typer.Option(False, "--list", help="list the built-in processes and exit"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots to the run folder"),
+    uncertainty: int = typer.Option(0, "--uncertainty", help="also replicate R times over registry ranges "
+                                    "(parameter uncertainty; 0 = off)"),
 ) -> None:
     """Simulate N lots of a manufacturing process: yield, doses per lot, release pass rate, cost, vein-to-vein."""
     from nksim.manufacturing.loader import builtin_processes, load_manufacturing_spec
@@ -117,7 +129,7 @@ def manufacture(
     if scenario is None:
         raise InputError("SCENARIO", None, "a built-in process name or a YAML file (see --list)")
     spec = load_manufacturing_spec(scenario)
-    result = run_manufacture(spec, lots, seed, out, plots=plots, progress=not as_json)
+    result = run_manufacture(spec, lots, seed, out, plots=plots, progress=not as_json, uncertainty=uncertainty)
     if as_json:
         typer.echo(json.dumps(result, indent=2, default=_json_default))
     else:
@@ -138,7 +150,7 @@ def _json_default(x):
 
 
 def run_manufacture(spec, n_lots: int, seed: int, out: Optional[Path] = None, *, plots: bool = True,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, uncertainty: int = 0) -> dict:
     """Simulate, summarize and write the run folder (summary.json, lots.csv, ledger, spec, plots)."""
     import pandas as pd
     import yaml
@@ -167,6 +179,10 @@ def run_manufacture(spec, n_lots: int, seed: int, out: Optional[Path] = None, *,
         lots = simulate_lots(spec, n_lots, seed, params=p)
     summary = summarize_lots(lots, spec, p)
     summary["seed"] = seed
+    if uncertainty:
+        from nksim.manufacturing.uncertainty import uncertainty_replicates
+
+        summary["uncertainty"] = uncertainty_replicates(spec, n_lots, seed, uncertainty)
     summary["run_folder"] = str(out_dir)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     pd.DataFrame([lot.summary() for lot in lots]).to_csv(out_dir / "lots.csv", index=False)
