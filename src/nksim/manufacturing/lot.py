@@ -162,7 +162,8 @@ def simulate_lot(spec: ManufacturingSpec, lot_id: int, seed: int, params: Params
     # 3. expansion segments around the gene-transfer day
     tr = draw_transfer(spec.gene_transfer, ex.days, p, rng)
     has_transfer = spec.gene_transfer.method != "none"
-    t_tr = tr.day if has_transfer else ex.days
+    transfer_step = has_transfer and spec.gene_transfer.method != "clonal_line"  # a clonal line needs no step
+    t_tr = tr.day if transfer_step else ex.days
     nk, t = nk0, t0
     for a, b, name in ((0.0, t_tr, "expansion"), (t_tr, ex.days, "expansion after gene transfer")):
         if b > a:
@@ -173,7 +174,7 @@ def simulate_lot(spec: ManufacturingSpec, lot_id: int, seed: int, params: Params
             ledger.append(row(label, "nk", nk, nk_out, nk_out + dead_nk - nk, culture_death=dead_nk))
             ledger.append(row(label, "t", t, t_out, t_out + dead_t - t, culture_death=dead_t))
             nk, t = nk_out, t_out
-        if name == "expansion" and has_transfer:
+        if name == "expansion" and transfer_step:
             label = f"gene transfer ({spec.gene_transfer.method}, day {t_tr:g})"
             ledger.append(row(label, "nk", nk, nk * tr.survival, transfer_toxicity=nk * (1 - tr.survival)))
             ledger.append(row(label, "t", t, t * tr.survival, transfer_toxicity=t * (1 - tr.survival)))
@@ -181,7 +182,7 @@ def simulate_lot(spec: ManufacturingSpec, lot_id: int, seed: int, params: Params
     harvest_nk, harvest_t = nk, t
     fold = float(math.exp(log_fold_any(ex.days, r, tau)))
     grid = _culture_grid(ex.days, t_tr)
-    surv = np.where(grid >= t_tr, tr.survival, 1.0) if has_transfer else np.ones_like(grid)
+    surv = np.where(grid >= t_tr, tr.survival, 1.0) if transfer_step else np.ones_like(grid)
     lf_grid = np.asarray(log_fold_any(grid, r, tau), dtype=float)
     curve_nk = nk0 * np.exp(lf_grid) * surv
     curve_t = t0 * np.exp(phi * lf_grid) * surv
