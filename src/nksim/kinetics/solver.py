@@ -140,19 +140,22 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
             # stages 2..6 (one call site keeps compile time down)
             for st in range(1, 6):
                 for i in range(n):
-                    acc = 0.0
-                    for j in range(st):
-                        acc += TABLEAU_A[st, j] * k[j, i]
-                    ytmp[i] = y[i] + h * acc
+                    ytmp[i] = y[i]
+                for j in range(st):
+                    a = h * TABLEAU_A[st, j]
+                    for i in range(n):  # contiguous inner loop (vectorises)
+                        ytmp[i] += a * k[j, i]
                 rhs(t + TABLEAU_C[st] * h if st < 5 else t + h, ytmp, p, nl, nc, seg, k[st], alg)
             t_new = t_next if last else t + h
             for i in range(n):
                 y_new[i] = y[i] + h * (B1 * k[0, i] + B3 * k[2, i] + B4 * k[3, i] + B5 * k[4, i] + B6 * k[5, i])
             rhs(t_new, y_new, p, nl, nc, seg, k[6], alg)
+            acc2 = 0.0
             for i in range(n):
-                err[i] = h * (E1 * k[0, i] + E3 * k[2, i] + E4 * k[3, i] + E5 * k[4, i] + E6 * k[5, i] + E7 * k[6, i])
-                scale[i] = atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
-            en = _rms(err, scale)
+                e = h * (E1 * k[0, i] + E3 * k[2, i] + E4 * k[3, i] + E5 * k[4, i] + E6 * k[5, i] + E7 * k[6, i])
+                e /= atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
+                acc2 += e * e
+            en = math.sqrt(acc2 / n)
             if not math.isfinite(en):
                 if h < 1e-9:
                     return STATUS_NONFINITE, n_acc, n_rej
