@@ -70,3 +70,16 @@ def test_safety_stop_rule():
 def test_bad_skeleton():
     with pytest.raises(InputError, match="skeleton"):
         CRM(n_doses=3, skeleton=(0.3, 0.2, 0.1))
+
+
+def test_monte_carlo_within_three_se_of_exact_enumeration():
+    from nksim.trial.simulate import exact_oc
+
+    p = [0.05, 0.15, 0.3, 0.45, 0.6]
+    d = CRM(n_cohorts=6)
+    ex = exact_oc(d, p)  # counts plus the last cohort determine the CRM's decision: enumeration is exact
+    assert abs(ex["selection"].sum() - 1) < 1e-9
+    oc = operating_characteristics(d, p, n_trials=3000, seed=3)
+    mc = np.array(oc.selection_pct) / 100
+    se = np.sqrt(ex["selection"] * (1 - ex["selection"]) / 3000)
+    assert np.all(np.abs(mc - ex["selection"]) < 3 * se + 1e-12)

@@ -103,6 +103,8 @@ def oc_cmd(
                 deescalation, skeleton, crm_model, phi_e)
     if trials < 1:
         raise InputError("trials", trials, "an integer >= 1")
+    if d.uses_efficacy and p_eff is None:
+        raise InputError("true_eff", None, f"a response probability per dose for {d.name}")
     oc = operating_characteristics(d, p_tox, p_eff, n_trials=trials, seed=seed, dlt_window_days=dlt_window_days,
                                    accrual_gap_days=accrual_gap_days).to_dict()
     folder = out or Path("runs") / f"trial-oc-{d.name.replace('+', 'p')}"

@@ -20,6 +20,7 @@ Two implementations:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -37,13 +38,23 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser (Steele, Lea & Flood 2014) on a uint64 array (wrap-around arithmetic)."""
-    with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014) on a uint64 array (wrap-around arithmetic; numpy does not
+    warn on integer array overflow)."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@lru_cache(maxsize=1024)
+def _base_key(seed: int, channel: int) -> np.ndarray:
+    base = _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
+    base = _mix(base ^ np.uint64(module_key("trial")))
+    return _mix(base ^ np.uint64(channel))
 
 
 def keyed_uniforms(seed: int, trial_ids: np.ndarray, patient_ids: np.ndarray, channel: int) -> np.ndarray:
@@ -57,10 +68,7 @@ def keyed_uniforms(seed: int, trial_ids: np.ndarray, patient_ids: np.ndarray, ch
         raise InputError("seed", seed, "a non-negative integer")
     t = np.asarray(trial_ids, dtype=np.int64).astype(np.uint64)
     j = np.asarray(patient_ids, dtype=np.int64).astype(np.uint64)
-    base = _mix(np.array([int(seed) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
-    base = _mix(base ^ np.uint64(module_key("trial")))
-    base = _mix(base ^ np.uint64(channel))
-    z = _mix(_mix(base ^ t) ^ j)
+    z = _mix(_mix(_base_key(int(seed), int(channel)) ^ t) ^ j)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
