@@ -44,6 +44,7 @@ def test_simulated_randomized_trial_detects_a_large_effect():
     df = simulate_randomized(parse_arms("low:0.1:3,high:0.4:9"), 80, seed=2)
     assert (df["arm"] == "low").sum() == 80
     res = analyze_arms(df)
+    assert res["reference"] == "low" and list(res["arms"]) == ["low", "high"]
     assert res["arms"]["high"]["hazard_ratio"] < 0.6 and res["arms"]["high"]["logrank_p"] < 0.01
     assert res["arms"]["high"]["orr"] > res["arms"]["low"]["orr"]
 

@@ -71,18 +71,22 @@ def simulate_randomized(arms: list[Arm], n_per_arm: int, *, seed: int = 1, accru
         horizon = accrual_months + followup_months - entry
         rows.append({"arm": arm.name, "pfs_months": min(t, horizon), "progressed": int(t <= horizon),
                      "response": int(g.uniform() < arm.p_response)})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df["arm"] = pd.Categorical(df["arm"], categories=[a.name for a in arms])
+    return df
 
 
 def analyze_arms(df: pd.DataFrame, reference: str | None = None) -> dict[str, Any]:
-    """ORR, KM PFS, log-rank and hazard ratios by arm (see module docstring)."""
+    """ORR, KM PFS, log-rank and hazard ratios by arm (see module docstring). Arms in category order (or order of
+    appearance); the reference defaults to the first."""
     from lifelines import CoxPHFitter, KaplanMeierFitter
     from lifelines.statistics import logrank_test, multivariate_logrank_test
 
     need = {"arm", "pfs_months", "progressed", "response"}
     if not need <= set(df.columns):
         raise InputError("columns", sorted(df.columns), "arm, pfs_months, progressed, response")
-    names = list(dict.fromkeys(df["arm"]))
+    names = (list(df["arm"].cat.categories) if isinstance(df["arm"].dtype, pd.CategoricalDtype)
+             else list(dict.fromkeys(df["arm"])))
     ref = reference or names[0]
     if ref not in names:
         raise InputError("reference", ref, f"one of the arms {names}")
@@ -113,7 +117,7 @@ def analyze_arms(df: pd.DataFrame, reference: str | None = None) -> dict[str, An
             entry.update({"logrank_chi2": float(lr.test_statistic), "logrank_p": float(lr.p_value),
                           "hazard_ratio": hr, "hazard_ratio_ci95": [float(lo), float(hi)]})
         out["arms"][name] = entry
-    mv = multivariate_logrank_test(df["pfs_months"], df["arm"], df["progressed"])
+    mv = multivariate_logrank_test(df["pfs_months"], df["arm"].astype(str), df["progressed"])
     out["logrank_all_chi2"] = float(mv.test_statistic)
     out["logrank_all_p"] = float(mv.p_value)
     return out
