@@ -53,6 +53,13 @@ def test_one_row_per_patient_with_contract_columns(cohort):
     assert set(o.best_response) <= {"CR", "PR", "SD", "PD", "NE"}
     assert (o.pfs_days <= o.os_days + 1e-9).all()
     assert (o.pfs_days >= 0).all() and (o.os_days <= 200.0).all()
+    # per-scan burden: present exactly where a response was assessed; best % change is its minimum
+    for d in ro.scan_days:
+        assert (o[scan_column(d)].isna() == o[scan_column(d).replace("resp_", "burden_")].isna()).all()
+    burden = o[[scan_column(d).replace("resp_", "burden_") for d in ro.scan_days]]
+    best = 100 * (burden.min(axis=1) / o.baseline_burden_mm - 1)
+    ok = o.measurable & burden.notna().any(axis=1)
+    assert np.allclose(best[ok], o.best_pct_change[ok])
     # a PFS event without death is a PD scan; every PD patient has a PD scan date
     assert (o.loc[o.pd_day.notna(), "pfs_days"] == o.loc[o.pd_day.notna(), "pd_day"]).all()
 

@@ -180,12 +180,13 @@ def outcomes(
     )
     if not is_target.any():
         raise InputError("trajectories.is_target", is_target.tolist(), "at least one target lesion")
-    measured = viable if criteria == "mRECIST" else viable + dead
-    at = _grid.interp_at(
-        measured, t, np.concatenate([[baseline_day], scan_days])
-    )  # (patient, 1 + scan, lesion)
-    if criteria == "mRECIST" and ro.mrecist_baseline == "viable+dead":
-        at[:, 0] = _grid.interp_at(viable + dead, t, np.array([baseline_day]))[:, 0]
+    times = np.concatenate([[baseline_day], scan_days])
+    at = _grid.interp_at(viable, t, times)  # (patient, 1 + scan, lesion); linear, so viable and dead add
+    dead_at = _grid.interp_at(dead, t, times)
+    if criteria != "mRECIST":
+        at = at + dead_at
+    elif ro.mrecist_baseline == "viable+dead":
+        at[:, 0] += dead_at[:, 0]
     d_all = diameter_mm(at, density[:, None, None], imaging)
     # a target lesion must be measurable at baseline (RECIST >= 10 mm; Lugano node > 15 mm), else non-target
     node_normal = p["clinical_lugano_node_normal_mm"]
@@ -235,14 +236,10 @@ def outcomes(
             measurable_min_mm=measurable_min,
         )
         burden = d_target.sum(axis=2)  # sum of diameters
-    bor = best_overall_response(
-        codes,
-        scan_days,
-        confirmation=confirmation_for(criteria) if ro.confirmation is None else ro.confirmation,
-        confirmation_min_days=conf_days,
-        sd_min_days=sd_min,
-    )
     confirm = confirmation_for(criteria) if ro.confirmation is None else ro.confirmation
+    bor = best_overall_response(
+        codes, scan_days, confirmation=confirm, confirmation_min_days=conf_days, sd_min_days=sd_min
+    )
     shown = continuing_partial_response(
         codes, scan_days, confirmation=confirm, confirmation_min_days=conf_days
     )
@@ -324,6 +321,9 @@ def outcomes(
     }
     for j, day in enumerate(scan_days):
         cols[scan_column(day)] = to_labels(shown[:, j])
+    for j, day in enumerate(scan_days):  # sum of target diameters (mm; Lugano: SPD, mm2) at each scan done
+        name = scan_column(day).replace("resp_", "burden_")
+        cols[name] = np.where(assessed[:, j], burden[:, j + 1], np.nan)
     cols.update(
         {
             "pfs_days": surv["pfs_days"],
