@@ -16,7 +16,7 @@ A design is a small frozen object with three methods:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -49,7 +49,6 @@ class CohortState:
     eliminated: np.ndarray
     selected: np.ndarray
     n_total: np.ndarray
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n_trials: int, n_doses: int, start_dose: int) -> "CohortState":
@@ -122,7 +121,7 @@ class Design(ABC):
             return out
         uniq, inv = np.unique(keys[ok], axis=0, return_inverse=True)
         k = s.n.shape[1]
-        sel = _cached_select(self, tuple(map(tuple, uniq)), k)
+        sel = [_select_one(self, tuple(row), k) for row in uniq.tolist()]
         out[ok] = np.asarray(sel, dtype=np.int64)[inv.ravel()]
         return out
 
@@ -141,13 +140,6 @@ class Design(ABC):
 
         d = asdict(self) if is_dataclass(self) else {}
         return {"design": self.name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}}
-
-
-def _cached_select(design: Design, rows: tuple, k: int) -> list[int]:
-    sel = []
-    for row in rows:
-        sel.append(_select_one(design, row, k))
-    return sel
 
 
 @lru_cache(maxsize=200_000)
