@@ -114,3 +114,21 @@ def test_never_detected():
     )
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     assert not o.loc[0, "detected"] and o.loc[0, "days_detectable"] == 0.0
+
+
+def test_dlt_evaluability_and_rate_denominator():
+    from nksim.clinical import summarize
+
+    t = np.arange(-2.0, 60.0)
+    c = np.ones((3, t.size))
+    c[0, (t >= 4) & (t < 6)] = 1e5  # DLT (grade 4 CRS) on day 4
+    death = np.zeros((3, t.size))
+    death[1] = np.where(t >= 10, 1e3, 0.0)  # dies on day ~10 without DLT: not evaluable
+    ds = make_trajectories(t, np.full((3, t.size, 1), 1e9), cytokine_pg_ml=c, death_hazard=death)
+    pts = pd.DataFrame({"cd3_per_kg": 0.0, "n_infusions": 1, "indication": "CRC"},
+                       index=pd.Index([0, 1, 2], name="patient"))
+    o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
+    assert o.dlt.tolist() == [True, False, False]
+    assert o.dlt_evaluable.tolist() == [True, False, True]
+    row = summarize(o).set_index("metric").loc["DLT rate"]
+    assert row.n == 2 and row.n_events == 1

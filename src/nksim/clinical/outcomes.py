@@ -348,6 +348,8 @@ def outcomes(
             "neutropenia_grade": neut.max(axis=1).astype(int),
             "leukopenia_grade": leuk.max(axis=1).astype(int),
             "dlt": dlt,
+            # DLT-evaluable: a DLT, or observed alive through the whole window (3+3-style evaluability)
+            "dlt_evaluable": dlt | ((death_day > ro.dlt_window_days) & (end_day >= ro.dlt_window_days)),
             "dlt_day": dlt_day,
             "dlt_toxicity": dlt_cause,
             "peak_nk_per_ul": np.where(post.any(axis=1), nk_post.max(axis=1), np.nan),

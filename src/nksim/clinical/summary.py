@@ -4,8 +4,9 @@ intervals.
 Rates carry exact Clopper-Pearson intervals (beta quantiles); medians come from the Kaplan-Meier estimator
 (lifelines) with the interval of lifelines' ``median_survival_times`` on the pointwise confidence band (an
 infinite bound or estimate means "not reached"). Response rates use the patients with measurable disease at
-baseline as denominator (NE counts as non-response); safety rates use every patient. Stratification by a
-column (e.g. a biomarker such as antigen_GPC3) answers patient-selection questions.
+baseline as denominator (NE counts as non-response); the DLT rate uses the DLT-evaluable patients (a DLT, or
+followed alive through the window); other safety rates use every patient. Stratification by a column (e.g. a
+biomarker such as antigen_GPC3) answers patient-selection questions.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def _summary_rows(df: pd.DataFrame, alpha: float) -> list[dict]:
     rows.append(_rate("CRS grade>=3", df["crs_grade"] >= 3, alpha))
     rows.append(_rate("ICANS any grade", df["icans_grade"] >= 1, alpha))
     rows.append(_rate("ICANS grade>=3", df["icans_grade"] >= 3, alpha))
-    rows.append(_rate("DLT rate", df["dlt"].astype(bool), alpha))
+    dlt_pop = df[df["dlt_evaluable"].astype(bool)] if "dlt_evaluable" in df else df
+    rows.append(_rate("DLT rate", dlt_pop["dlt"].astype(bool), alpha))
     if "gvhd_grade" in df:
         rows.append(_rate("GvHD grade>=2", df["gvhd_grade"] >= 2, alpha))
     if "detected" in df:
