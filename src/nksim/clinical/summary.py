@@ -1,5 +1,4 @@
-"""Cohort summary of an outcome table: response rates, median PFS/OS, CRS, ICANS and DLT rates with 95%
-intervals.
+"""Cohort summary: response rates, median PFS/OS, CRS, ICANS and DLT rates, each with a 95% interval.
 
 Rates carry exact Clopper-Pearson intervals (beta quantiles); medians come from the Kaplan-Meier estimator
 (lifelines) with the interval of lifelines' ``median_survival_times`` on the pointwise confidence band (an
