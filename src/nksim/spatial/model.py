@@ -31,7 +31,8 @@ NK_ARRAYS = {"pos": np.int64, "state": np.int8, "ids": np.int64, "comp": np.uint
              "budget": np.int32, "kills": np.int32, "target": np.int64, "reached": np.uint8}
 RECORD_NAMES = ("time_d", "tumor_antigen_pos", "tumor_antigen_neg", "tumor_dead", "nk_total", "nk_search",
                 "nk_conjugated", "nk_detach", "nk_exhausted", "nk_functional", "nk_competent_active", "nk_in_tumor",
-                "tgfb_mean_tumor_ng_ml", "hypoxic_fraction_tumor", "il15_mean_tumor_pg_ml") + COUNTER_NAMES
+                "tgfb_mean_tumor_ng_ml", "hypoxic_fraction_tumor", "il15_mean_tumor_pg_ml", "nk_competent_in_lesion",
+                "nk_exhausted_competent_in_lesion", "tumor_voxels_mass") + COUNTER_NAMES
 DEPTH_BIN_UM = 40.0
 
 
@@ -152,6 +153,15 @@ class Simulation:
                             self.arrays["nk_occ"], cell, self.p, self.cfg, self.arrays["counters"])
         self.scalars["n_nk"], self.scalars["next_id"] = int(n), int(nid)
 
+    def _sort_nk(self) -> None:
+        """Order agents by voxel (stable) for memory locality; deterministic, so resume stays exact."""
+        n = self.scalars["n_nk"]
+        if n < 4096:
+            return
+        order = np.argsort(self.nk["pos"][:n], kind="stable")
+        for k, a in self.nk.items():
+            a[:n] = a[:n][order]
+
     def _ensure_capacity(self, extra: int) -> None:
         need = self.scalars["n_nk"] + extra
         cap = self.nk["pos"].shape[0]
@@ -208,6 +218,7 @@ class Simulation:
                 sc["tstep"] += 1
                 sc["n_nk"] = int(kr.compact(sc["n_nk"], nk["pos"], nk["state"], nk["ids"], nk["comp"], nk["car"],
                                             nk["budget"], nk["kills"], nk["target"], nk["reached"], a["kill_hist"]))
+                self._sort_nk()
                 t4 = time.perf_counter()
                 self.timings.tumor_s += t4 - t3
                 if sc["tstep"] % self.t_per_rec == 0 or sc["fstep"] >= self.total_fsteps:
@@ -260,6 +271,9 @@ class Simulation:
                int((alive & comp & (st != EXHAUSTED)).sum()), in_tumor,
                float(F[F_TGF][tum].sum() / ntum), float((F[F_O2][tum] < self.values["abm_hypoxia_mmhg"]).sum() / ntum),
                float(F[F_IL15][tum].sum() / ntum)]
+        lesion = alive & comp & (nk["reached"][:n] == 1)
+        rec += [int((lesion & (st != EXHAUSTED)).sum()), int((lesion & (st == EXHAUSTED)).sum()),
+                int(tum.sum() + (cell == DEAD).sum())]
         rec += [int(c) for c in a["counters"]]
         self.records.append(rec)
 
