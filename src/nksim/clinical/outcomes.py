@@ -250,7 +250,8 @@ def outcomes(
     change = np.where(assessed & measurable[:, None], change, np.nan)
     all_nan = np.isnan(change).all(axis=1)
     best_change = np.full(n_pat, np.nan)
-    best_change[~all_nan] = np.nanmin(change[~all_nan], axis=1)
+    if change.shape[1]:
+        best_change[~all_nan] = np.nanmin(change[~all_nan], axis=1)
     surv = progression_free_and_overall_survival(scan_days, codes, death_day, end_day)
 
     # ---- safety ------------------------------------------------------------------------------------------
@@ -353,7 +354,7 @@ def outcomes(
             "dlt_day": dlt_day,
             "dlt_toxicity": dlt_cause,
             "peak_nk_per_ul": np.where(post.any(axis=1), nk_post.max(axis=1), np.nan),
-            "tmax_nk_day": np.where(post.any(axis=1), t[peak_idx], np.nan),
+            "tmax_nk_day": np.where(post.any(axis=1) & (nk_post.max(axis=1) > 0), t[peak_idx], np.nan),
             "peak_car_nk_per_ul": car_post.max(axis=1),
             "peak_cytokine_pg_ml": np.where(post, c, 0.0).max(axis=1),
             "detected": det.any(axis=1),
