@@ -11,8 +11,7 @@ from nksim.spec.scenario import Scenario
 def small(name: str, n: int = 4, horizon: float = 120.0, **tumor: object) -> Scenario:
     """A built-in scenario cut down for tests (few patients, shorter horizon)."""
     sc = nksim.load_scenario(name)
-    sim = sc.simulation.model_copy(update={"n_patients": n, "horizon_d": horizon,
-                                           "scan_days": tuple(d for d in sc.simulation.scan_days if d <= horizon)})
+    sim = sc.simulation.model_copy(update={"n_patients": n, "horizon_d": horizon})
     upd: dict[str, object] = {"simulation": sim}
     if tumor:
         upd["tumor"] = sc.tumor.model_copy(update=tumor)

@@ -18,7 +18,7 @@ from nksim import __version__
 from nksim.errors import InputError
 from nksim.kinetics.inputs import build_inputs, check_overrides
 from nksim.kinetics.trajectories import to_dataset
-from nksim.population.sampling import sample_patients
+from nksim.population.sampling import sample_patients, typical_values
 from nksim.registry import load_registry
 from nksim.spec.io import dump_scenario, load_scenario
 from nksim.spec.scenario import Scenario
@@ -36,6 +36,13 @@ class SimulationResult:
     patients: pd.DataFrame
     scenario: Scenario
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, by: str | None = None, bins: Any = None) -> pd.DataFrame:
+        """ORR, CR rate, DCR, median PFS/OS, CRS any-grade and >= 3, DLT rate, each with a 95% interval; optionally
+        stratified by a patient column (e.g. ``by="antigen_fraction_GPC3", bins=[0, 0.5, 1]``)."""
+        from nksim.clinical import summarize
+
+        return summarize(self.patients, by=by, bins=bins)
 
     def __repr__(self) -> str:
         return (f"SimulationResult({self.scenario.name!r}, patients={len(self.patients)}, "
@@ -80,8 +87,9 @@ def _slice_overrides(ov: Mapping[str, Any], idx: np.ndarray, n_total: int) -> di
 
 
 def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
-                   backend: str = "compiled") -> tuple[xr.Dataset, pd.DataFrame]:
-    """Simulate one chunk of given patients; returns (trajectories, patient table with product given + solver stats)."""
+                   backend: str = "compiled", with_outcomes: bool = True) -> tuple[xr.Dataset, pd.DataFrame]:
+    """Simulate one chunk of given patients; returns (trajectories, patient table: covariates, product given, solver
+    statistics and, with ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``)."""
     from nksim.kinetics.reference import solve_reference_batch
     from nksim.kinetics.solver import STATUS_OK, solve_batch
 
@@ -101,6 +109,11 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     table = patients.join(inp.product_given)
     table["solver_steps"] = stats[:, 1]
     table["solver_rejected"] = stats[:, 2]
+    if with_outcomes:
+        from nksim.clinical import outcomes
+
+        table = outcomes(ds, table, scenario.resolved_readouts(), seed=scenario.simulation.seed,
+                         params=typical_values(scenario))
     return ds, table
 
 

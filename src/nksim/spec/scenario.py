@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from nksim.spec.base import Frozen
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS, RESPONSE_CRITERIA
+from nksim.spec.clinical import DEFAULT_SCAN_DAYS, ReadoutSpec
+from nksim.spec.manufacturing import ManufacturingSpec
 
 # "construct" is the domain word; pydantic warns that it shadows the deprecated BaseModel.construct
 warnings.filterwarnings("ignore", message='Field name "construct"', category=UserWarning)
@@ -254,7 +256,7 @@ class Population(Frozen):
 class Simulation(Frozen):
     horizon_d: float = Field(default=365.0, gt=0, description="simulated days after the first infusion")
     save_every_d: float = Field(default=1.0, gt=0, description="save grid spacing (d)")
-    scan_days: tuple[float, ...] = Field(default=(28.0, 56.0, 84.0, 168.0, 252.0, 365.0), description="imaging days")
+    scan_days: tuple[float, ...] = Field(default=DEFAULT_SCAN_DAYS, description="imaging days (the readouts use these)")
     n_patients: int = Field(default=100, ge=1)
     seed: int = Field(default=1, ge=0)
     rtol: float = Field(default=1e-6, gt=0, lt=1)
@@ -271,6 +273,9 @@ class Scenario(Frozen):
     tumor: Tumor = Tumor()
     population: Population = Population()
     simulation: Simulation = Simulation()
+    readouts: ReadoutSpec = Field(default_factory=ReadoutSpec, description="clinical readouts (scan days: simulation)")
+    manufacturing: ManufacturingSpec | None = Field(
+        default=None, description="manufacturing process; `nksim manufacture` and lot-based product overrides read it")
     parameters: dict[str, float] = Field(default_factory=dict, description="registry overrides for this scenario")
     sources: dict[str, str] = Field(default_factory=dict, description="why/where from for scenario-specific values")
 
@@ -286,7 +291,11 @@ class Scenario(Frozen):
 
     @property
     def criteria(self) -> str:
-        return self.tumor.criteria or INDICATIONS[self.tumor.indication].criteria
+        return self.readouts.criteria or self.tumor.criteria or INDICATIONS[self.tumor.indication].criteria
+
+    def resolved_readouts(self) -> ReadoutSpec:
+        """Readouts with the scan schedule of ``simulation`` and the criteria resolved."""
+        return self.readouts.model_copy(update={"scan_days": self.simulation.scan_days, "criteria": self.criteria})
 
     @property
     def study_antigens(self) -> tuple[str, ...]:
