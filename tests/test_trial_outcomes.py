@@ -57,3 +57,28 @@ def test_errors_name_the_field():
         FixedProbabilityModel([0.1, 0.2], [0.1])
     with pytest.raises(InputError, match="dose_level"):
         FixedProbabilityModel([0.1, 0.2]).outcomes(np.array([0]), np.array([0]), np.array([3]))
+
+
+def test_callable_adapter_runs_designs_and_memoises():
+    import pandas as pd
+
+    from nksim.trial.base import run_trials
+    from nksim.trial.boin import BOIN
+    from nksim.trial.outcomes import CallableOutcomeModel
+
+    fixed = FixedProbabilityModel([0.05, 0.15, 0.3, 0.45, 0.6], [0.1, 0.2, 0.3, 0.4, 0.5], seed=4)
+    calls = []
+
+    def fake_engine(t, j, d):  # stands in for the cohort engine + clinical readouts
+        calls.append(len(t))
+        o = fixed.outcomes(t, j, d)
+        return pd.DataFrame({"dlt": o.dlt, "dlt_day": o.dlt_day,
+                             "best_response": np.where(o.response == 1, "PR", "SD")})
+
+    model = CallableOutcomeModel(fake_engine, n_doses=5)
+    a = run_trials(BOIN(), model, 200)
+    b = run_trials(BOIN(), fixed, 200)
+    assert np.array_equal(a.selected, b.selected) and np.array_equal(a.r, b.r)
+    n_calls = sum(calls)
+    run_trials(BOIN(), model, 200)
+    assert sum(calls) == n_calls  # every (trial, patient, dose) was memoised

@@ -29,6 +29,7 @@ from nksim.trial.keyboard import Keyboard as Keyboard
 from nksim.trial.mtpi import MTPI as MTPI
 from nksim.trial.multiarm import analyze_arms as analyze_arms
 from nksim.trial.multiarm import simulate_randomized as simulate_randomized
+from nksim.trial.outcomes import CallableOutcomeModel as CallableOutcomeModel
 from nksim.trial.outcomes import FixedProbabilityModel as FixedProbabilityModel
 from nksim.trial.outcomes import PatientOutcomeModel as PatientOutcomeModel
 from nksim.trial.outcomes import TrialOutcomes as TrialOutcomes
@@ -40,7 +41,7 @@ from nksim.trial.three_plus_three import ThreePlusThree as ThreePlusThree
 from nksim.trial.tite_boin import TITEBOIN as TITEBOIN
 
 __all__ = [
-    "BOIN", "BOIN12", "CRM", "DESIGNS", "CohortState", "Design", "FixedProbabilityModel", "I3Plus3", "Keyboard",
+    "BOIN", "BOIN12", "CRM", "CallableOutcomeModel", "DESIGNS", "CohortState", "Design", "FixedProbabilityModel", "I3Plus3", "Keyboard",
     "MTPI", "MTPI2", "OperatingCharacteristics", "PatientOutcomeModel", "TITEBOIN", "ThreePlusThree",
     "TrialData", "TrialOutcomes", "TrialResults", "analyze_arms", "compare", "exact_oc", "getprior",
     "make_design", "operating_characteristics", "read_trial_data", "recommend", "run_trials",

@@ -86,6 +86,7 @@ def oc_cmd(
     dlt_window_days: float = typer.Option(28.0, help="DLT assessment window (days)"),
     accrual_gap_days: float = typer.Option(7.0, help="mean days between patient arrivals"),
     out: Optional[Path] = typer.Option(None, help="run folder for oc.json and plots (default runs/trial-oc-DESIGN)"),
+    exact: bool = typer.Option(False, help="also compute exact values by enumerating all trial paths (not TITE/BOIN12)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Operating characteristics of a design for fixed true DLT (and response) probabilities."""
@@ -119,10 +120,25 @@ def oc_cmd(
     plot_dose_transitions(dose_paths(d, empty), folder / "dose_path_flowchart.png", int(d.start_dose),
                           title=f"{d.name}: dose transitions for the first two cohorts")
     oc["run_folder"] = str(folder)
+    if exact:
+        from nksim.trial.simulate import exact_oc
+
+        if d.uses_efficacy or d.name == "tite-boin":
+            raise InputError("exact", True, "a design whose decisions depend on DLT counts only (not boin12, tite-boin)")
+        ex = exact_oc(d, p_tox)
+        oc["exact"] = {"selection_pct": (ex["selection"] * 100).round(4).tolist(),
+                       "no_selection_pct": float(ex["no_selection"] * 100),
+                       "mean_patients": ex["mean_patients"].round(4).tolist(),
+                       "mean_dlt": ex["mean_dlt"].round(4).tolist(), "early_stop_pct": float(ex["early_stop"] * 100)}
     if as_json:
         _echo_json(oc)
     else:
         _print_oc(oc)
+        if exact:
+            e = oc["exact"]
+            typer.echo("exact selection %   " + "".join(f"{v:9.2f}" for v in e["selection_pct"])
+                       + f"{e['no_selection_pct']:9.2f}")
+            typer.echo("exact mean patients " + "".join(f"{v:9.2f}" for v in e["mean_patients"]))
         typer.echo(f"run folder: {folder}")
 
 

@@ -171,3 +171,44 @@ def arrival_gaps(seed: int, trial_ids: np.ndarray, patient_ids: np.ndarray, mean
     """Exponential inter-arrival gaps (days) before patient j of trial t (Poisson accrual), keyed like outcomes."""
     u = keyed_uniforms(seed, trial_ids, patient_ids, CHANNEL_ARRIVAL)
     return -np.log1p(-u) * mean_gap_days
+
+
+RESPONDER_CATEGORIES = ("CR", "PR")
+
+
+class CallableOutcomeModel:
+    """Adapter for mechanistic outcome sources: wraps ``fn(trial_ids, patient_ids, dose_levels) -> table``.
+
+    ``table`` is a pandas DataFrame (or mapping of arrays) with one row per requested patient, in order, holding
+    ``dlt`` (0/1), ``dlt_day`` (days, NaN without DLT) and ``best_response`` (RECIST-like category, a responder is
+    CR or PR; 0/1 is accepted too). The engine owner's mechanistic model only has to provide ``fn`` (e.g. map
+    patient (t, j) to virtual patient id ``t * max_patients + j`` and call ``nksim.simulate`` with per-patient
+    ``dose_level`` overrides). Results are memoised per (trial, patient, dose), so a patient asked twice at the
+    same dose is simulated once.
+    """
+
+    def __init__(self, fn, n_doses: int, dlt_window_days: float = 28.0, seed: int = 0) -> None:
+        self.fn = fn
+        self.n_doses = int(n_doses)
+        self.dlt_window_days = float(dlt_window_days)
+        self.seed = int(seed)
+        self._memo: dict[tuple[int, int, int], tuple[int, float, int]] = {}
+
+    def outcomes(self, trial_ids: np.ndarray, patient_ids: np.ndarray, dose_levels: np.ndarray) -> TrialOutcomes:
+        t = np.asarray(trial_ids, dtype=np.int64)
+        j = np.asarray(patient_ids, dtype=np.int64)
+        d = np.asarray(dose_levels, dtype=np.int64)
+        keys = list(zip(t.tolist(), j.tolist(), d.tolist()))
+        todo = [i for i, k in enumerate(keys) if k not in self._memo]
+        if todo:
+            tab = self.fn(t[todo], j[todo], d[todo])
+            dlt = np.asarray(tab["dlt"]).astype(np.int64)
+            day = np.asarray(tab["dlt_day"], dtype=float)
+            best = np.asarray(tab["best_response"])
+            resp = (np.isin(best.astype(str), RESPONDER_CATEGORIES) | (best.astype(str) == "1")).astype(np.int64)
+            if not (len(dlt) == len(day) == len(resp) == len(todo)):
+                raise InputError("outcome table", f"{len(dlt)} rows", f"one row per requested patient ({len(todo)})")
+            for i, a, b, c in zip(todo, dlt, day, resp):
+                self._memo[keys[i]] = (int(a), float(b), int(c))
+        vals = np.array([self._memo[k] for k in keys], dtype=float).reshape(-1, 3)
+        return TrialOutcomes(dlt=vals[:, 0].astype(np.int8), dlt_day=vals[:, 1], response=vals[:, 2].astype(np.int8))
