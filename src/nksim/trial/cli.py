@@ -268,6 +268,8 @@ def boundaries_cmd(
 
     if max_n < 1:
         raise InputError("max_n", max_n, "an integer >= 1")
+    if design.strip().lower() not in ("boin", "keyboard", "mtpi2", "mtpi", "i3+3", "tite-boin"):
+        raise InputError("design", design, "an interval design with a boundary table (boin, keyboard, mtpi2, mtpi, i3+3)")
     d = make_design(design, target=target, cohort_size=1, n_cohorts=max_n,
                     **({"extrasafe": True} if extrasafe else {}))
     tab = d.boundary_table(max_n)
