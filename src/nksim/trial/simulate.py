@@ -74,7 +74,7 @@ def summarize(design: Design, res: TrialResults, p_tox, p_eff=None,
     return OperatingCharacteristics(
         design=design.name,
         n_trials=T,
-        selection_pct=pct.round(4).tolist(),
+        selection_pct=pct.tolist(),
         no_selection_pct=float(np.mean(sel == 0) * 100),
         mean_patients=res.n.mean(axis=0).round(4).tolist(),
         mean_dlt=res.y.mean(axis=0).round(4).tolist(),
