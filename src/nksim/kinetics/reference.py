@@ -15,8 +15,12 @@ from nksim.kinetics.rhs import apply_event, lung_pool, rhs
 
 def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
                     ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-                    atol: np.ndarray, method: str = "LSODA") -> tuple[np.ndarray, np.ndarray, int]:
-    """One patient. Returns (ys, als, number of right-hand-side evaluations)."""
+                    atol: np.ndarray, method: str = "LSODA", python_rhs: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """One patient. Returns (ys, als, number of right-hand-side evaluations).
+
+    ``python_rhs``: call the uncompiled Python source of the right-hand side (a plain scipy implementation of the
+    same model; used as a benchmark baseline)."""
+    f_rhs = rhs.py_func if python_rhs else rhs
     n = y0.shape[0]
     ys = np.zeros((t_save.shape[0], n))
     als = np.zeros((t_save.shape[0], L.NALG))
@@ -49,7 +53,7 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
 
         def f(tt: float, yy: np.ndarray, _seg: np.ndarray = seg) -> np.ndarray:
             dy = np.empty(n)
-            rhs(tt, yy, p, nl, nc, _seg, dy, alg)
+            f_rhs(tt, yy, p, nl, nc, _seg, dy, alg)
             return dy
 
         sol = solve_ivp(f, (t, t_next), y, method=method, rtol=rtol, atol=atol, t_eval=np.append(inside, t_next))
@@ -66,12 +70,13 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
 
 def solve_reference_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
                           ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray,
-                          rtol: float, atol: np.ndarray, method: str = "LSODA") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          rtol: float, atol: np.ndarray, method: str = "LSODA",
+                          python_rhs: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     npat = y0.shape[0]
     ys = np.zeros((npat, t_save.shape[0], y0.shape[1]))
     als = np.zeros((npat, t_save.shape[0], L.NALG))
     stats = np.zeros((npat, 3), dtype=np.int64)
     for i in range(npat):
         ys[i], als[i], stats[i, 1] = solve_reference(y0[i], p[i], nl, nc, ev_t[i], ev_k[i], ev_a[i], ev_b[i], t0,
-                                                     t_end, t_save, rtol, atol, method)
+                                                     t_end, t_save, rtol, atol, method, python_rhs)
     return ys, als, stats
