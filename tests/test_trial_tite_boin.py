@@ -61,3 +61,19 @@ def test_advisor_with_pending_patients(tmp_path):
                      followup_days=np.array([40, 40, 40, 30, 30, 30, 30, 14, 14.0]))
     rec = recommend(TITEBOIN(), data)
     assert rec["next_dose"] == 3 and "effective sample size 5.00" in rec["decision"]
+
+
+def test_agrees_with_r_titegboin_reference():
+    # TITEgBOIN 0.4.0 get_oc_TITE_QuasiBOIN(target=0.3, prob=P, TITE=TRUE, ncohort=10, cohortsize=3, maxt=1,
+    # accrual=3, maxpen=0.5, ntrial=6000, seed=11): selpercent, npatients, duration (in DLT windows)
+    r_sel = np.array([0.9833333, 23.7333333, 55.1833333, 18.55, 1.5]) / 100
+    r_n = np.array([4.9000, 9.8345, 10.3275, 4.1445, 0.7805])
+    r_duration = 12.873
+    model = FixedProbabilityModel(P, seed=8, dlt_window_days=28)
+    res = TITEBOIN().simulate(model, 2000, accrual_gap_days=28 / 3)  # 3 arrivals per window, as accrual=3
+    ours = np.bincount(res.selected, minlength=6)[1:] / 2000
+    se = np.sqrt(r_sel * (1 - r_sel) / 6000 + ours * (1 - ours) / 2000)
+    assert np.all(np.abs(ours - r_sel) < 3 * se + 1e-3)
+    n_se = res.n.std(axis=0) * np.sqrt(1 / 2000 + 1 / 6000)
+    assert np.all(np.abs(res.n.mean(axis=0) - r_n) < 3 * n_se + 0.02)
+    assert abs(res.duration_days.mean() / 28 - r_duration) < 0.15
