@@ -17,8 +17,10 @@ whose rules are followed here:
 - at the current dose with observed DLT rate p: if n > 8, p < lambda_d and dose d + 1 untried, escalate (dose
   exploration); else if p >= lambda_d, de-escalate; else if lambda_e < p < lambda_d and n >= N* (6), go to the
   more desirable of d - 1 and d (admissible ones); else to the most desirable admissible dose among d - 1, d, d + 1
-  (highest dose on a tie); no admissible dose stops the trial. As in the BOIN family the trial also stops with no
-  selection when the lowest dose meets the elimination rule (n >= 3, Pr(p_T > phi_T) > 0.95).
+  (highest dose on a tie); no admissible dose stops the trial. These decisions reproduce the paper's worked trial
+  and the authors' app on 109 cases (the escalation package's test cases, see tests/test_trial_boin12.py).
+  ``safety_stop=True`` (off by default, as in the app) also stops the trial with no selection when the lowest
+  dose meets BOIN's elimination rule (n >= 3, Pr(p_T > phi_T) > 0.95).
 - OBD (end of trial, the paper's selection step): the MTD is the treated dose whose isotonic DLT rate is closest
   to phi_T (highest on a tie); the OBD is the dose at or below it with the highest estimated utility, computed
   from the isotonic DLT rate and the observed response rate (toxicity and response taken as independent). (The
@@ -58,6 +60,7 @@ class BOIN12(Design):
     c_t: float = 0.95
     c_e: float = 0.9
     n_earlystop: int | None = None
+    safety_stop: bool = False
 
     def __post_init__(self) -> None:
         self._check_common()
@@ -114,7 +117,7 @@ class BOIN12(Design):
         K = self.n_doses
         n, y, r, yr = (np.asarray(a, dtype=np.int64) for a in (n, y, r, yr))
         lam_e, lam_d = boin_lambdas(self.target)
-        if n[0] >= 3 and 1 - betainc(y[0] + 1, n[0] - y[0] + 1, self.target) > 0.95:
+        if self.safety_stop and n[0] >= 3 and 1 - betainc(y[0] + 1, n[0] - y[0] + 1, self.target) > 0.95:
             return 0
         nd = n[d - 1]
         p = y[d - 1] / nd

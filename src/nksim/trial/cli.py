@@ -40,7 +40,7 @@ def _design(name: str, target: float, n_doses: int, cohort_size: int, n_cohorts:
     elif key == "3+3":
         kw.update(deescalation=deescalation)
     elif key == "boin12":
-        kw.update(phi_e=phi_e, n_earlystop=n_earlystop)
+        kw.update(phi_e=phi_e, n_earlystop=n_earlystop, safety_stop=extrasafe or None)
     return make_design(key, **kw)
 
 
@@ -78,7 +78,7 @@ def oc_cmd(
     trials: int = typer.Option(10_000, help="number of simulated trials"),
     seed: int = typer.Option(1),
     n_earlystop: Optional[int] = typer.Option(None, help="stop at this many patients on a dose (default off)"),
-    extrasafe: bool = typer.Option(False, help="BOIN-family extra-safe stopping rule"),
+    extrasafe: bool = typer.Option(False, help="BOIN-family extra-safe stopping rule (boin12: safety_stop)"),
     deescalation: bool = typer.Option(False, help="3+3: the variant with de-escalation / expansion below"),
     skeleton: Optional[str] = typer.Option(None, help="CRM skeleton (default getprior(0.05, target, mid, K))"),
     crm_model: str = typer.Option("empiric", help="CRM model: empiric (power) or logistic"),
