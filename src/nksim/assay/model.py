@@ -15,6 +15,7 @@ recovery ``k_rec`` S needs an IL-2/IL-15 signal; a plain assay medium has none; 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal, Mapping
 
 import numpy as np
@@ -27,6 +28,8 @@ from nksim.spec.catalog import ANTIGENS
 from nksim.spec.scenario import Construct, Scenario
 
 HOURS_PER_DAY = 24.0
+# "construct" is the domain word (as in nksim.spec.scenario); pydantic warns that it shadows BaseModel.construct
+warnings.filterwarnings("ignore", message='Field name "construct"', category=UserWarning)
 
 
 class Effector(Frozen):
