@@ -8,9 +8,9 @@ Definitions (BOIN-family reports, Yan et al. 2020 J Stat Softw 94(13); escalatio
   n_earlystop rule). (The R packages' ``percentstop`` is our ``no_selection_pct``.)
 - pcs: % selecting a correct dose (for MTD designs: true DLT rate closest to the target; for BOIN12: the true
   OBD); pca: % of patients treated at a correct dose.
-- overdose_selection_pct (POS): % selecting a dose above the highest correct dose; overdose_allocation_pct (POA):
-  % of patients treated above it; pct_trials_overdosed_60: % of trials putting > 60% of the patients above it
-  (BOIN's ``overdose60``).
+- overdose_selection_pct (POS): % selecting a dose whose true DLT rate exceeds the target (phi_T for BOIN12);
+  overdose_allocation_pct (POA): % of patients treated at such doses; pct_trials_overdosed_60: % of trials putting
+  > 60% of the patients there (BOIN ``get.oc``'s ``overdose60``, which also counts doses with p.true > target).
 - duration_days: mean trial duration with Poisson accrual and one DLT window per cohort.
 Monte Carlo standard errors are reported for selection_pct and pcs (binomial: sqrt(p(1-p)/trials)).
 
@@ -67,10 +67,10 @@ def summarize(design: Design, res: TrialResults, p_tox, p_eff=None,
     sel = res.selected
     pct = np.array([np.mean(sel == k) * 100 for k in range(1, K + 1)])
     correct = design.true_target_doses(np.asarray(p_tox), None if p_eff is None else np.asarray(p_eff))
-    top_ok = int(correct.max())
     pcs = float(pct[correct - 1].sum())
     total = res.n.sum()
-    over_n = res.n[:, top_ok:].sum(axis=1)
+    over = np.asarray(p_tox, dtype=float) > design.target + 1e-12
+    over_n = res.n[:, over].sum(axis=1)
     return OperatingCharacteristics(
         design=design.name,
         n_trials=T,
@@ -84,7 +84,7 @@ def summarize(design: Design, res: TrialResults, p_tox, p_eff=None,
         early_stop_pct=float(np.mean(res.n_total < design.max_n) * 100),
         pcs=pcs,
         pca=float(res.n[:, correct - 1].sum() / max(total, 1) * 100),
-        overdose_selection_pct=float(np.mean(sel > top_ok) * 100),
+        overdose_selection_pct=float(np.mean(over[np.maximum(sel, 1) - 1] & (sel > 0)) * 100),
         overdose_allocation_pct=float(over_n.sum() / max(total, 1) * 100),
         pct_trials_overdosed_60=float(np.mean(over_n > 0.6 * design.max_n) * 100),
         duration_days=float(res.duration_days.mean()),
