@@ -95,6 +95,8 @@ def test_exact_oc_agrees_with_r_get_oc_and_monte_carlo():
     assert np.all(np.abs(r_sel - ex["selection"]) < 3 * se + 1e-12)
     assert np.all(np.abs(r_n - ex["mean_patients"]) < 0.15)
     oc = operating_characteristics(BOIN(), P_TRUE, n_trials=4000, seed=11)
+    assert oc.correct_doses == [3] and abs(oc.pcs - oc.selection_pct[2]) < 1e-9
+    assert abs(oc.overdose_selection_pct - sum(oc.selection_pct[3:])) < 1e-9  # doses with p > target
     mc = np.array(oc.selection_pct) / 100
     se = np.sqrt(ex["selection"] * (1 - ex["selection"]) / 4000)
     assert np.all(np.abs(mc - ex["selection"]) < 3 * se + 1e-12)
