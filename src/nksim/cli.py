@@ -129,6 +129,25 @@ def show(name: str = typer.Argument(..., help="built-in scenario name or YAML fi
 
 
 
+@app.command()
+def calibration(
+    patients: int = typer.Option(200, "--patients", "-n", help="virtual patients per scenario"),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show each published calibration target next to the model's value (met / not met); tunes nothing."""
+    from nksim.calibrate.targets import evaluate
+
+    table = evaluate(n_patients=patients, seed=seed)
+    if as_json:
+        typer.echo(table.to_json(orient="records", indent=2))
+        return
+    for _, row in table.iterrows():
+        mark = "met" if row.met else "NOT MET"
+        typer.echo(f"{mark:8s} {row.target[:62]:62s} model {row.model:10.4g}  target [{row.low:g}, {row.high:g}]")
+        typer.echo(f"         source: {row.source}")
+
+
 def main() -> None:
     """Entry point: user errors print one line, never a traceback."""
     try:

@@ -1,0 +1,96 @@
+"""Published calibration targets and how the model stands against each (``nksim calibration``).
+
+Each target names its source, the scenario that encodes the therapy, the readout and the tolerance. ``evaluate``
+simulates the scenario and reports the model value next to the target, so what holds and what does not is always
+visible; nothing here tunes a parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from nksim.engine import SimulationResult, simulate
+from nksim.spec.io import load_scenario
+from nksim.spec.scenario import Scenario
+
+
+def _single_infusion(sc: Scenario) -> Scenario:
+    return sc.model_copy(update={"regimen": sc.regimen.model_copy(update={"infusion_days": (0.0,)})})
+
+
+def _tumor_stein_fold(res: SimulationResult) -> float:
+    c = res.trajectories["car_nk_blood_per_ul"]
+    fold = (c.max("time") / c.sel(time=1.0, method="nearest")).values
+    return float(np.median(fold))
+
+
+def _tmax(res: SimulationResult) -> float:
+    c = res.trajectories["car_nk_blood_per_ul"]
+    return float(np.median(c["time"].values[c.argmax("time").values]))
+
+
+def _rate(res: SimulationResult, fn: Callable[[pd.DataFrame], pd.Series]) -> float:
+    return float(fn(res.patients).mean())
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    scenario: str
+    readout: str
+    low: float
+    high: float
+    source: str
+    metric: Callable[[SimulationResult], float]
+    transform: Callable[[Scenario], Scenario] = lambda sc: sc
+    overrides: dict | None = None
+
+
+TARGETS: list[Target] = [
+    Target("unmodified allo NK: days detectable after one infusion (median)", "hcc-post-lt-allo-nk",
+           "median days_detectable (donor chimerism)", 3.0, 10.0,
+           "Brand/Meller 2004 (<= 3-7 d), Bachanova 2010 (< 7 d), Rubnitz 2010 (median 10 d, 2-189)",
+           lambda r: float(r.patients["days_detectable"].median()), _single_infusion),
+    Target("FT596-like: day of peak product cells (median)", "bnhl-ft596-like", "median tmax_nk_day", 0.0, 5.0,
+           "Ghobadi 2025: product cells peak day 1", lambda r: float(r.patients["tmax_nk_day"].median())),
+    Target("FT596-like: last day detectable (median)", "bnhl-ft596-like", "median days_detectable (qPCR)", 10.0, 20.0,
+           "Ghobadi 2025: detectable up to ~15 days", lambda r: float(r.patients["days_detectable"].median())),
+    Target("FT596-like: grade >= 3 CRS", "bnhl-ft596-like", "fraction crs_grade >= 3", 0.0, 0.05,
+           "Ghobadi 2025: no grade >= 3 CRS/ICANS/GvHD", lambda r: _rate(r, lambda p: p["crs_grade"] >= 3)),
+    Target("CD19 CAR/IL-15 CB-NK (Liu 2020): ORR", "bnhl-cd19-car-nk-il15-cb", "ORR (Lugano 2014)", 0.60, 0.85,
+           "Liu 2020: 8/11 (73%)", lambda r: _rate(r, lambda p: p["best_response"].isin(["CR", "PR"]))),
+    Target("Liu 2020: grade >= 2 CRS", "bnhl-cd19-car-nk-il15-cb", "fraction crs_grade >= 2", 0.0, 0.05,
+           "Liu 2020: no CRS", lambda r: _rate(r, lambda p: p["crs_grade"] >= 2)),
+    Target("Liu 2020: detectable at 12 months", "bnhl-cd19-car-nk-il15-cb", "fraction detectable at day 365 (qPCR)",
+           0.5, 1.0, "Liu 2020: CAR-NK detectable at low levels >= 12 months",
+           lambda r: _rate(r, lambda p: p["days_detectable"] >= 360)),
+    Target("Liu 2020 arm without NK: ORR of lymphodepletion alone", "bnhl-cd19-car-nk-il15-cb", "ORR, no product",
+           0.0, 1.0, "reported next to the NK arm so the NK share is visible (no published target)",
+           lambda r: _rate(r, lambda p: p["best_response"].isin(["CR", "PR"])), overrides={"treated": False}),
+    Target("CAR-T-like: fold expansion (median)", "bnhl-car-t-like", "Cmax / day-1 level", 1000.0, 15000.0,
+           "Stein 2019: fold expansion 3900 (log-normal, omega2 2.4)", _tumor_stein_fold),
+    Target("CAR-T-like: Tmax (median)", "bnhl-car-t-like", "day of Cmax", 6.0, 14.0, "Stein 2019: Tmax 9.3 d", _tmax),
+    Target("CAR-T-like: CRS any grade", "bnhl-car-t-like", "fraction crs_grade >= 1", 0.64, 0.84,
+           "real-world LBCL CAR-T 74.4% (Blood Adv 2023)", lambda r: _rate(r, lambda p: p["crs_grade"] >= 1)),
+    Target("CAR-T-like: CRS grade >= 3", "bnhl-car-t-like", "fraction crs_grade >= 3", 0.06, 0.18,
+           "tisagenlecleucel real world 11.6% (Pasquini 2020)", lambda r: _rate(r, lambda p: p["crs_grade"] >= 3)),
+]
+
+
+def evaluate(targets: list[Target] | None = None, n_patients: int = 200, seed: int | None = None) -> pd.DataFrame:
+    """Simulate each target's scenario and report model value, target range and whether it is met."""
+    rows = []
+    cache: dict[tuple, SimulationResult] = {}
+    for tg in targets or TARGETS:
+        sc = tg.transform(load_scenario(tg.scenario))
+        key = (tg.scenario, tg.transform, str(tg.overrides))
+        if key not in cache:
+            cache[key] = simulate(sc, n_patients=n_patients, seed=seed, overrides=tg.overrides)
+        value = tg.metric(cache[key])
+        rows.append({"target": tg.name, "readout": tg.readout, "model": value, "low": tg.low, "high": tg.high,
+                     "met": bool(tg.low <= value <= tg.high), "source": tg.source})
+    return pd.DataFrame(rows)
