@@ -115,35 +115,16 @@ def recommend(design: Design, data: TrialData) -> dict[str, Any]:
 
     tite = isinstance(design, TITEBOIN)
     K = design.n_doses
-    s = state_from_data(design, data)
+    if tite and data.followup_days is not None and 0 < data.dose_level.size < design.max_n:
+        s = state_from_data(design, data)
+        next_dose, reason = _tite_recommend(design, data, s)
+    else:
+        next_dose, reason, s = _next_dose(design, data)
     n, y, r, yr = s.n[0].copy(), s.y[0].copy(), s.r[0].copy(), s.yr[0].copy()
     m = int(s.n_total[0])
-    reason = ""
-    if m == 0:
-        next_dose: int | None = int(design.start_dose)
-        reason = "no patient treated yet: start dose"
-    elif m >= design.max_n:
-        next_dose = None
-        reason = f"maximum sample size {design.max_n} reached: select the MTD"
-    elif tite and data.followup_days is not None:
-        next_dose, reason = _tite_recommend(design, data, s)
-    elif getattr(design, "name", "") == "3+3" and n[s.dose[0] - 1] % 3:
-        next_dose = int(s.dose[0])
-        reason = "3+3: complete the current cohort of 3"
-    else:
-        cur = int(s.dose[0])
-        design.decide(s, np.array([0]))
-        if s.active[0]:
-            next_dose = int(s.dose[0])
-            move = "escalate" if next_dose > cur else "de-escalate" if next_dose < cur else "stay"
-            reason = f"{move} (current dose {cur}: {int(n[cur - 1])} treated, {int(y[cur - 1])} DLT)"
-        else:
-            next_dose = None
-            reason = ("stop the trial: the lowest dose is too toxic, no MTD" if s.early_stop[0]
-                      else "stop the trial: stopping rule met, select the MTD")
     if m and s.early_stop[0]:
         estimate = 0
-    elif m and getattr(design, "name", "") == "3+3" and s.selected[0] != 0:
+    elif m and design.name == "3+3" and s.selected[0] != 0:
         estimate = max(int(s.selected[0]), 0)
     else:
         estimate = (design.select(n, y, r, yr) if design.uses_efficacy else design.select(n, y, r)) if m else 0
@@ -225,8 +206,7 @@ def dose_paths(design: Design, data: TrialData, depth: int = 2) -> list[dict[str
     """
     if depth <= 0:
         return []
-    rec = recommend_core(design, data)
-    d = rec
+    d = _next_dose(design, data)[0]
     if d is None:
         return []
     m = int(design.cohort_size)
@@ -237,21 +217,28 @@ def dose_paths(design: Design, data: TrialData, depth: int = 2) -> list[dict[str
     out = []
     for k in range(m + 1):
         nxt_data = data.extended(d, k, m)
-        nxt = recommend_core(design, nxt_data)
+        nxt = _next_dose(design, nxt_data)[0]
         out.append({"dose": d, "dlts": k, "of": m, "next_dose": nxt,
                     "then": dose_paths(design, nxt_data, depth - 1) if nxt is not None else []})
     return out
 
 
-def recommend_core(design: Design, data: TrialData) -> int | None:
-    """Only the next dose (None = stop) of :func:`recommend`, for complete data."""
+def _next_dose(design: Design, data: TrialData) -> tuple[int | None, str, CohortState]:
+    """(next dose or None = stop, the reason, the state after the decision) for complete data."""
+    s = state_from_data(design, data)
     m = data.dose_level.size
     if m == 0:
-        return int(design.start_dose)
+        return int(design.start_dose), "no patient treated yet: start dose", s
     if m >= design.max_n:
-        return None
-    s = state_from_data(design, data)
-    if getattr(design, "name", "") == "3+3" and s.n[0, s.dose[0] - 1] % 3:
-        return int(s.dose[0])
+        return None, f"maximum sample size {design.max_n} reached: select the MTD", s
+    cur = int(s.dose[0])
+    n_cur, y_cur = int(s.n[0, cur - 1]), int(s.y[0, cur - 1])
+    if design.name == "3+3" and n_cur % 3:
+        return cur, "3+3: complete the current cohort of 3", s
     design.decide(s, np.array([0]))
-    return int(s.dose[0]) if s.active[0] else None
+    if not s.active[0]:
+        why = ("the lowest dose is too toxic, no MTD" if s.early_stop[0] else "stopping rule met, select the MTD")
+        return None, f"stop the trial: {why}", s
+    nxt = int(s.dose[0])
+    move = "escalate" if nxt > cur else "de-escalate" if nxt < cur else "stay"
+    return nxt, f"{move} (current dose {cur}: {n_cur} treated, {y_cur} DLT)", s
