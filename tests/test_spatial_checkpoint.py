@@ -36,3 +36,28 @@ def test_different_seeds_differ():
     r1 = np.array(Simulation.create(spec, seed=1, days=0.25).run().records)
     r2 = np.array(Simulation.create(spec, seed=2, days=0.25).run().records)
     assert not np.array_equal(r1, r2)
+
+
+def test_parallel_bands_resume_exactly(tmp_path):
+    spec = _small().with_updates(**{"time.nk_parallel_bands": True})
+    full = Simulation.create(spec, seed=3, days=0.25).run()
+    part = Simulation.create(spec, seed=3, days=0.25)
+    part.run(stop_after_tsteps=2)
+    part.save_checkpoint(tmp_path / "c.npz")
+    resumed = Simulation.resume(tmp_path / "c.npz").run()
+    assert np.array_equal(np.array(full.records), np.array(resumed.records))
+    assert full._nk_kernel is resumed._nk_kernel
+
+
+def test_parallel_bands_do_not_depend_on_thread_count():
+    import numba
+
+    spec = _small().with_updates(**{"time.nk_parallel_bands": True})
+    a = np.array(Simulation.create(spec, seed=4, days=0.2).run().records)
+    n0 = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        b = np.array(Simulation.create(spec, seed=4, days=0.2).run().records)
+    finally:
+        numba.set_num_threads(n0)
+    assert np.array_equal(a, b)

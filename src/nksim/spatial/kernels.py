@@ -9,7 +9,7 @@ deterministic conflict rule for a voxel or a target that two agents want.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from nksim.spatial.params import (
     C_ADCCMASK, C_CARMASK, C_DIMS, C_NX, C_NY, C_NZ, C_SEED, CONJ, DEAD, EMPTY, EXHAUSTED, F_CHEM, F_IL15, F_O2,
@@ -64,10 +64,9 @@ def il15_signal(il15: float, ec50: float, s_mem: float) -> float:
 
 
 @njit(cache=True)
-def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag, engaged,
-             nk_occ, F, p, cfg, counters):
-    """Advance n_nk NK agents by n_sub NK steps (global step counter starts at step0). Fields are read, not
-    changed (they advance on their own slower step)."""
+def _update_agent(i, gstep, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag, engaged, nk_occ, F,
+                  p, cfg, counters, nb, cand, wts):
+    """Advance NK agent i by one NK step: its own exact event loop on the step's time."""
     nx, ny, nz = cfg[C_NX], cfg[C_NY], cfg[C_NZ]
     nvox = nx * ny * nz
     seed = cfg[C_SEED]
@@ -75,6 +74,157 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
     nbs = 2 * cfg[C_DIMS] + 1
     dt = p[I_DT]
     well_mixed = p[I_WELLMIXED] > 0.5
+    counters[K_NKUPD] += 1
+    aid = ids[i]
+    tleft = dt
+    for k in range(MAX_EVENTS):
+        st = state[i]
+        v = pos[i]
+        sig = il15_signal(F[F_IL15, v], p[I_EC50_15], p[I_SMEM] if car[i] else 0.0)
+        death = p[I_DELTA0] * (1.0 - p[I_SMAX] * sig)
+        r1 = 0.0  # conjugation / lytic hit (nat) / release / recovery
+        r2 = 0.0  # hop / lytic hit (car)
+        r3 = 0.0  # lytic hit (adcc)
+        r4 = 0.0  # detach without kill
+        nfree = 0
+        hop = p[I_HOP]
+        if cell[v] == TUMOR:
+            hop *= p[I_TUMMOT]
+        if st == SEARCH:
+            if comp[i]:
+                if cell[v] == TUMOR and engaged[v] == 0:
+                    cand[nfree] = v
+                    nfree += 1
+                m = neighbours(v, nx, ny, nz, nb)
+                for q in range(m):
+                    w = nb[q]
+                    if cell[w] == TUMOR and engaged[w] == 0:
+                        cand[nfree] = w
+                        nfree += 1
+                r1 = p[I_KCONJ] * nfree / nbs
+            r2 = hop
+        elif st == CONJ:
+            t = target[i]
+            tgf = F[F_TGF, t] * (p[I_TGFMULT] if car[i] else 1.0)
+            o2 = F[F_O2, t] / p[I_HYPK]
+            deg = 1.0 / (1.0 + o2 * o2 * o2 * o2)
+            r1 = p[I_RNAT] * (1.0 - p[I_HYPSUPP] * deg) / (1.0 + tgf / p[I_IC50NAT])
+            if car[i] and (ag[t] & car_mask) != 0:
+                r2 = p[I_RCAR] / (1.0 + tgf / p[I_IC50CAR])
+            if (ag[t] & adcc_mask) != 0:
+                r3 = p[I_RADCC] / (1.0 + tgf / p[I_IC50ADCC])
+            r4 = p[I_KDET]
+        elif st == RELEASE:
+            r1 = p[I_KREL]
+        else:  # EXHAUSTED
+            r1 = p[I_KREC] * sig
+            r2 = hop
+        total = r1 + r2 + r3 + r4 + death
+        if total <= 0.0:
+            break
+        u = uniform(seed, aid, gstep, 4 * k)
+        if u >= -np.expm1(-total * tleft):
+            break
+        tleft += np.log1p(-u) / total
+        w = uniform(seed, aid, gstep, 4 * k + 1) * total
+        u3 = uniform(seed, aid, gstep, 4 * k + 2)
+        if w < death:
+            if st == CONJ:
+                engaged[target[i]] = 0
+            nk_occ[v] = 0
+            state[i] = GONE
+            counters[K_DEATH] += 1
+            break
+        w -= death
+        if st == SEARCH or st == EXHAUSTED:
+            if st == SEARCH and w < r1:
+                t = cand[min(int(u3 * nfree), nfree - 1)]
+                engaged[t] = 1
+                target[i] = t
+                state[i] = CONJ
+                counters[K_CONJ] += 1
+            elif st == EXHAUSTED and w < r1:
+                budget[i] = geometric_budget(p[I_KAPPA], uniform(seed, aid, gstep, P_BUDGET + k))
+                state[i] = SEARCH
+                counters[K_REC] += 1
+            else:  # hop
+                dest = -1
+                if well_mixed:
+                    d = min(np.int64(u3 * nvox), nvox - 1)
+                    if nk_occ[d] == 0 and cell[d] != VESSEL:
+                        dest = d
+                else:
+                    m = neighbours(v, nx, ny, nz, nb)
+                    c0 = F[F_CHEM, v]
+                    wsum = 0.0
+                    nc = 0
+                    for q in range(m):
+                        d = nb[q]
+                        if nk_occ[d] == 0 and cell[d] != VESSEL:
+                            c1 = F[F_CHEM, d]
+                            ww = np.exp(p[I_CHI] * (c1 - c0) / (c1 + c0 + p[I_CHEMK]))
+                            cand[nc] = d
+                            wts[nc] = ww
+                            wsum += ww
+                            nc += 1
+                    if nc > 0:
+                        x = u3 * wsum
+                        q = 0
+                        while q < nc - 1 and x >= wts[q]:
+                            x -= wts[q]
+                            q += 1
+                        dest = cand[q]
+                if dest >= 0:
+                    nk_occ[v] = 0
+                    nk_occ[dest] = 1
+                    pos[i] = dest
+                    if reached[i] == 0:
+                        hit = cell[dest] == TUMOR
+                        if not hit:
+                            m = neighbours(dest, nx, ny, nz, nb)
+                            for q in range(m):
+                                if cell[nb[q]] == TUMOR:
+                                    hit = True
+                                    break
+                        if hit:
+                            reached[i] = 1
+                            counters[K_INFIL] += 1
+        elif st == CONJ:
+            t = target[i]
+            if w < r1 + r2 + r3:  # lytic hit: the target dies
+                if w < r1:
+                    counters[K_NAT] += 1
+                elif w < r1 + r2:
+                    counters[K_CAR] += 1
+                else:
+                    counters[K_ADCC] += 1
+                if (ag[t] & car_mask) != 0:
+                    counters[K_POS] += 1
+                else:
+                    counters[K_NEG] += 1
+                cell[t] = DEAD
+                engaged[t] = 0
+                kills[i] += 1
+                budget[i] -= 1
+                state[i] = RELEASE
+            else:  # detach without a kill
+                engaged[t] = 0
+                state[i] = SEARCH
+                counters[K_DETACH] += 1
+            target[i] = -1
+        elif st == RELEASE:
+            if budget[i] <= 0:
+                state[i] = EXHAUSTED
+                counters[K_EXH] += 1
+            else:
+                state[i] = SEARCH
+
+
+@njit(cache=True)
+def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag, engaged,
+             nk_occ, F, p, cfg, counters):
+    """Advance n_nk NK agents by n_sub NK steps, one after the other (index order rotated each step); used for
+    well-mixed assays and lattices too narrow for bands. Fields are read, not changed."""
     nb = np.empty(6, dtype=np.int64)
     cand = np.empty(7, dtype=np.int64)
     wts = np.empty(7)
@@ -87,150 +237,60 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
                 i -= n_nk
             if state[i] == GONE:
                 continue
-            counters[K_NKUPD] += 1
-            aid = ids[i]
-            tleft = dt
-            for k in range(MAX_EVENTS):
-                st = state[i]
-                v = pos[i]
-                sig = il15_signal(F[F_IL15, v], p[I_EC50_15], p[I_SMEM] if car[i] else 0.0)
-                death = p[I_DELTA0] * (1.0 - p[I_SMAX] * sig)
-                r1 = 0.0  # conjugation / lytic hit (nat) / release / recovery
-                r2 = 0.0  # hop / lytic hit (car)
-                r3 = 0.0  # lytic hit (adcc)
-                r4 = 0.0  # detach without kill
-                nfree = 0
-                hop = p[I_HOP]
-                if cell[v] == TUMOR:
-                    hop *= p[I_TUMMOT]
-                if st == SEARCH:
-                    if comp[i]:
-                        if cell[v] == TUMOR and engaged[v] == 0:
-                            cand[nfree] = v
-                            nfree += 1
-                        m = neighbours(v, nx, ny, nz, nb)
-                        for q in range(m):
-                            w = nb[q]
-                            if cell[w] == TUMOR and engaged[w] == 0:
-                                cand[nfree] = w
-                                nfree += 1
-                        r1 = p[I_KCONJ] * nfree / nbs
-                    r2 = hop
-                elif st == CONJ:
-                    t = target[i]
-                    tgf = F[F_TGF, t] * (p[I_TGFMULT] if car[i] else 1.0)
-                    o2 = F[F_O2, t] / p[I_HYPK]
-                    deg = 1.0 / (1.0 + o2 * o2 * o2 * o2)
-                    r1 = p[I_RNAT] * (1.0 - p[I_HYPSUPP] * deg) / (1.0 + tgf / p[I_IC50NAT])
-                    if car[i] and (ag[t] & car_mask) != 0:
-                        r2 = p[I_RCAR] / (1.0 + tgf / p[I_IC50CAR])
-                    if (ag[t] & adcc_mask) != 0:
-                        r3 = p[I_RADCC] / (1.0 + tgf / p[I_IC50ADCC])
-                    r4 = p[I_KDET]
-                elif st == RELEASE:
-                    r1 = p[I_KREL]
-                else:  # EXHAUSTED
-                    r1 = p[I_KREC] * sig
-                    r2 = hop
-                total = r1 + r2 + r3 + r4 + death
-                if total <= 0.0:
-                    break
-                u = uniform(seed, aid, gstep, 4 * k)
-                if u >= -np.expm1(-total * tleft):
-                    break
-                tleft += np.log1p(-u) / total
-                w = uniform(seed, aid, gstep, 4 * k + 1) * total
-                u3 = uniform(seed, aid, gstep, 4 * k + 2)
-                if w < death:
-                    if st == CONJ:
-                        engaged[target[i]] = 0
-                    nk_occ[v] = 0
-                    state[i] = GONE
-                    counters[K_DEATH] += 1
-                    break
-                w -= death
-                if st == SEARCH or st == EXHAUSTED:
-                    if st == SEARCH and w < r1:
-                        t = cand[min(int(u3 * nfree), nfree - 1)]
-                        engaged[t] = 1
-                        target[i] = t
-                        state[i] = CONJ
-                        counters[K_CONJ] += 1
-                    elif st == EXHAUSTED and w < r1:
-                        budget[i] = geometric_budget(p[I_KAPPA], uniform(seed, aid, gstep, P_BUDGET + k))
-                        state[i] = SEARCH
-                        counters[K_REC] += 1
-                    else:  # hop
-                        dest = -1
-                        if well_mixed:
-                            d = min(np.int64(u3 * nvox), nvox - 1)
-                            if nk_occ[d] == 0 and cell[d] != VESSEL:
-                                dest = d
-                        else:
-                            m = neighbours(v, nx, ny, nz, nb)
-                            c0 = F[F_CHEM, v]
-                            wsum = 0.0
-                            nc = 0
-                            for q in range(m):
-                                d = nb[q]
-                                if nk_occ[d] == 0 and cell[d] != VESSEL:
-                                    c1 = F[F_CHEM, d]
-                                    ww = np.exp(p[I_CHI] * (c1 - c0) / (c1 + c0 + p[I_CHEMK]))
-                                    cand[nc] = d
-                                    wts[nc] = ww
-                                    wsum += ww
-                                    nc += 1
-                            if nc > 0:
-                                x = u3 * wsum
-                                q = 0
-                                while q < nc - 1 and x >= wts[q]:
-                                    x -= wts[q]
-                                    q += 1
-                                dest = cand[q]
-                        if dest >= 0:
-                            nk_occ[v] = 0
-                            nk_occ[dest] = 1
-                            pos[i] = dest
-                            if reached[i] == 0:
-                                hit = cell[dest] == TUMOR
-                                if not hit:
-                                    m = neighbours(dest, nx, ny, nz, nb)
-                                    for q in range(m):
-                                        if cell[nb[q]] == TUMOR:
-                                            hit = True
-                                            break
-                                if hit:
-                                    reached[i] = 1
-                                    counters[K_INFIL] += 1
-                elif st == CONJ:
-                    t = target[i]
-                    if w < r1 + r2 + r3:  # lytic hit: the target dies
-                        if w < r1:
-                            counters[K_NAT] += 1
-                        elif w < r1 + r2:
-                            counters[K_CAR] += 1
-                        else:
-                            counters[K_ADCC] += 1
-                        if (ag[t] & car_mask) != 0:
-                            counters[K_POS] += 1
-                        else:
-                            counters[K_NEG] += 1
-                        cell[t] = DEAD
-                        engaged[t] = 0
-                        kills[i] += 1
-                        budget[i] -= 1
-                        state[i] = RELEASE
-                    else:  # detach without a kill
-                        engaged[t] = 0
-                        state[i] = SEARCH
-                        counters[K_DETACH] += 1
-                    target[i] = -1
-                elif st == RELEASE:
-                    if budget[i] <= 0:
-                        state[i] = EXHAUSTED
-                        counters[K_EXH] += 1
-                    else:
-                        state[i] = SEARCH
+            _update_agent(i, gstep, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag, engaged,
+                          nk_occ, F, p, cfg, counters, nb, cand, wts)
+
+
+BAND_WIDTH = 2 * (MAX_EVENTS + 1) + 6  # x-bands wider than two agents' reach within one step
+
+
+@njit(cache=True, parallel=True)
+def nk_steps_banded(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag,
+                    engaged, nk_occ, F, p, cfg, counters):
+    """Same as :func:`nk_steps` but in parallel: the lattice is cut into x-bands of BAND_WIDTH voxels; even bands
+    run concurrently, then odd bands. An agent moves at most MAX_EVENTS voxels (and senses one more) per step, so
+    agents of concurrent bands never touch the same voxel; within a band agents go in index order (rotated each
+    step). The result does not depend on the number of threads."""
+    nx = cfg[C_NX]
+    nbands = (nx + BAND_WIDTH - 1) // BAND_WIDTH
+    ncnt = counters.shape[0]
+    for s in range(n_sub):
+        gstep = step0 + s
+        start = np.zeros(nbands + 1, dtype=np.int64)
+        for i in range(n_nk):
+            if state[i] != GONE:
+                start[(pos[i] % nx) // BAND_WIDTH + 1] += 1
+        for b in range(nbands):
+            start[b + 1] += start[b]
+        fill = start[:-1].copy()
+        order = np.empty(start[nbands], dtype=np.int64)
+        for i in range(n_nk):
+            if state[i] != GONE:
+                b = (pos[i] % nx) // BAND_WIDTH
+                order[fill[b]] = i
+                fill[b] += 1
+        local = np.zeros((nbands, ncnt), dtype=np.int64)
+        for color in range(2):
+            nb_c = (nbands - color + 1) // 2
+            for kb in prange(nb_c):
+                b = 2 * kb + color
+                nb = np.empty(6, dtype=np.int64)
+                cand = np.empty(7, dtype=np.int64)
+                wts = np.empty(7)
+                m = start[b + 1] - start[b]
+                if m == 0:
+                    continue
+                off = gstep % m
+                for jj in range(m):
+                    j = jj + off
+                    if j >= m:
+                        j -= m
+                    i = order[start[b] + j]
+                    _update_agent(i, gstep, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag,
+                                  engaged, nk_occ, F, p, cfg, local[b], nb, cand, wts)
+        for b in range(nbands):
+            for c in range(ncnt):
+                counters[c] += local[b, c]
 
 
 @njit(cache=True)

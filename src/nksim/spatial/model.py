@@ -107,6 +107,9 @@ class Simulation:
         self.snap_every = max(1, n_t // max(1, t.snapshots)) if t.snapshots else 0
         # secreted IL-15 of one armored NK into its voxel (pg/mL/min), from the kinetic model's s_arm (pg/cell/d)
         self.il15_secretion = self.values["s_arm"] / (spec.tissue.voxel_um ** 3 * 1e-12) / 1440.0
+        # NK kernel: parallel x-bands on large tissue lattices, one-by-one otherwise (both deterministic)
+        banded = (spec.time.nk_parallel_bands and spec.mode == "tissue" and self.shape[0] >= 2 * kr.BAND_WIDTH)
+        self._nk_kernel = kr.nk_steps_banded if banded else kr.nk_steps
         self.fresh = np.zeros(self.nvox, np.uint8)
         self.newborn = np.zeros(self.nvox, np.int64)
         self.depth_um = None
@@ -152,13 +155,16 @@ class Simulation:
                             nk["comp"], nk["car"], nk["budget"], nk["kills"], nk["target"], nk["reached"],
                             self.arrays["nk_occ"], cell, self.p, self.cfg, self.arrays["counters"])
         self.scalars["n_nk"], self.scalars["next_id"] = int(n), int(nid)
+        self._sort_nk()
 
     def _sort_nk(self) -> None:
         """Order agents by voxel (stable) for memory locality; deterministic, so resume stays exact."""
         n = self.scalars["n_nk"]
         if n < 4096:
             return
-        order = np.argsort(self.nk["pos"][:n], kind="stable")
+        pos = self.nk["pos"][:n]
+        key = ((pos % self.shape[0]) // kr.BAND_WIDTH) * self.nvox + pos  # band-major: threads own contiguous slices
+        order = np.argsort(key, kind="stable")
         for k, a in self.nk.items():
             a[:n] = a[:n][order]
 
@@ -200,7 +206,7 @@ class Simulation:
                                      nk["budget"], nk["kills"], nk["target"], nk["reached"], sc["next_id"],
                                      a["cell"], a["nk_occ"], a["F"], self.p, self.cfg, a["counters"])
                 sc["n_nk"], sc["next_id"] = int(n), int(nid)
-            kr.nk_steps(self.n_sub, sc["fstep"] * self.n_sub, sc["n_nk"], nk["pos"], nk["state"], nk["ids"],
+            self._nk_kernel(self.n_sub, sc["fstep"] * self.n_sub, sc["n_nk"], nk["pos"], nk["state"], nk["ids"],
                         nk["comp"], nk["car"], nk["budget"], nk["kills"], nk["target"], nk["reached"], a["cell"],
                         a["ag"], a["engaged"], a["nk_occ"], a["F"], self.p, self.cfg, a["counters"])
             t2 = time.perf_counter()

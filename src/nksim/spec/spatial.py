@@ -133,6 +133,7 @@ class TimeSpec(Frozen):
     days: float = Field(7.0, gt=0.0)
     record_every_min: float = Field(60.0, gt=0.0)
     snapshots: int = Field(12, ge=0)
+    nk_parallel_bands: bool = Field(False, description="update NK in parallel x-bands (large tissue lattices)")
 
     @model_validator(mode="after")
     def _multiples(self) -> "TimeSpec":
