@@ -77,8 +77,7 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     lpo = L.NPAR  # lesion parameter offset
     cpo = L.NPAR + nl * L.NLP  # class parameter offset
     vb = p[L.P_V_B]
-    for i in range(dy.shape[0]):
-        dy[i] = 0.0
+    inv_vb = 1.0 / vb
 
     e_t = _pos(y[L.S_E_T])
     e_u = _pos(y[L.S_E_U])
@@ -117,8 +116,8 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     prod15 = p[L.P_P_15]
     if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_LD]:
         prod15 *= 1.0 + p[L.P_A_LD] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_LD])
-    prod15 += p[L.P_S_ARM_T] * n_trans / vb + p[L.P_KA_IL15] * _pos(y[L.S_DEP_IL15]) / vb
-    cons = p[L.P_U_CYT] * n_prod / vb
+    prod15 += (p[L.P_S_ARM_T] * n_trans + p[L.P_KA_IL15] * _pos(y[L.S_DEP_IL15])) * inv_vb
+    cons = p[L.P_U_CYT] * n_prod * inv_vb
     il15 = qss_cytokine(prod15, p[L.P_K_15], cons, p[L.P_K_U])
     il2 = qss_cytokine(p[L.P_KA_IL2] * _pos(y[L.S_DEP_IL2]) / p[L.P_V_2], p[L.P_K_2], cons, p[L.P_K_U])
     u = il15 / p[L.P_EC50_15] + il2 / p[L.P_EC50_2]
@@ -147,6 +146,7 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     if p[L.P_CONV_START] <= t_seg and t_seg < p[L.P_CONV_END]:
         conv = 1.0 - p[L.P_CONV_INHIB]
 
+    cleared = 0.0
     kill_car = 0.0
     kill_nat = 0.0
     kill_adcc = 0.0
@@ -176,13 +176,19 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
             tl += ta
             targ += p[cpo + a * L.NCP + L.CP_CAR] * ta
         vol = (tl + dead) / p[L.P_DENSITY]
-        k_in = p[pl + L.LP_Q] * vol / vb * p[L.P_E_X]
+        k_in = p[pl + L.LP_Q] * vol * inv_vb * p[L.P_E_X]
         fin_t = k_in * p[L.P_M_CHEMO_T] * fb * e_t
         fin_u = k_in * fb * e_u
         in_t += fin_t
         in_u += fin_u
 
-        denom = p[L.P_K_R] * (k_t + k_u) + tl + 1.0
+        inv_denom = 1.0 / (p[L.P_K_R] * (k_t + k_u) + tl + 1.0)
+        # per-class kill rate per tumor cell, pathway by pathway (hoisted out of the class loop)
+        w_car = k_t * p[L.P_CAR_T] * q * inv_denom
+        w_nat_t = k_t * p[L.P_NAT_T] * inv_denom
+        w_nat_u = k_u * p[L.P_NAT_U] * inv_denom
+        w_ad_t = k_t * p[L.P_ADCC_T] * abf * inv_denom
+        w_ad_u = k_u * p[L.P_ADCC_U] * abf * inv_denom
         kt_sum = 0.0
         ku_sum = 0.0
         grow = 0.0
@@ -190,21 +196,23 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
             grow = p[pl + L.LP_R] * math.log(p[L.P_K_TUM] / tl) * conv
         ktot = 0.0
         for a in range(nc):
+            dy[b0 + L.LES_FIXED + a] = 0.0
+        for a in range(nc):
             ia = b0 + L.LES_FIXED + a
             ta = _pos(y[ia])
             cw = p[cpo + a * L.NCP + L.CP_CAR]
             aw = p[cpo + a * L.NCP + L.CP_AB]
-            base = ta / denom
-            kc = k_t * p[L.P_CAR_T] * q * cw * base
-            kn = (k_t * p[L.P_NAT_T] + k_u * p[L.P_NAT_U]) * base
-            kd_t = k_t * p[L.P_ADCC_T] * abf * aw * base
-            kd_u = k_u * p[L.P_ADCC_U] * abf * aw * base
+            kc = w_car * cw * ta
+            kn_t = w_nat_t * ta
+            kn_u = w_nat_u * ta
+            kd_t = w_ad_t * aw * ta
+            kd_u = w_ad_u * aw * ta
             kill_car += kc
-            kill_nat += kn
+            kill_nat += kn_t + kn_u
             kill_adcc += kd_t + kd_u
-            kt_sum += kc + k_t * p[L.P_NAT_T] * base + kd_t
-            ku_sum += k_u * p[L.P_NAT_U] * base + kd_u
-            ka = kc + kn + kd_t + kd_u
+            kt_sum += kc + kn_t + kd_t
+            ku_sum += kn_u + kd_u
+            ka = kc + kn_t + kn_u + kd_t + kd_u
             ktot += ka
             g = grow * ta if ta >= 1.0 else 0.0
             loss = 0.0
@@ -235,7 +243,7 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
         out_t += p[L.P_K_OUT] * (k_t + n_t + x_t)
         out_u += p[L.P_K_OUT] * (k_u + n_u + x_u)
         deaths += death_t * (k_t + n_t + x_t) + death_u * (k_u + n_u + x_u)
-        dy[L.S_CUM_CLEARED] += p[L.P_K_CLEAR] * dead
+        cleared += p[L.P_K_CLEAR] * dead
 
     # systemic product pools
     dy[L.S_E_T] = p[L.P_K_LB] * lung_t + (prol_t - death_t - mform_t) * e_t - in_t + out_t
@@ -254,6 +262,8 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
         dw -= p[L.P_W_KILL] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_CHEMO]) * wbc
     dy[L.S_WBC] = dw
 
+    dy[L.S_CUM_CLEARED] = cleared
+    dy[L.S_CUM_CHEMO_KILLED] = 0.0  # changes only at chemotherapy events
     dy[L.S_CUM_KILL_CAR] = kill_car
     dy[L.S_CUM_KILL_NAT] = kill_nat
     dy[L.S_CUM_KILL_ADCC] = kill_adcc
