@@ -83,3 +83,18 @@ def test_monte_carlo_within_three_se_of_exact_enumeration():
     mc = np.array(oc.selection_pct) / 100
     se = np.sqrt(ex["selection"] * (1 - ex["selection"]) / 3000)
     assert np.all(np.abs(mc - ex["selection"]) < 3 * se + 1e-12)
+
+
+def test_logistic_model_operating_characteristics_agree_with_dfcrm():
+    # dfcrm crmsim(c(.05,.1,.25,.4,.55), getprior(0.05, 0.25, 3, 5, model="logistic"), 0.25, 24, 1, nsim=3000,
+    # mcohort=3, model="logistic", seed=77): MTD selection and patients per dose
+    r_sel = np.array([0.005333333, 0.161333333, 0.519666667, 0.264, 0.049666667])
+    r_n = np.array([4.057, 6.021, 8.157, 4.758, 1.007])
+    sk = getprior(0.05, 0.25, 3, 5, "logistic")
+    assert np.allclose(sk, [0.08887356486, 0.15804892203, 0.25, 0.35549606942, 0.46177221669], atol=1e-9)
+    d = CRM(target=0.25, skeleton=tuple(sk), model="logistic", n_cohorts=8)
+    oc = operating_characteristics(d, [0.05, 0.1, 0.25, 0.4, 0.55], n_trials=3000, seed=9)
+    ours = np.array(oc.selection_pct) / 100
+    se = np.sqrt(r_sel * (1 - r_sel) / 3000 + ours * (1 - ours) / 3000)
+    assert np.all(np.abs(ours - r_sel) < 3 * se + 0.002)
+    assert np.all(np.abs(np.array(oc.mean_patients) - r_n) < 0.3)
