@@ -84,10 +84,10 @@ CLAIMS: dict[str, Claim] = {
     "il15_armoring_prolongs_activity": Claim(
         "il15_armoring_prolongs_activity",
         "IL-15 armoring (secreted) prolongs NK activity",
-        lambda: small_hcc(60, **{"nk.initial_nk": 300, "nk.initial_placement": "tumor", "nk.blood_nk_per_ul": (0.0,),
+        lambda: small_hcc(50, **{"nk.initial_nk": 200, "nk.initial_placement": "tumor", "nk.blood_nk_per_ul": (0.0,),
                                  "fields.il15_systemic_pg_ml": 1.0}),
         {"product.il15": "none"}, {"product.il15": "secreted"}, _functional, "functional (non-exhausted) NK alive",
-        3.0),
+        2.5),
 }
 
 
