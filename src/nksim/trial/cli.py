@@ -163,6 +163,8 @@ def compare_cmd(
     p_eff = _floats(true_eff, "true_eff")
     ds = [_design(n, target, len(p_tox), cohort_size, n_cohorts, 1, None, False, False, None, "empiric", None)
           for n in designs.split(",") if n.strip()]
+    if p_eff is None and any(d.uses_efficacy for d in ds):
+        raise InputError("true_eff", None, "a response probability per dose for the efficacy designs (boin12)")
     ocs = [o.to_dict() for o in compare(ds, p_tox, p_eff, n_trials=trials, seed=seed)]
     folder = out or Path("runs") / "trial-compare"
     folder.mkdir(parents=True, exist_ok=True)
