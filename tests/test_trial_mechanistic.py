@@ -1,0 +1,50 @@
+"""Mechanistic trial mode: trial patients are the scenario's virtual patients, simulated by the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import small
+
+from nksim.errors import InputError
+from nksim.trial.designs import make_design
+from nksim.trial.mechanistic import MechanisticOutcomeModel
+from nksim.trial.simulate import operating_characteristics
+
+
+@pytest.fixture(scope="module")
+def model():
+    return MechanisticOutcomeModel(small("hcc-gpc3-car-nk-il15", horizon=60.0), max_patients=9, horizon_d=60.0)
+
+
+def test_same_patient_same_answer_whatever_the_batch(model):
+    a = model.outcomes(np.array([0, 0, 1]), np.array([0, 1, 2]), np.array([1, 2, 3]))
+    fresh = MechanisticOutcomeModel(model.scenario, max_patients=9)
+    b = fresh.outcomes(np.array([1]), np.array([2]), np.array([3]))
+    assert a.response[2] == b.response[0] and a.dlt[2] == b.dlt[0]
+
+
+def test_patient_keeps_covariates_across_doses(model):
+    lo = model._simulate(np.array([5, 6]), np.array([1, 1]))
+    hi = model._simulate(np.array([5, 6]), np.array([3, 3]))
+    cov = ["weight_kg", "antigen_fraction_GPC3", "lesion0_diameter_mm", "tvdt_d"]
+    assert lo[cov].equals(hi[cov])
+    assert (hi["dose_per_kg"] > lo["dose_per_kg"]).all()
+
+
+def test_boin_runs_on_virtual_patients(model):
+    design = make_design("boin", n_doses=3, target=0.3, cohort_size=3, n_cohorts=3)
+    rates = model.population_rates(20)
+    assert list(rates["dose_level"]) == [1, 2, 3]
+    assert rates["p_dlt"].between(0, 1).all() and rates["p_response"].between(0, 1).all()
+    oc = operating_characteristics(design, rates["p_dlt"], rates["p_response"], n_trials=4, model=model)
+    assert abs(sum(oc.selection_pct) + oc.no_selection_pct - 100.0) < 1e-9
+    assert sum(oc.mean_patients) <= 9 + 1e-9
+
+
+def test_bad_settings_named():
+    sc = small("hcc-gpc3-car-nk-il15")
+    with pytest.raises(InputError, match="max_patients"):
+        MechanisticOutcomeModel(sc, max_patients=0)
+    with pytest.raises(InputError, match="horizon_d"):
+        MechanisticOutcomeModel(sc, max_patients=3, horizon_d=5.0)
