@@ -221,6 +221,10 @@ def next_dose_cmd(
         pod = f"{post['prob_overdose'][j]:.2f}" if est is not None else "-"
         typer.echo(f"{j + 1:>4} {pd_['n'][j]:>2} {pd_['dlt'][j]:>4}  {('%.3f' % est) if est is not None else '-':>17}"
                    f"  {ci:<14}  {pod}")
+    for k, v in post.items():
+        if k in ("isotonic_dlt_rate", "ci95_low", "ci95_high", "prob_overdose"):
+            continue
+        typer.echo(f"{k.replace('_', ' ')}: " + (", ".join(f"{x:.3f}" for x in v) if isinstance(v, list) else f"{v:.4f}"))
     if rec["eliminated_doses"]:
         typer.echo(f"eliminated doses: {rec['eliminated_doses']}")
     key = "estimated_obd" if "estimated_obd" in rec else "estimated_mtd"
