@@ -130,6 +130,10 @@ def test_cli_lysis_json_png_and_fit(tmp_path) -> None:
     assert len(lys) == 3 and lys == sorted(lys)
     assert out["lu_per_1e7"] is not None and out["lu_per_1e7"] > 0
     assert png.stat().st_size > 1000
+    png2 = tmp_path / "compare.png"
+    r = runner.invoke(app, ["lysis", "hcc-gpc3-car-nk-il15", "--et", "1,5", "--compare", "--out", str(png2)])
+    assert r.exit_code == 0, r.output
+    assert png2.stat().st_size > png.stat().st_size // 2 and "LU20" in r.output
     r = runner.invoke(app, ["fit", "--et", "1,2.5,5,10,20", "--lysis", "5,12,22,35,50", "--also-fit", "k_r"])
     assert r.exit_code == 0, r.output
     assert "k_nat =" in r.output and "k_r =" in r.output

@@ -54,6 +54,8 @@ def lysis(
     param: Optional[list[str]] = typer.Option(None, "--param", help="registry override NAME=VALUE (repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     out: Optional[Path] = typer.Option(None, "--out", help="write a PNG of the curve"),
+    compare: bool = typer.Option(False, "--compare", help="with --out: add antigen-negative, TGF-beta 10 ng/mL and "
+                                                          "hypoxic-well curves to the figure"),
 ) -> None:
     """% specific lysis per E:T ratio and lytic units for a scenario's product against its tumor's target."""
     from nksim.assay.lytic import lytic_units
@@ -93,7 +95,15 @@ def lysis(
     if out is not None:
         from nksim.assay.plots import lysis_figure
 
-        fig = lysis_figure({sc.name: curve}, pct, title=f"{sc.name} vs {target.name}")
+        curves = {f"{sc.name}": curve}
+        if compare:
+            ets = _floats(et, "--et")
+            variants = {"antigen-negative target": base.model_copy(update={"antigens": {a: 0.0 for a in base.antigens}}),
+                        "TGF-beta 10 ng/mL": base.model_copy(update={"tgfb_ng_ml": 10.0}),
+                        "hypoxic well": base.model_copy(update={"hypoxia": 1.0})}
+            for label, tg in variants.items():
+                curves[label] = release_assay(sc, tg, ets, hours, params=pp)
+        fig = lysis_figure(curves, pct, title=f"{sc.name} vs {target.name}")
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=110)
         if not as_json:

@@ -20,7 +20,8 @@ def lysis_figure(curves: dict[str, pd.DataFrame], percent: float = 20.0,
     fig, ax = plt.subplots(figsize=(5.4, 3.6))
     for i, (label, c) in enumerate(curves.items()):
         c = c[c["et_ratio"] > 0]
-        ax.plot(c["et_ratio"], c["pct_specific_lysis"], "o-", color=f"C{i}", label=label)
+        ax.plot(c["et_ratio"], c["pct_specific_lysis"], marker="osd^v"[i % 5], ls=("-", "--", ":", "-.")[i % 4],
+                ms=6 - i % 3, color=f"C{i}", label=label)
         ex = et_at_lysis(c["et_ratio"].to_numpy(), c["pct_specific_lysis"].to_numpy(), percent)
         if not math.isnan(ex):
             ax.plot([ex], [percent], "x", color=f"C{i}", ms=8)

@@ -346,12 +346,16 @@ def persistence_plot(trajectories: xr.Dataset, patients: pd.DataFrame,
 
 
 def cytokine_plot(trajectories: xr.Dataset, patients: pd.DataFrame,
-                  params: Mapping[str, float] | None = None) -> plt.Figure:
+                  params: Mapping[str, float] | None = None, max_day: float | None = 90.0) -> plt.Figure:
     """Inflammatory cytokine proxy C (IL-6-like, pg/mL) over time, individual patients and the median, with the
-    levels at which the threshold model assigns CRS grade 1-4."""
+    levels at which the threshold model assigns CRS grade 1-4. ``max_day`` limits the time axis (CRS happens in
+    the first weeks; None = the whole trajectory)."""
     _, p = clinical_settings(trajectories, params)
     y = _need_var(trajectories, "cytokine_pg_ml")
     t = trajectories["time"].values
+    if max_day is not None and t.size and t[-1] > max_day:
+        keep = t <= max_day
+        t, y = t[keep], y[:, keep]
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     _individual_and_median(ax, t, y, 1e-2, color="C1")
     thr = crs_thresholds(p)
@@ -363,7 +367,8 @@ def cytokine_plot(trajectories: xr.Dataset, patients: pd.DataFrame,
     ax.set_ylim(max(1e-2, float(np.nanmin(np.maximum(y, 1e-2))) / 2) if y.size else 1e-2, top)
     ax.set_xlabel("day since first infusion")
     ax.set_ylabel("cytokine proxy C (pg/mL)")
-    ax.set_title("Inflammatory cytokine and CRS grade thresholds", fontsize=10)
+    span = f" (days <= {max_day:g})" if max_day is not None else ""
+    ax.set_title(f"Inflammatory cytokine and CRS grade thresholds{span}", fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
