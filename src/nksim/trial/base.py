@@ -214,8 +214,10 @@ def run_trials(
         s.add(rr, doses, dlt, resp)
         s.last_m[rows] = m
         s.last_y[rows] = np.bincount(rr, weights=dlt, minlength=T)[rows].astype(np.int64)
-        design.decide(s, rows)
-        s.active[s.n_total >= N] = False
+        full = s.n_total[rows] >= N
+        s.active[rows[full]] = False  # the last patient is in: no further decision (as BOIN get.oc)
+        if (~full).any():
+            design.decide(s, rows[~full])
     sel = design.select_batch(s)
     return TrialResults(
         design=design.name, n=s.n, y=s.y, r=s.r, selected=sel, early_stop=s.early_stop.copy(),

@@ -148,8 +148,10 @@ def exact_oc(design: Design, p_tox) -> dict[str, Any]:
         ns.n_total += mm
         ns.last_m[:] = mm
         ns.last_y[:] = yk
-        design.decide(ns, rows)
-        ns.active[ns.n_total >= design.max_n] = False
+        full = ns.n_total >= design.max_n
+        ns.active[full] = False
+        if (~full).any():
+            design.decide(ns, rows[~full])
         done = ~ns.active
         if done.any():
             fin = _take(ns, np.flatnonzero(done))
