@@ -46,7 +46,8 @@ def lysis(
     scenario: str = typer.Argument(..., help="built-in scenario name or YAML path (its product is the effector)"),
     et: str = typer.Option("1,2.5,5,10,20", "--et", help="E:T ratios, comma-separated"),
     antigen_fraction: Optional[float] = typer.Option(None, "--antigen-fraction",
-                                                     help="share of targets carrying each study antigen (default: the tumor's typical share; 0 = antigen-negative line)"),
+                                                     help="share of targets carrying each study antigen (default: "
+                                                          "the tumor's typical share; 0 = antigen-negative line)"),
     tgfb: float = typer.Option(0.0, "--tgfb", help="TGF-beta in the well (ng/mL)"),
     hypoxia: float = typer.Option(0.0, "--hypoxia", help="hypoxic share 0..1"),
     hours: Optional[float] = typer.Option(None, "--hours", help="assay duration (default registry assay_hours)"),
@@ -116,7 +117,8 @@ def fit(
     lysis_pct: str = typer.Option(..., "--lysis", help="measured % specific lysis, one per E:T"),
     parameter: str = typer.Option("k_nat", "--parameter", help="k_nat, k_car, k_adcc, kappa or k_r"),
     also_fit: Optional[list[str]] = typer.Option(None, "--also-fit", help="fit jointly (repeatable), e.g. k_r"),
-    scenario: Optional[str] = typer.Option(None, "--scenario", help="effector/target from a scenario (default: plain NK vs a plain target)"),
+    scenario: Optional[str] = typer.Option(None, "--scenario", help="effector/target from a scenario (default: plain "
+                                                                    "NK vs a plain target)"),
     antigen_fraction: Optional[float] = typer.Option(None, "--antigen-fraction", help="with --scenario: antigen share"),
     hours: Optional[float] = typer.Option(None, "--hours", help="assay duration (default registry assay_hours)"),
     param: Optional[list[str]] = typer.Option(None, "--param", help="registry override NAME=VALUE (repeatable)"),

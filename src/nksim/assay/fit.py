@@ -1,4 +1,4 @@
-"""Read a killing rate (k_nat, k_car, k_adcc, or kappa / k_r) from assay data by least squares on the simulated curve.
+"""Read a killing rate (k_nat, k_car, k_adcc, or kappa / k_r) from assay data: least squares on the simulated curve.
 
 The parameter is fitted on the log scale (it is positive) with ``scipy.optimize.least_squares``; the 95% interval is
 the Wald interval on log k from the Gauss-Newton covariance s^2 (J'J)^-1, with s^2 = residual sum of squares /
@@ -50,8 +50,12 @@ def fit_kill_rate(et: Sequence[float], lysis: Sequence[float], effector: Effecto
     """Fit ``parameter`` so that ``release_assay`` reproduces ``lysis`` (% specific lysis) at ratios ``et``.
 
     Other parameters stay at the registry values (or ``params``), except those in ``also_fit`` (e.g. ``("k_r",)``:
-    the E:T at half-maximal lysis reads k_r, the plateau the rate / k_r), fitted jointly and returned in ``others``. ``effector`` defaults to an unmodified NK
-    product, ``target`` to a plain target line. Needs at least 2 points."""
+    the E:T at half-maximal lysis reads k_r, the plateau the rate / k_r), fitted jointly and returned in ``others``.
+    ``effector`` defaults to an unmodified NK product, ``target`` to a plain target line. Needs at least one more
+    point than fitted parameters. ``lysis`` in percent; the estimate is in the registry unit (per day for rates).
+    ``level``: coverage of the interval (0.95)."""
+    if not 0.0 < float(level) < 1.0:
+        raise InputError("level", level, "an interval coverage in (0, 1), e.g. 0.95")
     names = [parameter, *also_fit]
     for i, name in enumerate(names):
         if name not in FITTABLE:

@@ -300,7 +300,8 @@ def os_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figure:
 
 def _need_var(trajectories: xr.Dataset, var: str) -> np.ndarray:
     if not isinstance(trajectories, xr.Dataset) or var not in trajectories:
-        raise InputError("trajectories", var, f"an xarray Dataset with variable {var} (nksim.simulate(...).trajectories)")
+        raise InputError("trajectories", var,
+                         f"an xarray Dataset with variable {var} (nksim.simulate(...).trajectories)")
     return np.asarray(trajectories[var].transpose("patient", "time").values, dtype=float)
 
 
