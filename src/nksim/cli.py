@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from nksim.assay.cli import app as assay_app
 from nksim.errors import NksimError
 from nksim.manufacturing.cli import app as manufacture_app
 from nksim.spatial.cli import app as abm_app
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(trial_app, name="trial")
 app.add_typer(abm_app, name="abm")
 app.add_typer(manufacture_app, name="manufacture")
+app.add_typer(assay_app, name="assay")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from nksim.engine import SimulationResult, iter_chunks, provenance, simulate_chu
 from nksim.errors import InputError
 from nksim.io.run_folder import parquet_safe, check_resumable, finalize, load_chunk, save_chunk, write_json
 from nksim.population.sampling import sample_patients, typical_values
+from nksim.report.clinical_plots import clinical_sections
 from nksim.report.html import _table, changed_parameters, kinetic_figures, write_report
 from nksim.spec.io import dump_scenario, load_scenario
 from nksim.spec.scenario import Scenario
@@ -102,6 +103,7 @@ def write_run_report(result: SimulationResult, out: Path) -> Path:
                      f"({sc.regimen.dose_levels[0].unit}), level used {sc.regimen.dose_level}; infusion days "
                      f"{list(sc.regimen.infusion_days)}</p>"),
         ("Cohort", _table(cohort)),
+        *clinical_sections(traj, pts),
         ("Kinetics (median, 25-75% and 10-90% bands over patients, five individual patients in grey)",
          "".join(kinetic_figures(traj))),
         ("Who killed the tumor: cumulative kills by pathway (all patients)", _table(shares)),
