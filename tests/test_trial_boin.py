@@ -174,3 +174,21 @@ def test_dose_paths_follow_the_boundary_table():
     # after 1/3 at dose 1: 0/3 more (1/6 <= 0.236 * 6) -> 2; 3/3 more (4/6 >= elim 4) -> stop
     second = tree[1]["then"]
     assert second[0]["next_dose"] == 2 and second[3]["next_dose"] is None
+
+
+def test_titration_matches_loop_and_r_get_oc():
+    p = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
+    d = BOIN(n_doses=6, titration=True)
+    model = FixedProbabilityModel(p, seed=3)
+    res = run_trials(d, model, 300)
+    sel, n, y, _ = boin_trial_loop(d, model, 300)
+    assert np.array_equal(sel, res.selected) and np.array_equal(n, res.n) and np.array_equal(y, res.y)
+    # BOIN 2.7.2 get.oc(0.3, p, ncohort=10, cohortsize=3, ntrial=10000, titration=TRUE)
+    r_sel = np.array([0.03, 0.28, 4.10, 27.91, 56.23, 11.45]) / 100
+    r_n = np.array([1.1353, 1.4984, 3.1899, 7.4309, 10.9326, 5.8129])
+    oc = operating_characteristics(d, p, n_trials=4000, seed=2)
+    ours = np.array(oc.selection_pct) / 100
+    se = np.sqrt(r_sel * (1 - r_sel) / 10_000 + ours * (1 - ours) / 4000)
+    assert np.all(np.abs(ours - r_sel) < 3 * se + 1e-3)
+    assert np.all(np.abs(np.array(oc.mean_patients) - r_n) < 0.25)
+    assert oc.mean_patients[0] < 1.2  # one patient at dose 1 in most trials

@@ -190,11 +190,15 @@ def run_trials(
     clock = np.zeros(T)
     dose_path = np.zeros((T, N), dtype=np.int8)
     dlt_path = np.zeros((T, N), dtype=np.int8)
+    fill = np.zeros(T, dtype=bool)
+    if getattr(design, "titration", False) and m0 > 1:
+        fill = _titrate(design, model, s, tid_all, clock, dose_path, dlt_path, seed, accrual_gap_days)
     for _ in range(int(design.n_cohorts)):
         rows = np.flatnonzero(s.active)
         if rows.size == 0:
             break
-        m = np.minimum(m0, N - s.n_total[rows])
+        m = np.where(fill[rows], m0 - 1, np.minimum(m0, N - s.n_total[rows]))
+        fill[rows] = False
         rows = rows[m > 0]
         m = m[m > 0]
         if rows.size == 0:
@@ -223,3 +227,28 @@ def run_trials(
         design=design.name, n=s.n, y=s.y, r=s.r, selected=sel, early_stop=s.early_stop.copy(),
         n_total=s.n_total, duration_days=clock, dose_path=dose_path, dlt_path=dlt_path,
     )
+
+
+def _titrate(design: Design, model: PatientOutcomeModel, s: CohortState, tid_all: np.ndarray, clock: np.ndarray,
+             dose_path: np.ndarray, dlt_path: np.ndarray, seed: int, accrual_gap_days: float) -> np.ndarray:
+    """Accelerated titration of BOIN ``get.oc(titration=TRUE)``: one patient per dose, upwards, until the first DLT
+    (or the top dose); the first cohort then fills that dose up to the cohort size. Returns the 'fill' flags."""
+    K = design.n_doses
+    going = np.ones(s.n.shape[0], dtype=bool)
+    for k in range(K):
+        rows = np.flatnonzero(going)
+        if rows.size == 0:
+            break
+        pid = np.full(rows.size, k, dtype=np.int64)
+        doses = np.full(rows.size, k + 1, dtype=np.int64)
+        out = model.outcomes(tid_all[rows], pid, doses)
+        dlt = np.asarray(out.dlt, dtype=np.int64)
+        s.add(rows, doses, dlt, np.asarray(out.response, dtype=np.int64))
+        dose_path[rows, k] = k + 1
+        dlt_path[rows, k] = dlt
+        clock[rows] += arrival_gaps(seed, tid_all[rows], pid, accrual_gap_days) + model.dlt_window_days
+        hit = dlt == 1
+        s.dose[rows[hit]] = k + 1
+        going[rows[hit]] = False
+    s.dose[going] = K
+    return np.ones(s.n.shape[0], dtype=bool)

@@ -40,7 +40,9 @@ class BOIN(IntervalDesign):
     """BOIN with the R package's defaults (cutoff_eli 0.95, no extra-safe rule, n_earlystop 100 = off).
 
     p_saf / p_tox: phi1 and phi2 (None = 0.6 and 1.4 times the target). bound_mtd: select only doses whose
-    isotonic estimate is <= lambda_d (``boundMTD`` of ``select.mtd``).
+    isotonic estimate is <= lambda_d (``boundMTD`` of ``select.mtd``). titration: accelerated titration as
+    ``get.oc(titration=TRUE)``: one patient per dose upwards until the first DLT, then the first cohort fills that
+    dose up to the cohort size (ignored for cohorts of 1, as in R); useful when DLTs are rare at low doses.
     """
 
     name: ClassVar[str] = "boin"
@@ -56,6 +58,7 @@ class BOIN(IntervalDesign):
     p_saf: float | None = None
     p_tox: float | None = None
     bound_mtd: bool = False
+    titration: bool = False
 
     def __post_init__(self) -> None:
         self._check_interval()

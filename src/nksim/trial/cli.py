@@ -27,7 +27,7 @@ def _floats(text: Optional[str], field: str) -> Optional[list[float]]:
 
 def _design(name: str, target: float, n_doses: int, cohort_size: int, n_cohorts: int, start_dose: int,
             n_earlystop: Optional[int], extrasafe: bool, deescalation: bool, skeleton: Optional[str],
-            crm_model: str, phi_e: Optional[float]):
+            crm_model: str, phi_e: Optional[float], titration: bool = False):
     from nksim.trial.designs import make_design
 
     key = name.strip().lower()
@@ -35,6 +35,10 @@ def _design(name: str, target: float, n_doses: int, cohort_size: int, n_cohorts:
                           "n_cohorts": n_cohorts, "start_dose": start_dose}
     if key in ("boin", "keyboard", "mtpi2", "mtpi", "i3+3", "tite-boin"):
         kw.update(n_earlystop=n_earlystop, extrasafe=extrasafe or None)
+        if titration:
+            if key != "boin":
+                raise InputError("titration", True, "the boin design (BOIN get.oc titration)")
+            kw["titration"] = True
     elif key == "crm":
         kw.update(skeleton=_floats(skeleton, "skeleton"), model=crm_model, n_earlystop=n_earlystop)
     elif key == "3+3":
@@ -80,6 +84,7 @@ def oc_cmd(
     n_earlystop: Optional[int] = typer.Option(None, help="stop at this many patients on a dose (default off)"),
     extrasafe: bool = typer.Option(False, help="BOIN-family extra-safe stopping rule (boin12: safety_stop)"),
     deescalation: bool = typer.Option(False, help="3+3: the variant with de-escalation / expansion below"),
+    titration: bool = typer.Option(False, help="BOIN: accelerated titration (one patient per dose until a DLT)"),
     skeleton: Optional[str] = typer.Option(None, help="CRM skeleton (default getprior(0.05, target, mid, K))"),
     crm_model: str = typer.Option("empiric", help="CRM model: empiric (power) or logistic"),
     phi_e: Optional[float] = typer.Option(None, help="BOIN12: lowest acceptable response rate"),
@@ -101,7 +106,7 @@ def oc_cmd(
     p_tox = _floats(true_tox, "true_tox")
     p_eff = _floats(true_eff, "true_eff")
     d = _design(design, target, len(p_tox), cohort_size, n_cohorts, start_dose, n_earlystop, extrasafe,
-                deescalation, skeleton, crm_model, phi_e)
+                deescalation, skeleton, crm_model, phi_e, titration)
     if trials < 1:
         raise InputError("trials", trials, "an integer >= 1")
     if d.uses_efficacy and p_eff is None:
@@ -123,7 +128,7 @@ def oc_cmd(
     if exact:
         from nksim.trial.simulate import exact_oc
 
-        if d.uses_efficacy or d.name == "tite-boin":
+        if d.uses_efficacy or d.name == "tite-boin" or getattr(d, "titration", False):
             raise InputError("exact", True, "a design whose decisions depend on DLT counts only (not boin12, tite-boin)")
         ex = exact_oc(d, p_tox)
         oc["exact"] = {"selection_pct": (ex["selection"] * 100).round(4).tolist(),

@@ -28,8 +28,17 @@ def boin_trial_loop(design: BOIN, model: PatientOutcomeModel, n_trials: int) -> 
         elim = [False] * K
         d = design.start_dose - 1
         stop = False
+        fill = False
+        if design.titration and cs > 1:
+            for k in range(K):
+                tox = int(model.outcomes(np.array([t]), np.array([k]), np.array([k + 1])).dlt[0])
+                n[k], y[k], d = 1, tox, k
+                if tox:
+                    break
+            fill = True
         for _ in range(design.n_cohorts):
-            m = min(cs, N - sum(n))
+            m = cs - 1 if fill else min(cs, N - sum(n))
+            fill = False
             if m <= 0:
                 break
             pid = np.arange(sum(n), sum(n) + m)

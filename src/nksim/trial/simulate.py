@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
+from nksim.errors import InputError
 from nksim.trial.base import CohortState, Design, TrialResults, run_trials
 from nksim.trial.outcomes import FixedProbabilityModel, PatientOutcomeModel
 
@@ -122,6 +123,8 @@ def exact_oc(design: Design, p_tox) -> dict[str, Any]:
     Valid for designs whose ``decide`` depends only on the counts and the current dose (not CRM's last-cohort
     coherence rule, which it also handles since the last cohort is part of the state). Returns fractions (0..1).
     """
+    if getattr(design, "titration", False):
+        raise InputError("titration", True, "no titration for exact enumeration (simulate instead)")
     p = np.asarray(p_tox, dtype=float)
     K, m = design.n_doses, int(design.cohort_size)
     s = CohortState.empty(1, K, int(design.start_dose))
