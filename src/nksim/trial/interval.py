@@ -68,7 +68,7 @@ class IntervalDesign(Design):
 
     def stop_boundary(self, n_max: int) -> np.ndarray:
         """Extra-safe stopping boundary at the lowest dose (cutoff_eli - offset)."""
-        return elimination_boundary(self.target, n_max, self.cutoff_eli - self.offset)
+        return np.asarray(_elim_table(self.target, self.cutoff_eli - self.offset, n_max))
 
     def decide(self, s: CohortState, rows: np.ndarray) -> None:
         K = self.n_doses
