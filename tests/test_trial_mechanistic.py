@@ -48,3 +48,18 @@ def test_bad_settings_named():
         MechanisticOutcomeModel(sc, max_patients=0)
     with pytest.raises(InputError, match="horizon_d"):
         MechanisticOutcomeModel(sc, max_patients=3, horizon_d=5.0)
+
+
+def test_cli_trial_simulate(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "nksim.cli", "trial", "simulate", "hcc-gpc3-car-nk-il15",
+                           "--design", "boin", "--trials", "3", "--n-cohorts", "2", "--population", "8",
+                           "--horizon", "60", "--out", str(tmp_path), "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    oc = json.loads(proc.stdout)
+    assert len(oc["selection_pct"]) == 3 and len(oc["population_rates"]) == 3
+    assert oc["virtual_patients_simulated"] >= 3 * 8
+    assert (tmp_path / "oc.json").exists() and (tmp_path / "selection.png").exists()

@@ -147,6 +147,64 @@ def oc_cmd(
         typer.echo(f"run folder: {folder}")
 
 
+@app.command("simulate")
+def simulate_cmd(
+    scenario: str = typer.Argument(..., help="built-in scenario name or YAML: its virtual patients enter the trials"),
+    design: str = typer.Option("boin", help=_DESIGN_HELP),
+    target: float = typer.Option(0.3, help="target DLT probability (BOIN12: highest acceptable, phi_T)"),
+    cohort_size: int = typer.Option(3),
+    n_cohorts: int = typer.Option(10),
+    start_dose: int = typer.Option(1),
+    trials: int = typer.Option(100, help="number of simulated trials (each patient is a simulated virtual patient)"),
+    population: int = typer.Option(200, help="virtual patients per dose for the population DLT/response rates"),
+    horizon: float = typer.Option(112.0, help="days simulated per patient (DLT window and response scans)"),
+    seed: Optional[int] = typer.Option(None, help="scenario seed override (which virtual patients)"),
+    n_earlystop: Optional[int] = typer.Option(None, help="stop at this many patients on a dose (default off)"),
+    extrasafe: bool = typer.Option(False, help="BOIN-family extra-safe stopping rule (boin12: safety_stop)"),
+    phi_e: Optional[float] = typer.Option(None, help="BOIN12: lowest acceptable response rate"),
+    accrual_gap_days: float = typer.Option(7.0, help="mean days between patient arrivals"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/trial-sim-SCENARIO-DESIGN)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Mechanistic mode: run a design on the scenario's virtual patients, each simulated by the cohort engine at
+    the dose the design assigns (DLT and response from the clinical readouts; the same patient keeps its
+    covariates at every dose)."""
+    from nksim.spec.io import load_scenario
+    from nksim.trial.mechanistic import MechanisticOutcomeModel
+    from nksim.trial.plots import plot_selection
+    from nksim.trial.simulate import operating_characteristics
+
+    sc = load_scenario(scenario)
+    if seed is not None:
+        sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"seed": seed})})
+    n_doses = len(sc.regimen.dose_levels)
+    d = _design(design, target, n_doses, cohort_size, n_cohorts, start_dose, n_earlystop, extrasafe, False, None,
+                "empiric", phi_e, False)
+    if trials < 1:
+        raise InputError("trials", trials, "an integer >= 1")
+    model = MechanisticOutcomeModel(sc, max_patients=int(d.max_n), horizon_d=horizon)
+    rates = model.population_rates(population)
+    oc = operating_characteristics(d, rates["p_dlt"].to_numpy(), rates["p_response"].to_numpy(), n_trials=trials,
+                                   seed=sc.simulation.seed, accrual_gap_days=accrual_gap_days, model=model).to_dict()
+    oc["scenario"] = sc.name
+    oc["population_rates"] = rates.to_dict(orient="records")
+    oc["virtual_patients_simulated"] = model.simulated_patients
+    folder = out or Path("runs") / f"trial-sim-{sc.name}-{d.name.replace('+', 'p')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float))
+    plot_selection([oc], folder / "selection.png", rates["p_dlt"].tolist())
+    oc["run_folder"] = str(folder)
+    if as_json:
+        _echo_json(oc)
+        return
+    typer.echo(f"{sc.name}: population rates per dose ({population} virtual patients each)")
+    for r in oc["population_rates"]:
+        typer.echo(f"  dose {r['dose_level']} ({r['dose']:.3g} {r['unit']}): P(DLT) {r['p_dlt']:.3f}  "
+                   f"P(response) {r['p_response']:.3f}")
+    _print_oc(oc)
+    typer.echo(f"virtual patients simulated: {model.simulated_patients}; run folder: {folder}")
+
+
 @app.command("compare")
 def compare_cmd(
     designs: str = typer.Option("3+3,boin,crm,keyboard", help="comma-separated design names"),
