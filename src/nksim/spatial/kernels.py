@@ -63,7 +63,7 @@ def il15_signal(il15: float, ec50: float, s_mem: float) -> float:
     return 1.0 - (1.0 - s_mem) * (1.0 - s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_agent(i, gstep, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag, engaged, nk_occ, F,
                   p, cfg, counters, nb, cand, wts):
     """Advance NK agent i by one NK step: its own exact event loop on the step's time."""
