@@ -193,6 +193,18 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     setp("adcc_t", adcc * _tgf_factor(tgfb_t, typ["tgf_ic50_adcc"]) * (1.0 + (val("m_cd16") if con.hn_cd16 else 0.0)))
     for name in ("ec50_ab", "k_r", "f_comp", "kappa", "k_rec"):
         setp(name, val(name))
+    if tum.microenvironment == "abm_table":
+        # ABM-derived effective values (suppression already inside): replace e_x, f_comp and the killing rates
+        from nksim.kinetics.abm_table import effective_parameters
+
+        eff = effective_parameters(scenario, patients)
+        setp("e_x", eff["e_x"])
+        setp("m_chemo_t", 1.0)  # the table's e_x already carries the receptor's effect
+        setp("f_comp", eff["f_comp"])
+        nat_eff = eff["k_nat_eff"] * f_is * potency if is_nk else np.zeros(n)
+        setp("nat_u", nat_eff)
+        setp("nat_t", nat_eff)
+        setp("car_t", eff["k_car_eff"] * f_is * potency if con.has_car else 0.0)
     # tumor
     setp("density", val("tumor_cell_density"))
     setp("k_tum", val("k_tum"))

@@ -179,6 +179,10 @@ class Tumor(Frozen):
         default=(), description="antigens whose tumor fraction is a patient covariate (CAR and antibody targets are added)"
     )
     in_liver: bool | None = Field(default=None, description="lesions in the liver (hepatic-artery route); default by organ")
+    microenvironment: Literal["ode", "abm_table"] = Field(
+        default="ode",
+        description="ode: MODEL.md's TGF-beta/hypoxia factors and e_x; abm_table: effective trafficking and killing "
+        "from the spatial model's coarse-grained table (suppression already inside, not applied twice)")
 
     @field_validator("indication")
     @classmethod
