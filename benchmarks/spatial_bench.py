@@ -146,11 +146,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="run the complete 21-day 1e6 tumor / 1e5 NK target")
     ap.add_argument("--target-days", type=float, default=0.5, help="days of the target run to time (extrapolated)")
+    ap.add_argument("--bands", action="store_true", help="target run with NK in parallel x-bands")
+    ap.add_argument("--target-only", action="store_true", help="skip the Mesa and throughput sections")
     args = ap.parse_args()
 
     # warm-up (numba compile / cache load) outside the timings
     bench_nksim(40, 50, 0.05)
 
+    if args.target_only:
+        return target(args)
     print("== same rules, small size (50x50 lattice, 80% tumor, 100 NK, 4 h) ==")
     try:
         mesa_rate = bench_mesa()
@@ -178,11 +182,15 @@ def main() -> None:
     print(f"goal >= 1e7 agent-updates/s: {'met' if rate >= 1e7 else 'NOT met'} (ratio {rate / 1e7:.2f})")
     print(f"ratio nksim(large) / Mesa(small): {rate / mesa_rate:,.0f}x")
 
+    target(args)
+
+
+def target(args) -> None:
     print("\n== binding target: 1e6 tumor cells + 1e5 NK, 21 days, dt_nk 1 min / dt_field 10 min / dt_tumor 60 min ==")
     days = 21.0 if args.full else args.target_days
-    rate_t, wall_t, parts_t = bench_nksim(1118, 100_000, days, bands=True)
+    rate_t, wall_t, parts_t = bench_nksim(1118, 100_000, days, bands=args.bands)
     est = wall_t * 21.0 / days
-    print(f"(NK in parallel x-bands) timed {days} d: wall {wall_t:.1f} s ({rate_t:,.3g} agent-updates/s; " +
+    print(f"(NK parallel x-bands: {args.bands}) timed {days} d: wall {wall_t:.1f} s ({rate_t:,.3g} agent-updates/s; " +
           ", ".join(f"{k} {v:.1f}" for k, v in parts_t.items()) + ")")
     label = "measured" if args.full else "extrapolated linearly from the timed span"
     print(f"21 days {label}: {est / 60:.1f} min (target < 30 min: {'met' if est < 1800 else 'NOT met'})")

@@ -23,7 +23,7 @@ def to_dataset(sim) -> xr.Dataset:
     t = rec[:, 0]
     data = {}
     for j, name in enumerate(RECORD_NAMES[1:], start=1):
-        unit = UNITS.get(name, "cells" if not name.startswith(("kills", "nk_", "tumor_")) else "cells")
+        unit = UNITS.get(name, "cells")
         if name in COUNTER_NAMES:
             unit = "events (cumulative)"
         data[name] = ("time", rec[:, j], {"units": unit})
