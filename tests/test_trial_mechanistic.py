@@ -63,3 +63,17 @@ def test_cli_trial_simulate(tmp_path):
     assert len(oc["selection_pct"]) == 3 and len(oc["population_rates"]) == 3
     assert oc["virtual_patients_simulated"] >= 3 * 8
     assert (tmp_path / "oc.json").exists() and (tmp_path / "selection.png").exists()
+
+
+def test_manufacturing_lots_feed_trial_patients():
+    sc = small("bnhl-cd19-car-nk-il15-cb", horizon=40.0)
+    m = MechanisticOutcomeModel(sc, max_patients=12, manufacturing="cb-car19-il15")
+    ids, levels = np.arange(12), np.full(12, 3)
+    ov = m._lot_overrides(ids, levels)
+    assert set(ov) >= {"viability", "potency", "car_fraction", "dose_scale", "treated"}
+    assert np.all((ov["car_fraction"] >= 0) & (ov["car_fraction"] <= 1))
+    # lot k is the same lot whatever else is asked: the same patient gets the same product again
+    again = m._lot_overrides(ids[5:7], levels[5:7])
+    np.testing.assert_array_equal(again["car_fraction"], ov["car_fraction"][5:7])
+    m.outcomes(np.zeros(12, dtype=int), ids, levels)
+    assert m.untreated == int((~ov["treated"]).sum())

@@ -163,6 +163,9 @@ def simulate_cmd(
     extrasafe: bool = typer.Option(False, help="BOIN-family extra-safe stopping rule (boin12: safety_stop)"),
     phi_e: Optional[float] = typer.Option(None, help="BOIN12: lowest acceptable response rate"),
     accrual_gap_days: float = typer.Option(7.0, help="mean days between patient arrivals"),
+    manufacturing: Optional[str] = typer.Option(
+        None, help="manufacturing process (built-in name, YAML, or 'scenario' for the scenario's block): each "
+                   "patient's product comes from a simulated lot; failed lots leave patients untreated"),
     out: Optional[Path] = typer.Option(None, help="run folder (default runs/trial-sim-SCENARIO-DESIGN)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
@@ -182,13 +185,15 @@ def simulate_cmd(
                 "empiric", phi_e, False)
     if trials < 1:
         raise InputError("trials", trials, "an integer >= 1")
-    model = MechanisticOutcomeModel(sc, max_patients=int(d.max_n), horizon_d=horizon)
+    mfg = True if manufacturing == "scenario" else manufacturing
+    model = MechanisticOutcomeModel(sc, max_patients=int(d.max_n), horizon_d=horizon, manufacturing=mfg)
     rates = model.population_rates(population)
     oc = operating_characteristics(d, rates["p_dlt"].to_numpy(), rates["p_response"].to_numpy(), n_trials=trials,
                                    seed=sc.simulation.seed, accrual_gap_days=accrual_gap_days, model=model).to_dict()
     oc["scenario"] = sc.name
     oc["population_rates"] = rates.to_dict(orient="records")
     oc["virtual_patients_simulated"] = model.simulated_patients
+    oc["untreated_by_manufacturing"] = model.untreated
     folder = out or Path("runs") / f"trial-sim-{sc.name}-{d.name.replace('+', 'p')}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float))
@@ -202,6 +207,9 @@ def simulate_cmd(
         typer.echo(f"  dose {r['dose_level']} ({r['dose']:.3g} {r['unit']}): P(DLT) {r['p_dlt']:.3f}  "
                    f"P(response) {r['p_response']:.3f}")
     _print_oc(oc)
+    if model.manufacturing is not None:
+        typer.echo(f"patients left untreated by lot failures (counted as non-responders without DLT): "
+                   f"{model.untreated} of {model.simulated_patients} simulated")
     typer.echo(f"virtual patients simulated: {model.simulated_patients}; run folder: {folder}")
 
 
