@@ -77,3 +77,14 @@ def test_manufacturing_lots_feed_trial_patients():
     np.testing.assert_array_equal(again["car_fraction"], ov["car_fraction"][5:7])
     m.outcomes(np.zeros(12, dtype=int), ids, levels)
     assert m.untreated == int((~ov["treated"]).sum())
+
+
+def test_scenario_names_its_manufacturing_process():
+    import nksim
+    from nksim.manufacturing.loader import load_manufacturing_spec
+
+    sc = nksim.load_scenario("bnhl-cd19-car-nk-il15-cb")
+    assert sc.manufacturing == "cb-car19-il15"
+    assert load_manufacturing_spec(sc).name == load_manufacturing_spec("cb-car19-il15").name
+    with pytest.raises(Exception, match="not a built-in process"):
+        sc.model_validate({**sc.model_dump(), "manufacturing": "cb-car19-il16"})

@@ -103,6 +103,9 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
             return spec if spec.name else spec.model_copy(update={"name": str(obj)})
         scenario_text = _builtin_scenario_text(str(obj))
         if scenario_text is not None:  # an engine scenario by name: use its manufacturing block
+            block = (yaml.safe_load(scenario_text) or {}).get("manufacturing")
+            if isinstance(block, str):  # the scenario names a built-in process
+                return load_manufacturing_spec(block)
             spec = spec_from_dict(yaml.safe_load(scenario_text) or {}, where=f"built-in scenario {obj}")
             return spec if spec.name else spec.model_copy(update={"name": str(obj)})
         raise InputError("scenario", str(obj), f"a YAML file or a built-in process: {', '.join(names)}")

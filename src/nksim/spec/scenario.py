@@ -278,10 +278,23 @@ class Scenario(Frozen):
     population: Population = Population()
     simulation: Simulation = Simulation()
     readouts: ReadoutSpec = Field(default_factory=ReadoutSpec, description="clinical readouts (scan days: simulation)")
-    manufacturing: ManufacturingSpec | None = Field(
-        default=None, description="manufacturing process; `nksim manufacture` and lot-based product overrides read it")
+    manufacturing: ManufacturingSpec | str | None = Field(
+        default=None, description="manufacturing process (a spec, or the name of a built-in process, see "
+        "`nksim manufacture --list`); `nksim manufacture` and lot-based product overrides read it")
     parameters: dict[str, float] = Field(default_factory=dict, description="registry overrides for this scenario")
     sources: dict[str, str] = Field(default_factory=dict, description="why/where from for scenario-specific values")
+
+    @field_validator("manufacturing")
+    @classmethod
+    def _process_name(cls, v: ManufacturingSpec | str | None) -> ManufacturingSpec | str | None:
+        if isinstance(v, str):
+            from importlib import resources
+
+            folder = resources.files("nksim").joinpath("data/manufacturing")
+            names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+            if v not in names:
+                raise ValueError(f"manufacturing = {v!r} is not a built-in process; allowed: {names} or a full spec")
+        return v
 
     @model_validator(mode="after")
     def _cross(self) -> "Scenario":
