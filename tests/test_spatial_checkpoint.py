@@ -38,26 +38,36 @@ def test_different_seeds_differ():
     assert not np.array_equal(r1, r2)
 
 
-def test_parallel_bands_resume_exactly(tmp_path):
-    spec = _small().with_updates(**{"time.nk_parallel_bands": True})
-    full = Simulation.create(spec, seed=3, days=0.25).run()
-    part = Simulation.create(spec, seed=3, days=0.25)
-    part.run(stop_after_tsteps=2)
-    part.save_checkpoint(tmp_path / "c.npz")
-    resumed = Simulation.resume(tmp_path / "c.npz").run()
-    assert np.array_equal(np.array(full.records), np.array(resumed.records))
-    assert full._nk_kernel is resumed._nk_kernel
-
-
-def test_parallel_bands_do_not_depend_on_thread_count():
+def test_parallel_bands_resume_exactly_and_do_not_depend_on_thread_count(tmp_path):
     import numba
 
     spec = _small().with_updates(**{"time.nk_parallel_bands": True})
-    a = np.array(Simulation.create(spec, seed=4, days=0.2).run().records)
+    full = Simulation.create(spec, seed=3, days=0.125).run()
+    part = Simulation.create(spec, seed=3, days=0.125)
+    part.run(stop_after_tsteps=1)
+    part.save_checkpoint(tmp_path / "c.npz")
+    resumed = Simulation.resume(tmp_path / "c.npz").run()
+    assert full._nk_kernel is resumed._nk_kernel and full._nk_kernel.__name__ == "nk_steps_banded"
+    a = np.array(full.records)
+    assert np.array_equal(a, np.array(resumed.records))
     n0 = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        b = np.array(Simulation.create(spec, seed=4, days=0.2).run().records)
+        b = np.array(Simulation.create(spec, seed=3, days=0.125).run().records)
     finally:
         numba.set_num_threads(n0)
     assert np.array_equal(a, b)
+
+
+def test_3d_lattice_runs_kills_and_resumes_exactly(tmp_path):
+    spec = _small().with_updates(**{"tissue.dims": 3, "tissue.size": (18, 18, 18), "nk.initial_nk": 150,
+                                    "nk.initial_placement": "tumor", "tissue.vessel_density_per_mm2": 300.0})
+    full = Simulation.create(spec, seed=5, days=0.3).run()
+    last = full.dataset().isel(time=-1)
+    assert float(last.kills_car + last.kills_nat) > 0
+    assert full.image().shape[:2] == (18, 18)  # middle z slice
+    part = Simulation.create(spec, seed=5, days=0.3)
+    part.run(stop_after_tsteps=3)
+    part.save_checkpoint(tmp_path / "c3.npz")
+    resumed = Simulation.resume(tmp_path / "c3.npz").run()
+    assert np.array_equal(np.array(full.records), np.array(resumed.records))

@@ -30,9 +30,14 @@ MAX_EVENTS = 8
 def neighbours(v: np.int64, nx: np.int64, ny: np.int64, nz: np.int64, out: np.ndarray) -> int:
     """Von Neumann neighbours of voxel v inside the box, written to out; returns how many."""
     nxy = nx * ny
-    x = v % nx
-    y = (v // nx) % ny
-    z = v // nxy
+    q = v // nx
+    x = v - q * nx
+    if nz > 1:
+        z = q // ny
+        y = q - z * ny
+    else:
+        z = 0
+        y = q
     n = 0
     if x > 0:
         out[n] = v - 1
@@ -241,6 +246,9 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
                           nk_occ, F, p, cfg, counters, nb, cand, wts)
 
 
+# a called (not inlined) copy for the parallel kernel: keeps its compile time short
+_update_agent_called = njit(cache=True)(_update_agent.py_func)
+
 BAND_WIDTH = 2 * (MAX_EVENTS + 1) + 6  # x-bands wider than two agents' reach within one step
 
 
@@ -286,8 +294,8 @@ def nk_steps_banded(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kill
                     if j >= m:
                         j -= m
                     i = order[start[b] + j]
-                    _update_agent(i, gstep, pos, state, ids, comp, car, budget, kills, target, reached, cell, ag,
-                                  engaged, nk_occ, F, p, cfg, local[b], nb, cand, wts)
+                    _update_agent_called(i, gstep, pos, state, ids, comp, car, budget, kills, target, reached,
+                                         cell, ag, engaged, nk_occ, F, p, cfg, local[b], nb, cand, wts)
         for b in range(nbands):
             for c in range(ncnt):
                 counters[c] += local[b, c]

@@ -109,6 +109,12 @@ def write_outputs(sim, out: Path) -> dict[str, str]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "scenario.json").write_text(json.dumps(sim.spec.model_dump(mode="json"), indent=2))
     files["summary"] = str(out / "summary.json")
+    from nksim.registry import load_registry
+
+    prov = {"model": "nksim.spatial", "seed": sim.seed, "days": sim.days, "registry_sha256": load_registry().sha256,
+            "netcdf_engine": files["netcdf_engine"], "agent_updates": sim.agent_updates(),
+            "timings_s": vars(sim.timings), "lattice": list(sim.shape), "steps_done": dict(sim.scalars)}
+    (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
     return files
 
 

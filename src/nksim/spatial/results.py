@@ -15,6 +15,20 @@ UNITS = {"time_d": "d", "tgfb_mean_tumor_ng_ml": "ng/mL", "il15_mean_tumor_pg_ml
          "hypoxic_fraction_tumor": "fraction of tumor cells"}
 
 
+LONG_NAMES = {
+    "tumor_antigen_pos": "viable tumor cells carrying a CAR target (first antigen if no CAR)",
+    "tumor_antigen_neg": "viable tumor cells without a CAR target", "tumor_dead": "dead tumor cells not yet cleared",
+    "nk_total": "NK alive in the region", "nk_search": "NK searching", "nk_conjugated": "NK conjugated to a target",
+    "nk_detach": "NK detaching after a lytic hit", "nk_exhausted": "NK exhausted (kill budget spent)",
+    "nk_functional": "NK alive and not exhausted", "nk_competent_active": "killing-competent NK, not exhausted",
+    "nk_in_tumor": "NK inside the tumor mass", "nk_competent_in_lesion": "competent, active NK that reached the tumor",
+    "nk_exhausted_competent_in_lesion": "competent, exhausted NK that reached the tumor",
+    "tumor_voxels_mass": "voxels of the tumor mass (viable + dead)",
+    "tgfb_mean_tumor_ng_ml": "mean TGF-beta over tumor cells", "hypoxic_fraction_tumor": "tumor cells below 1% O2",
+    "il15_mean_tumor_pg_ml": "mean IL-15 over tumor cells",
+}
+
+
 def to_dataset(sim) -> xr.Dataset:
     """Dataset of one run: counts over time (cumulative event counters), kill-count distribution, depth profiles."""
     from nksim.spatial.model import RECORD_NAMES
@@ -26,7 +40,7 @@ def to_dataset(sim) -> xr.Dataset:
         unit = UNITS.get(name, "cells")
         if name in COUNTER_NAMES:
             unit = "events (cumulative)"
-        data[name] = ("time", rec[:, j], {"units": unit})
+        data[name] = ("time", rec[:, j], {"units": unit, "long_name": LONG_NAMES.get(name, name.replace("_", " "))})
     kd = sim.kill_distribution()
     data["nk_by_kills"] = ("kills", kd, {"units": "NK cells", "long_name": "NK cells by number of kills (all ever present)"})
     coords = {"time": ("time", t, {"units": "d"}), "kills": np.arange(kd.size)}
