@@ -76,22 +76,23 @@ def _fields_step(F, cell, extra, diff, table, dt, dx, nx, ny, nz, ey, ez, rhs, C
                 b = 1.0 + dt * lam + r * nnb
                 c = -r if k < nx - 1 else 0.0
                 if k == 0:
-                    cp[k] = c / b
-                    dp[k] = rhs[v] / b
+                    inv = 1.0 / b
+                    cp[k] = c * inv
+                    dp[k] = rhs[v] * inv
                 else:
-                    den = b + r * cp[k - 1]
-                    cp[k] = c / den
-                    dp[k] = (rhs[v] + r * dp[k - 1]) / den
+                    inv = 1.0 / (b + r * cp[k - 1])
+                    cp[k] = c * inv
+                    dp[k] = (rhs[v] + r * dp[k - 1]) * inv
             C1[base + nx - 1] = dp[nx - 1]
             for k in range(nx - 2, -1, -1):
                 C1[base + k] = dp[k] - cp[k] * C1[base + k + 1]
         # constant-coefficient factorisations for y and z
         cpy = np.empty(ny)
-        deny = np.empty(ny)
+        deny = np.empty(ny)  # inverse pivots
         for k in range(ny):
             nnb = (1 if k > 0 else 0) + (1 if k < ny - 1 else 0)
             dd = 1.0 + r * nnb + (r * cpy[k - 1] if k > 0 else 0.0)
-            deny[k] = dd
+            deny[k] = 1.0 / dd
             cpy[k] = (-r if k < ny - 1 else 0.0) / dd
         # pass 3: implicit y, blocks of adjacent x; result into rhs (then C or z pass)
         for bi in prange(nz * nbx):
@@ -106,9 +107,9 @@ def _fields_step(F, cell, extra, diff, table, dt, dx, nx, ny, nz, ey, ez, rhs, C
                     v = off + j
                     val = C1[v] - r * ey[v]
                     if k == 0:
-                        dp[k, j] = val / deny[k]
+                        dp[k, j] = val * deny[k]
                     else:
-                        dp[k, j] = (val + r * dp[k - 1, j]) / deny[k]
+                        dp[k, j] = (val + r * dp[k - 1, j]) * deny[k]
             for j in range(w):
                 rhs[z * nxy + (ny - 1) * nx + x0 + j] = dp[ny - 1, j]
             for k in range(ny - 2, -1, -1):
@@ -121,7 +122,7 @@ def _fields_step(F, cell, extra, diff, table, dt, dx, nx, ny, nz, ey, ez, rhs, C
             for k in range(nz):
                 nnb = (1 if k > 0 else 0) + (1 if k < nz - 1 else 0)
                 dd = 1.0 + r * nnb + (r * cpz[k - 1] if k > 0 else 0.0)
-                denz[k] = dd
+                denz[k] = 1.0 / dd
                 cpz[k] = (-r if k < nz - 1 else 0.0) / dd
             for bi in prange(ny * nbx):
                 y = bi // nbx
@@ -135,9 +136,9 @@ def _fields_step(F, cell, extra, diff, table, dt, dx, nx, ny, nz, ey, ez, rhs, C
                         v = off + j
                         val = rhs[v] - r * ez[v]
                         if k == 0:
-                            dp[k, j] = val / denz[k]
+                            dp[k, j] = val * denz[k]
                         else:
-                            dp[k, j] = (val + r * dp[k - 1, j]) / denz[k]
+                            dp[k, j] = (val + r * dp[k - 1, j]) * denz[k]
                 for j in range(w):
                     v = (nz - 1) * nxy + y * nx + x0 + j
                     C[v] = dp[nz - 1, j] if dp[nz - 1, j] > 0.0 else 0.0
