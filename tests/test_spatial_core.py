@@ -110,3 +110,18 @@ def test_coarse_grained_table_has_engine_columns_and_sane_values():
     assert q["k_nat_eff"] > p["k_nat_eff"]
     with pytest.raises(InputError, match="armoring"):
         lookup(2.0, 0.5, 0.5, "membrane", True, "CXCR4")
+
+
+def test_scenario_from_yaml_path(tmp_path):
+    import yaml
+
+    data = load_spatial_spec("hcc-gpc3-car").model_dump(mode="json")
+    data["name"] = "my-region"
+    data["product"]["dntgfbr2"] = True
+    p = tmp_path / "region.yaml"
+    p.write_text(yaml.safe_dump(data))
+    s = load_spatial_spec(p)
+    assert s.name == "my-region" and s.product.dntgfbr2
+    p.write_text("tissue: {dims: 2, size: [10, 10, 10]}\n")
+    with pytest.raises(InputError, match="tissue"):
+        load_spatial_spec(p)
