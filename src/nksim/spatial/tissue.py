@@ -79,8 +79,11 @@ def build_tissue(spec: SpatialSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def depth_map(cell: np.ndarray, shape: tuple[int, int, int], voxel_um: float) -> np.ndarray:
     """Signed distance (um) to the tumor margin: > 0 inside the tumor mass (closed tumor/dead region)."""
-    solid = ((cell == TUMOR) | (cell == 2)).reshape(shape[::-1])
-    solid = ndimage.binary_closing(solid, iterations=2) | solid
+    grid = tuple(n for n in shape[::-1] if n > 1) or (1,)  # 2D lattices as 2D arrays (no z axis of length 1)
+    solid = ((cell == TUMOR) | (cell == 2)).reshape(grid)
+    # the tumor mass: close gaps of a few voxels (stroma strands, vessels, free voxels), then fill enclosed holes
+    solid = ndimage.binary_closing(solid, iterations=3, border_value=0) | solid
+    solid = ndimage.binary_fill_holes(solid)
     inside = ndimage.distance_transform_edt(solid)
     outside = ndimage.distance_transform_edt(~solid)
     return ((inside - outside) * voxel_um).ravel()
