@@ -125,3 +125,14 @@ def test_scenario_from_yaml_path(tmp_path):
     p.write_text("tissue: {dims: 2, size: [10, 10, 10]}\n")
     with pytest.raises(InputError, match="tissue"):
         load_spatial_spec(p)
+
+
+def test_depth_from_margin_reaches_the_tumor_centre():
+    from nksim.spatial.tissue import build_tissue, depth_map, lattice_shape
+
+    spec = load_spatial_spec("hcc-gpc3-car").with_updates(**{"tissue.size": (100, 100)})
+    cell, _ = build_tissue(spec, 0)
+    d = depth_map(cell, lattice_shape(spec), spec.tissue.voxel_um)
+    radius_um = spec.tissue.tumor_radius_fraction * 50 * spec.tissue.voxel_um
+    assert 0.85 * radius_um < d.max() < 1.1 * radius_um
+    assert d.min() < 0  # outside the mass
