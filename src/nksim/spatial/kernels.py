@@ -8,6 +8,8 @@ deterministic conflict rule for a voxel or a target that two agents want.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -24,6 +26,14 @@ from nksim.spatial.rng import (
 )
 
 MAX_EVENTS = 8
+
+
+def _clone(f, name: str):
+    """A copy of a Python function under another name (separate numba cache entry for a second build)."""
+    g = types.FunctionType(f.__code__.replace(co_name=name, co_qualname=name), f.__globals__, name, f.__defaults__,
+                           f.__closure__)
+    g.__qualname__ = name
+    return g
 
 
 @njit(cache=True, inline="always")
@@ -247,7 +257,7 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
 
 
 # a called (not inlined) copy for the parallel kernel: keeps its compile time short
-_update_agent_called = njit(cache=True)(_update_agent.py_func)
+_update_agent_called = njit(cache=True)(_clone(_update_agent.py_func, "_update_agent_called"))
 
 BAND_WIDTH = 2 * (MAX_EVENTS + 1) + 6  # x-bands wider than two agents' reach within one step
 
