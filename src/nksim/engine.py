@@ -6,7 +6,6 @@ Dask cluster; a patient's numbers never depend on the chunk it falls in, the chu
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -196,6 +195,3 @@ def _progress(progress: bool | Callable[[int, int], None], n_chunks: int, n: int
 
     return update
 
-
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
