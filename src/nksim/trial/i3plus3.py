@@ -14,8 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from nksim.errors import InputError
-from nksim.trial.interval import NO_BOUND, IntervalDesign, elimination_boundary
+from nksim.trial.interval import NO_BOUND, IntervalDesign, check_margins, elimination_boundary
 
 _TOL = 1e-12
 
@@ -39,8 +38,7 @@ class I3Plus3(IntervalDesign):
 
     def __post_init__(self) -> None:
         self._check_interval()
-        if not (0 < self.eps1 < self.target and 0 < self.eps2 < 1 - self.target):
-            raise InputError("eps", (self.eps1, self.eps2), "eps1 in (0, target), eps2 in (0, 1 - target)")
+        check_margins("eps", self.eps1, self.eps2, self.target)
 
     def _boundaries(self, n_max: int):
         lo, hi = self.target - self.eps1, self.target + self.eps2

@@ -41,6 +41,12 @@ def elimination_boundary(target: float, n_max: int, cutoff: float, min_n: int = 
     return out
 
 
+def check_margins(name: str, lower: float, upper: float, target: float) -> None:
+    """Interval half-widths around the target: lower in (0, target), upper in (0, 1 - target)."""
+    if not (0 < lower < target and 0 < upper < 1 - target):
+        raise InputError(name, (lower, upper), f"lower in (0, target), upper in (0, 1 - target) for target {target}")
+
+
 class IntervalDesign(Design):
     """Shared conduct of the interval designs (subclasses give the boundaries)."""
 

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import betainc
 
 from nksim.errors import InputError
-from nksim.trial.interval import NO_BOUND, IntervalDesign
+from nksim.trial.interval import NO_BOUND, IntervalDesign, check_margins
 
 
 def keyboard_keys(a1: float, a2: float) -> np.ndarray:
@@ -109,8 +109,7 @@ class Keyboard(IntervalDesign):
 
     def __post_init__(self) -> None:
         self._check_interval()
-        if not (0 < self.margin_l < self.target and 0 < self.margin_r < 1 - self.target):
-            raise InputError("margin", (self.margin_l, self.margin_r), "margins inside (0, target) and (0, 1 - target)")
+        check_margins("margin", self.margin_l, self.margin_r, self.target)
 
     def _boundaries(self, n_max: int):
         return boundaries_from_table(

@@ -15,8 +15,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc
 
-from nksim.errors import InputError
-from nksim.trial.interval import NO_BOUND, IntervalDesign
+from nksim.trial.interval import NO_BOUND, IntervalDesign, check_margins
 from nksim.trial.keyboard import boundaries_from_table
 
 
@@ -56,8 +55,7 @@ class MTPI(IntervalDesign):
 
     def __post_init__(self) -> None:
         self._check_interval()
-        if not (0 < self.eps1 < self.target and 0 < self.eps2 < 1 - self.target):
-            raise InputError("eps", (self.eps1, self.eps2), "eps1 in (0, target), eps2 in (0, 1 - target)")
+        check_margins("eps", self.eps1, self.eps2, self.target)
 
     def _boundaries(self, n_max: int):
         return boundaries_from_table(mtpi_decision_table(self.target, n_max, self.eps1, self.eps2, self.cutoff_eli))
