@@ -18,6 +18,7 @@ from numba import njit
 from nksim.kinetics import layout as L
 
 LD_HORIZON = 30.0  # time constants after which exp(-age/tau) < 1e-13 is treated as 0
+LUNG_HORIZON = 46.0  # exp(-46) < 1e-20: the lung pool is treated as empty after that many of its time constants
 
 
 @njit(cache=True, inline="always")
@@ -39,7 +40,7 @@ def _power(x: float, n: float) -> float:
     return x ** n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def qss_cytokine(prod: float, k: float, c: float, ku: float) -> float:
     """Positive root of prod - k I - c I/(I + ku) = 0 (pg/mL): production, first-order clearance, saturating use."""
     if prod <= 0.0:
@@ -51,7 +52,7 @@ def qss_cytokine(prod: float, k: float, c: float, ku: float) -> float:
     return (-b + math.sqrt(disc)) / (2.0 * k)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray, ev_a: np.ndarray,
               ev_b: np.ndarray) -> tuple[float, float]:
     """Cells in the lung first-pass pool at t (closed form) from infusions up to t_seg: each i.v. infusion leaves
@@ -70,7 +71,7 @@ def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.
     return lt, lu
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarray, dy: np.ndarray,
         alg: np.ndarray) -> None:
     lb = L.LES_FIXED + nc
@@ -92,9 +93,11 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     lung_t = 0.0
     lung_u = 0.0
     if seg[1] + seg[2] > 0.0:
-        decay = math.exp(-(p[L.P_K_LB] + p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]) * (t - t_seg))
-        lung_t = seg[1] * decay
-        lung_u = seg[2] * decay
+        x = (p[L.P_K_LB] + p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]) * (t - t_seg)
+        if x < LUNG_HORIZON:  # beyond it the pool is below 1e-20 of its size at the segment start
+            decay = math.exp(-x)
+            lung_t = seg[1] * decay
+            lung_u = seg[2] * decay
 
     # product totals (niche, cytokine consumption, IL-15 secretion)
     les_t = 0.0
@@ -120,7 +123,7 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     cons = p[L.P_U_CYT] * n_prod * inv_vb
     il15 = qss_cytokine(prod15, p[L.P_K_15], cons, p[L.P_K_U])
     il2 = qss_cytokine(p[L.P_KA_IL2] * _pos(y[L.S_DEP_IL2]) / p[L.P_V_2], p[L.P_K_2], cons, p[L.P_K_U])
-    u = il15 / p[L.P_EC50_15] + il2 / p[L.P_EC50_2]
+    u = il15 / p[L.P_EC50_15] + (il2 / p[L.P_EC50_2] if il2 > 0.0 else 0.0)
     sig = u / (1.0 + u)
     sig_t = 1.0 - (1.0 - p[L.P_S_CELL_T]) * (1.0 - sig)
 
@@ -138,9 +141,9 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     mdeath = p[L.P_BETA_M] + rej
     lung_rate = p[L.P_DELTA_0] + p[L.P_EXTRA_DEATH]
 
-    abf = ab / (ab + p[L.P_EC50_AB])
+    abf = ab / (ab + p[L.P_EC50_AB]) if ab > 0.0 else 0.0
     f_comp = p[L.P_F_COMP]
-    kappa = p[L.P_KAPPA]
+    inv_kappa = 1.0 / p[L.P_KAPPA]
     fb = p[L.P_F_BLOOD]
     conv = 1.0
     if p[L.P_CONV_START] <= t_seg and t_seg < p[L.P_CONV_END]:
@@ -228,8 +231,8 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
         r_stim = targ / (k_t + n_t + x_t + 1.0)
         div = p[L.P_RHO_A] * q * r_stim / (p[L.P_K_A] + r_stim) * (k_t + n_t)
         div_ag += div
-        exh_t = kt_sum / kappa
-        exh_u = ku_sum / kappa
+        exh_t = kt_sum * inv_kappa
+        exh_u = ku_sum * inv_kappa
         rec_t = p[L.P_K_REC] * sig_t * x_t
         rec_u = p[L.P_K_REC] * sig * x_u
         lo_t = death_t + p[L.P_K_OUT]
@@ -276,15 +279,16 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
 
     alg[L.A_IL15] = il15
     alg[L.A_IL2] = il2
-    alg[L.A_C] = (p[L.P_C0] + (p[L.P_C_CAR] * kill_car + p[L.P_C_NK] * (kill_nat + kill_adcc) + p[L.P_C_DIV] * div_ag)
-                  / (vb * p[L.P_K_C]) + p[L.P_C_IL2] * il2 / p[L.P_K_C])
+    inv_kc = 1.0 / p[L.P_K_C]
+    alg[L.A_C] = (p[L.P_C0] + ((p[L.P_C_CAR] * kill_car + p[L.P_C_NK] * (kill_nat + kill_adcc) + p[L.P_C_DIV] * div_ag)
+                               * inv_vb + p[L.P_C_IL2] * il2) * inv_kc)
     alg[L.A_S] = sig
     alg[L.A_LUNG_T] = lung_t
     alg[L.A_LUNG_U] = lung_u
     alg[L.A_KILL] = kill_car + kill_nat + kill_adcc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tumor_logkill(y: np.ndarray, nl: int, nc: int, log10_kill: float) -> None:
     if log10_kill <= 0.0:
         return
@@ -300,7 +304,7 @@ def _tumor_logkill(y: np.ndarray, nl: int, nc: int, log10_kill: float) -> None:
             y[L.S_CUM_CHEMO_KILLED] += killed
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_event(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, kind: int, a: float, b: float,
                 ev_t: np.ndarray, ev_k: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray) -> None:
     """Apply one dosing/treatment event at time t (state jumps in place)."""

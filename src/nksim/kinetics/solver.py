@@ -36,21 +36,15 @@ DENSE = np.array([
     [0.0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
     [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
 ])
-TABLEAU_A = np.array([
-    [0.0, 0.0, 0.0, 0.0, 0.0],
-    [A21, 0.0, 0.0, 0.0, 0.0],
-    [A31, A32, 0.0, 0.0, 0.0],
-    [A41, A42, A43, 0.0, 0.0],
-    [A51, A52, A53, A54, 0.0],
-    [A61, A62, A63, A64, A65],
-])
-TABLEAU_C = np.array([0.0, C2, C3, C4, C5, 1.0])
 SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
+# LLVM may reassociate and contract sums (vectorised stage and error loops); NaN/inf semantics are kept ('nnan' and
+# 'ninf' are not set) because the step control tests for non-finite errors.
+FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", fastmath=FAST)
 def _rms(err: np.ndarray, scale: np.ndarray) -> float:
     s = 0.0
     for i in range(err.shape[0]):
@@ -69,23 +63,42 @@ def _save(ys: np.ndarray, als: np.ndarray, j: int, t: float, y: np.ndarray, p: n
         als[j, i] = alg[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", fastmath=FAST)
+def _error_norm(k0: np.ndarray, k2: np.ndarray, k3: np.ndarray, k4: np.ndarray, k5: np.ndarray, k6: np.ndarray,
+                y: np.ndarray, y_new: np.ndarray, h: float, rtol: float, atol: np.ndarray) -> float:
+    """RMS of the embedded error estimate, each component scaled by atol + rtol max(|y|, |y_new|)."""
+    acc2 = 0.0
+    for i in range(y.shape[0]):
+        e = h * (E1 * k0[i] + E3 * k2[i] + E4 * k3[i] + E5 * k4[i] + E6 * k5[i] + E7 * k6[i])
+        e /= atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
+        acc2 += e * e
+    return math.sqrt(acc2 / y.shape[0])
+
+
+@njit(cache=True, error_model="numpy", fastmath=FAST)
 def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
               ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
               atol: np.ndarray, max_steps: int, ys: np.ndarray, als: np.ndarray) -> tuple[int, int, int]:
     """Integrate one patient from t0 to t_end; fill ys (n_save, n_state) and als (n_save, NALG).
 
-    Returns (status, accepted steps, rejected steps)."""
+    Returns (status, accepted steps, rejected steps). The stages are written out (no tableau loops, no array views)
+    because the per-step bookkeeping costs as much as a right-hand-side call otherwise."""
     n = y0.shape[0]
     y = y0.copy()
     y_new = np.empty(n)
     ytmp = np.empty(n)
-    k = np.empty((7, n))
-    err = np.empty(n)
+    k0 = np.zeros(n)
+    k1 = np.zeros(n)
+    k2 = np.zeros(n)
+    k3 = np.zeros(n)
+    k4 = np.zeros(n)
+    k5 = np.zeros(n)
+    k6 = np.zeros(n)
     scale = np.empty(n)
     scratch = np.empty(n)
     alg = np.empty(L.NALG)
     seg = np.empty(3)
+    b = np.empty(7)  # dense-output weights
     ns = t_save.shape[0]
     nev = ev_t.shape[0]
     t = t0
@@ -109,19 +122,19 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
         if ke < nev and ev_k[ke] != L.EV_NONE and ev_t[ke] < t_end:
             t_next = ev_t[ke]
         # initial step for the segment (Hairer-Norsett-Wanner II.4)
-        rhs(t, y, p, nl, nc, seg, k[0], alg)
+        rhs(t, y, p, nl, nc, seg, k0, alg)
         for i in range(n):
             scale[i] = atol[i] + abs(y[i]) * rtol
         d0 = _rms(y, scale)
-        d1 = _rms(k[0], scale)
+        d1 = _rms(k0, scale)
         h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
         h0 = min(h0, t_next - t)
         for i in range(n):
-            ytmp[i] = y[i] + h0 * k[0, i]
-        rhs(t + h0, ytmp, p, nl, nc, seg, k[1], alg)
+            ytmp[i] = y[i] + h0 * k0[i]
+        rhs(t + h0, ytmp, p, nl, nc, seg, k1, alg)
         for i in range(n):
-            err[i] = k[1, i] - k[0, i]
-        d2 = _rms(err, scale) / h0
+            ytmp[i] = k1[i] - k0[i]
+        d2 = _rms(ytmp, scale) / h0
         if max(d1, d2) <= 1e-15:
             h1 = max(1e-6, h0 * 1e-3)
         else:
@@ -137,25 +150,26 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
             if t + h >= t_next or t_next - (t + h) < 1e-9 * h:
                 h = t_next - t
                 last = True
-            # stages 2..6 (one call site keeps compile time down)
-            for st in range(1, 6):
-                for i in range(n):
-                    ytmp[i] = y[i]
-                for j in range(st):
-                    a = h * TABLEAU_A[st, j]
-                    for i in range(n):  # contiguous inner loop (vectorises)
-                        ytmp[i] += a * k[j, i]
-                rhs(t + TABLEAU_C[st] * h if st < 5 else t + h, ytmp, p, nl, nc, seg, k[st], alg)
+            for i in range(n):
+                ytmp[i] = y[i] + h * (A21 * k0[i])
+            rhs(t + C2 * h, ytmp, p, nl, nc, seg, k1, alg)
+            for i in range(n):
+                ytmp[i] = y[i] + h * (A31 * k0[i] + A32 * k1[i])
+            rhs(t + C3 * h, ytmp, p, nl, nc, seg, k2, alg)
+            for i in range(n):
+                ytmp[i] = y[i] + h * (A41 * k0[i] + A42 * k1[i] + A43 * k2[i])
+            rhs(t + C4 * h, ytmp, p, nl, nc, seg, k3, alg)
+            for i in range(n):
+                ytmp[i] = y[i] + h * (A51 * k0[i] + A52 * k1[i] + A53 * k2[i] + A54 * k3[i])
+            rhs(t + C5 * h, ytmp, p, nl, nc, seg, k4, alg)
+            for i in range(n):
+                ytmp[i] = y[i] + h * (A61 * k0[i] + A62 * k1[i] + A63 * k2[i] + A64 * k3[i] + A65 * k4[i])
+            rhs(t + h, ytmp, p, nl, nc, seg, k5, alg)
             t_new = t_next if last else t + h
             for i in range(n):
-                y_new[i] = y[i] + h * (B1 * k[0, i] + B3 * k[2, i] + B4 * k[3, i] + B5 * k[4, i] + B6 * k[5, i])
-            rhs(t_new, y_new, p, nl, nc, seg, k[6], alg)
-            acc2 = 0.0
-            for i in range(n):
-                e = h * (E1 * k[0, i] + E3 * k[2, i] + E4 * k[3, i] + E5 * k[4, i] + E6 * k[5, i] + E7 * k[6, i])
-                e /= atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
-                acc2 += e * e
-            en = math.sqrt(acc2 / n)
+                y_new[i] = y[i] + h * (B1 * k0[i] + B3 * k2[i] + B4 * k3[i] + B5 * k4[i] + B6 * k5[i])
+            rhs(t_new, y_new, p, nl, nc, seg, k6, alg)
+            en = _error_norm(k0, k2, k3, k4, k5, k6, y, y_new, h, rtol, atol)
             if not math.isfinite(en):
                 if h < 1e-9:
                     return STATUS_NONFINITE, n_acc, n_rej
@@ -164,7 +178,7 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
                 n_rej += 1
                 continue
             if en > 1.0:
-                h *= max(MIN_FACTOR, SAFETY * en ** -0.2)
+                h *= max(MIN_FACTOR, SAFETY * math.exp(-0.2 * math.log(en)))
                 rejected = True
                 n_rej += 1
                 continue
@@ -172,15 +186,14 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
             # dense output for save points in (t, t_new] before the segment end (the end is saved post-event)
             while js < ns and t_save[js] <= t_new and t_save[js] < t_next:
                 x = (t_save[js] - t) / h
-                x2 = x * x
+                for s in range(7):
+                    b[s] = DENSE[s, 0] * x + DENSE[s, 1] * x * x + DENSE[s, 2] * x ** 3 + DENSE[s, 3] * x ** 4
                 for i in range(n):
-                    acc = 0.0
-                    for s in range(7):
-                        acc += k[s, i] * (DENSE[s, 0] * x + DENSE[s, 1] * x2 + DENSE[s, 2] * x2 * x + DENSE[s, 3] * x2 * x2)
-                    ytmp[i] = y[i] + h * acc
+                    ytmp[i] = y[i] + h * (b[0] * k0[i] + b[2] * k2[i] + b[3] * k3[i] + b[4] * k4[i] + b[5] * k5[i]
+                                          + b[6] * k6[i])
                 _save(ys, als, js, t_save[js], ytmp, p, nl, nc, seg, scratch, alg)
                 js += 1
-            factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * en ** -0.2)
+            factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * math.exp(-0.2 * math.log(en)))
             if rejected:
                 factor = min(1.0, factor)
             rejected = False
@@ -192,9 +205,8 @@ def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray,
                 y[i] = y_new[i]
             t = t_new
             if clipped:
-                rhs(t, y, p, nl, nc, seg, k[6], alg)
-            for i in range(n):
-                k[0, i] = k[6, i]
+                rhs(t, y, p, nl, nc, seg, k6, alg)
+            k0, k6 = k6, k0  # first same as last
             h *= factor
     return STATUS_OK, n_acc, n_rej
 
