@@ -33,6 +33,16 @@ def _tmax(res: SimulationResult) -> float:
     return float(np.median(c["time"].values[c.argmax("time").values]))
 
 
+APLASIA_PER_UL = 10.0  # blood B cells per uL below which a patient counts as B-cell aplastic (rituximab label's bound)
+
+
+def _aplasia(day: float) -> Callable[[SimulationResult], float]:
+    def metric(res: SimulationResult) -> float:
+        b = res.trajectories["bsys_blood_per_ul"].sel(time=day, method="nearest")
+        return float((b < APLASIA_PER_UL).mean())
+    return metric
+
+
 def _rate(res: SimulationResult, fn: Callable[[pd.DataFrame], pd.Series]) -> float:
     return float(fn(res.patients).mean())
 
@@ -78,6 +88,12 @@ TARGETS: list[Target] = [
            "real-world LBCL CAR-T 74.4% (Blood Adv 2023)", lambda r: _rate(r, lambda p: p["crs_grade"] >= 1)),
     Target("CAR-T-like: CRS grade >= 3", "bnhl-car-t-like", "fraction crs_grade >= 3", 0.06, 0.18,
            "tisagenlecleucel real world 11.6% (Pasquini 2020)", lambda r: _rate(r, lambda p: p["crs_grade"] >= 3)),
+    Target("CAR-T-like: B-cell aplasia at day 30", "bnhl-car-t-like", "fraction blood B cells < 10 /uL at day 30",
+           0.70, 1.0, "axi-cel LBCL (Haematologica 2021, PMC8017820): B cells undetectable in 30/34 (88%) at day 30",
+           _aplasia(30.0)),
+    Target("CAR-T-like: B-cell aplasia at 1 year", "bnhl-car-t-like", "fraction blood B cells < 10 /uL at day 365",
+           0.25, 0.75, "axi-cel LBCL: B cells detected again in 11/19 at 1 year (PMC8017820, 42% aplastic); "
+           "only 40% recovered by 1 year (Baird 2021, Blood Adv 5:143)", _aplasia(365.0)),
 ]
 
 

@@ -233,6 +233,18 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     expr = [ANTIGENS[a].normal_tissue_expression for a in con.car_targets]
     w_ot = (math.prod(expr) if con.car_logic == "AND" else sum(expr)) if con.has_car else 0.0
     setp("offtumor_w", w_ot)
+    # systemic antigen compartment (docs/model.md process 15): active when the CAR targets an antigen on a normal
+    # circulating lineage (B cells for CD19/CD20; AND logic needs every target there); total-body B cells from the
+    # blood count, blood volume and the blood share of the pool; killed at the CAR rate outside any tumor
+    # microenvironment (no TGF-beta factor), with the product's potency and the immunosuppression effect
+    circ = [ANTIGENS[a].normal_circulating for a in con.car_targets]
+    sys_on = con.has_car and (all(circ) if con.car_logic == "AND" else any(circ))
+    b_sys0 = val("b_blood_per_ul") * vb * 1000.0 / val("b_blood_share") if sys_on else np.zeros(n)
+    setp("b_sys0", b_sys0)
+    setp("k_b", val("k_b"))
+    setp("w_kill_b", val("w_kill_b"))
+    setp("car_sys", val("k_car") * f_is * potency if sys_on else 0.0)
+    setp("f_b_blood", val("b_blood_share"))
 
     # lesions
     density = val("tumor_cell_density")
@@ -357,6 +369,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     y0[:, L.S_Q] = 1.0
     y0[:, L.S_H] = h_max
     y0[:, L.S_WBC] = val("wbc0_per_ul")
+    y0[:, L.S_B_SYS] = b_sys0
     lb = L.lesion_block(nc)
     for l in range(nl):
         b0 = L.NSYS + l * lb

@@ -32,6 +32,11 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ("cum_death_hazard", "1", "cumulative burden-dependent death hazard"),
     ("cum_chemo_killed", "cells", "cumulative tumor cells killed by chemotherapy (events)"),
     ("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
+    # systemic antigen compartment (normal antigen-bearing lineage, e.g. B cells for a CD19 CAR; 0 when inactive)
+    ("B_sys", "cells", "normal antigen-bearing cells of a circulating lineage (B cells), total body"),
+    ("cum_kill_sys", "cells", "cumulative normal antigen-bearing cells killed by the CAR pathway"),
+    ("cum_bsys_ld", "cells", "cumulative normal antigen-bearing cells killed by lymphodepletion"),
+    ("cum_bsys_net", "cells", "cumulative net homeostatic supply k_b (B0 - B) of the antigen-bearing lineage"),
 ]
 for _i, (_n, _u, _d) in enumerate(SYSTEMIC_STATES):
     globals()["S_" + _n.upper()] = _i
@@ -57,6 +62,10 @@ S_CUM_NEW_LESION_HAZARD: int
 S_CUM_DEATH_HAZARD: int
 S_CUM_CHEMO_KILLED: int
 S_CUM_AG_DIV: int
+S_B_SYS: int
+S_CUM_KILL_SYS: int
+S_CUM_BSYS_LD: int
+S_CUM_BSYS_NET: int
 
 # ---- per-lesion states (offsets inside a lesion block) ------------------------------------------------------------
 LESION_STATES = ["K_t", "K_u", "N_t", "N_u", "X_t", "X_u", "D"]
@@ -92,6 +101,9 @@ SCALAR_PARAMS = [
     "t_ld", "ld_int", "h_ld", "k_h", "h_max", "wbc0", "k_wbc", "w_kill", "tau_chemo",
     # cytokine proxy, antibody, CAR expression
     "c0", "k_c", "c_car", "c_nk", "c_div", "c_il2", "k_ab", "k_q", "offtumor_w",
+    # systemic antigen compartment: steady-state cells (0 = inactive), turnover, lymphodepletion kill, CAR kill rate
+    # on systemic targets, blood share
+    "b_sys0", "k_b", "w_kill_b", "car_sys", "f_b_blood",
 ]
 for _i, _n in enumerate(SCALAR_PARAMS):
     globals()["P_" + _n.upper()] = _i

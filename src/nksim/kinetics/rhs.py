@@ -71,6 +71,18 @@ def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.
     return lt, lu
 
 
+@njit(cache=True, inline="always")
+def systemic_antigen(bsys: float, e_t: float, q: float, p: np.ndarray) -> tuple[float, float]:
+    """CAR kills of normal antigen-bearing cells (cells/d) and the antigen-driven divisions they drive (cells/d) in the
+    systemic pool: the lesion laws (ratio-dependent killing by the competent share, kills = K r B/(K_r K + B);
+    stimulation rho_a q R/(K_a + R) with R = antigen-bearing cells per transduced cell), without a lesion entry step."""
+    k_sys = p[L.P_F_COMP] * e_t
+    kill = p[L.P_CAR_SYS] * q * k_sys * bsys / (p[L.P_K_R] * k_sys + bsys + 1.0)
+    r_stim = bsys / (e_t + 1.0)
+    div = p[L.P_RHO_A] * q * r_stim / (p[L.P_K_A] + r_stim) * e_t
+    return kill, div
+
+
 @njit(cache=True, error_model="numpy")
 def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarray, dy: np.ndarray,
         alg: np.ndarray) -> None:
@@ -286,6 +298,31 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     alg[L.A_LUNG_T] = lung_t
     alg[L.A_LUNG_U] = lung_u
     alg[L.A_KILL] = kill_car + kill_nat + kill_adcc
+
+    # ---- systemic antigen compartment (docs/model.md process 15): a normal antigen-bearing lineage (B cells for a
+    # CD19/CD20 CAR) with homeostatic supply and turnover, depleted by lymphodepletion, killed by CAR cells of the
+    # systemic pool and driving their antigen-driven proliferation there. b_sys0 = 0 (the CAR targets no such
+    # lineage): inert. Its divisions join the product ledger and the c_div release, its kills the c_car release.
+    dy[L.S_B_SYS] = 0.0
+    dy[L.S_CUM_KILL_SYS] = 0.0
+    dy[L.S_CUM_BSYS_LD] = 0.0
+    dy[L.S_CUM_BSYS_NET] = 0.0
+    if p[L.P_B_SYS0] > 0.0:
+        bsys = _pos(y[L.S_B_SYS])
+        kill_sys, div_sys = systemic_antigen(bsys, e_t, q, p)
+        net_b = p[L.P_K_B] * (p[L.P_B_SYS0] - bsys)
+        ld_b = 0.0
+        if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]:
+            ld_b = p[L.P_W_KILL_B] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_CHEMO]) * bsys
+        dy[L.S_B_SYS] = net_b - kill_sys - ld_b
+        dy[L.S_CUM_KILL_SYS] = kill_sys
+        dy[L.S_CUM_BSYS_LD] = ld_b
+        dy[L.S_CUM_BSYS_NET] = net_b
+        dy[L.S_E_T] += div_sys
+        dy[L.S_CUM_PROD_DIV] += div_sys
+        dy[L.S_CUM_AG_DIV] += div_sys
+        alg[L.A_C] += (p[L.P_C_CAR] * kill_sys + p[L.P_C_DIV] * div_sys) / (vb * p[L.P_K_C])
+    # ---- end of the systemic antigen compartment
 
 
 @njit(cache=True, error_model="numpy")

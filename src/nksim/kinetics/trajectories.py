@@ -47,6 +47,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "offtumor_activity": ("1e9 cell-days", "cumulative CAR activity x normal-tissue antigen expression"),
     "new_lesion_hazard": ("1", "cumulative new-lesion hazard"),
     "death_hazard": ("1", "cumulative burden-dependent death hazard"),
+    "bsys_cells": ("cells", "normal antigen-bearing cells of a circulating lineage (B cells), total body; 0 if the CAR "
+                   "targets no such lineage"),
+    "bsys_blood_per_ul": ("cells/uL", "normal antigen-bearing (B) cells per uL of blood (B-cell aplasia readout)"),
+    "cum_kill_sys": ("cells", "cumulative normal antigen-bearing cells killed by the CAR pathway"),
+    "cum_bsys_ld": ("cells", "cumulative normal antigen-bearing cells killed by lymphodepletion"),
+    "cum_bsys_net": ("cells", "cumulative net homeostatic supply of the antigen-bearing lineage"),
 }
 
 
@@ -110,6 +116,11 @@ def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: 
         "offtumor_activity": (pt, ys[..., L.S_CUM_OFFTUMOR]),
         "new_lesion_hazard": (pt, ys[..., L.S_CUM_NEW_LESION_HAZARD]),
         "death_hazard": (pt, ys[..., L.S_CUM_DEATH_HAZARD]),
+        "bsys_cells": (pt, ys[..., L.S_B_SYS]),
+        "bsys_blood_per_ul": (pt, ys[..., L.S_B_SYS] * p[:, L.P_F_B_BLOOD][:, None] / vb_ul),
+        "cum_kill_sys": (pt, ys[..., L.S_CUM_KILL_SYS]),
+        "cum_bsys_ld": (pt, ys[..., L.S_CUM_BSYS_LD]),
+        "cum_bsys_net": (pt, ys[..., L.S_CUM_BSYS_NET]),
     }
     ds = xr.Dataset(
         {k: (dims, v, {"units": VARIABLES[k][0], "long_name": VARIABLES[k][1]}) for k, (dims, v) in data.items()},

@@ -10,8 +10,12 @@ Public API
 - :data:`CLAIMS`, :func:`compare` (the seeds' qualitative claims over seeds).
 """
 
-from nksim.spatial.model import Simulation, simulate
-from nksim.spec.spatial import SpatialSpec, load_spatial_spec
+from nksim.numba_cache import refresh as _refresh_numba_cache
+
+_refresh_numba_cache(__file__)
+
+from nksim.spatial.model import Simulation, simulate  # noqa: E402
+from nksim.spec.spatial import SpatialSpec, load_spatial_spec  # noqa: E402
 
 
 def __getattr__(name: str):

@@ -20,6 +20,9 @@ class Antigen:
     kind: str  # "tumor-associated", "lineage", "stress-ligand", "checkpoint"
     normal_tissue_expression: float  # relative on-target/off-tumor exposure, 0 = none (assumption unless noted)
     note: str
+    # expressed on a normal circulating lineage (normal B cells for CD19/CD20): a CAR against it meets antigen in
+    # blood, marrow and lymphoid organs without entering a lesion (the systemic antigen compartment, docs/model.md)
+    normal_circulating: bool = False
 
 
 ANTIGENS: dict[str, Antigen] = {
@@ -27,8 +30,9 @@ ANTIGENS: dict[str, Antigen] = {
     for a in [
         Antigen("GPC3", "tumor-associated", 0.0, "oncofetal; HCC (Kaseb 2016); essentially absent in adult normal liver"),
         Antigen("CD147", "tumor-associated", 0.3, "basigin; also on normal epithelia/hepatocytes (Tseng 2020): off-tumor risk"),
-        Antigen("CD19", "lineage", 0.05, "B-cell lineage; normal B cells are targets (B-cell aplasia, not organ damage)"),
-        Antigen("CD20", "lineage", 0.05, "B-cell lineage; antibody (rituximab) target for ADCC"),
+        Antigen("CD19", "lineage", 0.05, "B-cell lineage; normal B cells are targets (B-cell aplasia, not organ damage)",
+                True),
+        Antigen("CD20", "lineage", 0.05, "B-cell lineage; antibody (rituximab) target for ADCC", True),
         Antigen("MUC1", "tumor-associated", 0.1, "epithelial mucin; NCT02839954"),
         Antigen("NKG2DL", "stress-ligand", 0.02, "NKG2D ligands (MICA/B, ULBPs); an NKG2D CAR targets the patient's ligand level"),
         Antigen("CLDN18.2", "tumor-associated", 0.1, "gastric/pancreatic; normal gastric mucosa"),

@@ -1,0 +1,46 @@
+"""Keep numba's on-disk caches in step with the sources they were compiled from.
+
+numba invalidates a cached function only when the file that defines it changes; the compiled code also freezes
+module-level constants imported from other files (e.g. the state layout in ``nksim.kinetics.layout``). A package
+that holds compiled code calls :func:`refresh` on import: when any ``.py`` file of that package differs from the
+last recorded fingerprint, its cached ``.nbi``/``.nbc`` files are removed, so they are rebuilt instead of running
+stale code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+STAMP = "nksim-sources.sha256"
+
+
+def fingerprint(package_dir: Path) -> str:
+    """SHA-256 over the names and contents of the package's .py files (sorted)."""
+    h = hashlib.sha256()
+    for f in sorted(package_dir.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def refresh(package_file: str) -> bool:
+    """Drop stale numba cache files next to the package whose ``__init__`` is ``package_file``.
+
+    Returns True when files were removed. A read-only install is left alone (numba then caches elsewhere)."""
+    pkg = Path(package_file).resolve().parent
+    cache = pkg / "__pycache__"
+    stamp = cache / STAMP
+    current = fingerprint(pkg)
+    try:
+        if stamp.exists() and stamp.read_text() == current:
+            return False
+        removed = False
+        for f in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
+            f.unlink(missing_ok=True)
+            removed = True
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(current)
+        return removed
+    except OSError:
+        return False
