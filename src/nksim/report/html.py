@@ -26,8 +26,9 @@ pre{background:#f8f8f8;padding:.8em;font-size:.8em;overflow-x:auto}"""
 
 
 def fig_to_img(fig: plt.Figure, alt: str) -> str:
+    """Embed a figure as a base64 PNG (figures lay themselves out: one layout pass, not a second 'tight' bbox)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode()
     return f'<div class="fig"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/></div>'
@@ -64,6 +65,7 @@ def kinetic_figures(traj: xr.Dataset, detection_limit_per_ul: float | None = Non
             ax.axhline(detection_limit_per_ul, color="C3", ls="--", lw=1, label="detection limit")
         ax.set_title(label, fontsize=10)
         ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
         figs.append(fig_to_img(fig, label))
     return figs
 
