@@ -216,10 +216,18 @@ def _solve_rows(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarra
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
                 atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
                 stats: np.ndarray) -> None:
+    # Thread-local copies: numba reference-counts every array it passes or slices, and counts on arrays shared by
+    # the worker threads (the inputs' parents) make the threads fight over one cache line.
+    t_save_l = t_save.copy()
+    atol_l = atol.copy()
+    ys_l = np.empty(ys.shape[1:])
+    als_l = np.empty(als.shape[1:])
     for r in range(rows.shape[0]):
         i = rows[r]
-        st, na, nr = solve_one(y0[i], p[i], nl, nc, ev_t[i], ev_k[i], ev_a[i], ev_b[i], t0, t_end, t_save, rtol,
-                               atol, max_steps, ys[i], als[i])
+        st, na, nr = solve_one(y0[i].copy(), p[i].copy(), nl, nc, ev_t[i].copy(), ev_k[i].copy(), ev_a[i].copy(),
+                               ev_b[i].copy(), t0, t_end, t_save_l, rtol, atol_l, max_steps, ys_l, als_l)
+        ys[i] = ys_l
+        als[i] = als_l
         stats[i, 0] = st
         stats[i, 1] = na
         stats[i, 2] = nr
