@@ -318,8 +318,11 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
         tsys = _pos(y[L.S_T_SYS])
         ag = bsys + tsys
         kill_all, div_sys = systemic_antigen(ag, e_t, q, p)
-        kill_sys = kill_all * bsys / ag if ag > 0.0 else 0.0
-        kill_t = kill_all - kill_sys
+        kill_sys = 0.0
+        kill_t = 0.0
+        if ag > 0.0:  # shared in proportion; exactly 0 for an absent pool
+            kill_sys = kill_all * (bsys / ag)
+            kill_t = kill_all * (tsys / ag)
         net_b = p[L.P_K_B] * (p[L.P_B_SYS0] - bsys)
         ld_b = 0.0
         if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]:
