@@ -60,6 +60,16 @@ def stein_kinetics(res: SimulationResult, unit: str = "copies") -> tuple[np.ndar
     return fold, tmax
 
 
+def _cmax_copies(res: SimulationResult) -> float:
+    """Median peak transgene level in copies per ug DNA (the registry's copies per cell and DNA per cell)."""
+    from nksim.registry import load_registry
+
+    d = load_registry().defaults()
+    k = d["clinical_transgene_copies_per_cell"] / (d["clinical_dna_per_cell_pg"] * 1e-6)
+    _, c = transgene_signal(res, "copies")
+    return float(np.median(c.max(axis=1) * k))
+
+
 def _stein_fold(res: SimulationResult) -> float:
     return float(np.median(stein_kinetics(res)[0]))
 
@@ -130,6 +140,8 @@ TARGETS: list[Target] = [
            1000.0, 15000.0, "Stein 2019 (r/r B-ALL, ELIANA/ENSIGN): fold expansion 3900 (omega2 2.4)", _stein_fold),
     Target("B-ALL CAR-T-like: Tmax (median)", "ball-car-t-like", "day of Cmax (copies/ug)", 6.0, 14.0,
            "Stein 2019: Tmax 9.3 d (omega2 0.38)", _tmax),
+    Target("B-ALL CAR-T-like: Cmax (median)", "ball-car-t-like", "peak copies/ug DNA", 12000.0, 48000.0,
+           "Stein 2019: Cmax 24,000 copies/ug (omega2 0.65); tolerance a factor 2", _cmax_copies),
     Target("B-ALL CAR-T-like: marrow remission at day 28", "ball-car-t-like", "fraction marrow blasts < 5% at day 28",
            0.71, 0.89, "ELIANA (Maude 2018): overall remission 81% (95% CI 71-89) within 3 months",
            _remission(28.0)),
