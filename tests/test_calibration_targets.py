@@ -1,8 +1,10 @@
 """Calibration targets that the model meets (docs/calibration.md lists every target, met or not).
 
 Tolerances: the published ranges in nksim.calibrate.targets (detection windows, peak day, CRS grade >= 3 rate;
-B-cell aplasia at day 30: 0.70-1.0 around 30/34 = 88%, about its binomial 95% interval), evaluated on 100 virtual
-patients with the scenarios' seeds.
+B-cell aplasia at day 30: 0.70-1.0 around 30/34 = 88%, about its binomial 95% interval; B-ALL Tmax 6-14 d around
+Stein's 9.3 d, Cmax within a factor 2 of Stein's 24,000 copies/ug, marrow remission at day 28 inside ELIANA's 95%
+interval 71-89%), evaluated on 100 virtual patients with the scenarios' seeds. Stein's fold expansion is not met
+(docs/calibration.md: the fitted intercept R0, not the peak, is off).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ MET = [
     "FT596-like: last day detectable (median)",
     "FT596-like: grade >= 3 CRS",
     "CAR-T-like: B-cell aplasia at day 30",
+    "B-ALL CAR-T-like: Tmax (median)",
+    "B-ALL CAR-T-like: Cmax (median)",
+    "B-ALL CAR-T-like: marrow remission at day 28",
 ]
 
 

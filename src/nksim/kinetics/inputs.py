@@ -243,7 +243,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     setp("b_sys0", b_sys0)
     setp("k_b", val("k_b"))
     setp("w_kill_b", val("w_kill_b"))
-    setp("car_sys", val("k_car") * f_is * potency if sys_on else 0.0)
+    tsys_on = con.has_car and INDICATIONS[tum.indication].systemic and any(a in antigens for a in con.car_targets)
+    setp("car_sys", val("k_car") * f_is * potency if (sys_on or tsys_on) else 0.0)
     setp("f_b_blood", val("b_blood_share"))
 
     # lesions
@@ -287,6 +288,17 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         ab = scenario.regimen.antibody
         P[:, cpo + a * L.NCP + L.CP_AB] = float(ab is not None and bits[antigens.index(ab.target)] == 1)
         P[:, cpo + a * L.NCP + L.CP_MASK] = a
+
+    # systemic tumor (docs/model.md process 15): marrow / blood leukemia of a systemic indication, the part that
+    # carries the CAR's antigen (CAR-targetable classes; antigen-negative leukemia is not modelled), logistic growth
+    # towards the marrow capacity
+    t_sys0 = np.zeros(n)
+    if tsys_on:
+        cap = val("tsys_marrow_cells_per_kg") * weight
+        targetable = (frac * P[:, cpo + np.arange(nc) * L.NCP + L.CP_CAR].clip(0.0, 1.0)).sum(axis=1)
+        t_sys0 = val("tsys_blast_fraction") * cap * targetable
+        setp("k_tsys", cap)
+        setp("r_tsys", val("tsys_growth_rate"))
 
     # events and the product actually given
     events: list[list[tuple[float, int, float, float]]] = []
@@ -370,6 +382,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     y0[:, L.S_H] = h_max
     y0[:, L.S_WBC] = val("wbc0_per_ul")
     y0[:, L.S_B_SYS] = b_sys0
+    y0[:, L.S_T_SYS] = t_sys0
     lb = L.lesion_block(nc)
     for l in range(nl):
         b0 = L.NSYS + l * lb

@@ -37,6 +37,11 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ("cum_kill_sys", "cells", "cumulative normal antigen-bearing cells killed by the CAR pathway"),
     ("cum_bsys_ld", "cells", "cumulative normal antigen-bearing cells killed by lymphodepletion"),
     ("cum_bsys_net", "cells", "cumulative net homeostatic supply k_b (B0 - B) of the antigen-bearing lineage"),
+    # systemic tumor (marrow / blood leukemia carrying the CAR antigen; 0 unless the indication is systemic)
+    ("T_sys", "cells", "systemic tumor cells carrying the CAR antigen (marrow / blood leukemia), total body"),
+    ("cum_kill_tsys", "cells", "cumulative systemic tumor cells killed by the CAR pathway"),
+    ("cum_tsys_growth", "cells", "cumulative net growth of the systemic tumor"),
+    ("cum_tsys_chemo", "cells", "cumulative systemic tumor cells killed by chemotherapy (events)"),
 ]
 for _i, (_n, _u, _d) in enumerate(SYSTEMIC_STATES):
     globals()["S_" + _n.upper()] = _i
@@ -66,6 +71,10 @@ S_B_SYS: int
 S_CUM_KILL_SYS: int
 S_CUM_BSYS_LD: int
 S_CUM_BSYS_NET: int
+S_T_SYS: int
+S_CUM_KILL_TSYS: int
+S_CUM_TSYS_GROWTH: int
+S_CUM_TSYS_CHEMO: int
 
 # ---- per-lesion states (offsets inside a lesion block) ------------------------------------------------------------
 LESION_STATES = ["K_t", "K_u", "N_t", "N_u", "X_t", "X_u", "D"]
@@ -104,6 +113,8 @@ SCALAR_PARAMS = [
     # systemic antigen compartment: steady-state cells (0 = inactive), turnover, lymphodepletion kill, CAR kill rate
     # on systemic targets, blood share
     "b_sys0", "k_b", "w_kill_b", "car_sys", "f_b_blood",
+    # systemic tumor (marrow / blood leukemia): logistic net growth rate and capacity (0 = no systemic tumor)
+    "r_tsys", "k_tsys",
 ]
 for _i, _n in enumerate(SCALAR_PARAMS):
     globals()["P_" + _n.upper()] = _i

@@ -73,8 +73,8 @@ def lung_pool(t: float, t_seg: float, p: np.ndarray, ev_t: np.ndarray, ev_k: np.
 
 @njit(cache=True, inline="always")
 def systemic_antigen(bsys: float, e_t: float, q: float, p: np.ndarray) -> tuple[float, float]:
-    """CAR kills of normal antigen-bearing cells (cells/d) and the antigen-driven divisions they drive (cells/d) in the
-    systemic pool: the lesion laws (ratio-dependent killing by the competent share, kills = K r B/(K_r K + B);
+    """CAR kills of systemic antigen-bearing cells (normal lineage + systemic tumor; cells/d) and the antigen-driven
+    divisions they drive (cells/d) in the systemic pool: the lesion laws (ratio-dependent killing by the competent share, kills = K r B/(K_r K + B);
     stimulation rho_a q R/(K_a + R) with R = antigen-bearing cells per transduced cell), without a lesion entry step."""
     k_sys = p[L.P_F_COMP] * e_t
     kill = p[L.P_CAR_SYS] * q * k_sys * bsys / (p[L.P_K_R] * k_sys + bsys + 1.0)
@@ -300,28 +300,48 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     alg[L.A_KILL] = kill_car + kill_nat + kill_adcc
 
     # ---- systemic antigen compartment (docs/model.md process 15): a normal antigen-bearing lineage (B cells for a
-    # CD19/CD20 CAR) with homeostatic supply and turnover, depleted by lymphodepletion, killed by CAR cells of the
-    # systemic pool and driving their antigen-driven proliferation there. b_sys0 = 0 (the CAR targets no such
-    # lineage): inert. Its divisions join the product ledger and the c_div release, its kills the c_car release.
+    # CD19/CD20 CAR) with homeostatic supply and turnover, depleted by lymphodepletion, and a systemic tumor (marrow /
+    # blood leukemia carrying the CAR antigen) with logistic growth; CAR cells of the systemic pool kill both with one
+    # ratio-dependent law (kills shared in proportion) and divide on both. b_sys0 = 0 and k_tsys = 0: inert. Its
+    # divisions join the product ledger and the c_div release, its kills the c_car release; the systemic tumor adds
+    # to the burden-dependent death hazard.
     dy[L.S_B_SYS] = 0.0
     dy[L.S_CUM_KILL_SYS] = 0.0
     dy[L.S_CUM_BSYS_LD] = 0.0
     dy[L.S_CUM_BSYS_NET] = 0.0
-    if p[L.P_B_SYS0] > 0.0:
+    dy[L.S_T_SYS] = 0.0
+    dy[L.S_CUM_KILL_TSYS] = 0.0
+    dy[L.S_CUM_TSYS_GROWTH] = 0.0
+    dy[L.S_CUM_TSYS_CHEMO] = 0.0
+    if p[L.P_B_SYS0] > 0.0 or p[L.P_K_TSYS] > 0.0:
         bsys = _pos(y[L.S_B_SYS])
-        kill_sys, div_sys = systemic_antigen(bsys, e_t, q, p)
+        tsys = _pos(y[L.S_T_SYS])
+        ag = bsys + tsys
+        kill_all, div_sys = systemic_antigen(ag, e_t, q, p)
+        kill_sys = 0.0
+        kill_t = 0.0
+        if ag > 0.0:  # shared in proportion; exactly 0 for an absent pool
+            kill_sys = kill_all * (bsys / ag)
+            kill_t = kill_all * (tsys / ag)
         net_b = p[L.P_K_B] * (p[L.P_B_SYS0] - bsys)
         ld_b = 0.0
         if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]:
             ld_b = p[L.P_W_KILL_B] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_CHEMO]) * bsys
+        grow_t = 0.0
+        if tsys >= 1.0:  # a systemic tumor below one cell does not grow (the lesion rule)
+            grow_t = p[L.P_R_TSYS] * tsys * (1.0 - tsys / p[L.P_K_TSYS]) * conv
         dy[L.S_B_SYS] = net_b - kill_sys - ld_b
         dy[L.S_CUM_KILL_SYS] = kill_sys
         dy[L.S_CUM_BSYS_LD] = ld_b
         dy[L.S_CUM_BSYS_NET] = net_b
+        dy[L.S_T_SYS] = grow_t - kill_t
+        dy[L.S_CUM_KILL_TSYS] = kill_t
+        dy[L.S_CUM_TSYS_GROWTH] = grow_t
+        dy[L.S_CUM_DEATH_HAZARD] += p[L.P_H_DEATH] * tsys * 1e-11
         dy[L.S_E_T] += div_sys
         dy[L.S_CUM_PROD_DIV] += div_sys
         dy[L.S_CUM_AG_DIV] += div_sys
-        alg[L.A_C] += (p[L.P_C_CAR] * kill_sys + p[L.P_C_DIV] * div_sys) / (vb * p[L.P_K_C])
+        alg[L.A_C] += (p[L.P_C_CAR] * kill_all + p[L.P_C_DIV] * div_sys) / (vb * p[L.P_K_C])
     # ---- end of the systemic antigen compartment
 
 
@@ -339,6 +359,16 @@ def _tumor_logkill(y: np.ndarray, nl: int, nc: int, log10_kill: float) -> None:
             y[ia] -= killed
             y[b0 + L.L_D] += killed
             y[L.S_CUM_CHEMO_KILLED] += killed
+
+
+@njit(cache=True, error_model="numpy")
+def _systemic_logkill(y: np.ndarray, log10_kill: float) -> None:
+    """The same one-time log-kill on the systemic tumor (docs/model.md process 15); nothing when there is none."""
+    if log10_kill <= 0.0 or y[L.S_T_SYS] <= 0.0:
+        return
+    killed = y[L.S_T_SYS] * (1.0 - 10.0 ** (-log10_kill))
+    y[L.S_T_SYS] -= killed
+    y[L.S_CUM_TSYS_CHEMO] += killed
 
 
 @njit(cache=True, error_model="numpy")
@@ -384,6 +414,7 @@ def apply_event(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, kind: 
         hh = y[L.S_H]
         y[L.S_H] = hh - min(a, 1.0) * (hh - p[L.P_H_LD]) if hh > p[L.P_H_LD] else hh
         _tumor_logkill(y, nl, nc, b)
+        _systemic_logkill(y, b)
     elif kind == L.EV_IL2:
         y[L.S_DEP_IL2] += a
     elif kind == L.EV_IL15:
@@ -392,3 +423,4 @@ def apply_event(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, kind: 
         y[L.S_AB] += a
     elif kind == L.EV_LOGKILL:
         _tumor_logkill(y, nl, nc, a)
+        _systemic_logkill(y, a)

@@ -53,6 +53,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "cum_kill_sys": ("cells", "cumulative normal antigen-bearing cells killed by the CAR pathway"),
     "cum_bsys_ld": ("cells", "cumulative normal antigen-bearing cells killed by lymphodepletion"),
     "cum_bsys_net": ("cells", "cumulative net homeostatic supply of the antigen-bearing lineage"),
+    "tsys_cells": ("cells", "systemic tumor cells (marrow / blood leukemia carrying the CAR antigen), total body; 0 "
+                   "unless the indication is systemic"),
+    "tsys_marrow_fraction": ("1", "systemic tumor cells over the marrow capacity (marrow blast share)"),
+    "cum_kill_tsys": ("cells", "cumulative systemic tumor cells killed by the CAR pathway"),
+    "cum_tsys_growth": ("cells", "cumulative net growth of the systemic tumor"),
+    "cum_tsys_chemo": ("cells", "cumulative systemic tumor cells killed by chemotherapy"),
 }
 
 
@@ -121,6 +127,11 @@ def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: 
         "cum_kill_sys": (pt, ys[..., L.S_CUM_KILL_SYS]),
         "cum_bsys_ld": (pt, ys[..., L.S_CUM_BSYS_LD]),
         "cum_bsys_net": (pt, ys[..., L.S_CUM_BSYS_NET]),
+        "tsys_cells": (pt, ys[..., L.S_T_SYS]),
+        "tsys_marrow_fraction": (pt, ys[..., L.S_T_SYS] / np.where(p[:, L.P_K_TSYS] > 0, p[:, L.P_K_TSYS], 1.0)[:, None]),
+        "cum_kill_tsys": (pt, ys[..., L.S_CUM_KILL_TSYS]),
+        "cum_tsys_growth": (pt, ys[..., L.S_CUM_TSYS_GROWTH]),
+        "cum_tsys_chemo": (pt, ys[..., L.S_CUM_TSYS_CHEMO]),
     }
     ds = xr.Dataset(
         {k: (dims, v, {"units": VARIABLES[k][0], "long_name": VARIABLES[k][1]}) for k, (dims, v) in data.items()},

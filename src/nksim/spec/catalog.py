@@ -49,6 +49,9 @@ class Indication:
     organ: str  # where target lesions sit ("liver", "lymph node", ...)
     chemokines: tuple[str, ...]  # chemokines the tumor secretes (matched by an armoring receptor)
     note: str
+    # marrow / blood disease: the tumor is (also) a systemic pool that CAR cells meet without trafficking
+    # (docs/model.md process 15); its lesions are then at most extramedullary sites
+    systemic: bool = False
 
 
 INDICATIONS: dict[str, Indication] = {
@@ -58,6 +61,9 @@ INDICATIONS: dict[str, Indication] = {
         Indication("HCC-post-LT", "mRECIST", "liver", ("CXCL8", "CXCL1", "CXCL12"),
                    "recurrent HCC after liver transplantation (post-transplant immunosuppression)"),
         Indication("B-NHL", "Lugano2014", "lymph node", ("CXCL12", "CXCL13"), "B-cell non-Hodgkin lymphoma"),
+        Indication("B-ALL", "Lugano2014", "bone marrow", ("CXCL12",),
+                   "B-cell acute lymphoblastic leukemia: marrow / blood disease as a systemic tumor; the Lugano lesion "
+                   "readouts do not apply (marrow remission is read from the systemic tumor)", True),
         Indication("CLL", "Lugano2014", "lymph node", ("CXCL12", "CXCL13"), "chronic lymphocytic leukemia (nodal disease)"),
         Indication("GC", "RECIST1.1", "stomach", ("CXCL8", "CXCL1"), "gastric cancer"),
         Indication("CRC", "RECIST1.1", "colon", ("CXCL8", "CXCL1"), "colorectal cancer"),
