@@ -64,8 +64,12 @@ def test_crs_grade_rises_with_the_cytokine_proxy():
 
 
 def test_fever_once_seen_need_not_persist():
-    # thresholds overridden so hypotension appears below the fever level: after fever it still grades CRS
-    p = clinical_params({"clinical_crs_fever_pg_ml": 1000.0})
+    # thresholds set so hypotension appears below the fever level: after fever it still grades CRS
+    p = clinical_params({"clinical_crs_fever_pg_ml": 1000.0, "clinical_crs_hypotension_fluids_pg_ml": 100.0,
+                         "clinical_crs_hypotension_one_vasopressor_pg_ml": 500.0,
+                         "clinical_crs_hypotension_multi_vasopressor_pg_ml": 2000.0,
+                         "clinical_crs_hypoxia_low_flow_pg_ml": 150.0, "clinical_crs_hypoxia_high_flow_pg_ml": 700.0,
+                         "clinical_crs_hypoxia_positive_pressure_pg_ml": 3000.0})
     c = np.array([[150.0, 2000.0, 150.0]])
     assert list(crs_grade_course(c, p)[0]) == [0, 4, 2]
 
@@ -121,7 +125,9 @@ def _cohort_rates(scale):
 
 
 def test_crs_and_icans_incidence_respond_to_their_driver():
-    low, mid, high = (_cohort_rates(s) for s in (0.3, 1.0, 30.0))
+    # the synthetic cytokine peaks near 40 pg/mL x scale: scales are set relative to the fever threshold
+    k = clinical_params()["clinical_crs_fever_pg_ml"] / 40.0
+    low, mid, high = (_cohort_rates(s * k) for s in (0.3, 1.0, 30.0))
     assert (low.crs_grade >= 1).mean() < (mid.crs_grade >= 1).mean() < (high.crs_grade >= 1).mean()
     assert (low.crs_grade >= 3).mean() <= (mid.crs_grade >= 3).mean() < (high.crs_grade >= 3).mean()
     assert (low.icans_grade >= 1).mean() < (high.icans_grade >= 1).mean()

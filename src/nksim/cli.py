@@ -136,8 +136,17 @@ def calibration(
     patients: int = typer.Option(200, "--patients", "-n", help="virtual patients per scenario"),
     seed: Optional[int] = typer.Option(None, "--seed", "-s"),
     as_json: bool = typer.Option(False, "--json"),
+    fit_crs: bool = typer.Option(False, "--fit-crs", help="re-fit the CRS thresholds on the CAR-T-like cohort "
+                                 "(MODEL.md 12 step 2) and print them next to the registry's"),
+    crs_table: bool = typer.Option(False, "--crs-table", help="CAR-NK CRS incidence across the NK/T release "
+                                   "ratio (step 3: reported, never tuned)"),
 ) -> None:
-    """Show each published calibration target next to the model's value (met / not met); tunes nothing."""
+    """Show each published calibration target next to the model's value (met / not met / reported).
+
+    Tunes nothing; --fit-crs shows what the CRS threshold fit gives (the registry holds its result)."""
+    if fit_crs or crs_table:
+        _crs_calibration(patients, seed, fit_crs, crs_table, as_json)
+        return
     from nksim.calibrate.targets import evaluate
 
     table = evaluate(n_patients=patients, seed=seed)
@@ -145,9 +154,29 @@ def calibration(
         typer.echo(table.to_json(orient="records", indent=2))
         return
     for _, row in table.iterrows():
-        mark = "met" if row.met else "NOT MET"
-        typer.echo(f"{mark:8s} {row.target[:62]:62s} model {row.model:10.4g}  target [{row.low:g}, {row.high:g}]")
+        mark = "reported" if row.reported else ("met" if row.met else "NOT MET")
+        span = "" if row.reported else f"  target [{row.low:g}, {row.high:g}]"
+        typer.echo(f"{mark:8s} {row.target[:62]:62s} model {row.model:10.4g}{span}")
         typer.echo(f"         source: {row.source}")
+
+
+def _crs_calibration(patients: int, seed: Optional[int], fit: bool, table: bool, as_json: bool) -> None:
+    from nksim.calibrate import crs
+
+    if fit:
+        fitted, pts = crs.fit_from_cohort(n_patients=patients, seed=seed)
+        now = crs.registry_thresholds()
+        rows = [{"threshold": k, "fitted_pg_ml": v, "registry_pg_ml": now[k]} for k, v in fitted.items()]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+        else:
+            typer.echo(f"CRS thresholds fitted on {crs.CRS_SCENARIO} ({len(pts)} patients): any grade "
+                       f"{crs.ANY_GRADE:.1%}, grade >= 3 {crs.GRADE3:.1%}")
+            for r in rows:
+                typer.echo(f"  {r['threshold']:52s} fitted {r['fitted_pg_ml']:10.4g}  registry {r['registry_pg_ml']:10.4g}")
+    if table:
+        df = crs.release_ratio_table(n_patients=patients, seed=seed)
+        typer.echo(df.to_json(orient="records", indent=2) if as_json else df.to_string(index=False))
 
 
 def main() -> None:
