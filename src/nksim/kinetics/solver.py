@@ -226,8 +226,11 @@ def _solve_rows(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarra
         i = rows[r]
         st, na, nr = solve_one(y0[i].copy(), p[i].copy(), nl, nc, ev_t[i].copy(), ev_k[i].copy(), ev_a[i].copy(),
                                ev_b[i].copy(), t0, t_end, t_save_l, rtol, atol_l, max_steps, ys_l, als_l)
-        ys[i] = ys_l
-        als[i] = als_l
+        for j in range(ys_l.shape[0]):  # explicit loops: array slice assignment costs seconds of compile time
+            for k in range(ys_l.shape[1]):
+                ys[i, j, k] = ys_l[j, k]
+            for k in range(als_l.shape[1]):
+                als[i, j, k] = als_l[j, k]
         stats[i, 0] = st
         stats[i, 1] = na
         stats[i, 2] = nr
