@@ -27,6 +27,7 @@ from nksim.clinical.dlt import evaluate_dlt
 from nksim.clinical.icans import icans_course
 from nksim.clinical.lesions import diameter_mm
 from nksim.clinical.lugano import lugano_scan_responses
+from nksim.clinical.marrow import marrow_scan_responses
 from nksim.clinical.recist import recist_scan_responses
 from nksim.clinical.safety import (
     ctcae_leukopenia_grade,
@@ -100,7 +101,7 @@ def criteria_from_patients(patients: pd.DataFrame) -> str:
         raise InputError(
             "readouts.criteria",
             None,
-            "one of RECIST1.1, mRECIST, Lugano2014 (the patients name no single known indication: "
+            "one of RECIST1.1, mRECIST, Lugano2014, ALL-marrow (the patients name no single known indication: "
             f"{values[:3]})",
         )
     return INDICATIONS[values[0]].criteria
@@ -203,7 +204,16 @@ def outcomes(
         & (scan_days[None, :] < death_day[:, None])
     )
     new_seen = new_day[:, None] <= scan_days[None, :]
-    if criteria == "Lugano2014":
+    if criteria == "ALL-marrow":
+        if "tsys_marrow_fraction" not in ds:
+            raise InputError("trajectories", "tsys_marrow_fraction", "present for the ALL-marrow criteria")
+        blasts = _grid.interp_at(_arr(ds, "tsys_marrow_fraction", ("patient", "time")), t, times)
+        codes = marrow_scan_responses(blasts[:, 1:], blasts[:, 0], done,
+                                      cr_fraction=p["clinical_marrow_cr_blast_fraction"],
+                                      pd_increase=p["clinical_marrow_pd_increase_fraction"])
+        measurable = blasts[:, 0] >= p["clinical_marrow_cr_blast_fraction"]
+        burden = 100.0 * blasts  # marrow blasts, % of marrow cells
+    elif criteria == "Lugano2014":
         codes = lugano_scan_responses(
             d_target[:, 1:],
             d_target[:, 0],
@@ -313,8 +323,9 @@ def outcomes(
 
     cols: dict[str, object] = {
         "measurable": measurable,
-        "baseline_burden_mm": np.where(criteria == "Lugano2014", np.nan, burden[:, 0]),
+        "baseline_burden_mm": np.where(criteria in ("Lugano2014", "ALL-marrow"), np.nan, burden[:, 0]),
         "baseline_spd_mm2": np.where(criteria == "Lugano2014", burden[:, 0], np.nan),
+        "baseline_marrow_blasts_pct": np.where(criteria == "ALL-marrow", burden[:, 0], np.nan),
         "best_response": to_labels(bor),
         "best_response_unconfirmed": to_labels(bor_unconf),
         "best_pct_change": best_change,

@@ -11,6 +11,7 @@ RESPONSE_CRITERIA = {
     "RECIST1.1": "RECIST 1.1 (Eisenhauer 2009): sum of longest diameters of up to 5 target lesions",
     "mRECIST": "modified RECIST for HCC (Lencioni & Llovet 2010): viable (enhancing) tumor only",
     "Lugano2014": "Lugano 2014 CT-based criteria for lymphoma (Cheson 2014): sum of product of diameters",
+    "ALL-marrow": "acute lymphoblastic leukemia marrow response: CR at < 5% marrow blasts, relapse / PD (NCCN-style)",
 }
 
 
@@ -61,9 +62,9 @@ INDICATIONS: dict[str, Indication] = {
         Indication("HCC-post-LT", "mRECIST", "liver", ("CXCL8", "CXCL1", "CXCL12"),
                    "recurrent HCC after liver transplantation (post-transplant immunosuppression)"),
         Indication("B-NHL", "Lugano2014", "lymph node", ("CXCL12", "CXCL13"), "B-cell non-Hodgkin lymphoma"),
-        Indication("B-ALL", "Lugano2014", "bone marrow", ("CXCL12",),
-                   "B-cell acute lymphoblastic leukemia: marrow / blood disease as a systemic tumor; the Lugano lesion "
-                   "readouts do not apply (marrow remission is read from the systemic tumor)", True),
+        Indication("B-ALL", "ALL-marrow", "bone marrow", ("CXCL12",),
+                   "B-cell acute lymphoblastic leukemia: marrow / blood disease as a systemic tumor; response is read "
+                   "from the marrow blast share (ALL-marrow criteria), not from lesions", True),
         Indication("CLL", "Lugano2014", "lymph node", ("CXCL12", "CXCL13"), "chronic lymphocytic leukemia (nodal disease)"),
         Indication("GC", "RECIST1.1", "stomach", ("CXCL8", "CXCL1"), "gastric cancer"),
         Indication("CRC", "RECIST1.1", "colon", ("CXCL8", "CXCL1"), "colorectal cancer"),

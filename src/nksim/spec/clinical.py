@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nksim.spec.base import Frozen
 
-Criteria = Literal["RECIST1.1", "mRECIST", "Lugano2014"]
+Criteria = Literal["RECIST1.1", "mRECIST", "Lugano2014", "ALL-marrow"]
 Toxicity = Literal["crs", "icans", "gvhd", "offtumor", "neutropenia", "leukopenia", "infusion_fever"]
 
 #: Default scan schedule (days after the first infusion): every 4 weeks to week 16, then every 8 weeks.
@@ -128,6 +128,6 @@ class ReadoutSpec(Frozen):
 
 
 def confirmation_for(criteria: str) -> bool:
-    """The criteria's own rule: RECIST 1.1 and mRECIST confirm CR/PR (single-arm trials), Lugano 2014 does
-    not."""
-    return criteria != "Lugano2014"
+    """The criteria's own rule: RECIST 1.1 and mRECIST confirm CR/PR (single-arm trials), Lugano 2014 and the
+    marrow criteria of acute leukemia do not."""
+    return criteria not in ("Lugano2014", "ALL-marrow")
