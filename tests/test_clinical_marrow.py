@@ -34,3 +34,16 @@ def test_b_all_scenario_reads_the_marrow():
         scans = blasts.sel(patient=pid).interp(time=[28.0, 56.0, 84.0, 112.0, 168.0, 224.0, 280.0, 336.0])
         assert float(scans.min()) < 0.05
     assert (p["best_response"] == "CR").mean() > 0.5  # CAR-T-like product: most patients remit (ELIANA 81%)
+
+
+def test_report_plots_show_marrow_blasts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nksim.report.clinical_plots import spider_plot, waterfall_plot
+
+    res = nksim.simulate(nksim.load_scenario("ball-car-t-like"), n_patients=10)
+    spider = spider_plot(res.trajectories, res.patients)
+    assert "marrow blasts" in spider.axes[0].get_ylabel()
+    assert spider.axes[0].lines  # measurable marrow disease is plotted, not "no patient with measurable disease"
+    assert "marrow blasts" in waterfall_plot(res.trajectories, res.patients).axes[0].get_ylabel()

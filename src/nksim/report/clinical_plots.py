@@ -110,6 +110,20 @@ def _is_lugano(patients: pd.DataFrame) -> bool:
     return b is not None and spd is not None and bool(b.isna().all()) and bool(spd.notna().any())
 
 
+def _is_marrow(patients: pd.DataFrame) -> bool:
+    b = patients.get("baseline_marrow_blasts_pct")
+    return b is not None and bool(b.notna().any())
+
+
+def _burden_axis(patients: pd.DataFrame) -> tuple[str, str, tuple[int, ...]]:
+    """(baseline column, what the burden is, % change reference lines) for the cohort's response criteria."""
+    if _is_marrow(patients):
+        return "baseline_marrow_blasts_pct", "marrow blasts", ()  # CR is absolute (< 5% blasts), not a % change
+    if _is_lugano(patients):
+        return "baseline_spd_mm2", "SPD", (-50,)
+    return "baseline_burden_mm", "sum of diameters", (20, -30)
+
+
 def _response_legend(ax: plt.Axes, present: set[str], loc: str = "best", outside: bool = False) -> None:
     handles = [Patch(color=RESPONSE_COLORS[r], label=r) for r in RESPONSE_ORDER if r in present]
     if handles:
@@ -132,12 +146,12 @@ def _fmt(x: float, unit: str = "") -> str:
 # ---- response plots ---------------------------------------------------------------------------------------------
 
 def spider_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figure:
-    """% change from baseline of the sum of target diameters (Lugano: SPD) at each scan, one line per measurable
-    patient (gid ``patient-<id>``), colored by best overall response, with the PD (+20%) and PR (-30%) lines
-    (Lugano: PR -50%)."""
+    """% change from baseline of the sum of target diameters (Lugano: SPD; ALL-marrow: marrow blasts) at each scan,
+    one line per measurable patient (gid ``patient-<id>``), colored by best overall response, with the PD (+20%) and
+    PR (-30%) lines (Lugano: PR -50%; marrow: none, remission is absolute)."""
     _need(patients, ["best_response"], "best_response, burden_d<day>")
-    lug = _is_lugano(patients)
-    base = patients["baseline_spd_mm2" if lug else "baseline_burden_mm"]
+    col, what, levels = _burden_axis(patients)
+    base = patients[col]
     scans = _scan_columns(patients, "burden")
     resp = _response(patients)
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
@@ -154,18 +168,14 @@ def spider_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figure:
         line.set_gid(f"patient-{pid}")
         n += 1
     ax.axhline(0, color="0.3", lw=0.6)
-    if lug:
-        ax.axhline(-50, color="0.3", ls="--", lw=0.8)
-        ax.text(1.0, -50, " -50% (PR)", transform=ax.get_yaxis_transform(), va="center", fontsize=7)
-    else:
-        ax.axhline(20, color="0.3", ls="--", lw=0.8)
-        ax.axhline(-30, color="0.3", ls="--", lw=0.8)
-        ax.text(1.0, 20, " +20% (PD)", transform=ax.get_yaxis_transform(), va="center", fontsize=7)
-        ax.text(1.0, -30, " -30% (PR)", transform=ax.get_yaxis_transform(), va="center", fontsize=7)
+    for level in levels:
+        ax.axhline(level, color="0.3", ls="--", lw=0.8)
+        ax.text(1.0, level, f" {level:+d}% ({'PD' if level > 0 else 'PR'})", transform=ax.get_yaxis_transform(),
+                va="center", fontsize=7)
     if n == 0:
         _empty(ax, "no patient with measurable disease")
     ax.set_xlabel("day since first infusion")
-    ax.set_ylabel("% change in SPD" if lug else "% change in sum of diameters")
+    ax.set_ylabel(f"% change in {what}")
     ax.set_title(f"Spider plot ({n} patients with measurable disease)", fontsize=10)
     _response_legend(ax, set(resp[base > 0]), outside=True)
     fig.tight_layout()
@@ -175,7 +185,7 @@ def spider_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figure:
 def waterfall_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figure:
     """Best % change from baseline per patient (one bar each, sorted), colored by best overall response."""
     _need(patients, ["best_response", "best_pct_change"], "best_response, best_pct_change")
-    lug = _is_lugano(patients)
+    _, what, levels = _burden_axis(patients)
     d = pd.DataFrame({"chg": patients["best_pct_change"].astype(float), "resp": _response(patients)})
     d = d[np.isfinite(d["chg"])].sort_values("chg", ascending=False, kind="stable")
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
@@ -184,13 +194,13 @@ def waterfall_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figu
                color=[RESPONSE_COLORS[r] for r in d["resp"]])
     else:
         _empty(ax, "no patient with measurable disease")
-    for level in ((-50,) if lug else (20, -30)):
+    for level in levels:
         ax.axhline(level, color="0.3", ls="--", lw=0.8)
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_xticks([])
     ax.set_xlim(-0.8, max(len(d), 1) - 0.2)
     ax.set_xlabel(f"patients (n = {len(d)})")
-    ax.set_ylabel("best % change in SPD" if lug else "best % change in sum of diameters")
+    ax.set_ylabel(f"best % change in {what}")
     ax.set_title("Waterfall plot of best response", fontsize=10)
     _response_legend(ax, set(d["resp"]), loc="upper right")
     fig.tight_layout()
