@@ -88,14 +88,16 @@ def release_ratio_table(ratios: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 0.5),
                         seed: int | None = None) -> pd.DataFrame:
     """CRS incidence (any grade, >= 2, >= 3) of each NK scenario at each NK/T release ratio (an assumption,
     registry ``nk_t_release_ratio``): reported, never tuned."""
+    from rich.progress import track
+
     rows = []
-    for name in scenarios:
+    grid = [(name, r) for name in scenarios for r in ratios]
+    for name, r in track(grid, description="CRS vs NK/T release ratio", transient=True):
         base = load_scenario(name)
-        for r in ratios:
-            sc = base.model_copy(update={"parameters": {**base.parameters, "nk_t_release_ratio": r}})
-            g = simulate(sc, n_patients=n_patients, seed=seed).patients["crs_grade"]
-            rows.append({"scenario": name, "nk_t_release_ratio": r, "crs_any": float((g >= 1).mean()),
-                         "crs_ge2": float((g >= 2).mean()), "crs_ge3": float((g >= 3).mean())})
+        sc = base.model_copy(update={"parameters": {**base.parameters, "nk_t_release_ratio": r}})
+        g = simulate(sc, n_patients=n_patients, seed=seed).patients["crs_grade"]
+        rows.append({"scenario": name, "nk_t_release_ratio": r, "crs_any": float((g >= 1).mean()),
+                     "crs_ge2": float((g >= 2).mean()), "crs_ge3": float((g >= 3).mean())})
     return pd.DataFrame(rows)
 
 
