@@ -169,9 +169,11 @@ TARGETS: list[Target] = [
 
 def evaluate(targets: list[Target] | None = None, n_patients: int = 200, seed: int | None = None) -> pd.DataFrame:
     """Simulate each target's scenario and report model value, target range and whether it is met."""
+    from rich.progress import track
+
     rows = []
     cache: dict[tuple, SimulationResult] = {}
-    for tg in targets or TARGETS:
+    for tg in track(targets or TARGETS, description="calibration targets", transient=True):
         sc = tg.transform(load_scenario(tg.scenario))
         key = (tg.scenario, tg.transform, str(tg.overrides))
         if key not in cache:
