@@ -77,16 +77,18 @@ class CohortState:
         return self.n[rows, k], self.y[rows, k]
 
 
+@dataclass(frozen=True)
 class Design(ABC):
-    """Base class of every design (abstract; each concrete design is a frozen dataclass subclass)."""
+    """Base class of every design (abstract; each concrete design is a frozen dataclass subclass adding its own
+    settings). The common settings and their defaults are here."""
 
     name: ClassVar[str]
     uses_efficacy: ClassVar[bool] = False
-    n_doses: int
-    target: float
-    cohort_size: int
-    n_cohorts: int
-    start_dose: int
+    n_doses: int = 5
+    target: float = 0.3
+    cohort_size: int = 3
+    n_cohorts: int = 10
+    start_dose: int = 1
 
     def _check_common(self) -> None:
         if int(self.n_doses) < 1:

@@ -46,15 +46,6 @@ class BOIN(IntervalDesign):
     """
 
     name: ClassVar[str] = "boin"
-    n_doses: int = 5
-    target: float = 0.3
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start_dose: int = 1
-    n_earlystop: int = 100
-    cutoff_eli: float = 0.95
-    extrasafe: bool = False
-    offset: float = 0.05
     p_saf: float | None = None
     p_tox: float | None = None
     bound_mtd: bool = False

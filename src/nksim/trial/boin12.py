@@ -48,12 +48,9 @@ class BOIN12(Design):
 
     name: ClassVar[str] = "boin12"
     uses_efficacy: ClassVar[bool] = True
-    n_doses: int = 5
     target: float = 0.35
-    phi_e: float = 0.25
-    cohort_size: int = 3
     n_cohorts: int = 12
-    start_dose: int = 1
+    phi_e: float = 0.25
     u2: float = 40.0
     u3: float = 60.0
     n_star: int = 6

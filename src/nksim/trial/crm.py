@@ -71,11 +71,6 @@ class CRM(Design):
     """Bayesian one-parameter CRM. ``skeleton`` None = getprior(0.05, target, ceil(K/2), K)."""
 
     name: ClassVar[str] = "crm"
-    n_doses: int = 5
-    target: float = 0.3
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start_dose: int = 1
     skeleton: tuple[float, ...] | None = None
     model: str = "empiric"
     intcpt: float = 3.0

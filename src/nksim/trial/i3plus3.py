@@ -24,15 +24,6 @@ class I3Plus3(IntervalDesign):
     """i3+3 with eps1 = eps2 = 0.05."""
 
     name: ClassVar[str] = "i3+3"
-    n_doses: int = 5
-    target: float = 0.3
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start_dose: int = 1
-    n_earlystop: int = 100
-    cutoff_eli: float = 0.95
-    extrasafe: bool = False
-    offset: float = 0.05
     eps1: float = 0.05
     eps2: float = 0.05
 

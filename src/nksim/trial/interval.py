@@ -17,6 +17,8 @@ The MTD is then chosen by :func:`nksim.trial.isotonic.select_mtd_boin`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from abc import abstractmethod
 from functools import lru_cache
 from typing import ClassVar
@@ -47,14 +49,15 @@ def check_margins(name: str, lower: float, upper: float, target: float) -> None:
         raise InputError(name, (lower, upper), f"lower in (0, target), upper in (0, 1 - target) for target {target}")
 
 
+@dataclass(frozen=True)
 class IntervalDesign(Design):
-    """Shared conduct of the interval designs (subclasses give the boundaries)."""
+    """Shared conduct and settings of the interval designs (subclasses give the boundaries)."""
 
     earlystop_rule: ClassVar[str] = "boin"  # or "at_n"
-    n_earlystop: int
-    cutoff_eli: float
-    extrasafe: bool
-    offset: float
+    n_earlystop: int = 100
+    cutoff_eli: float = 0.95
+    extrasafe: bool = False
+    offset: float = 0.05
 
     def _check_interval(self) -> None:
         self._check_common()

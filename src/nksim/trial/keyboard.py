@@ -95,15 +95,6 @@ class Keyboard(IntervalDesign):
 
     name: ClassVar[str] = "keyboard"
     earlystop_rule: ClassVar[str] = "at_n"
-    n_doses: int = 5
-    target: float = 0.3
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start_dose: int = 1
-    n_earlystop: int = 100
-    cutoff_eli: float = 0.95
-    extrasafe: bool = False
-    offset: float = 0.05
     margin_l: float = 0.05
     margin_r: float = 0.05
 

@@ -41,15 +41,6 @@ class MTPI(IntervalDesign):
     """mTPI with eps1 = eps2 = 0.05 and the BOIN-family conduct."""
 
     name: ClassVar[str] = "mtpi"
-    n_doses: int = 5
-    target: float = 0.3
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start_dose: int = 1
-    n_earlystop: int = 100
-    cutoff_eli: float = 0.95
-    extrasafe: bool = False
-    offset: float = 0.05
     eps1: float = 0.05
     eps2: float = 0.05
 

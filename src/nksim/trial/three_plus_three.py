@@ -29,11 +29,6 @@ class ThreePlusThree(Design):
     """3+3 (target is only used to count correct selections in operating characteristics)."""
 
     name: ClassVar[str] = "3+3"
-    n_doses: int = 5
-    target: float = 0.3
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start_dose: int = 1
     deescalation: bool = False
 
     def __post_init__(self) -> None:
