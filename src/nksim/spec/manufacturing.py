@@ -10,7 +10,7 @@ Units: cells are absolute counts, days (d), hours (h), kilograms (kg); costs are
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 from pydantic import Field, model_validator
 
@@ -20,17 +20,11 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
-EXPANSION_METHODS = ("il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none")
-TRANSFER_METHODS = (
-    "none",
-    "retroviral",
-    "lentiviral_vsvg",
-    "lentiviral_baev",
-    "mrna_electroporation",
-    "transposon",
-    "crispr_knockin",
-    "clonal_line",
-)
+ExpansionMethod = Literal["il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none"]
+TransferMethod = Literal["none", "retroviral", "lentiviral_vsvg", "lentiviral_baev", "mrna_electroporation", "transposon",
+                         "crispr_knockin", "clonal_line"]
+EXPANSION_METHODS: tuple[str, ...] = get_args(ExpansionMethod)
+TRANSFER_METHODS: tuple[str, ...] = get_args(TransferMethod)
 
 
 class PeripheralBloodSource(Frozen):
@@ -77,7 +71,7 @@ Source = Annotated[
 class ExpansionSpec(Frozen):
     """Ex vivo expansion: method, vessel, days in culture and the seeding cap."""
 
-    method: Literal["il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none"] = "mbil21"
+    method: ExpansionMethod = "mbil21"
     vessel: Literal["flask", "bioreactor"] = "flask"
     days: NonNegative = 14.0  # days in culture (0 = no expansion)
     seed_nk_cells: Positive | None = None  # NK cells put into culture at most; None = registry
@@ -91,16 +85,7 @@ class GeneTransferSpec(Frozen):
     during manufacture; ``efficiency`` is then the fraction of product cells expressing the CAR.
     """
 
-    method: Literal[
-        "none",
-        "retroviral",
-        "lentiviral_vsvg",
-        "lentiviral_baev",
-        "mrna_electroporation",
-        "transposon",
-        "crispr_knockin",
-        "clonal_line",
-    ] = "none"
+    method: TransferMethod = "none"
     day: NonNegative | None = None  # culture day of transfer; None = registry default (mRNA: at harvest)
     efficiency: Fraction | None = None  # mean CAR+ fraction; None = registry (method-specific, lot-variable)
 
