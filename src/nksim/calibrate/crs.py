@@ -21,6 +21,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from nksim.clinical.crs import HYPOTENSION_KEYS, HYPOXIA_KEYS
 from nksim.engine import simulate
 from nksim.registry import load_registry
 from nksim.spec.io import load_scenario
@@ -30,26 +31,14 @@ CRS_SCENARIO = "ball-car-t-like"
 ANY_GRADE = 0.744  # real-world LBCL CAR-T, Blood Adv 2023;7(17):4765 (262/352)
 GRADE3 = 0.116  # tisagenlecleucel real world, CIBMTR (Pasquini 2020, Blood Adv 4:5414)
 FEVER = "clinical_crs_fever_pg_ml"
-GRADE3_KEYS = ("clinical_crs_hypotension_one_vasopressor_pg_ml", "clinical_crs_hypoxia_high_flow_pg_ml")
-C_SCALE_THRESHOLDS = (
-    FEVER,
-    "clinical_crs_hypotension_fluids_pg_ml",
-    "clinical_crs_hypotension_one_vasopressor_pg_ml",
-    "clinical_crs_hypotension_multi_vasopressor_pg_ml",
-    "clinical_crs_hypoxia_low_flow_pg_ml",
-    "clinical_crs_hypoxia_high_flow_pg_ml",
-    "clinical_crs_hypoxia_positive_pressure_pg_ml",
-    "clinical_icans_onset_pg_ml",
-    "clinical_icans_ice_zero_pg_ml",
-    "clinical_icans_unarousable_pg_ml",
-)
-# the ladder's shape: the thresholds as first assumed (registry 0.1.0), before any calibration
-LADDER_SHAPE = {FEVER: 30.0, "clinical_crs_hypotension_fluids_pg_ml": 100.0,
-                "clinical_crs_hypotension_one_vasopressor_pg_ml": 500.0,
-                "clinical_crs_hypotension_multi_vasopressor_pg_ml": 2000.0,
-                "clinical_crs_hypoxia_low_flow_pg_ml": 150.0, "clinical_crs_hypoxia_high_flow_pg_ml": 700.0,
-                "clinical_crs_hypoxia_positive_pressure_pg_ml": 3000.0, "clinical_icans_onset_pg_ml": 300.0,
-                "clinical_icans_ice_zero_pg_ml": 5000.0, "clinical_icans_unarousable_pg_ml": 10000.0}
+GRADE3_KEYS = (HYPOTENSION_KEYS[1], HYPOXIA_KEYS[1])  # one vasopressor, high-flow oxygen
+# the ladder's shape: the thresholds on the C scale as first assumed (registry 0.1.0), before any calibration
+LADDER_SHAPE = {FEVER: 30.0,
+                **dict(zip(HYPOTENSION_KEYS, (100.0, 500.0, 2000.0))),
+                **dict(zip(HYPOXIA_KEYS, (150.0, 700.0, 3000.0))),
+                "clinical_icans_onset_pg_ml": 300.0, "clinical_icans_ice_zero_pg_ml": 5000.0,
+                "clinical_icans_unarousable_pg_ml": 10000.0}
+C_SCALE_THRESHOLDS = tuple(LADDER_SHAPE)  # every threshold on the C scale (CRS signs and ICANS)
 NK_SCENARIOS = ("bnhl-cd19-car-nk-il15-cb", "bnhl-ft596-like", "bnhl-ft516-like", "hcc-gpc3-car-nk-il15",
                 "hcc-cd147-car-nk", "hcc-gpc3-cd147-logic-car-nk", "gc-nkg2d-car-nk", "hcc-post-lt-allo-nk")
 
