@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import (add, any_gt, div, exp, ld, log, mul, pos, splat, sqrt, st, sub, where_ge, where_gt,
-                                  where_lt)
+from nksim.kinetics.lanes import (add, any_gt, div, exp, lane, ld, log, make4, mul, pos, splat, sqrt, st, sub, where_ge,
+                                  where_gt, where_lt)
 from nksim.kinetics.rhs import LD_HORIZON, LUNG_HORIZON, _power
 
 
@@ -28,7 +28,7 @@ def _neg(a):
 def _any_ge_lt(a, b, c, d) -> bool:
     """True when a >= b and c < d in at least one lane."""
     for i in range(4):
-        if a[i] >= b[i] and c[i] < d[i]:
+        if lane(a, i) >= lane(b, i) and lane(c, i) < lane(d, i):
             return True
     return False
 
@@ -49,13 +49,15 @@ def _qss4(prod, k, c, ku):
 @njit(inline="always")
 def _power4(x, n):
     """:func:`nksim.kinetics.rhs._power` lane by lane (repeated multiplication when all lanes share a whole n)."""
-    k = int(n[0])
-    if n[1] == n[0] and n[2] == n[0] and n[3] == n[0] and k == n[0] and 0 <= k <= 8:
+    n0 = lane(n, 0)
+    k = int(n0)
+    if lane(n, 1) == n0 and lane(n, 2) == n0 and lane(n, 3) == n0 and k == n0 and 0 <= k <= 8:
         r = splat(1.0)
         for _ in range(k):
             r = mul(r, x)
         return where_gt(x, splat(0.0), r, splat(0.0))
-    return (_power(x[0], n[0]), _power(x[1], n[1]), _power(x[2], n[2]), _power(x[3], n[3]))
+    return make4(_power(lane(x, 0), lane(n, 0)), _power(lane(x, 1), lane(n, 1)), _power(lane(x, 2), lane(n, 2)),
+                 _power(lane(x, 3), lane(n, 3)))
 
 
 @njit(inline="always")

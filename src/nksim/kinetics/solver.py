@@ -1,9 +1,12 @@
 """Batched, compiled Dormand-Prince 5(4) integrator with error control, exact dosing discontinuities and dense output.
 
-Each patient is integrated independently (worker threads over patients; results do not depend on chunking or
-thread count). Between events the solver takes adaptive steps (Dormand & Prince 1980 tableau, Shampine 1986 dense
-output, standard step-size controller as in Hairer, Norsett & Wanner); at an event time it stops exactly, applies the
-jump and restarts. Values on the save grid come from the dense output (post-event values at event times).
+Each patient is integrated independently. A worker thread runs four patients at once, one per vector lane
+(:mod:`nksim.kinetics.rhs_lanes`), each lane with its own time, step size, step control and events; when a lane's
+patient is done, the thread's next patient takes the lane. Lanes never mix, so results do not depend on chunking,
+thread count or which patients share a vector. Between events the solver takes adaptive steps (Dormand & Prince 1980
+tableau, Shampine 1986 dense output, standard step-size controller as in Hairer, Norsett & Wanner); at an event time
+it stops exactly, applies the jump and restarts. Values on the save grid come from the dense output (post-event
+values at event times); the algebraic outputs at the save points are evaluated afterwards, four at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.rhs import apply_event, lung_pool, rhs
+from nksim.kinetics.lanes import W, add, lane, ld, make4, mul, splat, st, vabs, vmax
+from nksim.kinetics.lanes import div as vdiv
+from nksim.kinetics.rhs import apply_event, lung_pool
+from nksim.kinetics.rhs_lanes import rhs4
 
 # Dormand-Prince 5(4) tableau and Shampine's dense-output polynomial (public formulas)
 C2, C3, C4, C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
@@ -37,203 +43,341 @@ DENSE = np.array([
     [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
 ])
 SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
-# LLVM may reassociate and contract sums (vectorised stage and error loops); NaN/inf semantics are kept ('nnan' and
-# 'ninf' are not set) because the step control tests for non-finite errors.
-FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 
 
-@njit(cache=True, error_model="numpy", fastmath=FAST)
-def _rms(err: np.ndarray, scale: np.ndarray) -> float:
-    s = 0.0
-    for i in range(err.shape[0]):
-        v = err[i] / scale[i]
-        s += v * v
-    return math.sqrt(s / err.shape[0])
+# what a lane does next
+IDLE, SEGMENT, INIT, NEED_K0, STEP = 0, 1, 2, 3, 4
 
 
 @njit(cache=True)
-def _save(ys: np.ndarray, als: np.ndarray, j: int, t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int,
-          seg: np.ndarray, scratch: np.ndarray, alg: np.ndarray) -> None:
-    for i in range(y.shape[0]):
-        ys[j, i] = y[i] if y[i] > 0.0 else 0.0
-    rhs(t, ys[j], p, nl, nc, seg, scratch, alg)
-    for i in range(alg.shape[0]):
-        als[j, i] = alg[i]
+def _load(w: int, i: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray, ev_a: np.ndarray,
+          ev_b: np.ndarray, Y: np.ndarray, P: np.ndarray, PL: np.ndarray, EVT: np.ndarray, EVK: np.ndarray,
+          EVA: np.ndarray, EVB: np.ndarray) -> None:
+    """Patient i into lane w (thread-local copies: no reference counting on the shared inputs in the hot loop)."""
+    for k in range(y0.shape[1]):
+        Y[k, w] = y0[i, k]
+    for k in range(p.shape[1]):
+        P[k, w] = p[i, k]
+        PL[w, k] = p[i, k]
+    for k in range(ev_t.shape[1]):
+        EVT[w, k] = ev_t[i, k]
+        EVK[w, k] = ev_k[i, k]
+        EVA[w, k] = ev_a[i, k]
+        EVB[w, k] = ev_b[i, k]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FAST)
-def _error_norm(k0: np.ndarray, k2: np.ndarray, k3: np.ndarray, k4: np.ndarray, k5: np.ndarray, k6: np.ndarray,
-                y: np.ndarray, y_new: np.ndarray, h: float, rtol: float, atol: np.ndarray) -> float:
-    """RMS of the embedded error estimate, each component scaled by atol + rtol max(|y|, |y_new|)."""
-    acc2 = 0.0
-    for i in range(y.shape[0]):
-        e = h * (E1 * k0[i] + E3 * k2[i] + E4 * k3[i] + E5 * k4[i] + E6 * k5[i] + E7 * k6[i])
-        e /= atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
-        acc2 += e * e
-    return math.sqrt(acc2 / y.shape[0])
+@njit(cache=True, error_model="numpy")
+def _rms_col(A: np.ndarray, w: int, scale: np.ndarray) -> float:
+    s = 0.0
+    for k in range(scale.shape[0]):
+        v = A[k, w] / scale[k]
+        s += v * v
+    return math.sqrt(s / scale.shape[0])
 
 
-@njit(cache=True, error_model="numpy", fastmath=FAST)
-def solve_one(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
-              ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-              atol: np.ndarray, max_steps: int, ys: np.ndarray, als: np.ndarray) -> tuple[int, int, int]:
-    """Integrate one patient from t0 to t_end; fill ys (n_save, n_state) and als (n_save, NALG).
+@njit(cache=True, error_model="numpy")
+def _algebraic(i: int, n_saved: int, pl: np.ndarray, nl: int, nc: int, t_save: np.ndarray, ys: np.ndarray,
+               als: np.ndarray, sseg: np.ndarray, YA: np.ndarray, PA: np.ndarray, SA: np.ndarray, DA: np.ndarray,
+               ALG: np.ndarray) -> None:
+    """Algebraic outputs of patient i at its saved points, four save points per right-hand-side call."""
+    for k in range(pl.shape[0]):
+        for w in range(W):
+            PA[k, w] = pl[k]
+    for j0 in range(0, n_saved, W):
+        tt = np.empty(W)
+        for w in range(W):
+            j = min(j0 + w, n_saved - 1)
+            tt[w] = t_save[j]
+            for k in range(YA.shape[0]):
+                YA[k, w] = ys[i, j, k]
+            for k in range(3):
+                SA[k, w] = sseg[j, k]
+        rhs4(make4(tt[0], tt[1], tt[2], tt[3]), YA, PA, nl, nc, SA, DA, ALG)
+        for w in range(min(W, n_saved - j0)):
+            for k in range(ALG.shape[0]):
+                als[i, j0 + w, k] = ALG[k, w]
 
-    Returns (status, accepted steps, rejected steps). The stages are written out (no tableau loops, no array views)
-    because the per-step bookkeeping costs as much as a right-hand-side call otherwise."""
-    n = y0.shape[0]
-    y = y0.copy()
-    y_new = np.empty(n)
-    ytmp = np.empty(n)
-    k0 = np.zeros(n)
-    k1 = np.zeros(n)
-    k2 = np.zeros(n)
-    k3 = np.zeros(n)
-    k4 = np.zeros(n)
-    k5 = np.zeros(n)
-    k6 = np.zeros(n)
-    scale = np.empty(n)
-    scratch = np.empty(n)
-    alg = np.empty(L.NALG)
-    seg = np.empty(3)
-    b = np.empty(7)  # dense-output weights
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
+                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
+                 atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
+                 stats: np.ndarray) -> None:
+    """Integrate patients ``rows`` from t0 to t_end, four at a time; fill ys, als and stats (status, accepted and
+    rejected steps) at those rows."""
+    n = y0.shape[1]
+    npar = p.shape[1]
+    nev = ev_t.shape[1]
     ns = t_save.shape[0]
-    nev = ev_t.shape[0]
-    t = t0
-    js = 0
-    ke = 0
-    n_acc = 0
-    n_rej = 0
+    nrows = rows.shape[0]
+    # lane arrays (rows x lanes)
+    Y = np.zeros((n, W))
+    YN = np.zeros((n, W))
+    YT = np.zeros((n, W))
+    K0 = np.zeros((n, W))
+    K1 = np.zeros((n, W))
+    K2 = np.zeros((n, W))
+    K3 = np.zeros((n, W))
+    K4 = np.zeros((n, W))
+    K5 = np.zeros((n, W))
+    K6 = np.zeros((n, W))
+    KX = np.zeros((n, W))
+    ATOL = np.zeros((n, W))
+    for k in range(n):
+        for w in range(W):
+            ATOL[k, w] = atol[k]
+    P = np.zeros((npar, W))
+    SEG = np.zeros((3, W))
+    ALG = np.zeros((L.NALG, W))
+    # per-lane copies of the patient's parameters and events, for the scalar event code
+    PL = np.zeros((W, npar))
+    EVT = np.zeros((W, nev))
+    EVK = np.zeros((W, nev), dtype=np.int64)
+    EVA = np.zeros((W, nev))
+    EVB = np.zeros((W, nev))
+    SSEG = np.zeros((W, ns, 3))  # the segment description at each save point (for the algebraic outputs)
+    ybuf = np.zeros(n)
+    scale = np.zeros(n)
+    ts_l = t_save.copy()
+    PA = np.zeros((npar, W))
+    SA = np.zeros((3, W))
+    b = np.zeros(7)
+    # per-lane control
+    mode = np.zeros(W, dtype=np.int64)
+    pat = np.full(W, -1, dtype=np.int64)
+    t = np.zeros(W)
+    h = np.zeros(W)
+    hs = np.zeros(W)  # step of this attempt (0 in lanes that do not step)
+    t_next = np.zeros(W)
+    t_new = np.zeros(W)
+    ke = np.zeros(W, dtype=np.int64)
+    js = np.zeros(W, dtype=np.int64)
+    n_acc = np.zeros(W, dtype=np.int64)
+    n_rej = np.zeros(W, dtype=np.int64)
+    rejected = np.zeros(W, dtype=np.bool_)
+    last = np.zeros(W, dtype=np.bool_)
+    status = np.zeros(W, dtype=np.int64)
+    nxt = 0
+    for w in range(W):
+        if nxt < nrows:
+            pat[w] = rows[nxt]
+            nxt += 1
+            _load(w, pat[w], y0, p, ev_t, ev_k, ev_a, ev_b, Y, P, PL, EVT, EVK, EVA, EVB)
+            mode[w] = SEGMENT
+            t[w] = t0
     while True:
-        # events at the current time, then saves at the current time (post-event values)
-        while ke < nev and ev_k[ke] != L.EV_NONE and ev_t[ke] <= t:
-            apply_event(t, y, p, nl, nc, ev_k[ke], ev_a[ke], ev_b[ke], ev_t, ev_k, ev_a, ev_b)
-            ke += 1
-        seg[0] = t
-        seg[1], seg[2] = lung_pool(t, t, p, ev_t, ev_k, ev_a, ev_b)
-        while js < ns and t_save[js] <= t:
-            _save(ys, als, js, t, y, p, nl, nc, seg, scratch, alg)
-            js += 1
-        if t >= t_end:
+        # ---- segment boundaries: events, saves, the end of a patient and the start of the next one
+        for w in range(W):
+            while mode[w] == SEGMENT:
+                i = pat[w]
+                tw = t[w]
+                if status[w] == STATUS_OK:
+                    while ke[w] < nev and EVK[w, ke[w]] != L.EV_NONE and EVT[w, ke[w]] <= tw:
+                        for k in range(n):
+                            ybuf[k] = Y[k, w]
+                        apply_event(tw, ybuf, PL[w], nl, nc, EVK[w, ke[w]], EVA[w, ke[w]], EVB[w, ke[w]], EVT[w],
+                                    EVK[w], EVA[w], EVB[w])
+                        for k in range(n):
+                            Y[k, w] = ybuf[k]
+                        ke[w] += 1
+                    SEG[0, w] = tw
+                    lung_t, lung_u = lung_pool(tw, tw, PL[w], EVT[w], EVK[w], EVA[w], EVB[w])
+                    SEG[1, w] = lung_t
+                    SEG[2, w] = lung_u
+                    while js[w] < ns and ts_l[js[w]] <= tw:
+                        for k in range(n):
+                            ys[i, js[w], k] = Y[k, w] if Y[k, w] > 0.0 else 0.0
+                        for k in range(3):
+                            SSEG[w, js[w], k] = SEG[k, w]
+                        js[w] += 1
+                if status[w] != STATUS_OK or tw >= t_end:
+                    _algebraic(i, js[w], PL[w], nl, nc, ts_l, ys, als, SSEG[w], YT, PA, SA, KX, ALG)
+                    stats[i, 0] = status[w]
+                    stats[i, 1] = n_acc[w]
+                    stats[i, 2] = n_rej[w]
+                    mode[w] = IDLE
+                    if nxt < nrows:
+                        pat[w] = rows[nxt]
+                        nxt += 1
+                        _load(w, pat[w], y0, p, ev_t, ev_k, ev_a, ev_b, Y, P, PL, EVT, EVK, EVA, EVB)
+                        mode[w] = SEGMENT
+                        t[w] = t0
+                        ke[w] = 0
+                        js[w] = 0
+                        n_acc[w] = 0
+                        n_rej[w] = 0
+                        status[w] = STATUS_OK
+                    continue
+                t_next[w] = t_end
+                if ke[w] < nev and EVK[w, ke[w]] != L.EV_NONE and EVT[w, ke[w]] < t_end:
+                    t_next[w] = EVT[w, ke[w]]
+                mode[w] = INIT
+        n_active = 0
+        n_k0 = 0
+        n_init = 0
+        for w in range(W):
+            if mode[w] != IDLE:
+                n_active += 1
+            if mode[w] == INIT or mode[w] == NEED_K0:
+                n_k0 += 1
+            if mode[w] == INIT:
+                n_init += 1
+        if n_active == 0:
             break
-        t_next = t_end
-        if ke < nev and ev_k[ke] != L.EV_NONE and ev_t[ke] < t_end:
-            t_next = ev_t[ke]
-        # initial step for the segment (Hairer-Norsett-Wanner II.4)
-        rhs(t, y, p, nl, nc, seg, k0, alg)
-        for i in range(n):
-            scale[i] = atol[i] + abs(y[i]) * rtol
-        d0 = _rms(y, scale)
-        d1 = _rms(k0, scale)
-        h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-        h0 = min(h0, t_next - t)
-        for i in range(n):
-            ytmp[i] = y[i] + h0 * k0[i]
-        rhs(t + h0, ytmp, p, nl, nc, seg, k1, alg)
-        for i in range(n):
-            ytmp[i] = k1[i] - k0[i]
-        d2 = _rms(ytmp, scale) / h0
-        if max(d1, d2) <= 1e-15:
-            h1 = max(1e-6, h0 * 1e-3)
-        else:
-            h1 = (0.01 / max(d1, d2)) ** 0.2
-        h = min(100 * h0, h1)
-        rejected = False
-        while t < t_next:
-            if n_acc + n_rej >= max_steps:
-                return STATUS_MAX_STEPS, n_acc, n_rej
-            if h < 1e-12 * max(1.0, abs(t)):
-                return STATUS_STEP_UNDERFLOW, n_acc, n_rej
-            last = False
-            if t + h >= t_next or t_next - (t + h) < 1e-9 * h:
-                h = t_next - t
-                last = True
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A21 * k0[i])
-            rhs(t + C2 * h, ytmp, p, nl, nc, seg, k1, alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A31 * k0[i] + A32 * k1[i])
-            rhs(t + C3 * h, ytmp, p, nl, nc, seg, k2, alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A41 * k0[i] + A42 * k1[i] + A43 * k2[i])
-            rhs(t + C4 * h, ytmp, p, nl, nc, seg, k3, alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A51 * k0[i] + A52 * k1[i] + A53 * k2[i] + A54 * k3[i])
-            rhs(t + C5 * h, ytmp, p, nl, nc, seg, k4, alg)
-            for i in range(n):
-                ytmp[i] = y[i] + h * (A61 * k0[i] + A62 * k1[i] + A63 * k2[i] + A64 * k3[i] + A65 * k4[i])
-            rhs(t + h, ytmp, p, nl, nc, seg, k5, alg)
-            t_new = t_next if last else t + h
-            for i in range(n):
-                y_new[i] = y[i] + h * (B1 * k0[i] + B3 * k2[i] + B4 * k3[i] + B5 * k4[i] + B6 * k5[i])
-            rhs(t_new, y_new, p, nl, nc, seg, k6, alg)
-            en = _error_norm(k0, k2, k3, k4, k5, k6, y, y_new, h, rtol, atol)
+        tv = make4(t[0], t[1], t[2], t[3])
+        # ---- the first stage of lanes that start a segment or whose state was clipped
+        if n_k0 > 0:
+            rhs4(tv, Y, P, nl, nc, SEG, KX, ALG)
+            for w in range(W):
+                if mode[w] == INIT or mode[w] == NEED_K0:
+                    for k in range(n):
+                        K0[k, w] = KX[k, w]
+                    if mode[w] == NEED_K0:
+                        mode[w] = STEP
+        # ---- initial step of a segment (Hairer-Norsett-Wanner II.4)
+        if n_init > 0:
+            for w in range(W):
+                if mode[w] == INIT:
+                    for k in range(n):
+                        scale[k] = atol[k] + abs(Y[k, w]) * rtol
+                    d0 = _rms_col(Y, w, scale)
+                    d1 = _rms_col(K0, w, scale)
+                    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+                    h0 = min(h0, t_next[w] - t[w])
+                    hs[w] = h0
+                    for k in range(n):
+                        YT[k, w] = Y[k, w] + h0 * K0[k, w]
+                else:
+                    hs[w] = 0.0
+                    for k in range(n):
+                        YT[k, w] = Y[k, w]
+            rhs4(make4(t[0] + hs[0], t[1] + hs[1], t[2] + hs[2], t[3] + hs[3]), YT, P, nl, nc, SEG, KX, ALG)
+            for w in range(W):
+                if mode[w] == INIT:
+                    for k in range(n):
+                        scale[k] = atol[k] + abs(Y[k, w]) * rtol
+                    d1 = _rms_col(K0, w, scale)
+                    for k in range(n):
+                        YT[k, w] = KX[k, w] - K0[k, w]
+                    d2 = _rms_col(YT, w, scale) / hs[w]
+                    if max(d1, d2) <= 1e-15:
+                        h1 = max(1e-6, hs[w] * 1e-3)
+                    else:
+                        h1 = (0.01 / max(d1, d2)) ** 0.2
+                    h[w] = min(100 * hs[w], h1)
+                    rejected[w] = False
+                    mode[w] = STEP
+        # ---- one step attempt in every stepping lane
+        n_step = 0
+        for w in range(W):
+            hs[w] = 0.0
+            last[w] = False
+            if mode[w] != STEP:
+                continue
+            if n_acc[w] + n_rej[w] >= max_steps:
+                status[w] = STATUS_MAX_STEPS
+            elif h[w] < 1e-12 * max(1.0, abs(t[w])):
+                status[w] = STATUS_STEP_UNDERFLOW
+            if status[w] != STATUS_OK:
+                mode[w] = SEGMENT  # ends the patient at the next pass
+                continue
+            if t[w] + h[w] >= t_next[w] or t_next[w] - (t[w] + h[w]) < 1e-9 * h[w]:
+                h[w] = t_next[w] - t[w]
+                last[w] = True
+            hs[w] = h[w]
+            t_new[w] = t_next[w] if last[w] else t[w] + h[w]
+            n_step += 1
+        if n_step == 0:
+            continue
+        hv = make4(hs[0], hs[1], hs[2], hs[3])
+        for k in range(n):
+            st(YT, k, add(ld(Y, k), mul(hv, mul(splat(A21), ld(K0, k)))))
+        rhs4(add(tv, mul(splat(C2), hv)), YT, P, nl, nc, SEG, K1, ALG)
+        for k in range(n):
+            st(YT, k, add(ld(Y, k), mul(hv, add(mul(splat(A31), ld(K0, k)), mul(splat(A32), ld(K1, k))))))
+        rhs4(add(tv, mul(splat(C3), hv)), YT, P, nl, nc, SEG, K2, ALG)
+        for k in range(n):
+            acc = add(add(mul(splat(A41), ld(K0, k)), mul(splat(A42), ld(K1, k))), mul(splat(A43), ld(K2, k)))
+            st(YT, k, add(ld(Y, k), mul(hv, acc)))
+        rhs4(add(tv, mul(splat(C4), hv)), YT, P, nl, nc, SEG, K3, ALG)
+        for k in range(n):
+            acc = add(add(add(mul(splat(A51), ld(K0, k)), mul(splat(A52), ld(K1, k))), mul(splat(A53), ld(K2, k))),
+                      mul(splat(A54), ld(K3, k)))
+            st(YT, k, add(ld(Y, k), mul(hv, acc)))
+        rhs4(add(tv, mul(splat(C5), hv)), YT, P, nl, nc, SEG, K4, ALG)
+        for k in range(n):
+            acc = add(add(add(add(mul(splat(A61), ld(K0, k)), mul(splat(A62), ld(K1, k))), mul(splat(A63), ld(K2, k))),
+                          mul(splat(A64), ld(K3, k))), mul(splat(A65), ld(K4, k)))
+            st(YT, k, add(ld(Y, k), mul(hv, acc)))
+        rhs4(add(tv, hv), YT, P, nl, nc, SEG, K5, ALG)
+        for k in range(n):
+            acc = add(add(add(add(mul(splat(B1), ld(K0, k)), mul(splat(B3), ld(K2, k))), mul(splat(B4), ld(K3, k))),
+                          mul(splat(B5), ld(K4, k))), mul(splat(B6), ld(K5, k)))
+            st(YN, k, add(ld(Y, k), mul(hv, acc)))
+        rhs4(make4(t_new[0], t_new[1], t_new[2], t_new[3]), YN, P, nl, nc, SEG, K6, ALG)
+        # embedded error estimate: RMS over states of err / (atol + rtol max(|y|, |y_new|)), lane by lane
+        err2 = splat(0.0)
+        for k in range(n):
+            e = add(add(add(add(add(mul(splat(E1), ld(K0, k)), mul(splat(E3), ld(K2, k))), mul(splat(E4), ld(K3, k))),
+                            mul(splat(E5), ld(K4, k))), mul(splat(E6), ld(K5, k))), mul(splat(E7), ld(K6, k)))
+            sc = add(ld(ATOL, k), mul(vmax(vabs(ld(Y, k)), vabs(ld(YN, k))), splat(rtol)))
+            e = vdiv(mul(hv, e), sc)
+            err2 = add(err2, mul(e, e))
+        # ---- accept or reject, lane by lane
+        for w in range(W):
+            if hs[w] == 0.0:
+                continue
+            hw = hs[w]
+            en = math.sqrt(lane(err2, w) / n)
             if not math.isfinite(en):
-                if h < 1e-9:
-                    return STATUS_NONFINITE, n_acc, n_rej
-                h *= MIN_FACTOR
-                rejected = True
-                n_rej += 1
+                if hw < 1e-9:
+                    status[w] = STATUS_NONFINITE
+                    mode[w] = SEGMENT
+                    continue
+                h[w] = hw * MIN_FACTOR
+                rejected[w] = True
+                n_rej[w] += 1
                 continue
             if en > 1.0:
-                h *= max(MIN_FACTOR, SAFETY * math.exp(-0.2 * math.log(en)))
-                rejected = True
-                n_rej += 1
+                h[w] = hw * max(MIN_FACTOR, SAFETY * math.exp(-0.2 * math.log(en)))
+                rejected[w] = True
+                n_rej[w] += 1
                 continue
-            n_acc += 1
+            n_acc[w] += 1
+            i = pat[w]
+            tw = t[w]
             # dense output for save points in (t, t_new] before the segment end (the end is saved post-event)
-            while js < ns and t_save[js] <= t_new and t_save[js] < t_next:
-                x = (t_save[js] - t) / h
+            while js[w] < ns and ts_l[js[w]] <= t_new[w] and ts_l[js[w]] < t_next[w]:
+                x = (ts_l[js[w]] - tw) / hw
                 for s in range(7):
                     b[s] = DENSE[s, 0] * x + DENSE[s, 1] * x * x + DENSE[s, 2] * x ** 3 + DENSE[s, 3] * x ** 4
-                for i in range(n):
-                    ytmp[i] = y[i] + h * (b[0] * k0[i] + b[2] * k2[i] + b[3] * k3[i] + b[4] * k4[i] + b[5] * k5[i]
-                                          + b[6] * k6[i])
-                _save(ys, als, js, t_save[js], ytmp, p, nl, nc, seg, scratch, alg)
-                js += 1
+                for k in range(n):
+                    v = Y[k, w] + hw * (b[0] * K0[k, w] + b[2] * K2[k, w] + b[3] * K3[k, w] + b[4] * K4[k, w]
+                                        + b[5] * K5[k, w] + b[6] * K6[k, w])
+                    ys[i, js[w], k] = v if v > 0.0 else 0.0
+                for k in range(3):
+                    SSEG[w, js[w], k] = SEG[k, w]
+                js[w] += 1
             factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * math.exp(-0.2 * math.log(en)))
-            if rejected:
+            if rejected[w]:
                 factor = min(1.0, factor)
-            rejected = False
+            rejected[w] = False
             clipped = False
-            for i in range(n):
-                if y_new[i] < 0.0:
-                    y_new[i] = 0.0
+            for k in range(n):
+                v = YN[k, w]
+                if v < 0.0:
+                    v = 0.0
                     clipped = True
-                y[i] = y_new[i]
-            t = t_new
-            if clipped:
-                rhs(t, y, p, nl, nc, seg, k6, alg)
-            k0, k6 = k6, k0  # first same as last
-            h *= factor
-    return STATUS_OK, n_acc, n_rej
-
-
-@njit(nogil=True, cache=True)
-def _solve_rows(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
-                ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-                atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
-                stats: np.ndarray) -> None:
-    # Thread-local copies: numba reference-counts every array it passes or slices, and counts on arrays shared by
-    # the worker threads (the inputs' parents) make the threads fight over one cache line.
-    t_save_l = t_save.copy()
-    atol_l = atol.copy()
-    ys_l = np.empty(ys.shape[1:])
-    als_l = np.empty(als.shape[1:])
-    for r in range(rows.shape[0]):
-        i = rows[r]
-        st, na, nr = solve_one(y0[i].copy(), p[i].copy(), nl, nc, ev_t[i].copy(), ev_k[i].copy(), ev_a[i].copy(),
-                               ev_b[i].copy(), t0, t_end, t_save_l, rtol, atol_l, max_steps, ys_l, als_l)
-        for j in range(ys_l.shape[0]):  # explicit loops: array slice assignment costs seconds of compile time
-            for k in range(ys_l.shape[1]):
-                ys[i, j, k] = ys_l[j, k]
-            for k in range(als_l.shape[1]):
-                als[i, j, k] = als_l[j, k]
-        stats[i, 0] = st
-        stats[i, 1] = na
-        stats[i, 2] = nr
+                Y[k, w] = v
+                K0[k, w] = K6[k, w]
+            t[w] = t_new[w]
+            h[w] = hw * factor
+            if last[w]:
+                mode[w] = SEGMENT
+            elif clipped:
+                mode[w] = NEED_K0
 
 
 _WORKERS = [max(1, os.cpu_count() or 1)]
@@ -258,8 +402,8 @@ def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarra
     parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]
     args = (y0, p, nl, nc, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps)
     if workers == 1:
-        _solve_rows(*args, parts[0], ys, als, stats)
+        _solve_lanes(*args, parts[0], ys, als, stats)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda rows: _solve_rows(*args, rows, ys, als, stats), parts))
+            list(pool.map(lambda rows: _solve_lanes(*args, rows, ys, als, stats), parts))
     return ys, als, stats

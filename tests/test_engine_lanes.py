@@ -1,0 +1,71 @@
+"""The four-lane right-hand side equals the scalar reference model lane by lane, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+import nksim
+from nksim.kinetics import layout as L
+from nksim.kinetics.inputs import build_inputs
+from nksim.kinetics.lanes import add, any_gt, ld, make4, pos, st, where_gt
+from nksim.kinetics.rhs import rhs
+from nksim.kinetics.rhs_lanes import rhs4
+from nksim.population.sampling import sample_patients
+
+
+@njit
+def _rhs4_at(t, Y, P, nl, nc, SEG, DY, ALG):
+    rhs4(make4(t[0], t[1], t[2], t[3]), Y, P, nl, nc, SEG, DY, ALG)
+
+
+@njit
+def _ops(A, out):
+    a = ld(A, 0)
+    b = ld(A, 1)
+    st(out, 0, add(a, b))
+    st(out, 1, pos(a))
+    st(out, 2, where_gt(a, b, a, b))
+    return any_gt(a, b)
+
+
+def test_lane_operations_match_numpy():
+    A = np.array([[1.0, -2.0, 3.0, np.nan], [2.0, -3.0, -1.0, 1.0]])
+    out = np.zeros((3, 4))
+    assert _ops(A, out)
+    np.testing.assert_array_equal(out[0], A[0] + A[1])
+    np.testing.assert_array_equal(out[1], [1.0, 0.0, 3.0, 0.0])  # NaN -> 0, as the scalar model's _pos
+    np.testing.assert_array_equal(out[2], [2.0, -2.0, 3.0, 1.0])  # a NaN comparison is false
+    assert not _ops(np.array([[0.0] * 4, [1.0] * 4]), out)
+
+
+@pytest.mark.parametrize("lesions", [1, 3])
+def test_lane_rhs_is_the_scalar_rhs_bit_for_bit(lesions):
+    rng = np.random.default_rng(7)
+    for name in nksim.list_scenarios():
+        sc = nksim.load_scenario(name)
+        sc = sc.model_copy(update={"tumor": sc.tumor.model_copy(update={"n_target_lesions": lesions,
+                                                                         "nontarget_remainder": False})})
+        inp = build_inputs(sc, sample_patients(sc, np.arange(4)))
+        n = inp.y0.shape[1]
+        P = np.ascontiguousarray(inp.params.T)
+        for _ in range(6):
+            # states spread over many decades, some exactly zero; times before, during and after lymphodepletion and
+            # the lung first pass
+            y = inp.y0 * rng.lognormal(0, 2, inp.y0.shape) + rng.lognormal(10, 5, inp.y0.shape) * (
+                rng.random(inp.y0.shape) < 0.7)
+            Y = np.ascontiguousarray(y.T)
+            t = rng.uniform(-10.0, 60.0, 4)
+            SEG = np.ascontiguousarray(np.array([t - rng.uniform(0.0, 5.0, 4),
+                                                 rng.lognormal(15, 3, 4) * (rng.random(4) < 0.6),
+                                                 rng.lognormal(15, 3, 4) * (rng.random(4) < 0.6)]))
+            DY = np.zeros((n, 4))
+            ALG = np.zeros((L.NALG, 4))
+            _rhs4_at(t, Y, P, inp.n_lesions, inp.n_classes, SEG, DY, ALG)
+            for w in range(4):
+                dy = np.zeros(n)
+                alg = np.zeros(L.NALG)
+                rhs(t[w], Y[:, w].copy(), inp.params[w], inp.n_lesions, inp.n_classes, SEG[:, w].copy(), dy, alg)
+                assert np.array_equal(dy, DY[:, w], equal_nan=True), (name, w, np.nonzero(dy != DY[:, w]))
+                assert np.array_equal(alg, ALG[:, w], equal_nan=True), (name, w)
