@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import W, add, lane, ld, make4, mul, splat, st, vabs, vmax
+from nksim.kinetics.lanes import W, add, lane, ld, make4, mul, splat, st, vabs, vmax, vmin, where_gt, where_lt
 from nksim.kinetics.lanes import div as vdiv
 from nksim.kinetics.rhs import apply_event, lung_pool
 from nksim.kinetics.rhs_lanes import rhs4
@@ -159,6 +159,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     rejected = np.zeros(W, dtype=np.bool_)
     last = np.zeros(W, dtype=np.bool_)
     status = np.zeros(W, dtype=np.int64)
+    accepted = np.zeros(W)  # 1.0 in the lanes whose step is accepted
     nxt = 0
     for w in range(W):
         if nxt < nrows:
@@ -327,6 +328,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             err2 = add(err2, mul(e, e))
         # ---- accept or reject, lane by lane
         for w in range(W):
+            accepted[w] = 0.0
             if hs[w] == 0.0:
                 continue
             hw = hs[w]
@@ -345,6 +347,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                 rejected[w] = True
                 n_rej[w] += 1
                 continue
+            accepted[w] = 1.0
             n_acc[w] += 1
             i = pat[w]
             tw = t[w]
@@ -364,20 +367,23 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             if rejected[w]:
                 factor = min(1.0, factor)
             rejected[w] = False
-            clipped = False
-            for k in range(n):
-                v = YN[k, w]
-                if v < 0.0:
-                    v = 0.0
-                    clipped = True
-                Y[k, w] = v
-                K0[k, w] = K6[k, w]
             t[w] = t_new[w]
             h[w] = hw * factor
-            if last[w]:
-                mode[w] = SEGMENT
-            elif clipped:
-                mode[w] = NEED_K0
+        # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last)
+        accv = make4(accepted[0], accepted[1], accepted[2], accepted[3])
+        zero = splat(0.0)
+        lowest = splat(0.0)
+        for k in range(n):
+            yn = ld(YN, k)
+            lowest = vmin(lowest, yn)
+            st(Y, k, where_gt(accv, zero, where_lt(yn, zero, zero, yn), ld(Y, k)))
+            st(K0, k, where_gt(accv, zero, ld(K6, k), ld(K0, k)))
+        for w in range(W):
+            if accepted[w] > 0.0:
+                if last[w]:
+                    mode[w] = SEGMENT
+                elif lane(lowest, w) < 0.0:  # a state was clipped at 0: the first stage is evaluated again
+                    mode[w] = NEED_K0
 
 
 _WORKERS = [max(1, os.cpu_count() or 1)]
