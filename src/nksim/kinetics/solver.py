@@ -369,20 +369,22 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             rejected[w] = False
             t[w] = t_new[w]
             h[w] = hw * factor
-        # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last)
+        # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last). A state clipped by more than
+        # its absolute tolerance makes the first stage be evaluated again at the clipped state; a smaller clip
+        # changes nothing the error control can see, and k6 is kept.
         accv = make4(accepted[0], accepted[1], accepted[2], accepted[3])
         zero = splat(0.0)
         lowest = splat(0.0)
         for k in range(n):
             yn = ld(YN, k)
-            lowest = vmin(lowest, yn)
+            lowest = vmin(lowest, add(yn, ld(ATOL, k)))
             st(Y, k, where_gt(accv, zero, where_lt(yn, zero, zero, yn), ld(Y, k)))
             st(K0, k, where_gt(accv, zero, ld(K6, k), ld(K0, k)))
         for w in range(W):
             if accepted[w] > 0.0:
                 if last[w]:
                     mode[w] = SEGMENT
-                elif lane(lowest, w) < 0.0:  # a state was clipped at 0: the first stage is evaluated again
+                elif lane(lowest, w) < 0.0:
                     mode[w] = NEED_K0
 
 
