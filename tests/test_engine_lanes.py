@@ -9,7 +9,7 @@ from numba import njit
 import nksim
 from nksim.kinetics import layout as L
 from nksim.kinetics.inputs import build_inputs
-from nksim.kinetics.lanes import add, any_gt, ld, make4, pos, st, vexp, vlog, where_gt
+from nksim.kinetics.lanes import W, add, any_gt, ld, pos, st, vexp, vfrom, vlog, where_gt
 from nksim.kinetics.rhs import rhs
 from nksim.kinetics.rhs_lanes import rhs4
 from nksim.population.sampling import sample_patients
@@ -17,7 +17,7 @@ from nksim.population.sampling import sample_patients
 
 @njit
 def _rhs4_at(t, Y, P, nl, nc, SEG, DY, ALG):
-    rhs4(make4(t[0], t[1], t[2], t[3]), Y, P, nl, nc, SEG, DY, ALG)
+    rhs4(vfrom(t), Y, P, nl, nc, SEG, DY, ALG)
 
 
 @njit
@@ -31,13 +31,14 @@ def _ops(A, out):
 
 
 def test_lane_operations_match_numpy():
-    A = np.array([[1.0, -2.0, 3.0, np.nan], [2.0, -3.0, -1.0, 1.0]])
-    out = np.zeros((3, 4))
-    assert _ops(A, out)
-    np.testing.assert_array_equal(out[0], A[0] + A[1])
-    np.testing.assert_array_equal(out[1], [1.0, 0.0, 3.0, 0.0])  # NaN -> 0, as the scalar model's _pos
-    np.testing.assert_array_equal(out[2], [2.0, -2.0, 3.0, 1.0])  # a NaN comparison is false
-    assert not _ops(np.array([[0.0] * 4, [1.0] * 4]), out)
+    a = np.resize([1.0, -2.0, 3.0, np.nan], W)
+    b = np.resize([2.0, -3.0, -1.0, 1.0], W)
+    out = np.zeros((3, W))
+    assert _ops(np.array([a, b]), out)
+    np.testing.assert_array_equal(out[0], a + b)
+    np.testing.assert_array_equal(out[1], np.resize([1.0, 0.0, 3.0, 0.0], W))  # NaN -> 0, as the scalar _pos
+    np.testing.assert_array_equal(out[2], np.resize([2.0, -2.0, 3.0, 1.0], W))  # a NaN comparison is false
+    assert not _ops(np.array([[0.0] * W, [1.0] * W]), out)
 
 
 @njit
@@ -49,20 +50,20 @@ def _explog(X, E, G):
 
 def test_lane_exp_and_log_within_a_few_ulp_of_numpy():
     rng = np.random.default_rng(3)
-    x = rng.uniform(-700.0, 700.0, (5000, 4))
-    x[:10] = rng.uniform(-1e-8, 1e-8, (10, 4))
+    x = rng.uniform(-700.0, 700.0, (5000, W))
+    x[:10] = rng.uniform(-1e-8, 1e-8, (10, W))
     e, g = np.empty_like(x), np.empty_like(x)
     _explog(x, e, g)
     assert np.max(np.abs(e - np.exp(x)) / np.spacing(np.exp(x))) <= 1.0
-    pos_x = np.exp(rng.uniform(-700.0, 700.0, (5000, 4)))
+    pos_x = np.exp(rng.uniform(-700.0, 700.0, (5000, W)))
     _explog(pos_x, e, g)
     assert np.max(np.abs(g - np.log(pos_x)) / np.spacing(np.abs(np.log(pos_x)))) <= 2.0
-    special = np.array([[0.0, -1.0, np.inf, np.nan], [5e-324, -np.inf, 1.0, 800.0]])
+    special = np.array([np.resize([0.0, -1.0, np.inf, np.nan], W), np.resize([5e-324, -np.inf, 1.0, 800.0], W)])
     e, g = np.empty_like(special), np.empty_like(special)
     _explog(special, e, g)
-    np.testing.assert_array_equal(g[0], [-np.inf, np.nan, np.inf, np.nan])
+    np.testing.assert_array_equal(g[0, :4], [-np.inf, np.nan, np.inf, np.nan])
     assert g[1, 0] == pytest.approx(np.log(5e-324), rel=1e-15) and np.isnan(g[1, 1]) and g[1, 2] == 0.0
-    np.testing.assert_allclose(e, [[1.0, np.exp(-1.0), np.inf, np.nan], [1.0, 0.0, np.e, np.inf]], rtol=3e-16)
+    np.testing.assert_allclose(e[:, :4], [[1.0, np.exp(-1.0), np.inf, np.nan], [1.0, 0.0, np.e, np.inf]], rtol=3e-16)
 
 
 @pytest.mark.parametrize("lesions", [1, 3])
@@ -72,7 +73,7 @@ def test_lane_rhs_is_the_scalar_rhs(lesions):
         sc = nksim.load_scenario(name)
         sc = sc.model_copy(update={"tumor": sc.tumor.model_copy(update={"n_target_lesions": lesions,
                                                                          "nontarget_remainder": False})})
-        inp = build_inputs(sc, sample_patients(sc, np.arange(4)))
+        inp = build_inputs(sc, sample_patients(sc, np.arange(W)))
         n = inp.y0.shape[1]
         P = np.ascontiguousarray(inp.params.T)
         for _ in range(6):
@@ -81,14 +82,14 @@ def test_lane_rhs_is_the_scalar_rhs(lesions):
             y = inp.y0 * rng.lognormal(0, 2, inp.y0.shape) + rng.lognormal(10, 5, inp.y0.shape) * (
                 rng.random(inp.y0.shape) < 0.7)
             Y = np.ascontiguousarray(y.T)
-            t = rng.uniform(-10.0, 60.0, 4)
-            SEG = np.ascontiguousarray(np.array([t - rng.uniform(0.0, 5.0, 4),
-                                                 rng.lognormal(15, 3, 4) * (rng.random(4) < 0.6),
-                                                 rng.lognormal(15, 3, 4) * (rng.random(4) < 0.6)]))
-            DY = np.zeros((n, 4))
-            ALG = np.zeros((L.NALG, 4))
+            t = rng.uniform(-10.0, 60.0, W)
+            SEG = np.ascontiguousarray(np.array([t - rng.uniform(0.0, 5.0, W),
+                                                 rng.lognormal(15, 3, W) * (rng.random(W) < 0.6),
+                                                 rng.lognormal(15, 3, W) * (rng.random(W) < 0.6)]))
+            DY = np.zeros((n, W))
+            ALG = np.zeros((L.NALG, W))
             _rhs4_at(t, Y, P, inp.n_lesions, inp.n_classes, SEG, DY, ALG)
-            for w in range(4):
+            for w in range(W):
                 dy = np.zeros(n)
                 alg = np.zeros(L.NALG)
                 rhs(t[w], Y[:, w].copy(), inp.params[w], inp.n_lesions, inp.n_classes, SEG[:, w].copy(), dy, alg)

@@ -1,8 +1,8 @@
-"""Four-lane double-precision vectors for the compiled engine (one patient per lane, AVX2 width).
+"""Lane vectors of doubles for the compiled engine (one patient per lane; ``W`` lanes per vector).
 
 numba does not vectorise the right-hand side across patients by itself (its SLP vectoriser is off, and the model's
 branches and calls defeat the loop vectoriser), so the lane kernels are written with these operations on a numba
-type, ``Vec4``, whose LLVM representation is ``<4 x double>``: values stay in vector registers through loops and
+type, ``Lanes``, whose LLVM representation is ``<W x double>``: values stay in vector registers through loops and
 branches. Every lane is computed with the same operations as every other lane (no fused multiply-add), so a
 patient's numbers never depend on which patients share its vector. exp and log are evaluated on all four lanes at
 once (:func:`vexp`, :func:`vlog`; within 1-3 units in the last place of libm's): four libm calls per vector cost a
@@ -20,23 +20,23 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-W = 4  # lanes per vector
+W = 4  # lanes per vector (AVX2: four doubles)
 
 
-class Vec4Type(types.Type):
-    """Four float64 lanes, held as an LLVM vector."""
+class LanesType(types.Type):
+    """W float64 lanes, held as an LLVM vector."""
 
     def __init__(self) -> None:
-        super().__init__(name="Vec4")
+        super().__init__(name=f"Lanes{W}")
 
 
-vec4 = Vec4Type()
+lanes_t = LanesType()
 _VT = ir.VectorType(ir.DoubleType(), W)
 _I32 = ir.IntType(32)
 
 
-@register_model(Vec4Type)
-class _Vec4Model(models.PrimitiveModel):
+@register_model(LanesType)
+class _LanesModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, _VT)
 
@@ -55,7 +55,7 @@ def _binary(op: str):
         def codegen(context, builder, sig, args):
             return getattr(builder, op)(args[0], args[1])
 
-        return vec4(vec4, vec4), codegen
+        return lanes_t(lanes_t, lanes_t), codegen
 
     return fn
 
@@ -67,13 +67,13 @@ def _llvm_vector_call(name: str, nargs: int):
     if nargs == 1:
         @intrinsic
         def fn1(typingctx, a):  # noqa: ARG001
-            return vec4(vec4), codegen
+            return lanes_t(lanes_t), codegen
 
         return fn1
 
     @intrinsic
     def fn2(typingctx, a, b):  # noqa: ARG001
-        return vec4(vec4, vec4), codegen
+        return lanes_t(lanes_t, lanes_t), codegen
 
     return fn2
 
@@ -82,12 +82,11 @@ add = _binary("fadd")
 sub = _binary("fsub")
 mul = _binary("fmul")
 div = _binary("fdiv")
-sqrt = _llvm_vector_call("llvm.sqrt.v4f64", 1)
-vmax = _llvm_vector_call("llvm.maxnum.v4f64", 2)
-vmin = _llvm_vector_call("llvm.minnum.v4f64", 2)
-vabs = _llvm_vector_call("llvm.fabs.v4f64", 1)
-rint = _llvm_vector_call("llvm.rint.v4f64", 1)
-vabs = _llvm_vector_call("llvm.fabs.v4f64", 1)
+sqrt = _llvm_vector_call(f"llvm.sqrt.v{W}f64", 1)
+vmax = _llvm_vector_call(f"llvm.maxnum.v{W}f64", 2)
+vmin = _llvm_vector_call(f"llvm.minnum.v{W}f64", 2)
+vabs = _llvm_vector_call(f"llvm.fabs.v{W}f64", 1)
+rint = _llvm_vector_call(f"llvm.rint.v{W}f64", 1)
 
 
 def _select(pred: str):
@@ -96,7 +95,7 @@ def _select(pred: str):
         def codegen(context, builder, sig, args):
             return builder.select(builder.fcmp_ordered(pred, args[0], args[1]), args[2], args[3])
 
-        return vec4(vec4, vec4, vec4, vec4), codegen
+        return lanes_t(lanes_t, lanes_t, lanes_t, lanes_t), codegen
 
     return fn
 
@@ -114,7 +113,7 @@ def _any(pred: str):
             bits = builder.bitcast(mask, ir.IntType(W))
             return builder.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(W), 0))
 
-        return types.boolean(vec4, vec4), codegen
+        return types.boolean(lanes_t, lanes_t), codegen
 
     return fn
 
@@ -133,21 +132,18 @@ def splat(typingctx, x):  # noqa: ARG001
             out = builder.insert_element(out, val, ir.Constant(_I32, i))
         return out
 
-    return vec4(x), codegen
+    return lanes_t(x), codegen
 
 
 @intrinsic
-def make4(typingctx, a, b, c, d):  # noqa: ARG001
-    """A vector from four scalars."""
+def vfrom(typingctx, arr):  # noqa: ARG001
+    """The first W elements of a contiguous float64 array as a vector."""
 
     def codegen(context, builder, sig, args):
-        out = ir.Constant(_VT, ir.Undefined)
-        for i in range(W):
-            val = context.cast(builder, args[i], sig.args[i], types.float64)
-            out = builder.insert_element(out, val, ir.Constant(_I32, i))
-        return out
+        ary = context.make_array(sig.args[0])(context, builder, value=args[0])
+        return builder.load(builder.bitcast(ary.data, _VT.as_pointer()), align=8)
 
-    return vec4(a, b, c, d), codegen
+    return lanes_t(arr), codegen
 
 
 @intrinsic
@@ -158,7 +154,7 @@ def lane(typingctx, a, i):  # noqa: ARG001
         idx = context.cast(builder, args[1], sig.args[1], types.int32)
         return builder.extract_element(args[0], idx)
 
-    return types.float64(vec4, i), codegen
+    return types.float64(lanes_t, i), codegen
 
 
 def _row_pointer(context, builder, arrty, ary_val, row):
@@ -177,7 +173,7 @@ def ld(typingctx, arr, row):  # noqa: ARG001
         row_i = context.cast(builder, args[1], sig.args[1], types.intp)
         return builder.load(_row_pointer(context, builder, sig.args[0], args[0], row_i), align=8)
 
-    return vec4(arr, row), codegen
+    return lanes_t(arr, row), codegen
 
 
 @intrinsic
@@ -189,7 +185,7 @@ def st(typingctx, arr, row, val):  # noqa: ARG001
         builder.store(args[2], _row_pointer(context, builder, sig.args[0], args[0], row_i), align=8)
         return context.get_dummy_value()
 
-    return types.none(arr, row, vec4), codegen
+    return types.none(arr, row, lanes_t), codegen
 
 
 @intrinsic
@@ -200,7 +196,7 @@ def pos(typingctx, a):  # noqa: ARG001
         zero = ir.Constant(_VT, [0.0] * W)
         return builder.select(builder.fcmp_ordered(">", args[0], zero), args[0], zero)
 
-    return vec4(vec4), codegen
+    return lanes_t(lanes_t), codegen
 
 
 # ---- exp and log on all four lanes ---------------------------------------------------------------------------------
@@ -217,7 +213,7 @@ def _pow2(typingctx, n):  # noqa: ARG001
         biased = builder.add(builder.fptosi(args[0], i64x4), ir.Constant(i64x4, [1023] * W))
         return builder.bitcast(builder.shl(biased, ir.Constant(i64x4, [52] * W)), _VT)
 
-    return vec4(vec4), codegen
+    return lanes_t(lanes_t), codegen
 
 
 @intrinsic
@@ -232,7 +228,7 @@ def _split(typingctx, x):  # noqa: ARG001
                             ir.Constant(i64x4, [1023 << 52] * W))
         return context.make_tuple(builder, sig.return_type, [builder.bitcast(mbits, _VT), builder.sitofp(e, _VT)])
 
-    return types.UniTuple(vec4, 2)(vec4), codegen
+    return types.UniTuple(lanes_t, 2)(lanes_t), codegen
 
 
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts: n * _LN2_HI is exact for |n| < 2**20

@@ -1,7 +1,7 @@
-"""The right-hand side of :mod:`nksim.kinetics.rhs` for four patients at once, one per vector lane.
+"""The right-hand side of :mod:`nksim.kinetics.rhs` for W patients at once, one per vector lane.
 
 ``rhs4(t, Y, P, nl, nc, SEG, DY, ALG)``: the arrays are lane arrays (rows x 4; see :mod:`nksim.kinetics.lanes`), t the
-vector of the four lanes' times. Every expression is the scalar model's, evaluated in the same order with the same
+vector of the lanes' times. Every expression is the scalar model's, evaluated in the same order with the same
 IEEE operations; only exp and log are the lane versions (within a few units in the last place of libm's), so each
 lane equals :func:`nksim.kinetics.rhs.rhs` for its patient to ~1e-15 relative (tested on every built-in scenario).
 A branch of the scalar code becomes a lane-wise select, and the costly branches (lymphodepletion and lung-pool
@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import (add, any_gt, div, lane, ld, make4, mul, pos, splat, sqrt, st, sub, vexp, vlog,
+from nksim.kinetics.lanes import (W, add, any_gt, div, lane, ld, mul, pos, splat, sqrt, st, sub, vexp, vfrom, vlog,
                                   where_ge, where_gt, where_lt)
 from nksim.kinetics.rhs import LD_HORIZON, LUNG_HORIZON, _power
 
@@ -28,7 +28,7 @@ def _neg(a):
 @njit(inline="always")
 def _any_ge_lt(a, b, c, d) -> bool:
     """True when a >= b and c < d in at least one lane."""
-    for i in range(4):
+    for i in range(W):
         if lane(a, i) >= lane(b, i) and lane(c, i) < lane(d, i):
             return True
     return False
@@ -52,13 +52,18 @@ def _power4(x, n):
     """:func:`nksim.kinetics.rhs._power` lane by lane (repeated multiplication when all lanes share a whole n)."""
     n0 = lane(n, 0)
     k = int(n0)
-    if lane(n, 1) == n0 and lane(n, 2) == n0 and lane(n, 3) == n0 and k == n0 and 0 <= k <= 8:
+    same = k == n0 and 0 <= k <= 8
+    for i in range(1, W):
+        same = same and lane(n, i) == n0
+    if same:
         r = splat(1.0)
         for _ in range(k):
             r = mul(r, x)
         return where_gt(x, splat(0.0), r, splat(0.0))
-    return make4(_power(lane(x, 0), lane(n, 0)), _power(lane(x, 1), lane(n, 1)), _power(lane(x, 2), lane(n, 2)),
-                 _power(lane(x, 3), lane(n, 3)))
+    out = np.empty(W)  # lanes with different or fractional exponents (not used by the built-in scenarios)
+    for i in range(W):
+        out[i] = _power(lane(x, i), lane(n, i))
+    return vfrom(out)
 
 
 @njit(inline="always")

@@ -1,6 +1,6 @@
 """Batched, compiled Dormand-Prince 5(4) integrator with error control, exact dosing discontinuities and dense output.
 
-Each patient is integrated independently. A worker thread runs four patients at once, one per vector lane
+Each patient is integrated independently. A worker thread runs W patients at once, one per vector lane
 (:mod:`nksim.kinetics.rhs_lanes`), each lane with its own time, step size, step control and events; when a lane's
 patient is done, the thread's next patient takes the lane. Lanes never mix, so results do not depend on chunking,
 thread count or which patients share a vector. Between events the solver takes adaptive steps (Dormand & Prince 1980
@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import (W, add, lane, ld, make4, mul, splat, sqrt, st, vabs, vexp, vlog, vmax, vmin, where_gt,
+from nksim.kinetics.lanes import (W, add, lane, ld, mul, splat, sqrt, st, vabs, vexp, vfrom, vlog, vmax, vmin, where_gt,
                                   where_lt)
 from nksim.kinetics.lanes import div as vdiv
 from nksim.kinetics.rhs import apply_event, lung_pool
@@ -95,7 +95,7 @@ def _algebraic(i: int, n_saved: int, pl: np.ndarray, nl: int, nc: int, t_save: n
                 YA[k, w] = ys[i, j, k]
             for k in range(3):
                 SA[k, w] = sseg[j, k]
-        rhs4(make4(tt[0], tt[1], tt[2], tt[3]), YA, PA, nl, nc, SA, DA, ALG)
+        rhs4(vfrom(tt), YA, PA, nl, nc, SA, DA, ALG)
         for w in range(min(W, n_saved - j0)):
             for k in range(ALG.shape[0]):
                 als[i, j0 + w, k] = ALG[k, w]
@@ -228,7 +228,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                 n_init += 1
         if n_active == 0:
             break
-        tv = make4(t[0], t[1], t[2], t[3])
+        tv = vfrom(t)
         # ---- the first stage of lanes that start a segment or whose state was clipped
         if n_k0 > 0:
             rhs4(tv, Y, P, nl, nc, SEG, KX, ALG)
@@ -255,7 +255,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                     hs[w] = 0.0
                     for k in range(n):
                         YT[k, w] = Y[k, w]
-            rhs4(make4(t[0] + hs[0], t[1] + hs[1], t[2] + hs[2], t[3] + hs[3]), YT, P, nl, nc, SEG, KX, ALG)
+            rhs4(add(tv, vfrom(hs)), YT, P, nl, nc, SEG, KX, ALG)
             for w in range(W):
                 if mode[w] == INIT:
                     for k in range(n):
@@ -293,7 +293,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             n_step += 1
         if n_step == 0:
             continue
-        hv = make4(hs[0], hs[1], hs[2], hs[3])
+        hv = vfrom(hs)
         for k in range(n):
             st(YT, k, add(ld(Y, k), mul(hv, mul(splat(A21), ld(K0, k)))))
         rhs4(add(tv, mul(splat(C2), hv)), YT, P, nl, nc, SEG, K1, ALG)
@@ -318,7 +318,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             acc = add(add(add(add(mul(splat(B1), ld(K0, k)), mul(splat(B3), ld(K2, k))), mul(splat(B4), ld(K3, k))),
                           mul(splat(B5), ld(K4, k))), mul(splat(B6), ld(K5, k)))
             st(YN, k, add(ld(Y, k), mul(hv, acc)))
-        rhs4(make4(t_new[0], t_new[1], t_new[2], t_new[3]), YN, P, nl, nc, SEG, K6, ALG)
+        rhs4(vfrom(t_new), YN, P, nl, nc, SEG, K6, ALG)
         # embedded error estimate: RMS over states of err / (atol + rtol max(|y|, |y_new|)), lane by lane
         err2 = splat(0.0)
         for k in range(n):
@@ -375,7 +375,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
         # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last). A state clipped by more than
         # its absolute tolerance makes the first stage be evaluated again at the clipped state; a smaller clip
         # changes nothing the error control can see, and k6 is kept.
-        accv = make4(accepted[0], accepted[1], accepted[2], accepted[3])
+        accv = vfrom(accepted)
         zero = splat(0.0)
         lowest = splat(0.0)
         for k in range(n):
