@@ -89,6 +89,18 @@ vabs = _llvm_vector_call(f"llvm.fabs.v{W}f64", 1)
 rint = _llvm_vector_call(f"llvm.rint.v{W}f64", 1)
 
 
+@intrinsic
+def fma(typingctx, a, b, c):  # noqa: ARG001
+    """a * b + c with one rounding (the integrator's stage sums; the right-hand side does not use it)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.call(_declare(builder, f"llvm.fma.v{W}f64", _VT, [_VT] * 3), list(args))
+
+    return lanes_t(lanes_t, lanes_t, lanes_t), codegen
+
+
+
+
 def _select(pred: str):
     @intrinsic
     def fn(typingctx, a, b, x, y):  # noqa: ARG001

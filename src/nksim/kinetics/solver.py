@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import (W, add, lane, ld, mul, splat, sqrt, st, vabs, vexp, vfrom, vlog, vmax, vmin, where_gt,
-                                  where_lt)
+from nksim.kinetics.lanes import (W, add, fma, lane, ld, mul, splat, sqrt, st, vabs, vexp, vfrom, vlog, vmax, vmin,
+                                  where_gt, where_lt)
 from nksim.kinetics.lanes import div as vdiv
 from nksim.kinetics.rhs import apply_event, lung_pool
 from nksim.kinetics.rhs_lanes import rhs4
@@ -294,39 +294,44 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
         if n_step == 0:
             continue
         hv = vfrom(hs)
+        # stages: y + sum_j (h a_ij) k_j as chains of fused multiply-adds
         for k in range(n):
-            st(YT, k, add(ld(Y, k), mul(hv, mul(splat(A21), ld(K0, k)))))
+            st(YT, k, fma(mul(hv, splat(A21)), ld(K0, k), ld(Y, k)))
         rhs4(add(tv, mul(splat(C2), hv)), YT, P, nl, nc, SEG, K1, ALG)
+        h31, h32 = mul(hv, splat(A31)), mul(hv, splat(A32))
         for k in range(n):
-            st(YT, k, add(ld(Y, k), mul(hv, add(mul(splat(A31), ld(K0, k)), mul(splat(A32), ld(K1, k))))))
+            st(YT, k, fma(h32, ld(K1, k), fma(h31, ld(K0, k), ld(Y, k))))
         rhs4(add(tv, mul(splat(C3), hv)), YT, P, nl, nc, SEG, K2, ALG)
+        h41, h42, h43 = mul(hv, splat(A41)), mul(hv, splat(A42)), mul(hv, splat(A43))
         for k in range(n):
-            acc = add(add(mul(splat(A41), ld(K0, k)), mul(splat(A42), ld(K1, k))), mul(splat(A43), ld(K2, k)))
-            st(YT, k, add(ld(Y, k), mul(hv, acc)))
+            st(YT, k, fma(h43, ld(K2, k), fma(h42, ld(K1, k), fma(h41, ld(K0, k), ld(Y, k)))))
         rhs4(add(tv, mul(splat(C4), hv)), YT, P, nl, nc, SEG, K3, ALG)
+        h51, h52, h53, h54 = mul(hv, splat(A51)), mul(hv, splat(A52)), mul(hv, splat(A53)), mul(hv, splat(A54))
         for k in range(n):
-            acc = add(add(add(mul(splat(A51), ld(K0, k)), mul(splat(A52), ld(K1, k))), mul(splat(A53), ld(K2, k))),
-                      mul(splat(A54), ld(K3, k)))
-            st(YT, k, add(ld(Y, k), mul(hv, acc)))
+            acc = fma(h52, ld(K1, k), fma(h51, ld(K0, k), ld(Y, k)))
+            st(YT, k, fma(h54, ld(K3, k), fma(h53, ld(K2, k), acc)))
         rhs4(add(tv, mul(splat(C5), hv)), YT, P, nl, nc, SEG, K4, ALG)
+        h61, h62, h63 = mul(hv, splat(A61)), mul(hv, splat(A62)), mul(hv, splat(A63))
+        h64, h65 = mul(hv, splat(A64)), mul(hv, splat(A65))
         for k in range(n):
-            acc = add(add(add(add(mul(splat(A61), ld(K0, k)), mul(splat(A62), ld(K1, k))), mul(splat(A63), ld(K2, k))),
-                          mul(splat(A64), ld(K3, k))), mul(splat(A65), ld(K4, k)))
-            st(YT, k, add(ld(Y, k), mul(hv, acc)))
+            acc = fma(h63, ld(K2, k), fma(h62, ld(K1, k), fma(h61, ld(K0, k), ld(Y, k))))
+            st(YT, k, fma(h65, ld(K4, k), fma(h64, ld(K3, k), acc)))
         rhs4(add(tv, hv), YT, P, nl, nc, SEG, K5, ALG)
+        b1, b3, b4 = mul(hv, splat(B1)), mul(hv, splat(B3)), mul(hv, splat(B4))
+        b5, b6 = mul(hv, splat(B5)), mul(hv, splat(B6))
         for k in range(n):
-            acc = add(add(add(add(mul(splat(B1), ld(K0, k)), mul(splat(B3), ld(K2, k))), mul(splat(B4), ld(K3, k))),
-                          mul(splat(B5), ld(K4, k))), mul(splat(B6), ld(K5, k)))
-            st(YN, k, add(ld(Y, k), mul(hv, acc)))
+            acc = fma(b4, ld(K3, k), fma(b3, ld(K2, k), fma(b1, ld(K0, k), ld(Y, k))))
+            st(YN, k, fma(b6, ld(K5, k), fma(b5, ld(K4, k), acc)))
         rhs4(vfrom(t_new), YN, P, nl, nc, SEG, K6, ALG)
         # embedded error estimate: RMS over states of err / (atol + rtol max(|y|, |y_new|)), lane by lane
+        e1, e3, e4, e5, e6, e7 = (mul(hv, splat(E1)), mul(hv, splat(E3)), mul(hv, splat(E4)), mul(hv, splat(E5)),
+                                  mul(hv, splat(E6)), mul(hv, splat(E7)))
         err2 = splat(0.0)
         for k in range(n):
-            e = add(add(add(add(add(mul(splat(E1), ld(K0, k)), mul(splat(E3), ld(K2, k))), mul(splat(E4), ld(K3, k))),
-                            mul(splat(E5), ld(K4, k))), mul(splat(E6), ld(K5, k))), mul(splat(E7), ld(K6, k)))
-            sc = add(ld(ATOL, k), mul(vmax(vabs(ld(Y, k)), vabs(ld(YN, k))), splat(rtol)))
-            e = vdiv(mul(hv, e), sc)
-            err2 = add(err2, mul(e, e))
+            e = fma(e4, ld(K3, k), fma(e3, ld(K2, k), mul(e1, ld(K0, k))))
+            e = fma(e7, ld(K6, k), fma(e6, ld(K5, k), fma(e5, ld(K4, k), e)))
+            e = vdiv(e, fma(vmax(vabs(ld(Y, k)), vabs(ld(YN, k))), splat(rtol), ld(ATOL, k)))
+            err2 = fma(e, e, err2)
         # ---- accept or reject, lane by lane (the step-size factor SAFETY en**-0.2 for all lanes at once)
         env = sqrt(mul(err2, splat(1.0 / n)))
         grow = mul(splat(SAFETY), vexp(mul(splat(-0.2), vlog(env))))
