@@ -7,6 +7,7 @@ ratios; no assertion on wall-clock time.
 
     python benchmarks/bench_cohort.py                 # full: 100,000 patients single lesion, 20,000 five lesions
     python benchmarks/bench_cohort.py --small         # CI-sized
+    python benchmarks/bench_cohort.py --repeat 5      # fastest of 5 runs per engine (default 3)
 """
 
 from __future__ import annotations
@@ -47,20 +48,26 @@ def run_reference(inp, t_save, n, python_rhs=False):
                                  "LSODA", python_rhs)
 
 
-def bench(name: str, n: int, n_ref: int, lesions: int) -> dict[str, float]:
+def best_of(repeat: int, fn, *args):
+    """(result of the last run, fastest wall time): the machine is shared, so the fastest of a few runs is the figure
+    least disturbed by other load; every engine is timed the same way."""
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn(*args)
+        best = min(best, time.perf_counter() - t)
+    return out, best
+
+
+def bench(name: str, n: int, n_ref: int, lesions: int, repeat: int) -> dict[str, float]:
     inp = inputs(name, n, lesions)
     t_save = np.array([0.0, 91.0, 182.0, 273.0, 365.0])  # quarterly outputs; dense output makes the grid cheap
     run_compiled(inputs(name, 2, lesions), t_save)  # compile (or load the cache) outside the timing
-    t = time.perf_counter()
-    ys, _, stats = run_compiled(inp, t_save)
-    t_comp = time.perf_counter() - t
-    t = time.perf_counter()
-    ys_ref, _, _ = run_reference(inp, t_save, n_ref)
-    t_ref = time.perf_counter() - t
+    (ys, _, stats), t_comp = best_of(repeat, run_compiled, inp, t_save)
+    (ys_ref, _, _), t_ref = best_of(repeat, run_reference, inp, t_save, n_ref)
     n_py = max(2, n_ref // 10)
-    t = time.perf_counter()
-    run_reference(inp, t_save, n_py, python_rhs=True)
-    t_py = time.perf_counter() - t
+    _, t_py = best_of(repeat, run_reference, inp, t_save, n_py, True)
     per_comp = t_comp / n * 1e6
     per_ref = t_ref / n_ref * 1e6
     per_py = t_py / n_py * 1e6
@@ -81,15 +88,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--small", action="store_true", help="CI-sized run")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per engine; the fastest is reported")
     args = ap.parse_args()
     solver.set_workers(args.workers)
     n1, n5, n_ref = (2_000, 500, 20) if args.small else (100_000, 20_000, 100)
-    print(f"nksim {nksim.__version__}; {args.workers} worker thread(s); rtol {RTOL}")
+    print(f"nksim {nksim.__version__}; {args.workers} worker thread(s); rtol {RTOL}; fastest of {args.repeat} runs")
     for name in ("hcc-post-lt-allo-nk", "hcc-gpc3-car-nk-il15"):
-        single = bench(name, n1, n_ref, 1)
+        single = bench(name, n1, n_ref, 1, args.repeat)
         if not args.small:
             print(f"    -> {n1} patients x 1 year: {single['seconds']:.2f} s (goal <= 5 s and >= 300x the scipy loop)")
-        bench(name, n5, n_ref, 5)
+        bench(name, n5, n_ref, 5, args.repeat)
 
 
 if __name__ == "__main__":
