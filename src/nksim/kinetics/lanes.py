@@ -252,12 +252,12 @@ _EXP_LO = -708.3964185322641  # exp is below the smallest normal double under th
 _TINY = 2.2250738585072014e-308  # smallest normal double
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _pair(a: float, b: float, x):
     return add(splat(a), mul(splat(b), x))
 
 
-@njit(inline="always")
+@njit(cache=True)
 def vexp(x):
     """exp lane by lane: exp(r) for |r| <= ln2/2 by its Taylor series to r**13 (truncation < 1e-17), times 2**n.
     Below -708.4 the result is 0 (the true value is subnormal); NaN stays NaN."""
@@ -277,7 +277,7 @@ def vexp(x):
     return where_ge(x, x, out, x)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def vlog(x):
     """log lane by lane: x = m 2**e with m in [sqrt(1/2), sqrt(2)], log m = 2 atanh(f), f = (m - 1)/(m + 1),
     |f| <= 0.172, by its odd series to f**23 (truncation < 1e-18). 0 -> -inf, negative -> NaN, inf -> inf."""

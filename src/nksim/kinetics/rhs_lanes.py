@@ -20,12 +20,12 @@ from nksim.kinetics.lanes import (W, add, any_gt, div, lane, ld, mul, pos, splat
 from nksim.kinetics.rhs import LD_HORIZON, LUNG_HORIZON, _power
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _neg(a):
     return sub(splat(0.0), a)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _any_ge_lt(a, b, c, d) -> bool:
     """True when a >= b and c < d in at least one lane."""
     for i in range(W):
@@ -34,7 +34,7 @@ def _any_ge_lt(a, b, c, d) -> bool:
     return False
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _qss4(prod, k, c, ku):
     """:func:`nksim.kinetics.rhs.qss_cytokine` lane by lane."""
     zero = splat(0.0)
@@ -47,7 +47,7 @@ def _qss4(prod, k, c, ku):
     return where_gt(prod, zero, where_ge(b, zero, r_pos, r_neg), zero)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _power4(x, n):
     """:func:`nksim.kinetics.rhs._power` lane by lane (repeated multiplication when all lanes share a whole n)."""
     n0 = lane(n, 0)
@@ -66,7 +66,7 @@ def _power4(x, n):
     return vfrom(out)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _ld_factor(t_seg, t_ld, age, tau, need: bool):
     """exp(-age / tau) where lymphodepletion has started before the segment and age < LD_HORIZON tau, else 0."""
     zero = splat(0.0)
@@ -351,7 +351,7 @@ def rhs4(t, Y: np.ndarray, P: np.ndarray, nl: int, nc: int, SEG: np.ndarray, DY:
                                                          mul(vb, ld(P, L.P_K_C)))))
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _set_on(arr: np.ndarray, row: int, on, val) -> None:
     """Row ``row`` becomes ``val`` in the lanes where ``on`` > 0; the other lanes keep their value."""
     st(arr, row, where_gt(on, splat(0.0), val, ld(arr, row)))

@@ -81,13 +81,12 @@ def _rms_col(A: np.ndarray, w: int, scale: np.ndarray) -> float:
 @njit(cache=True, error_model="numpy")
 def _algebraic(i: int, n_saved: int, pl: np.ndarray, nl: int, nc: int, t_save: np.ndarray, ys: np.ndarray,
                als: np.ndarray, sseg: np.ndarray, YA: np.ndarray, PA: np.ndarray, SA: np.ndarray, DA: np.ndarray,
-               ALG: np.ndarray) -> None:
+               ALG: np.ndarray, tt: np.ndarray) -> None:
     """Algebraic outputs of patient i at its saved points, four save points per right-hand-side call."""
     for k in range(pl.shape[0]):
         for w in range(W):
             PA[k, w] = pl[k]
     for j0 in range(0, n_saved, W):
-        tt = np.empty(W)
         for w in range(W):
             j = min(j0 + w, n_saved - 1)
             tt[w] = t_save[j]
@@ -99,6 +98,54 @@ def _algebraic(i: int, n_saved: int, pl: np.ndarray, nl: int, nc: int, t_save: n
         for w in range(min(W, n_saved - j0)):
             for k in range(ALG.shape[0]):
                 als[i, j0 + w, k] = ALG[k, w]
+
+
+@njit(cache=True, error_model="numpy")
+def _attempt(tv, hv, tnv, Y: np.ndarray, YN: np.ndarray, YT: np.ndarray, K0: np.ndarray, K1: np.ndarray,
+             K2: np.ndarray, K3: np.ndarray, K4: np.ndarray, K5: np.ndarray, K6: np.ndarray, ATOL: np.ndarray,
+             P: np.ndarray, nl: int, nc: int, SEG: np.ndarray, ALG: np.ndarray, rtol: float):
+    """One Dormand-Prince step in every lane from (tv, Y, K0) with steps hv (0 in idle lanes) to tnv: the stages
+    K1..K6, the new state YN, and the sum over states of the squared scaled error estimate (a vector)."""
+    n = Y.shape[0]
+    # stages: y + sum_j (h a_ij) k_j as chains of fused multiply-adds
+    for k in range(n):
+        st(YT, k, fma(mul(hv, splat(A21)), ld(K0, k), ld(Y, k)))
+    rhs4(add(tv, mul(splat(C2), hv)), YT, P, nl, nc, SEG, K1, ALG)
+    h31, h32 = mul(hv, splat(A31)), mul(hv, splat(A32))
+    for k in range(n):
+        st(YT, k, fma(h32, ld(K1, k), fma(h31, ld(K0, k), ld(Y, k))))
+    rhs4(add(tv, mul(splat(C3), hv)), YT, P, nl, nc, SEG, K2, ALG)
+    h41, h42, h43 = mul(hv, splat(A41)), mul(hv, splat(A42)), mul(hv, splat(A43))
+    for k in range(n):
+        st(YT, k, fma(h43, ld(K2, k), fma(h42, ld(K1, k), fma(h41, ld(K0, k), ld(Y, k)))))
+    rhs4(add(tv, mul(splat(C4), hv)), YT, P, nl, nc, SEG, K3, ALG)
+    h51, h52, h53, h54 = mul(hv, splat(A51)), mul(hv, splat(A52)), mul(hv, splat(A53)), mul(hv, splat(A54))
+    for k in range(n):
+        acc = fma(h52, ld(K1, k), fma(h51, ld(K0, k), ld(Y, k)))
+        st(YT, k, fma(h54, ld(K3, k), fma(h53, ld(K2, k), acc)))
+    rhs4(add(tv, mul(splat(C5), hv)), YT, P, nl, nc, SEG, K4, ALG)
+    h61, h62, h63 = mul(hv, splat(A61)), mul(hv, splat(A62)), mul(hv, splat(A63))
+    h64, h65 = mul(hv, splat(A64)), mul(hv, splat(A65))
+    for k in range(n):
+        acc = fma(h63, ld(K2, k), fma(h62, ld(K1, k), fma(h61, ld(K0, k), ld(Y, k))))
+        st(YT, k, fma(h65, ld(K4, k), fma(h64, ld(K3, k), acc)))
+    rhs4(add(tv, hv), YT, P, nl, nc, SEG, K5, ALG)
+    b1, b3, b4 = mul(hv, splat(B1)), mul(hv, splat(B3)), mul(hv, splat(B4))
+    b5, b6 = mul(hv, splat(B5)), mul(hv, splat(B6))
+    for k in range(n):
+        acc = fma(b4, ld(K3, k), fma(b3, ld(K2, k), fma(b1, ld(K0, k), ld(Y, k))))
+        st(YN, k, fma(b6, ld(K5, k), fma(b5, ld(K4, k), acc)))
+    rhs4(tnv, YN, P, nl, nc, SEG, K6, ALG)
+    # embedded error estimate: RMS over states of err / (atol + rtol max(|y|, |y_new|)), lane by lane
+    e1, e3, e4, e5, e6, e7 = (mul(hv, splat(E1)), mul(hv, splat(E3)), mul(hv, splat(E4)), mul(hv, splat(E5)),
+                              mul(hv, splat(E6)), mul(hv, splat(E7)))
+    err2 = splat(0.0)
+    for k in range(n):
+        e = fma(e4, ld(K3, k), fma(e3, ld(K2, k), mul(e1, ld(K0, k))))
+        e = fma(e7, ld(K6, k), fma(e6, ld(K5, k), fma(e5, ld(K4, k), e)))
+        e = vdiv(e, fma(vmax(vabs(ld(Y, k)), vabs(ld(YN, k))), splat(rtol), ld(ATOL, k)))
+        err2 = fma(e, e, err2)
+    return err2
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -138,29 +185,36 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     EVK = np.zeros((W, nev), dtype=np.int64)
     EVA = np.zeros((W, nev))
     EVB = np.zeros((W, nev))
-    SSEG = np.zeros((W, ns, 3))  # the segment description at each save point (for the algebraic outputs)
-    ybuf = np.zeros(n)
-    scale = np.zeros(n)
+    SSEG = np.zeros((W * ns, 3))  # the segment description at each save point (lane w: rows w ns ...)
+    # small buffers as rows of two arrays: every distinct numpy constructor signature costs compile time
+    vecs = np.zeros((2, n))
+    ybuf = vecs[0]
+    scale = vecs[1]
     ts_l = t_save.copy()
     PA = np.zeros((npar, W))
     SA = np.zeros((3, W))
-    b = np.zeros(7)
-    # per-lane control
-    mode = np.zeros(W, dtype=np.int64)
-    pat = np.full(W, -1, dtype=np.int64)
-    t = np.zeros(W)
-    h = np.zeros(W)
-    hs = np.zeros(W)  # step of this attempt (0 in lanes that do not step)
-    t_next = np.zeros(W)
-    t_new = np.zeros(W)
-    ke = np.zeros(W, dtype=np.int64)
-    js = np.zeros(W, dtype=np.int64)
-    n_acc = np.zeros(W, dtype=np.int64)
-    n_rej = np.zeros(W, dtype=np.int64)
-    rejected = np.zeros(W, dtype=np.bool_)
-    last = np.zeros(W, dtype=np.bool_)
-    status = np.zeros(W, dtype=np.int64)
-    accepted = np.zeros(W)  # 1.0 in the lanes whose step is accepted
+    # per-lane control: floats, then integers (flags as 0/1)
+    ctl = np.zeros((8, max(W, 7)))
+    t = ctl[0]
+    h = ctl[1]
+    hs = ctl[2]  # step of this attempt (0 in lanes that do not step)
+    t_next = ctl[3]
+    t_new = ctl[4]
+    accepted = ctl[5]  # 1.0 in the lanes whose step is accepted
+    tt = ctl[6]  # scratch: save times of the algebraic outputs
+    b = ctl[7]  # dense-output weights
+    ictl = np.zeros((9, W), dtype=np.int64)
+    mode = ictl[0]
+    pat = ictl[1]
+    ke = ictl[2]
+    js = ictl[3]
+    n_acc = ictl[4]
+    n_rej = ictl[5]
+    rejected = ictl[6]
+    last = ictl[7]
+    status = ictl[8]
+    for w in range(W):
+        pat[w] = -1
     nxt = 0
     for w in range(W):
         if nxt < nrows:
@@ -192,10 +246,11 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                         for k in range(n):
                             ys[i, js[w], k] = Y[k, w] if Y[k, w] > 0.0 else 0.0
                         for k in range(3):
-                            SSEG[w, js[w], k] = SEG[k, w]
+                            SSEG[w * ns + js[w], k] = SEG[k, w]
                         js[w] += 1
                 if status[w] != STATUS_OK or tw >= t_end:
-                    _algebraic(i, js[w], PL[w], nl, nc, ts_l, ys, als, SSEG[w], YT, PA, SA, KX, ALG)
+                    _algebraic(i, js[w], PL[w], nl, nc, ts_l, ys, als, SSEG[w * ns:(w + 1) * ns], YT, PA, SA, KX, ALG,
+                               tt)
                     stats[i, 0] = status[w]
                     stats[i, 1] = n_acc[w]
                     stats[i, 2] = n_rej[w]
@@ -269,13 +324,13 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                     else:
                         h1 = (0.01 / max(d1, d2)) ** 0.2
                     h[w] = min(100 * hs[w], h1)
-                    rejected[w] = False
+                    rejected[w] = 0
                     mode[w] = STEP
         # ---- one step attempt in every stepping lane
         n_step = 0
         for w in range(W):
             hs[w] = 0.0
-            last[w] = False
+            last[w] = 0
             if mode[w] != STEP:
                 continue
             if n_acc[w] + n_rej[w] >= max_steps:
@@ -287,51 +342,13 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                 continue
             if t[w] + h[w] >= t_next[w] or t_next[w] - (t[w] + h[w]) < 1e-9 * h[w]:
                 h[w] = t_next[w] - t[w]
-                last[w] = True
+                last[w] = 1
             hs[w] = h[w]
             t_new[w] = t_next[w] if last[w] else t[w] + h[w]
             n_step += 1
         if n_step == 0:
             continue
-        hv = vfrom(hs)
-        # stages: y + sum_j (h a_ij) k_j as chains of fused multiply-adds
-        for k in range(n):
-            st(YT, k, fma(mul(hv, splat(A21)), ld(K0, k), ld(Y, k)))
-        rhs4(add(tv, mul(splat(C2), hv)), YT, P, nl, nc, SEG, K1, ALG)
-        h31, h32 = mul(hv, splat(A31)), mul(hv, splat(A32))
-        for k in range(n):
-            st(YT, k, fma(h32, ld(K1, k), fma(h31, ld(K0, k), ld(Y, k))))
-        rhs4(add(tv, mul(splat(C3), hv)), YT, P, nl, nc, SEG, K2, ALG)
-        h41, h42, h43 = mul(hv, splat(A41)), mul(hv, splat(A42)), mul(hv, splat(A43))
-        for k in range(n):
-            st(YT, k, fma(h43, ld(K2, k), fma(h42, ld(K1, k), fma(h41, ld(K0, k), ld(Y, k)))))
-        rhs4(add(tv, mul(splat(C4), hv)), YT, P, nl, nc, SEG, K3, ALG)
-        h51, h52, h53, h54 = mul(hv, splat(A51)), mul(hv, splat(A52)), mul(hv, splat(A53)), mul(hv, splat(A54))
-        for k in range(n):
-            acc = fma(h52, ld(K1, k), fma(h51, ld(K0, k), ld(Y, k)))
-            st(YT, k, fma(h54, ld(K3, k), fma(h53, ld(K2, k), acc)))
-        rhs4(add(tv, mul(splat(C5), hv)), YT, P, nl, nc, SEG, K4, ALG)
-        h61, h62, h63 = mul(hv, splat(A61)), mul(hv, splat(A62)), mul(hv, splat(A63))
-        h64, h65 = mul(hv, splat(A64)), mul(hv, splat(A65))
-        for k in range(n):
-            acc = fma(h63, ld(K2, k), fma(h62, ld(K1, k), fma(h61, ld(K0, k), ld(Y, k))))
-            st(YT, k, fma(h65, ld(K4, k), fma(h64, ld(K3, k), acc)))
-        rhs4(add(tv, hv), YT, P, nl, nc, SEG, K5, ALG)
-        b1, b3, b4 = mul(hv, splat(B1)), mul(hv, splat(B3)), mul(hv, splat(B4))
-        b5, b6 = mul(hv, splat(B5)), mul(hv, splat(B6))
-        for k in range(n):
-            acc = fma(b4, ld(K3, k), fma(b3, ld(K2, k), fma(b1, ld(K0, k), ld(Y, k))))
-            st(YN, k, fma(b6, ld(K5, k), fma(b5, ld(K4, k), acc)))
-        rhs4(vfrom(t_new), YN, P, nl, nc, SEG, K6, ALG)
-        # embedded error estimate: RMS over states of err / (atol + rtol max(|y|, |y_new|)), lane by lane
-        e1, e3, e4, e5, e6, e7 = (mul(hv, splat(E1)), mul(hv, splat(E3)), mul(hv, splat(E4)), mul(hv, splat(E5)),
-                                  mul(hv, splat(E6)), mul(hv, splat(E7)))
-        err2 = splat(0.0)
-        for k in range(n):
-            e = fma(e4, ld(K3, k), fma(e3, ld(K2, k), mul(e1, ld(K0, k))))
-            e = fma(e7, ld(K6, k), fma(e6, ld(K5, k), fma(e5, ld(K4, k), e)))
-            e = vdiv(e, fma(vmax(vabs(ld(Y, k)), vabs(ld(YN, k))), splat(rtol), ld(ATOL, k)))
-            err2 = fma(e, e, err2)
+        err2 = _attempt(tv, vfrom(hs), vfrom(t_new), Y, YN, YT, K0, K1, K2, K3, K4, K5, K6, ATOL, P, nl, nc, SEG, ALG, rtol)
         # ---- accept or reject, lane by lane (the step-size factor SAFETY en**-0.2 for all lanes at once)
         env = sqrt(mul(err2, splat(1.0 / n)))
         grow = mul(splat(SAFETY), vexp(mul(splat(-0.2), vlog(env))))
@@ -347,12 +364,12 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                     mode[w] = SEGMENT
                     continue
                 h[w] = hw * MIN_FACTOR
-                rejected[w] = True
+                rejected[w] = 1
                 n_rej[w] += 1
                 continue
             if en > 1.0:
                 h[w] = hw * max(MIN_FACTOR, lane(grow, w))
-                rejected[w] = True
+                rejected[w] = 1
                 n_rej[w] += 1
                 continue
             accepted[w] = 1.0
@@ -369,12 +386,12 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                                         + b[5] * K5[k, w] + b[6] * K6[k, w])
                     ys[i, js[w], k] = v if v > 0.0 else 0.0
                 for k in range(3):
-                    SSEG[w, js[w], k] = SEG[k, w]
+                    SSEG[w * ns + js[w], k] = SEG[k, w]
                 js[w] += 1
             factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, lane(grow, w))
             if rejected[w]:
                 factor = min(1.0, factor)
-            rejected[w] = False
+            rejected[w] = 0
             t[w] = t_new[w]
             h[w] = hw * factor
         # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last). A state clipped by more than
