@@ -160,19 +160,11 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     nev = ev_t.shape[1]
     ns = t_save.shape[0]
     nrows = rows.shape[0]
-    # lane arrays (rows x lanes)
-    Y = np.zeros((n, W))
-    YN = np.zeros((n, W))
-    YT = np.zeros((n, W))
-    K0 = np.zeros((n, W))
-    K1 = np.zeros((n, W))
-    K2 = np.zeros((n, W))
-    K3 = np.zeros((n, W))
-    K4 = np.zeros((n, W))
-    K5 = np.zeros((n, W))
-    K6 = np.zeros((n, W))
-    KX = np.zeros((n, W))
-    ATOL = np.zeros((n, W))
+    # lane arrays (rows x lanes): state, new state, stage input, the seven stages, scratch stage, atol
+    stage = np.zeros((12, n, W))
+    Y, YN, YT = stage[0], stage[1], stage[2]
+    K0, K1, K2, K3, K4, K5, K6 = stage[3], stage[4], stage[5], stage[6], stage[7], stage[8], stage[9]
+    KX, ATOL = stage[10], stage[11]
     for k in range(n):
         for w in range(W):
             ATOL[k, w] = atol[k]
