@@ -96,3 +96,23 @@ def test_lane_rhs_is_the_scalar_rhs(lesions):
                 # the same operations in the same order; only exp and log differ (by a few units in the last place)
                 np.testing.assert_allclose(DY[:, w], dy, rtol=1e-12, atol=1e-300, err_msg=f"{name} lane {w}")
                 np.testing.assert_allclose(ALG[:, w], alg, rtol=1e-12, atol=1e-300, err_msg=f"{name} lane {w}")
+
+
+def test_a_failing_lane_ends_its_patient_and_the_others_finish():
+    """Step-limit failures are per patient: the lane reports its status and takes the next patient."""
+    from nksim.kinetics.solver import STATUS_MAX_STEPS, STATUS_OK, solve_batch
+
+    sc = nksim.load_scenario("hcc-gpc3-car-nk-il15")
+    inp = build_inputs(sc, sample_patients(sc, np.arange(7)))
+    t_save = np.array([0.0, 30.0, 90.0])
+    args = (inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b, inp.t0, 90.0,
+            t_save, 1e-6, inp.atol)
+    _, _, ok = solve_batch(*args, 100_000)
+    assert (ok[:, 0] == STATUS_OK).all()
+    limit = int(np.median(ok[:, 1] + ok[:, 2]))  # about half the patients need more steps than this
+    ys, _, stats = solve_batch(*args, limit)
+    failed = ok[:, 1] + ok[:, 2] > limit
+    assert failed.any() and (~failed).any()
+    np.testing.assert_array_equal(stats[:, 0], np.where(failed, STATUS_MAX_STEPS, STATUS_OK))
+    ref, _, _ = solve_batch(*args, 100_000)
+    np.testing.assert_array_equal(ys[~failed], ref[~failed])  # the patients that finished are untouched
