@@ -3,12 +3,12 @@
 numba does not vectorise the right-hand side across patients by itself (its SLP vectoriser is off, and the model's
 branches and calls defeat the loop vectoriser), so the lane kernels are written with these operations on a numba
 type, ``Lanes``, whose LLVM representation is ``<W x double>``: values stay in vector registers through loops and
-branches. Every lane is computed with the same operations as every other lane (no fused multiply-add), so a
-patient's numbers never depend on which patients share its vector. exp and log are evaluated on all four lanes at
-once (:func:`vexp`, :func:`vlog`; within 1-3 units in the last place of libm's): four libm calls per vector cost a
-third of the lane right-hand side's time.
+branches. Every lane is computed with the same operations as every other lane, so a patient's numbers never depend
+on which patients share its vector. exp and log are evaluated on all lanes at once (:func:`vexp`, :func:`vlog`;
+within 1-2 units in the last place of libm's): one libm call per lane cost a third of the lane right-hand side's
+time. :func:`fma` (one rounding) serves the integrator's stage sums; the right-hand side does not use it.
 
-Lane arrays are C-contiguous ``(rows, 4)`` float64 arrays: row k holds quantity k of the four lanes.
+Lane arrays are C-contiguous ``(rows, W)`` float64 arrays: row k holds quantity k of the W lanes.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _declare(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Type]
 
 def _binary(op: str):
     @intrinsic
-    def fn(typingctx, a, b):  # noqa: ARG001 (numba's intrinsic signature)
+    def fn(typingctx, a, b):
         def codegen(context, builder, sig, args):
             return getattr(builder, op)(args[0], args[1])
 
@@ -66,13 +66,13 @@ def _llvm_vector_call(name: str, nargs: int):
 
     if nargs == 1:
         @intrinsic
-        def fn1(typingctx, a):  # noqa: ARG001
+        def fn1(typingctx, a):
             return lanes_t(lanes_t), codegen
 
         return fn1
 
     @intrinsic
-    def fn2(typingctx, a, b):  # noqa: ARG001
+    def fn2(typingctx, a, b):
         return lanes_t(lanes_t, lanes_t), codegen
 
     return fn2
@@ -90,7 +90,7 @@ rint = _llvm_vector_call(f"llvm.rint.v{W}f64", 1)
 
 
 @intrinsic
-def fma(typingctx, a, b, c):  # noqa: ARG001
+def fma(typingctx, a, b, c):
     """a * b + c with one rounding (the integrator's stage sums; the right-hand side does not use it)."""
 
     def codegen(context, builder, sig, args):
@@ -99,11 +99,9 @@ def fma(typingctx, a, b, c):  # noqa: ARG001
     return lanes_t(lanes_t, lanes_t, lanes_t), codegen
 
 
-
-
 def _select(pred: str):
     @intrinsic
-    def fn(typingctx, a, b, x, y):  # noqa: ARG001
+    def fn(typingctx, a, b, x, y):
         def codegen(context, builder, sig, args):
             return builder.select(builder.fcmp_ordered(pred, args[0], args[1]), args[2], args[3])
 
@@ -119,7 +117,7 @@ where_lt = _select("<")
 
 def _any(pred: str):
     @intrinsic
-    def fn(typingctx, a, b):  # noqa: ARG001
+    def fn(typingctx, a, b):
         def codegen(context, builder, sig, args):
             mask = builder.fcmp_ordered(pred, args[0], args[1])
             bits = builder.bitcast(mask, ir.IntType(W))
@@ -134,7 +132,7 @@ any_gt = _any(">")  # True when a > b in at least one lane
 
 
 @intrinsic
-def splat(typingctx, x):  # noqa: ARG001
+def splat(typingctx, x):
     """The same scalar in every lane."""
 
     def codegen(context, builder, sig, args):
@@ -148,7 +146,7 @@ def splat(typingctx, x):  # noqa: ARG001
 
 
 @intrinsic
-def vfrom(typingctx, arr):  # noqa: ARG001
+def vfrom(typingctx, arr):
     """The first W elements of a contiguous float64 array as a vector."""
 
     def codegen(context, builder, sig, args):
@@ -159,7 +157,7 @@ def vfrom(typingctx, arr):  # noqa: ARG001
 
 
 @intrinsic
-def lane(typingctx, a, i):  # noqa: ARG001
+def lane(typingctx, a, i):
     """Lane ``i`` of a vector as a float."""
 
     def codegen(context, builder, sig, args):
@@ -178,7 +176,7 @@ def _row_pointer(context, builder, arrty, ary_val, row):
 
 
 @intrinsic
-def ld(typingctx, arr, row):  # noqa: ARG001
+def ld(typingctx, arr, row):
     """Row ``row`` of a C-contiguous (rows, 4) float64 array as a vector (one vector load)."""
 
     def codegen(context, builder, sig, args):
@@ -189,7 +187,7 @@ def ld(typingctx, arr, row):  # noqa: ARG001
 
 
 @intrinsic
-def st(typingctx, arr, row, val):  # noqa: ARG001
+def st(typingctx, arr, row, val):
     """Store a vector into row ``row`` of a C-contiguous (rows, 4) float64 array."""
 
     def codegen(context, builder, sig, args):
@@ -201,7 +199,7 @@ def st(typingctx, arr, row, val):  # noqa: ARG001
 
 
 @intrinsic
-def pos(typingctx, a):  # noqa: ARG001
+def pos(typingctx, a):
     """max(a, 0) lane by lane, 0 for NaN (the scalar model's ``_pos``)."""
 
     def codegen(context, builder, sig, args):
@@ -211,13 +209,13 @@ def pos(typingctx, a):  # noqa: ARG001
     return lanes_t(lanes_t), codegen
 
 
-# ---- exp and log on all four lanes ---------------------------------------------------------------------------------
+# ---- exp and log on all lanes at once ---------------------------------------------------------------------------------
 # This llvmlite is built without SVML, so LLVM has no vector exp/log to call. These are the textbook reductions
 # (Cody & Waite 1980; Tang 1989): x = n ln2 + r for exp, x = m 2**e for log, with series evaluated in Estrin's
 # scheme (short dependency chains); tests hold them to numpy's exp and log within a few units in the last place.
 
 @intrinsic
-def _pow2(typingctx, n):  # noqa: ARG001
+def _pow2(typingctx, n):
     """2**n for whole-valued n in [-1022, 1023], built from the exponent bits."""
 
     def codegen(context, builder, sig, args):
@@ -229,7 +227,7 @@ def _pow2(typingctx, n):  # noqa: ARG001
 
 
 @intrinsic
-def _split(typingctx, x):  # noqa: ARG001
+def _split(typingctx, x):
     """(m, e) with x = m 2**e and m in [1, 2), for positive normal x."""
 
     def codegen(context, builder, sig, args):

@@ -15,8 +15,26 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import (W, add, any_gt, div, lane, ld, mul, pos, splat, sqrt, st, sub, vexp, vfrom, vlog,
-                                  where_ge, where_gt, where_lt)
+from nksim.kinetics.lanes import (
+    W,
+    add,
+    any_gt,
+    div,
+    lane,
+    ld,
+    mul,
+    pos,
+    splat,
+    sqrt,
+    st,
+    sub,
+    vexp,
+    vfrom,
+    vlog,
+    where_ge,
+    where_gt,
+    where_lt,
+)
 from nksim.kinetics.rhs import LD_HORIZON, LUNG_HORIZON, _power
 
 

@@ -6,7 +6,7 @@ patient is done, the thread's next patient takes the lane. Lanes never mix, so r
 thread count or which patients share a vector. Between events the solver takes adaptive steps (Dormand & Prince 1980
 tableau, Shampine 1986 dense output, standard step-size controller as in Hairer, Norsett & Wanner); at an event time
 it stops exactly, applies the jump and restarts. Values on the save grid come from the dense output (post-event
-values at event times); the algebraic outputs at the save points are evaluated afterwards, four at a time.
+values at event times); the algebraic outputs at the save points are evaluated afterwards, W at a time.
 """
 
 from __future__ import annotations
@@ -19,8 +19,25 @@ import numpy as np
 from numba import njit
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.lanes import (W, add, fma, lane, ld, mul, splat, sqrt, st, vabs, vexp, vfrom, vlog, vmax, vmin,
-                                  where_gt, where_lt)
+from nksim.kinetics.lanes import (
+    W,
+    add,
+    fma,
+    lane,
+    ld,
+    mul,
+    splat,
+    sqrt,
+    st,
+    vabs,
+    vexp,
+    vfrom,
+    vlog,
+    vmax,
+    vmin,
+    where_gt,
+    where_lt,
+)
 from nksim.kinetics.lanes import div as vdiv
 from nksim.kinetics.rhs import apply_event, lung_pool
 from nksim.kinetics.rhs_lanes import rhs4
@@ -82,7 +99,7 @@ def _rms_col(A: np.ndarray, w: int, scale: np.ndarray) -> float:
 def _algebraic(i: int, n_saved: int, pl: np.ndarray, nl: int, nc: int, t_save: np.ndarray, ys: np.ndarray,
                als: np.ndarray, sseg: np.ndarray, YA: np.ndarray, PA: np.ndarray, SA: np.ndarray, DA: np.ndarray,
                ALG: np.ndarray, tt: np.ndarray) -> None:
-    """Algebraic outputs of patient i at its saved points, four save points per right-hand-side call."""
+    """Algebraic outputs of patient i at its saved points, W save points per right-hand-side call."""
     for k in range(pl.shape[0]):
         for w in range(W):
             PA[k, w] = pl[k]
@@ -153,7 +170,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                  ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
                  atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
                  stats: np.ndarray) -> None:
-    """Integrate patients ``rows`` from t0 to t_end, four at a time; fill ys, als and stats (status, accepted and
+    """Integrate patients ``rows`` from t0 to t_end, W at a time; fill ys, als and stats (status, accepted and
     rejected steps) at those rows."""
     n = y0.shape[1]
     npar = p.shape[1]
