@@ -116,3 +116,21 @@ def test_a_failing_lane_ends_its_patient_and_the_others_finish():
     np.testing.assert_array_equal(stats[:, 0], np.where(failed, STATUS_MAX_STEPS, STATUS_OK))
     ref, _, _ = solve_batch(*args, 100_000)
     np.testing.assert_array_equal(ys[~failed], ref[~failed])  # the patients that finished are untouched
+
+
+def test_right_hand_side_reads_states_only_through_their_positive_part():
+    """The integrator keeps the last stage after clipping negative round-off to 0 (no re-evaluation): valid only
+    because f(t, y) = f(t, max(y, 0)) for every state."""
+    rng = np.random.default_rng(11)
+    for name in ("hcc-gpc3-car-nk-il15", "ball-car-t-like", "bnhl-car-t-like"):
+        sc = nksim.load_scenario(name)
+        inp = build_inputs(sc, sample_patients(sc, np.arange(2)))
+        n = inp.y0.shape[1]
+        for _ in range(5):
+            y = rng.lognormal(8, 4, n) * rng.choice([-1.0, 1.0], n)
+            seg = np.array([1.0, 1e8, 1e7])
+            a, b = np.zeros(n), np.zeros(n)
+            alg = np.zeros(L.NALG)
+            rhs(3.0, y, inp.params[0], inp.n_lesions, inp.n_classes, seg, a, alg)
+            rhs(3.0, np.maximum(y, 0.0), inp.params[0], inp.n_lesions, inp.n_classes, seg, b, alg)
+            np.testing.assert_array_equal(a, b, err_msg=name)

@@ -34,7 +34,6 @@ from nksim.kinetics.lanes import (
     vfrom,
     vlog,
     vmax,
-    vmin,
     where_gt,
     where_lt,
 )
@@ -66,7 +65,7 @@ STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 
 
 
 # what a lane does next
-IDLE, SEGMENT, INIT, NEED_K0, STEP = 0, 1, 2, 3, 4
+IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3
 
 
 @njit(cache=True)
@@ -281,29 +280,22 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                     t_next[w] = EVT[w, ke[w]]
                 mode[w] = INIT
         n_active = 0
-        n_k0 = 0
         n_init = 0
         for w in range(W):
             if mode[w] != IDLE:
                 n_active += 1
-            if mode[w] == INIT or mode[w] == NEED_K0:
-                n_k0 += 1
             if mode[w] == INIT:
                 n_init += 1
         if n_active == 0:
             break
         tv = vfrom(t)
-        # ---- the first stage of lanes that start a segment or whose state was clipped
-        if n_k0 > 0:
+        # ---- lanes that start a segment: the first stage, then the initial step (Hairer-Norsett-Wanner II.4)
+        if n_init > 0:
             rhs4(tv, Y, P, nl, nc, SEG, KX, ALG)
             for w in range(W):
-                if mode[w] == INIT or mode[w] == NEED_K0:
+                if mode[w] == INIT:
                     for k in range(n):
                         K0[k, w] = KX[k, w]
-                    if mode[w] == NEED_K0:
-                        mode[w] = STEP
-        # ---- initial step of a segment (Hairer-Norsett-Wanner II.4)
-        if n_init > 0:
             for w in range(W):
                 if mode[w] == INIT:
                     for k in range(n):
@@ -403,23 +395,17 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             rejected[w] = 0
             t[w] = t_new[w]
             h[w] = hw * factor
-        # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last). A state clipped by more than
-        # its absolute tolerance makes the first stage be evaluated again at the clipped state; a smaller clip
-        # changes nothing the error control can see, and k6 is kept.
+        # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last). The right-hand side reads every
+        # state through max(y, 0), so k6, evaluated before the clip, is already the derivative at the clipped state.
         accv = vfrom(accepted)
         zero = splat(0.0)
-        lowest = splat(0.0)
         for k in range(n):
             yn = ld(YN, k)
-            lowest = vmin(lowest, add(yn, ld(ATOL, k)))
             st(Y, k, where_gt(accv, zero, where_lt(yn, zero, zero, yn), ld(Y, k)))
             st(K0, k, where_gt(accv, zero, ld(K6, k), ld(K0, k)))
         for w in range(W):
-            if accepted[w] > 0.0:
-                if last[w]:
-                    mode[w] = SEGMENT
-                elif lane(lowest, w) < 0.0:
-                    mode[w] = NEED_K0
+            if accepted[w] > 0.0 and last[w]:
+                mode[w] = SEGMENT
 
 
 _WORKERS = [max(1, os.cpu_count() or 1)]
