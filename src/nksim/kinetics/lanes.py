@@ -147,7 +147,9 @@ def splat(typingctx, x):
 
 @intrinsic
 def vfrom(typingctx, arr):
-    """The first W elements of a contiguous float64 array as a vector."""
+    """The first W elements of a contiguous 1-D float64 array as a vector."""
+    if not _float_array(arr, 1):
+        return None
 
     def codegen(context, builder, sig, args):
         ary = context.make_array(sig.args[0])(context, builder, value=args[0])
@@ -167,6 +169,12 @@ def lane(typingctx, a, i):
     return types.float64(lanes_t, i), codegen
 
 
+def _float_array(arr, ndim: int) -> bool:
+    """Whether a numba type is a C-contiguous float64 array of ndim dimensions (what the loads and stores assume;
+    anything else fails to type instead of reading the wrong memory)."""
+    return isinstance(arr, types.Array) and arr.dtype == types.float64 and arr.ndim == ndim and arr.layout == "C"
+
+
 def _row_pointer(context, builder, arrty, ary_val, row):
     ary = context.make_array(arrty)(context, builder, value=ary_val)
     stride0 = cgutils.unpack_tuple(builder, ary.strides)[0]
@@ -177,7 +185,9 @@ def _row_pointer(context, builder, arrty, ary_val, row):
 
 @intrinsic
 def ld(typingctx, arr, row):
-    """Row ``row`` of a C-contiguous (rows, 4) float64 array as a vector (one vector load)."""
+    """Row ``row`` of a C-contiguous (rows, W) float64 array as a vector (one vector load; no bounds check)."""
+    if not _float_array(arr, 2):
+        return None
 
     def codegen(context, builder, sig, args):
         row_i = context.cast(builder, args[1], sig.args[1], types.intp)
@@ -188,7 +198,9 @@ def ld(typingctx, arr, row):
 
 @intrinsic
 def st(typingctx, arr, row, val):
-    """Store a vector into row ``row`` of a C-contiguous (rows, 4) float64 array."""
+    """Store a vector into row ``row`` of a C-contiguous (rows, W) float64 array (no bounds check)."""
+    if not _float_array(arr, 2):
+        return None
 
     def codegen(context, builder, sig, args):
         row_i = context.cast(builder, args[1], sig.args[1], types.intp)
@@ -209,7 +221,7 @@ def pos(typingctx, a):
     return lanes_t(lanes_t), codegen
 
 
-# ---- exp and log on all lanes at once ---------------------------------------------------------------------------------
+# ---- exp and log on all lanes at once -----------------------------------------------------------------------
 # This llvmlite is built without SVML, so LLVM has no vector exp/log to call. These are the textbook reductions
 # (Cody & Waite 1980; Tang 1989): x = n ln2 + r for exp, x = m 2**e for log, with series evaluated in Estrin's
 # scheme (short dependency chains); tests hold them to numpy's exp and log within a few units in the last place.

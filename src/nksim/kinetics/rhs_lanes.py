@@ -326,8 +326,8 @@ def rhs4(t, Y: np.ndarray, P: np.ndarray, nl: int, nc: int, SEG: np.ndarray, DY:
     c_car = ld(P, L.P_C_CAR)
     c_div = ld(P, L.P_C_DIV)
     inv_kc = div(one, ld(P, L.P_K_C))
-    st(ALG, L.A_C, add(ld(P, L.P_C0), mul(add(mul(add(add(mul(c_car, kill_car), mul(ld(P, L.P_C_NK), add(kill_nat, kill_adcc))),
-                                                    mul(c_div, div_ag)), inv_vb), mul(ld(P, L.P_C_IL2), il2)), inv_kc)))
+    release = add(add(mul(c_car, kill_car), mul(ld(P, L.P_C_NK), add(kill_nat, kill_adcc))), mul(c_div, div_ag))
+    st(ALG, L.A_C, add(ld(P, L.P_C0), mul(add(mul(release, inv_vb), mul(ld(P, L.P_C_IL2), il2)), inv_kc)))
     st(ALG, L.A_S, sig)
     st(ALG, L.A_LUNG_T, lung_t)
     st(ALG, L.A_LUNG_U, lung_u)

@@ -349,7 +349,8 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             n_step += 1
         if n_step == 0:
             continue
-        err2 = _attempt(tv, vfrom(hs), vfrom(t_new), Y, YN, YT, K0, K1, K2, K3, K4, K5, K6, ATOL, P, nl, nc, SEG, ALG, rtol)
+        err2 = _attempt(tv, vfrom(hs), vfrom(t_new), Y, YN, YT, K0, K1, K2, K3, K4, K5, K6, ATOL, P, nl, nc, SEG, ALG,
+                        rtol)
         # ---- accept or reject, lane by lane (the step-size factor SAFETY en**-0.2 for all lanes at once)
         env = sqrt(mul(err2, splat(1.0 / n)))
         grow = mul(splat(SAFETY), vexp(mul(splat(-0.2), vlog(env))))
