@@ -24,3 +24,16 @@ def test_cache_files_survive_until_a_source_changes(tmp_path):
     assert refresh(str(pkg / "__init__.py")) is True
     assert not cached.exists()
     assert (pkg / "__pycache__" / STAMP).exists()
+
+
+def test_a_source_outside_the_package_can_be_watched_too(tmp_path):
+    pkg = _package(tmp_path)
+    outside = tmp_path / "rng.py"
+    outside.write_text("GOLDEN = 1\n")
+    refresh(str(pkg / "__init__.py"), also=(str(outside),))
+    cached = pkg / "__pycache__" / "kernels.step-1.py311.nbc"
+    cached.write_text("compiled")
+    assert refresh(str(pkg / "__init__.py"), also=(str(outside),)) is False
+    outside.write_text("GOLDEN = 2\n")  # a constant imported from another package
+    assert refresh(str(pkg / "__init__.py"), also=(str(outside),)) is True
+    assert not cached.exists()

@@ -15,23 +15,24 @@ from pathlib import Path
 STAMP = "nksim-sources.sha256"
 
 
-def fingerprint(package_dir: Path) -> str:
-    """SHA-256 over the names and contents of the package's .py files (sorted)."""
+def fingerprint(package_dir: Path, also: tuple[str, ...] = ()) -> str:
+    """SHA-256 over the names and contents of the package's .py files (sorted), then of the files ``also``."""
     h = hashlib.sha256()
-    for f in sorted(package_dir.glob("*.py")):
+    for f in [*sorted(package_dir.glob("*.py")), *(Path(a) for a in also)]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 
 
-def refresh(package_file: str) -> bool:
-    """Drop stale numba cache files next to the package whose ``__init__`` is ``package_file``.
+def refresh(package_file: str, also: tuple[str, ...] = ()) -> bool:
+    """Drop stale numba cache files next to the package whose ``__init__`` is ``package_file``; ``also``: source
+    files outside the package whose constants its compiled code freezes.
 
     Returns True when files were removed. A read-only install is left alone (numba then caches elsewhere)."""
     pkg = Path(package_file).resolve().parent
     cache = pkg / "__pycache__"
     stamp = cache / STAMP
-    current = fingerprint(pkg)
+    current = fingerprint(pkg, also)
     try:
         if stamp.exists() and stamp.read_text() == current:
             return False

@@ -25,18 +25,21 @@ def stream(seed: int, module: str, *ids: int) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(ss))
 
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# SplitMix64 (Steele, Lea & Flood 2014): the golden-ratio increment and the finaliser's multipliers and shifts. The
+# counter-based generators of the trial outcomes and of the agent-based model use these constants too.
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+MIX_M1 = np.uint64(0xBF58476D1CE4E5B9)
+MIX_M2 = np.uint64(0x94D049BB133111EB)
+MIX_S1, MIX_S2, MIX_S3 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser (bijective 64-bit mixing), elementwise on uint64 arrays (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+    x = x ^ (x >> MIX_S1)
+    x = x * MIX_M1
+    x = x ^ (x >> MIX_S2)
+    x = x * MIX_M2
+    return x ^ (x >> MIX_S3)
 
 
 def keyed_uniforms(seed: int, module: str, ids: np.ndarray, *keys: int) -> np.ndarray:
@@ -46,10 +49,10 @@ def keyed_uniforms(seed: int, module: str, ids: np.ndarray, *keys: int) -> np.nd
     the id in the array, so chunking and worker count cannot change a patient's draws.
     """
     with np.errstate(over="ignore"):
-        h = _mix(np.full(np.shape(ids), np.uint64(seed) * _GOLDEN + np.uint64(module_key(module)), dtype=np.uint64))
-        h = _mix(h ^ (np.asarray(ids, dtype=np.uint64) + _GOLDEN))
+        h = mix64(np.full(np.shape(ids), np.uint64(seed) * GOLDEN + np.uint64(module_key(module)), dtype=np.uint64))
+        h = mix64(h ^ (np.asarray(ids, dtype=np.uint64) + GOLDEN))
         for k in keys:
-            h = _mix(h ^ (np.uint64(k & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + np.uint64(1)))
+            h = mix64(h ^ (np.uint64(k & 0xFFFFFFFFFFFFFFFF) * GOLDEN + np.uint64(1)))
     return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
 
 

@@ -224,17 +224,21 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     for w in range(W):
         pat[w] = -1
     nxt = 0
-    for w in range(W):
-        if nxt < nrows:
-            pat[w] = rows[nxt]
-            nxt += 1
-            _load(w, pat[w], y0, p, ev_t, ev_k, ev_a, ev_b, Y, P, PL, EVT, EVK, EVA, EVB)
-            mode[w] = SEGMENT
-            t[w] = t0
     while True:
         # ---- segment boundaries: events, saves, the end of a patient and the start of the next one
         for w in range(W):
-            while mode[w] == SEGMENT:
+            while mode[w] == SEGMENT or (mode[w] == IDLE and nxt < nrows):
+                if mode[w] == IDLE:  # the thread's next patient takes the lane
+                    pat[w] = rows[nxt]
+                    nxt += 1
+                    _load(w, pat[w], y0, p, ev_t, ev_k, ev_a, ev_b, Y, P, PL, EVT, EVK, EVA, EVB)
+                    mode[w] = SEGMENT
+                    t[w] = t0
+                    ke[w] = 0
+                    js[w] = 0
+                    n_acc[w] = 0
+                    n_rej[w] = 0
+                    status[w] = STATUS_OK
                 i = pat[w]
                 tw = t[w]
                 if status[w] == STATUS_OK:
@@ -263,17 +267,6 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
                     stats[i, 1] = n_acc[w]
                     stats[i, 2] = n_rej[w]
                     mode[w] = IDLE
-                    if nxt < nrows:
-                        pat[w] = rows[nxt]
-                        nxt += 1
-                        _load(w, pat[w], y0, p, ev_t, ev_k, ev_a, ev_b, Y, P, PL, EVT, EVK, EVA, EVB)
-                        mode[w] = SEGMENT
-                        t[w] = t0
-                        ke[w] = 0
-                        js[w] = 0
-                        n_acc[w] = 0
-                        n_rej[w] = 0
-                        status[w] = STATUS_OK
                     continue
                 t_next[w] = t_end
                 if ke[w] < nev and EVK[w, ke[w]] != L.EV_NONE and EVT[w, ke[w]] < t_end:

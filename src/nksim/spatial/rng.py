@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_G = np.uint64(0x9E3779B97F4A7C15)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
+from nksim.rng import GOLDEN as _G
+from nksim.rng import MIX_M1 as _M1
+from nksim.rng import MIX_M2 as _M2
+from nksim.rng import MIX_S1 as _S30
+from nksim.rng import MIX_S2 as _S27
+from nksim.rng import MIX_S3 as _S31  # the SplitMix64 constants, shared with the cohort and trial generators
+
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
 

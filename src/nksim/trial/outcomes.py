@@ -26,28 +26,17 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from nksim.errors import InputError
-from nksim.rng import module_key
+from nksim.rng import GOLDEN, mix64, module_key
 
 CHANNEL_DLT = 0
 CHANNEL_RESPONSE = 1
 CHANNEL_ONSET = 2
 CHANNEL_ARRIVAL = 3
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-
-
 def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser (Steele, Lea & Flood 2014) on a uint64 array (wrap-around arithmetic; numpy does not
-    warn on integer array overflow)."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """One SplitMix64 step on a uint64 array: the golden-ratio increment, then the finaliser (wrap-around
+    arithmetic; numpy does not warn on integer array overflow)."""
+    return mix64(x + GOLDEN)
 
 
 @lru_cache(maxsize=1024)
