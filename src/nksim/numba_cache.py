@@ -10,6 +10,7 @@ stale code.
 from __future__ import annotations
 
 import hashlib
+import types
 from pathlib import Path
 
 STAMP = "nksim-sources.sha256"
@@ -45,3 +46,12 @@ def refresh(package_file: str, also: tuple[str, ...] = ()) -> bool:
         return removed
     except OSError:
         return False
+
+
+def renamed_copy(f: types.FunctionType, name: str) -> types.FunctionType:
+    """A copy of a Python function under another name, so that a second numba build of it (e.g. serial and
+    parallel) gets its own on-disk cache entry (numba keys its cache by the function's qualified name)."""
+    g = types.FunctionType(f.__code__.replace(co_name=name, co_qualname=name), f.__globals__, name, f.__defaults__,
+                           f.__closure__)
+    g.__qualname__ = name
+    return g

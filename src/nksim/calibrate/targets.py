@@ -89,9 +89,13 @@ def _aplasia(day: float) -> Callable[[SimulationResult], float]:
 
 
 def _remission(day: float) -> Callable[[SimulationResult], float]:
+    """Fraction in marrow remission (blasts below the ALL-marrow criteria's CR threshold) at the given day."""
     def metric(res: SimulationResult) -> float:
+        from nksim.registry import load_registry
+
+        cr = load_registry().defaults()["clinical_marrow_cr_blast_fraction"]
         f = res.trajectories["tsys_marrow_fraction"].sel(time=day, method="nearest")
-        return float((f < 0.05).mean())
+        return float((f < cr).mean())
     return metric
 
 

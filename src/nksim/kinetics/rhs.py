@@ -273,8 +273,10 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
     dy[L.S_H] = p[L.P_K_H] * (p[L.P_H_MAX] - hh)
     dy[L.S_AB] = -p[L.P_K_AB] * ab
     dw = p[L.P_K_WBC] * (p[L.P_WBC0] - wbc)
-    if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]:
-        dw -= p[L.P_W_KILL] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_CHEMO]) * wbc
+    chemo = ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]  # chemotherapy still acting (WBC, normal B cells)
+    chemo_f = math.exp(-ld_age / p[L.P_TAU_CHEMO]) if chemo else 0.0
+    if chemo:
+        dw -= p[L.P_W_KILL] * p[L.P_LD_INT] * chemo_f * wbc
     dy[L.S_WBC] = dw
 
     dy[L.S_CUM_CLEARED] = cleared
@@ -325,8 +327,8 @@ def rhs(t: float, y: np.ndarray, p: np.ndarray, nl: int, nc: int, seg: np.ndarra
             kill_t = kill_all * (tsys / ag)
         net_b = p[L.P_K_B] * (p[L.P_B_SYS0] - bsys)
         ld_b = 0.0
-        if ld_on and ld_age < LD_HORIZON * p[L.P_TAU_CHEMO]:
-            ld_b = p[L.P_W_KILL_B] * p[L.P_LD_INT] * math.exp(-ld_age / p[L.P_TAU_CHEMO]) * bsys
+        if chemo:
+            ld_b = p[L.P_W_KILL_B] * p[L.P_LD_INT] * chemo_f * bsys
         grow_t = 0.0
         if tsys >= 1.0:  # a systemic tumor below one cell does not grow (the lesion rule)
             grow_t = p[L.P_R_TSYS] * tsys * (1.0 - tsys / p[L.P_K_TSYS]) * conv

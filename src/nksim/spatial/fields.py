@@ -12,11 +12,10 @@ fields (substrate-major array F[s, voxel]) advance together in one compiled call
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
+from nksim.numba_cache import renamed_copy
 from nksim.spatial.params import STROMA, TUMOR, VESSEL
 
 BLOCK = 32
@@ -162,17 +161,8 @@ def _fields_step(F, cell, extra, diff, table, dt, dx, nx, ny, nz, ey, ez, rhs, C
                     C[base + x] = val if val > 0.0 else 0.0
 
 
-def _clone(f, name: str):
-    """A copy of a Python function under another name, so that two numba builds of it (serial / parallel) get
-    separate on-disk cache entries (numba keys its cache by the function's qualified name)."""
-    g = types.FunctionType(f.__code__.replace(co_name=name, co_qualname=name), f.__globals__, name, f.__defaults__,
-                           f.__closure__)
-    g.__qualname__ = name
-    return g
-
-
-_step_serial = njit(cache=True)(_clone(_fields_step, "_fields_step_serial"))
-_step_parallel = njit(cache=True, parallel=True)(_clone(_fields_step, "_fields_step_parallel"))
+_step_serial = njit(cache=True)(renamed_copy(_fields_step, "_fields_step_serial"))
+_step_parallel = njit(cache=True, parallel=True)(renamed_copy(_fields_step, "_fields_step_parallel"))
 
 
 class FieldWorkspace:

@@ -8,11 +8,10 @@ deterministic conflict rule for a voxel or a target that two agents want.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
+from nksim.numba_cache import renamed_copy
 from nksim.spatial.params import (
     C_ADCCMASK, C_CARMASK, C_DIMS, C_NX, C_NY, C_NZ, C_SEED, CONJ, DEAD, EMPTY, EXHAUSTED, F_CHEM, F_IL15, F_O2,
     F_TGF, GONE, I_CHEMK, I_CHI, I_DELTA0, I_DT, I_EC50_15, I_FCAR, I_FCOMP, I_HOP, I_HYPK, I_HYPSUPP,
@@ -26,14 +25,6 @@ from nksim.spatial.rng import (
 )
 
 MAX_EVENTS = 8
-
-
-def _clone(f, name: str):
-    """A copy of a Python function under another name (separate numba cache entry for a second build)."""
-    g = types.FunctionType(f.__code__.replace(co_name=name, co_qualname=name), f.__globals__, name, f.__defaults__,
-                           f.__closure__)
-    g.__qualname__ = name
-    return g
 
 
 @njit(cache=True, inline="always")
@@ -257,7 +248,7 @@ def nk_steps(n_sub, step0, n_nk, pos, state, ids, comp, car, budget, kills, targ
 
 
 # a called (not inlined) copy for the parallel kernel: keeps its compile time short
-_update_agent_called = njit(cache=True)(_clone(_update_agent.py_func, "_update_agent_called"))
+_update_agent_called = njit(cache=True)(renamed_copy(_update_agent.py_func, "_update_agent_called"))
 
 BAND_WIDTH = 2 * (MAX_EVENTS + 1) + 6  # x-bands wider than two agents' reach within one step
 
