@@ -35,7 +35,6 @@ from nksim.kinetics.lanes import (
     vlog,
     vmax,
     where_gt,
-    where_lt,
 )
 from nksim.kinetics.lanes import div as vdiv
 from nksim.kinetics.rhs import apply_event, lung_pool
@@ -389,13 +388,11 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             rejected[w] = 0
             t[w] = t_new[w]
             h[w] = hw * factor
-        # accepted lanes move on: y <- max(y_new, 0), k0 <- k6 (first same as last). The right-hand side reads every
-        # state through max(y, 0), so k6, evaluated before the clip, is already the derivative at the clipped state.
+        # accepted lanes move on: y <- y_new, k0 <- k6 (first same as last)
         accv = vfrom(accepted)
         zero = splat(0.0)
         for k in range(n):
-            yn = ld(YN, k)
-            st(Y, k, where_gt(accv, zero, where_lt(yn, zero, zero, yn), ld(Y, k)))
+            st(Y, k, where_gt(accv, zero, ld(YN, k), ld(Y, k)))
             st(K0, k, where_gt(accv, zero, ld(K6, k), ld(K0, k)))
         for w in range(W):
             if accepted[w] > 0.0 and last[w]:
