@@ -8,7 +8,8 @@ on which patients share its vector. exp and log are evaluated on all lanes at on
 within 1-2 units in the last place of libm's): one libm call per lane cost a third of the lane right-hand side's
 time. :func:`fma` (one rounding) serves the integrator's stage sums; the right-hand side does not use it.
 
-Lane arrays are C-contiguous ``(rows, W)`` float64 arrays: row k holds quantity k of the W lanes.
+Lane arrays are C-contiguous ``(rows, W)`` float64 arrays with exactly W columns: row k holds quantity k of the W
+lanes (the loads and stores address rows as W doubles apart).
 """
 
 from __future__ import annotations
@@ -176,11 +177,10 @@ def _float_array(arr, ndim: int) -> bool:
 
 
 def _row_pointer(context, builder, arrty, ary_val, row):
+    """Address of row ``row``: rows of a C-contiguous (rows, W) float64 array are W doubles apart, a compile-time
+    constant, so loads of fixed rows (the parameters) compile to constant offsets."""
     ary = context.make_array(arrty)(context, builder, value=ary_val)
-    stride0 = cgutils.unpack_tuple(builder, ary.strides)[0]
-    base = builder.ptrtoint(ary.data, ir.IntType(64))
-    addr = builder.add(base, builder.mul(row, stride0))
-    return builder.inttoptr(addr, _VT.as_pointer())
+    return builder.gep(builder.bitcast(ary.data, _VT.as_pointer()), [row], inbounds=True)
 
 
 @intrinsic
