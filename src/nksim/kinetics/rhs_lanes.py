@@ -60,9 +60,10 @@ def _qss4(prod, k, c, ku):
     b = sub(add(mul(k, ku), c), prod)
     disc = add(mul(b, b), mul(mul(mul(splat(4.0), k), prod), ku))
     root = sqrt(disc)
-    r_pos = div(mul(mul(two, prod), ku), add(b, root))
-    r_neg = div(add(_neg(b), root), mul(two, k))
-    return where_gt(prod, zero, where_ge(b, zero, r_pos, r_neg), zero)
+    # the scalar code's two branches, 2 prod ku / (b + root) and (root - b) / (2 k), as one division
+    num = where_ge(b, zero, mul(mul(two, prod), ku), add(_neg(b), root))
+    den = where_ge(b, zero, add(b, root), mul(two, k))
+    return where_gt(prod, zero, div(num, den), zero)
 
 
 @njit(cache=True)
