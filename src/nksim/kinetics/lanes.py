@@ -211,6 +211,28 @@ def st(typingctx, arr, row, val):
 
 
 @intrinsic
+def borrowed(typingctx, arr):
+    """A view of ``arr`` without its memory-info pointer, valid only while ``arr`` is alive (the caller keeps it).
+
+    numba increments and decrements the reference count of every array argument of a compiled function it calls
+    (an atomic operation each way); the integrator calls the lane right-hand side six times a step with five arrays.
+    On a view without memory info these are a null check."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, value=args[0])
+        dst = context.make_array(sig.args[0])(context, builder)
+        for name in ("nitems", "itemsize", "data", "shape", "strides"):
+            setattr(dst, name, getattr(src, name))
+        dst.meminfo = cgutils.get_null_value(dst.meminfo.type)
+        dst.parent = cgutils.get_null_value(dst.parent.type)
+        return dst._getvalue()
+
+    return arr(arr), codegen
+
+
+@intrinsic
 def pos(typingctx, a):
     """max(a, 0) lane by lane, 0 for NaN (the scalar model's ``_pos``)."""
 

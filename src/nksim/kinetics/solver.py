@@ -22,6 +22,7 @@ from nksim.kinetics import layout as L
 from nksim.kinetics.lanes import (
     W,
     add,
+    borrowed,
     fma,
     lane,
     ld,
@@ -170,6 +171,12 @@ def _attempt(tv, hv, tnv, Y: np.ndarray, YN: np.ndarray, YT: np.ndarray, K0: np.
     return err2
 
 
+@njit(cache=True)
+def _keep_alive(*arrays) -> int:
+    """A use of the arrays whose borrowed views the caller worked with, so that they are freed only after it."""
+    return len(arrays)
+
+
 @njit(nogil=True, cache=True, error_model="numpy")
 def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
                  ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
@@ -182,17 +189,20 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     nev = ev_t.shape[1]
     ns = t_save.shape[0]
     nrows = rows.shape[0]
-    # lane arrays (rows x lanes): state, new state, stage input, the seven stages, scratch stage, atol
-    stage = np.zeros((12, n, W))
+    # lane arrays (rows x lanes): state, new state, stage input, the seven stages, scratch stage, atol. The loop works
+    # on borrowed views (no atomic reference counting in its calls); the owners live to the end (_keep_alive).
+    stage_own = np.zeros((12, n, W))
+    stage = borrowed(stage_own)
     Y, YN, YT = stage[0], stage[1], stage[2]
     K0, K1, K2, K3, K4, K5, K6 = stage[3], stage[4], stage[5], stage[6], stage[7], stage[8], stage[9]
     KX, ATOL = stage[10], stage[11]
     for k in range(n):
         for w in range(W):
             ATOL[k, w] = atol[k]
-    P = np.zeros((npar, W))
-    SEG = np.zeros((3, W))
-    ALG = np.zeros((L.NALG, W))
+    P_own = np.zeros((npar, W))
+    SEG_own = np.zeros((3, W))
+    ALG_own = np.zeros((L.NALG, W))
+    P, SEG, ALG = borrowed(P_own), borrowed(SEG_own), borrowed(ALG_own)
     # per-lane copies of the patient's parameters and events, for the scalar event code
     PL = np.zeros((W, npar))
     EVT = np.zeros((W, nev))
@@ -205,8 +215,9 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
     ybuf = vecs[0]
     scale = vecs[1]
     ts_l = t_save.copy()
-    PA = np.zeros((npar, W))
-    SA = np.zeros((3, W))
+    PA_own = np.zeros((npar, W))
+    SA_own = np.zeros((3, W))
+    PA, SA = borrowed(PA_own), borrowed(SA_own)
     # per-lane control: floats, then integers (flags as 0/1)
     ctl = np.zeros((8, max(W, 7)))
     t = ctl[0]
@@ -404,6 +415,7 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
         for w in range(W):
             if accepted[w] > 0.0 and last[w]:
                 mode[w] = SEGMENT
+    _keep_alive(stage_own, P_own, SEG_own, ALG_own, PA_own, SA_own)
 
 
 _WORKERS = [max(1, os.cpu_count() or 1)]
