@@ -79,7 +79,14 @@ def _power4(x, n):
         for _ in range(k):
             r = mul(r, x)
         return where_gt(x, splat(0.0), r, splat(0.0))
-    out = np.empty(W)  # lanes with different or fractional exponents (not used by the built-in scenarios)
+    return _power_each(x, n)
+
+
+@njit(cache=True)
+def _power_each(x, n):
+    """Lanes with different or fractional exponents (not used by the built-in scenarios), one at a time; a function
+    of its own so that the common path above stays small enough to inline."""
+    out = np.empty(W)
     for i in range(W):
         out[i] = _power(lane(x, i), lane(n, i))
     return vfrom(out)
