@@ -35,7 +35,6 @@ from nksim.kinetics.lanes import (
     vfrom,
     vlog,
     vmax,
-    where_gt,
 )
 from nksim.kinetics.lanes import div as vdiv
 from nksim.kinetics.rhs import apply_event, lung_pool
@@ -406,12 +405,22 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
             rejected[w] = 0
             t[w] = t_new[w]
             h[w] = hw * factor
-        # accepted lanes move on: y <- y_new, k0 <- k6 (first same as last)
-        accv = vfrom(accepted)
-        zero = splat(0.0)
-        for k in range(n):
-            st(Y, k, where_gt(accv, zero, ld(YN, k), ld(Y, k)))
-            st(K0, k, where_gt(accv, zero, ld(K6, k), ld(K0, k)))
+        # accepted lanes move on: y <- y_new, k0 <- k6 (first same as last). Whole rows when every lane moves (most
+        # steps), else lane by lane: a vector select stored back in place compiles to masked stores, which are slow.
+        n_moved = 0
+        for w in range(W):
+            if accepted[w] > 0.0:
+                n_moved += 1
+        if n_moved == W:
+            for k in range(n):
+                st(Y, k, ld(YN, k))
+                st(K0, k, ld(K6, k))
+        elif n_moved > 0:
+            for w in range(W):
+                if accepted[w] > 0.0:
+                    for k in range(n):
+                        Y[k, w] = YN[k, w]
+                        K0[k, w] = K6[k, w]
         for w in range(W):
             if accepted[w] > 0.0 and last[w]:
                 mode[w] = SEGMENT
