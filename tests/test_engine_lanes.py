@@ -160,3 +160,26 @@ def test_an_extinct_product_stays_extinct():
     # and it kills nothing from day 200 on (the ghost killed tens of tumor cells)
     late_kills = ys[:, -1, L.S_CUM_KILL_CAR] - ys[:, 1, L.S_CUM_KILL_CAR]
     assert late_kills.max() < 1.0
+
+
+@pytest.mark.parametrize("name", ["hcc-post-lt-allo-nk", "hcc-gpc3-car-nk-il15"])
+def test_one_lesion_kernel_equals_the_general_kernel(name):
+    """With one lesion the solver runs a kernel compiled for the lesion and class counts as constants; it must give
+    the general kernel's numbers exactly (unrolled loops, the same operations)."""
+    from nksim.kinetics import solver
+
+    sc = nksim.load_scenario(name)
+    sc = sc.model_copy(update={"tumor": sc.tumor.model_copy(update={"n_target_lesions": 1,
+                                                                     "nontarget_remainder": False})})
+    inp = build_inputs(sc, sample_patients(sc, np.arange(6)))
+    t_save = np.array([0.0, 7.0, 60.0, 200.0])
+    args = (inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b, inp.t0, 200.0,
+            t_save, 1e-6, inp.atol, 100_000)
+    ys, als, stats = solver.solve_batch(*args)  # the one-lesion kernel
+    assert solver._kernel(args + (np.arange(6), ys, als, stats)) is not solver._solve_lanes
+    ys_g, als_g = np.zeros_like(ys), np.zeros_like(als)
+    stats_g = np.zeros_like(stats)
+    solver._solve_lanes(*args, np.arange(6, dtype=np.int64), ys_g, als_g, stats_g)
+    np.testing.assert_array_equal(ys, ys_g)
+    np.testing.assert_array_equal(als, als_g)
+    np.testing.assert_array_equal(stats, stats_g)

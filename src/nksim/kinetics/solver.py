@@ -41,8 +41,8 @@ from nksim.kinetics.rhs import apply_event, lung_pool
 from nksim.kinetics.rhs_lanes import rhs4
 
 # Tsitouras 5(4) pair (Ch. Tsitouras, Comput. Math. Appl. 62 (2011) 770-775) with its dense-output polynomials, as
-# tabulated to double precision in OrdinaryDiffEq.jl (Tsit5). On the built-in scenarios it takes 5-10% fewer steps than
-# Dormand-Prince 5(4) at the same tolerance.
+# tabulated to double precision in OrdinaryDiffEq.jl (Tsit5). On the benchmark scenarios it takes 6-16% fewer step
+# attempts than Dormand-Prince 5(4) at the same tolerance.
 C2, C3, C4, C5 = 0.161, 0.327, 0.9, 0.9800255409045097
 A21 = 0.161
 A31, A32 = -0.008480655492356989, 0.335480655492357
@@ -434,7 +434,7 @@ def _kernel(args: tuple):
     """The compiled kernel for these arguments (y0 ... stats of :func:`_solve_lanes`).
 
     With one lesion, :func:`_solve_lanes` compiled with the lesion and antigen-class counts as constants: the
-    right-hand side's loops over them unroll and its values stay in registers (10-18% faster). One compilation per
+    right-hand side's loops over them unroll and its values stay in registers (10-17% faster). One compilation per
     class count, cached on disk, resolved once per process. Configurations with more lesions use the general kernel,
     where unrolling would multiply the code and its compile time."""
     if args[2] != 1:
