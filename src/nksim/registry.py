@@ -14,9 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from nksim.errors import InputError
+from nksim.yaml_load import safe_load
 
 STATUSES = ("sourced", "derived", "unverified", "assumption")
 
@@ -130,5 +129,5 @@ class Registry(Mapping[str, Parameter]):
 def load_registry() -> Registry:
     """Load and validate ``nksim/data/parameters.yaml`` (cached)."""
     text = resources.files("nksim").joinpath("data/parameters.yaml").read_text()
-    raw = yaml.safe_load(text) or []
+    raw = safe_load(text) or []
     return Registry((_check_entry(r, i) for i, r in enumerate(raw)), text)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from nksim.errors import InputError
 from nksim.spec.manufacturing import ManufacturingSpec
+from nksim.yaml_load import safe_load
 
 
 def builtin_processes() -> dict[str, str]:
@@ -20,7 +21,7 @@ def builtin_processes() -> dict[str, str]:
     folder = resources.files("nksim").joinpath("data/manufacturing")
     for f in sorted(folder.iterdir(), key=lambda x: x.name):
         if f.name.endswith(".yaml"):
-            raw = yaml.safe_load(f.read_text()) or {}
+            raw = safe_load(f.read_text()) or {}
             out[f.name[:-5]] = str(raw.get("description", "")).strip()
     return out
 
@@ -91,7 +92,7 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
             if not path.exists():
                 raise InputError("scenario", str(obj), "an existing YAML file or a built-in process name")
             try:
-                raw = yaml.safe_load(path.read_text())
+                raw = safe_load(path.read_text())
             except yaml.YAMLError as exc:
                 raise InputError("scenario", str(obj), f"valid YAML ({exc})") from None
             spec = spec_from_dict(raw, where=str(path))
@@ -99,14 +100,14 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
         names = builtin_processes()
         if str(obj) in names:
             text = resources.files("nksim").joinpath(f"data/manufacturing/{obj}.yaml").read_text()
-            spec = spec_from_dict(yaml.safe_load(text), where=f"built-in process {obj}")
+            spec = spec_from_dict(safe_load(text), where=f"built-in process {obj}")
             return spec if spec.name else spec.model_copy(update={"name": str(obj)})
         scenario_text = _builtin_scenario_text(str(obj))
         if scenario_text is not None:  # an engine scenario by name: use its manufacturing block
-            block = (yaml.safe_load(scenario_text) or {}).get("manufacturing")
+            block = (safe_load(scenario_text) or {}).get("manufacturing")
             if isinstance(block, str):  # the scenario names a built-in process
                 return load_manufacturing_spec(block)
-            spec = spec_from_dict(yaml.safe_load(scenario_text) or {}, where=f"built-in scenario {obj}")
+            spec = spec_from_dict(safe_load(scenario_text) or {}, where=f"built-in scenario {obj}")
             return spec if spec.name else spec.model_copy(update={"name": str(obj)})
         raise InputError("scenario", str(obj), f"a YAML file or a built-in process: {', '.join(names)}")
     if hasattr(obj, "manufacturing"):  # a Scenario object

@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from nksim.errors import InputError  # noqa: E402
+from nksim.yaml_load import safe_load  # noqa: E402
 
 RESPONSE_ORDER = ("CR", "PR", "SD", "PD", "NE")
 RESPONSE_COLORS = {"CR": "#1a7f37", "PR": "#5cb85c", "SD": "#f0ad4e", "PD": "#d9534f", "NE": "#9e9e9e"}
@@ -44,11 +45,9 @@ def _scenario(trajectories: xr.Dataset) -> Any:
     if not text:
         return None
     try:
-        import yaml
-
         from nksim.spec.io import scenario_from_dict
 
-        return scenario_from_dict(yaml.safe_load(text), where="trajectories.attrs.resolved_scenario")
+        return scenario_from_dict(safe_load(text), where="trajectories.attrs.resolved_scenario")
     except Exception:  # a foreign or older file: fall back to defaults
         return None
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from nksim.errors import InputError
 from nksim.spec.scenario import Scenario
+from nksim.yaml_load import safe_load
 
 BUILTIN_DIR = "data/scenarios"
 
@@ -49,7 +50,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise InputError("path", str(path), f"a readable file ({exc.strerror})") from None
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

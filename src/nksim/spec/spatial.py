@@ -10,12 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from nksim.errors import InputError
 from nksim.spec.base import Frozen
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS
+from nksim.yaml_load import safe_load
 
 
 class AntigenPattern(Frozen):
@@ -231,7 +231,7 @@ def load_spatial_spec(name_or_path: str | Path) -> SpatialSpec:
             raise InputError("scenario", str(name_or_path), f"a YAML path or a built-in spatial scenario {names}")
         text = resources.files("nksim").joinpath(f"data/spatial/{name_or_path}.yaml").read_text()
         where = f"built-in spatial scenario {name_or_path}"
-    data = yaml.safe_load(text) or {}
+    data = safe_load(text) or {}
     if not isinstance(data, dict):
         raise InputError("scenario", type(data).__name__, "a YAML mapping", where)
     return spec_from_dict(data, where)
