@@ -123,6 +123,54 @@ def _algebraic(i: int, n_saved: int, pl: np.ndarray, nl: int, nc: int, t_save: n
 
 
 @njit(cache=True, error_model="numpy")
+def _segment_starts(tv, t: np.ndarray, t_next: np.ndarray, h: np.ndarray, hs: np.ndarray, mode: np.ndarray,
+                    rejected: np.ndarray, Y: np.ndarray, YT: np.ndarray, K0: np.ndarray, KX: np.ndarray, P: np.ndarray,
+                    nl: int, nc: int, SEG: np.ndarray, ALG: np.ndarray, atol: np.ndarray, rtol: float,
+                    scale: np.ndarray) -> None:
+    """For the lanes in INIT: the first stage K0 and the initial step size h (Hairer-Norsett-Wanner II.4), then STEP.
+
+    The two right-hand-side evaluations (at y, then at y + h0 f) share one call site in a two-pass loop: LLVM inlines
+    the right-hand side at each call site of the kernel, and every copy costs compile time."""
+    n = Y.shape[0]
+    for r in range(2):
+        if r == 0:
+            rhs4(tv, Y, P, nl, nc, SEG, KX, ALG)
+        else:
+            rhs4(add(tv, vfrom(hs)), YT, P, nl, nc, SEG, KX, ALG)
+        for w in range(W):
+            if mode[w] != INIT:
+                if r == 0:
+                    hs[w] = 0.0
+                    for k in range(n):
+                        YT[k, w] = Y[k, w]
+                continue
+            for k in range(n):
+                scale[k] = atol[k] + abs(Y[k, w]) * rtol
+            if r == 0:
+                for k in range(n):
+                    K0[k, w] = KX[k, w]
+                d0 = _rms_col(Y, w, scale)
+                d1 = _rms_col(K0, w, scale)
+                h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+                h0 = min(h0, t_next[w] - t[w])
+                hs[w] = h0
+                for k in range(n):
+                    YT[k, w] = Y[k, w] + h0 * K0[k, w]
+            else:
+                d1 = _rms_col(K0, w, scale)
+                for k in range(n):
+                    YT[k, w] = KX[k, w] - K0[k, w]
+                d2 = _rms_col(YT, w, scale) / hs[w]
+                if max(d1, d2) <= 1e-15:
+                    h1 = max(1e-6, hs[w] * 1e-3)
+                else:
+                    h1 = (0.01 / max(d1, d2)) ** 0.2
+                h[w] = min(100 * hs[w], h1)
+                rejected[w] = 0
+                mode[w] = STEP
+
+
+@njit(cache=True, error_model="numpy")
 def _attempt(tv, hv, tnv, Y: np.ndarray, YN: np.ndarray, YT: np.ndarray, K0: np.ndarray, K1: np.ndarray,
              K2: np.ndarray, K3: np.ndarray, K4: np.ndarray, K5: np.ndarray, K6: np.ndarray, ATOL: np.ndarray,
              P: np.ndarray, nl: int, nc: int, SEG: np.ndarray, ALG: np.ndarray, rtol: float):
@@ -298,44 +346,9 @@ def _solve_lanes(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarr
         if n_active == 0:
             break
         tv = vfrom(t)
-        # ---- lanes that start a segment: the first stage, then the initial step (Hairer-Norsett-Wanner II.4)
+        # ---- lanes that start a segment: the first stage, then the initial step
         if n_init > 0:
-            rhs4(tv, Y, P, nl, nc, SEG, KX, ALG)
-            for w in range(W):
-                if mode[w] == INIT:
-                    for k in range(n):
-                        K0[k, w] = KX[k, w]
-            for w in range(W):
-                if mode[w] == INIT:
-                    for k in range(n):
-                        scale[k] = atol[k] + abs(Y[k, w]) * rtol
-                    d0 = _rms_col(Y, w, scale)
-                    d1 = _rms_col(K0, w, scale)
-                    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-                    h0 = min(h0, t_next[w] - t[w])
-                    hs[w] = h0
-                    for k in range(n):
-                        YT[k, w] = Y[k, w] + h0 * K0[k, w]
-                else:
-                    hs[w] = 0.0
-                    for k in range(n):
-                        YT[k, w] = Y[k, w]
-            rhs4(add(tv, vfrom(hs)), YT, P, nl, nc, SEG, KX, ALG)
-            for w in range(W):
-                if mode[w] == INIT:
-                    for k in range(n):
-                        scale[k] = atol[k] + abs(Y[k, w]) * rtol
-                    d1 = _rms_col(K0, w, scale)
-                    for k in range(n):
-                        YT[k, w] = KX[k, w] - K0[k, w]
-                    d2 = _rms_col(YT, w, scale) / hs[w]
-                    if max(d1, d2) <= 1e-15:
-                        h1 = max(1e-6, hs[w] * 1e-3)
-                    else:
-                        h1 = (0.01 / max(d1, d2)) ** 0.2
-                    h[w] = min(100 * hs[w], h1)
-                    rejected[w] = 0
-                    mode[w] = STEP
+            _segment_starts(tv, t, t_next, h, hs, mode, rejected, Y, YT, K0, KX, P, nl, nc, SEG, ALG, atol, rtol, scale)
         # ---- one step attempt in every stepping lane
         n_step = 0
         for w in range(W):
