@@ -133,10 +133,12 @@ def _segment_starts(tv, t: np.ndarray, t_next: np.ndarray, h: np.ndarray, hs: np
     the right-hand side at each call site of the kernel, and every copy costs compile time."""
     n = Y.shape[0]
     for r in range(2):
-        if r == 0:
-            rhs4(tv, Y, P, nl, nc, SEG, KX, ALG)
-        else:
-            rhs4(add(tv, vfrom(hs)), YT, P, nl, nc, SEG, KX, ALG)
+        tt = tv
+        src = Y
+        if r == 1:
+            tt = add(tv, vfrom(hs))
+            src = YT
+        rhs4(tt, src, P, nl, nc, SEG, KX, ALG)
         for w in range(W):
             if mode[w] != INIT:
                 if r == 0:
