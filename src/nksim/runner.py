@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,16 +100,52 @@ def write_run_report(result: SimulationResult, out: Path) -> Path:
     total = sum(kills.values()) or 1.0
     shares = pd.DataFrame({"tumor cells killed": kills, "share": {k: v / total for k, v in kills.items()}})
     changed = changed_parameters(typical_values(sc))
+    with _alongside(_kinetic_html, traj) as kinetics:  # the kinetic figures render in a second process
+        clinical = clinical_sections(traj, pts)
+        kinetic = kinetics()
     sections = [
         ("Scenario", f"<p>{sc.description}</p><p class='note'>product: {sc.product.name}; indication: "
                      f"{sc.tumor.indication}; dose levels: {[d.value for d in sc.regimen.dose_levels]} "
                      f"({sc.regimen.dose_levels[0].unit}), level used {sc.regimen.dose_level}; infusion days "
                      f"{list(sc.regimen.infusion_days)}</p>"),
         ("Cohort", _table(cohort)),
-        *clinical_sections(traj, pts),
-        ("Kinetics (median, 25-75% and 10-90% bands over patients, five individual patients in grey)",
-         "".join(kinetic_figures(traj))),
+        *clinical,
+        ("Kinetics (median, 25-75% and 10-90% bands over patients, five individual patients in grey)", kinetic),
         ("Who killed the tumor: cumulative kills by pathway (all patients)", _table(shares)),
         ("Parameters that differ from registry defaults", _table(changed) if len(changed) else "<p>none</p>"),
     ]
     return write_report(out / "report.html", f"nksim run: {sc.name}", sections, result.provenance)
+
+
+def _kinetic_html(traj) -> str:
+    return "".join(kinetic_figures(traj))
+
+
+class _alongside:
+    """``with _alongside(fn, *args) as result:`` runs fn(*args) in a forked worker process while the block runs, and
+    ``result()`` returns its value: the report's two groups of figures render on two cores. Where processes are not
+    forked (Windows, macOS) or the worker fails, ``result()`` computes the value in this process."""
+
+    def __init__(self, fn, *args) -> None:
+        self.fn, self.args, self.pool, self.future = fn, args, None, None
+
+    def __enter__(self):
+        if sys.platform.startswith("linux"):
+            try:
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+                self.future = self.pool.submit(self.fn, *self.args)
+            except Exception:  # no processes here: compute in place
+                self.future = None
+        return self.result
+
+    def result(self):
+        if self.future is not None:
+            try:
+                return self.future.result()
+            except Exception:
+                pass
+        return self.fn(*self.args)
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
