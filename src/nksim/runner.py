@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -123,14 +124,15 @@ def _kinetic_html(traj) -> str:
 
 class _alongside:
     """``with _alongside(fn, *args) as result:`` runs fn(*args) in a forked worker process while the block runs, and
-    ``result()`` returns its value: the report's two groups of figures render on two cores. Where processes are not
-    forked (Windows, macOS) or the worker fails, ``result()`` computes the value in this process."""
+    ``result()`` returns its value: the report's two groups of figures render on two cores. Only from a
+    single-threaded process on Linux (forking a process whose other threads may hold locks, e.g. a notebook kernel,
+    can hang the child); elsewhere, or when the worker fails, ``result()`` computes the value in this process."""
 
     def __init__(self, fn, *args) -> None:
         self.fn, self.args, self.pool, self.future = fn, args, None, None
 
     def __enter__(self):
-        if sys.platform.startswith("linux"):
+        if sys.platform.startswith("linux") and threading.active_count() == 1:
             try:
                 self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
                 self.future = self.pool.submit(self.fn, *self.args)
