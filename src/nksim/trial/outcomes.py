@@ -33,6 +33,7 @@ CHANNEL_RESPONSE = 1
 CHANNEL_ONSET = 2
 CHANNEL_ARRIVAL = 3
 
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """One SplitMix64 step on a uint64 array: the golden-ratio increment, then the finaliser (wrap-around
     arithmetic; numpy does not warn on integer array overflow)."""
