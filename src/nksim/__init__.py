@@ -12,8 +12,7 @@ Public API::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from nksim.version import __version__ as __version__
 from nksim.engine import SimulationResult as SimulationResult
 from nksim.engine import simulate as simulate
 from nksim.spec.io import builtin_names as list_scenarios

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nksim import __version__
+from nksim.version import __version__
 from nksim.errors import InputError
 from nksim.kinetics.inputs import build_inputs, check_overrides
 from nksim.kinetics.trajectories import to_dataset

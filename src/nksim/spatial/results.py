@@ -7,9 +7,9 @@ import json
 import numpy as np
 import xarray as xr
 
-import nksim
 from nksim.registry import load_registry
-from nksim.spatial.params import COUNTER_NAMES
+from nksim.spatial.params import COUNTER_NAMES, RECORD_NAMES
+from nksim.version import __version__
 
 UNITS = {"time_d": "d", "tgfb_mean_tumor_ng_ml": "ng/mL", "il15_mean_tumor_pg_ml": "pg/mL",
          "hypoxic_fraction_tumor": "fraction of tumor cells"}
@@ -31,8 +31,6 @@ LONG_NAMES = {
 
 def to_dataset(sim) -> xr.Dataset:
     """Dataset of one run: counts over time (cumulative event counters), kill-count distribution, depth profiles."""
-    from nksim.spatial.model import RECORD_NAMES
-
     rec = np.array(sim.records, dtype=float)
     t = rec[:, 0]
     data = {}
@@ -54,7 +52,7 @@ def to_dataset(sim) -> xr.Dataset:
     per = sim.per_nk()
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update({
-        "model": "nksim.spatial ABM", "nksim_version": nksim.__version__ if hasattr(nksim, "__version__") else "0.1.0",
+        "model": "nksim.spatial ABM", "nksim_version": __version__,
         "scenario": sim.spec.name, "seed": sim.seed, "days": sim.days,
         "resolved_scenario": json.dumps(sim.spec.model_dump(mode="json")),
         "registry_sha256": load_registry().sha256,
