@@ -42,7 +42,7 @@ def _infiltrated(sim: Simulation) -> float:
 
 
 def sim_index(name: str) -> int:
-    from nksim.spatial.model import RECORD_NAMES
+    from nksim.spatial.params import RECORD_NAMES
 
     return RECORD_NAMES.index(name)
 

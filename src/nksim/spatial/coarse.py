@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from nksim.errors import InputError
-from nksim.spatial.model import RECORD_NAMES, Simulation
+from nksim.spatial.model import Simulation
+from nksim.spatial.params import RECORD_NAMES
 from nksim.spec.spatial import SpatialSpec, load_spatial_spec
 
 PARAMETER_COLUMNS = ("e_x", "k_nat_eff", "k_car_eff", "exhausted_fraction", "f_comp")

@@ -23,16 +23,14 @@ from nksim.spatial.params import (
     CONJ, COUNTER_NAMES, DEAD, EXHAUSTED, F_IL15, F_O2, F_TGF, FIELD_NAMES, GONE, K_NKUPD, K_TUPD, RELEASE,
     SEARCH, STROMA, TUMOR, VESSEL, config_vector, field_coefficients, nk_parameters, resolve_values, antigen_masks,
 )
+from nksim.spatial.params import RECORD_NAMES as RECORD_NAMES  # defined beside COUNTER_NAMES; kept importable here
+from nksim.spatial.results import to_dataset
 from nksim.spatial.tissue import build_tissue, depth_map, lattice_shape, tumor_mask
 from nksim.spec.spatial import SpatialSpec, spec_from_dict
 
 KILL_HIST_MAX = 64
 NK_ARRAYS = {"pos": np.int64, "state": np.int8, "ids": np.int64, "comp": np.uint8, "car": np.uint8,
              "budget": np.int32, "kills": np.int32, "target": np.int64, "reached": np.uint8}
-RECORD_NAMES = ("time_d", "tumor_antigen_pos", "tumor_antigen_neg", "tumor_dead", "nk_total", "nk_search",
-                "nk_conjugated", "nk_detach", "nk_exhausted", "nk_functional", "nk_competent_active", "nk_in_tumor",
-                "tgfb_mean_tumor_ng_ml", "hypoxic_fraction_tumor", "il15_mean_tumor_pg_ml", "nk_competent_in_lesion",
-                "nk_exhausted_competent_in_lesion", "tumor_voxels_mass") + COUNTER_NAMES
 DEPTH_BIN_UM = 40.0
 
 
@@ -347,8 +345,6 @@ class Simulation:
         return int(c[K_NKUPD] + c[K_TUPD])
 
     def dataset(self):
-        from nksim.spatial.results import to_dataset
-
         return to_dataset(self)
 
     # ------------------------------------------------------------------ checkpoint / resume

@@ -30,6 +30,12 @@ COUNTER_NAMES = ("kills_nat", "kills_car", "kills_adcc", "kills_antigen_pos", "k
                  "detach_no_kill", "nk_updates", "tumor_divisions", "tumor_necrosis", "tumor_updates")
 (K_NAT, K_CAR, K_ADCC, K_POS, K_NEG, K_DEATH, K_ENTER, K_INFIL, K_EXH, K_REC, K_CONJ, K_DETACH, K_NKUPD,
  K_DIV, K_NECRO, K_TUPD) = range(16)
+# columns of a run's records (one row per tumor step): time, counts and field summaries, then the event counters;
+# the model writes them and the results / coarse-graining / claims read them
+RECORD_NAMES = ("time_d", "tumor_antigen_pos", "tumor_antigen_neg", "tumor_dead", "nk_total", "nk_search",
+                "nk_conjugated", "nk_detach", "nk_exhausted", "nk_functional", "nk_competent_active", "nk_in_tumor",
+                "tgfb_mean_tumor_ng_ml", "hypoxic_fraction_tumor", "il15_mean_tumor_pg_ml", "nk_competent_in_lesion",
+                "nk_exhausted_competent_in_lesion", "tumor_voxels_mass") + COUNTER_NAMES
 
 SHARED_KINETIC = ("kappa", "f_comp", "tgf_ic50_nat", "tgf_ic50_car", "tgf_ic50_adcc", "dn_rescue", "hyp_supp",
                   "i_self", "ec50_15", "s_mem", "s_max", "delta_0", "k_rec", "m_cd16", "ec50_ab",
