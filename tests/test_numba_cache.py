@@ -37,3 +37,19 @@ def test_a_source_outside_the_package_can_be_watched_too(tmp_path):
     outside.write_text("GOLDEN = 2\n")  # a constant imported from another package
     assert refresh(str(pkg / "__init__.py"), also=(str(outside),)) is True
     assert not cached.exists()
+
+
+def test_the_abm_guard_watches_the_shared_generator():
+    """nksim.spatial compiles nksim.rng's SplitMix64 code into its cached kernels: its stamp covers nksim/rng.py."""
+    import pytest
+
+    import nksim.rng
+    import nksim.spatial
+    from nksim.numba_cache import fingerprint
+
+    stamp = Path(nksim.spatial.__file__).resolve().parent / "__pycache__" / STAMP
+    if not stamp.exists():
+        pytest.skip("read-only install: no stamp written")
+    pkg = Path(nksim.spatial.__file__).resolve().parent
+    assert stamp.read_text() == fingerprint(pkg, (nksim.rng.__file__,))
+    assert stamp.read_text() != fingerprint(pkg)

@@ -76,3 +76,26 @@ def test_a_small_abm_run_is_pinned():
         "time.snapshots": 2})
     sim = Simulation.create(spec, seed=5, days=0.125).run()
     assert sim.arrays["counters"].tolist() == [2, 22, 0, 23, 1, 1, 1, 29, 5, 0, 41, 11, 7072, 3, 0, 1113]
+
+
+def test_the_compiled_and_vectorised_splitmix64_agree():
+    """One implementation (nksim.rng) serves numpy arrays and, compiled by numba, the ABM's scalars."""
+    from numba import njit
+
+    from nksim.rng import splitmix64, unit53
+
+    x = np.array([0, 1, 2**63, 2**64 - 1, 0x243F6A8885A308D3, 12345678901234567890], dtype=np.uint64)
+
+    @njit
+    def compiled(v):
+        out = np.empty(v.size, np.uint64)
+        f = np.empty(v.size)
+        for i in range(v.size):
+            out[i] = abm_rng._mix(v[i])
+            f[i] = abm_rng._unit(v[i])
+        return out, f
+
+    h, f = compiled(x)
+    assert np.array_equal(h, mix64(x)) and np.array_equal(f, unit53(x))
+    assert np.array_equal(splitmix64(x), mix64(x + np.uint64(0x9E3779B97F4A7C15)))
+    assert unit53(x).max() < 1.0 and unit53(np.uint64(2**64 - 1)) == 1.0 - 2.0**-53

@@ -13,7 +13,7 @@ Public API
 import nksim.rng as _rng
 from nksim.numba_cache import refresh as _refresh_numba_cache
 
-_refresh_numba_cache(__file__, also=(_rng.__file__,))  # the ABM's generator freezes the SplitMix64 constants of nksim.rng
+_refresh_numba_cache(__file__, also=(_rng.__file__,))  # the ABM's generator compiles nksim.rng's SplitMix64 code
 
 from nksim.spatial.model import Simulation, simulate  # noqa: E402
 from nksim.spec.spatial import SpatialSpec, load_spatial_spec  # noqa: E402

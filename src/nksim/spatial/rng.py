@@ -1,7 +1,7 @@
 """Counter-based random numbers for the ABM: uniform = hash(seed, agent id, step, purpose).
 
-Stateless (splitmix64 finaliser chained over the key words), so a checkpoint needs no generator state and a resumed
-run draws exactly what an uninterrupted one would.
+Stateless (the SplitMix64 finaliser of ``nksim.rng`` chained over the key words, compiled here by numba), so a
+checkpoint needs no generator state and a resumed run draws exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import numpy as np
 from numba import njit
 
 from nksim.rng import GOLDEN as _G
-from nksim.rng import MIX_M1 as _M1
-from nksim.rng import MIX_M2 as _M2
-from nksim.rng import MIX_S1 as _S30
-from nksim.rng import MIX_S2 as _S27
-from nksim.rng import MIX_S3 as _S31  # the SplitMix64 constants, shared with the cohort and trial generators
+from nksim.rng import mix64, unit53
 
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0
+# nksim.rng's SplitMix64 finaliser and 53-bit float, compiled for uint64 scalars and inlined into the kernels (the
+# package's numba cache guard watches nksim/rng.py, whose code and constants the cached kernels freeze)
+_mix = njit(inline="always")(mix64)
+_unit = njit(inline="always")(unit53)
 
 # purposes (streams) of draws
 P_EVENT = 0  # per NK event slot k: P_EVENT + 4 k ... (0..3 used per slot)
@@ -32,13 +30,6 @@ P_CAR = 3002
 
 
 @njit(cache=True, inline="always")
-def _mix(z: np.uint64) -> np.uint64:
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@njit(cache=True, inline="always")
 def hash4(seed: np.int64, a: np.int64, b: np.int64, c: np.int64) -> np.uint64:
     h = _mix(np.uint64(seed) * _G + np.uint64(0x243F6A8885A308D3))
     h = _mix(h ^ (np.uint64(a) + _G))
@@ -50,7 +41,7 @@ def hash4(seed: np.int64, a: np.int64, b: np.int64, c: np.int64) -> np.uint64:
 @njit(cache=True, inline="always")
 def uniform(seed: np.int64, a: np.int64, b: np.int64, c: np.int64) -> float:
     """Uniform on [0, 1) keyed by (seed, a, b, c): 53 random bits."""
-    return float(hash4(seed, a, b, c) >> _S11) * _INV53
+    return _unit(hash4(seed, a, b, c))
 
 
 @njit(cache=True)

@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from nksim.errors import InputError
-from nksim.rng import GOLDEN, mix64, module_key
+from nksim.rng import module_key, splitmix64, unit53
 
 CHANNEL_DLT = 0
 CHANNEL_RESPONSE = 1
@@ -34,17 +34,11 @@ CHANNEL_ONSET = 2
 CHANNEL_ARRIVAL = 3
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """One SplitMix64 step on a uint64 array: the golden-ratio increment, then the finaliser (wrap-around
-    arithmetic; numpy does not warn on integer array overflow)."""
-    return mix64(x + GOLDEN)
-
-
 @lru_cache(maxsize=1024)
 def _base_key(seed: int, channel: int) -> np.ndarray:
-    base = _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
-    base = _mix(base ^ np.uint64(module_key("trial")))
-    return _mix(base ^ np.uint64(channel))
+    base = splitmix64(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
+    base = splitmix64(base ^ np.uint64(module_key("trial")))
+    return splitmix64(base ^ np.uint64(channel))
 
 
 def keyed_uniforms(seed: int, trial_ids: np.ndarray, patient_ids: np.ndarray, channel: int) -> np.ndarray:
@@ -58,8 +52,8 @@ def keyed_uniforms(seed: int, trial_ids: np.ndarray, patient_ids: np.ndarray, ch
         raise InputError("seed", seed, "a non-negative integer")
     t = np.asarray(trial_ids, dtype=np.int64).astype(np.uint64)
     j = np.asarray(patient_ids, dtype=np.int64).astype(np.uint64)
-    z = _mix(_mix(_base_key(int(seed), int(channel)) ^ t) ^ j)
-    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    z = splitmix64(splitmix64(_base_key(int(seed), int(channel)) ^ t) ^ j)
+    return unit53(z)
 
 
 @dataclass(frozen=True)
