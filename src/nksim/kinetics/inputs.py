@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nksim.errors import InputError
+from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
 from nksim.population.sampling import typical_values
 from nksim.registry import load_registry
@@ -32,6 +33,9 @@ OVERRIDE_KEYS: dict[str, str] = {
     "cd3_per_kg": "CD3+ T cells per kg in a dose (>= 0)",
     "treated": "bool: False gives no product (lymphodepletion and other treatment still happen)",
     "regimen": "a Regimen, or one Regimen per patient",
+    "dosing": "a NONMEM-style dosing table (DataFrame or CSV path: ID, TIME, EVID, AMT, CMT; see nksim.read_nonmem): "
+              "a listed patient gets exactly its rows' doses (each with its own amount) instead of the regimen's; "
+              "patients not listed follow their regimen",
 }
 
 
@@ -53,6 +57,7 @@ class EngineInputs:
     atol: np.ndarray
     class_labels: list[str]
     product_given: pd.DataFrame  # per patient: dose, viable cells, CAR fraction, ... actually used
+    doses: np.ndarray | None = None  # (patient, dose, 3): (time, CMT, AMT) records given, NaN-padded (kinetics.dosing)
 
 
 def _per_patient(overrides: Mapping[str, Any], key: str, n: int, default: Any) -> np.ndarray | list:
@@ -300,11 +305,15 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         setp("k_tsys", cap)
         setp("r_tsys", val("tsys_growth_rate"))
 
-    # events and the product actually given
+    # events and the product actually given: each patient's doses as NONMEM-style records (nksim.kinetics.dosing),
+    # from the regimen or, for a patient listed in a dosing table, from the table
     events: list[list[tuple[float, int, float, float]]] = []
+    records: list[list[D.Dose]] = []
     rows = []
     dose_level = _per_patient(ov, "dose_level", n, 0)
     dose_per_kg = _per_patient(ov, "dose_per_kg", n, np.nan)
+    table = D.as_dosing(ov["dosing"]) if "dosing" in ov else None
+    pids = patients.index.to_numpy()
     chemo = val("chemosensitivity")
     ld_logkill = val("ld_logkill")
     k_ab = np.zeros(n)
@@ -325,37 +334,39 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
             per_kg = dose_per_kg[i]
         per_kg *= dose_scale[i] * float(treated[i])
         cells = per_kg * weight[i] * viability[i]
-        ev: list[tuple[float, int, float, float]] = []
-        if reg_i.lymphodepletion is not None:
-            ld = reg_i.lymphodepletion
-            t_ld[i] = ld.day
-            ld_int[i] = ld.intensity
-            ev.append((ld.day, L.EV_LD, ld.intensity, ld_logkill[i] * chemo[i] * ld.intensity))
-        for day in reg_i.infusion_days:
-            if cells > 0:
-                ev.append((day, L.EV_INFUSION, cells * car_fraction[i], cells * (1.0 - car_fraction[i])))
-        if reg_i.il2 is not None:
-            for day in reg_i.il2.days:
-                ev.append((day, L.EV_IL2, reg_i.il2.dose * typ["il2_pg_per_miu"] * typ["f_sc_il2"], 0.0))
-        if reg_i.il15 is not None:
-            for day in reg_i.il15.days:
-                ev.append((day, L.EV_IL15, reg_i.il15.dose * 1e6, 0.0))
-        if reg_i.antibody is not None:
-            ab = reg_i.antibody
+        listed = table is not None and int(pids[i]) in table.doses
+        doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells, car_fraction[i])
+        pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],
+                             typ["ab_volume_ml_per_kg"] * weight[i])
+        ev = pe.events
+        if pe.ld is not None:
+            t_ld[i], ld_int[i] = pe.ld
+        ab = reg_i.antibody if reg_i.antibody is not None else (scenario.regimen.antibody if pe.has_antibody else None)
+        if pe.has_antibody and ab is None:
+            raise InputError("dosing.CMT", D.CMT_ANTIBODY, "antibody doses only with regimen.antibody in the scenario "
+                             "(its target antigen and half-life)", f"patient {int(pids[i])}")
+        if ab is not None:
             k_ab[i] = math.log(2) / (ab.half_life_d or typ["ab_half_life_d"])
-            conc = ab.dose_mg * 1000.0 / (typ["ab_volume_ml_per_kg"] * weight[i])
-            for day in ab.days:
-                ev.append((day, L.EV_AB, conc, 0.0))
         if reg_i.concomitant is not None:
             c = reg_i.concomitant
-            for day in c.logkill_days:
-                ev.append((day, L.EV_LOGKILL, c.logkill * chemo[i], 0.0))
             if c.growth_inhibition > 0 and c.end_d > c.start_d:
                 conv[i] = (c.growth_inhibition, c.start_d, c.end_d)
                 ev.append((c.start_d, L.EV_BOUNDARY, 0.0, 0.0))
                 ev.append((c.end_d, L.EV_BOUNDARY, 0.0, 0.0))
         ev.sort(key=lambda e: (e[0], e[1] != L.EV_LD))
         events.append(ev)
+        records.append(doses)
+        if listed:  # the table's infusions: mean viable cells per infusion, transduced share of all cells infused
+            n_inf = len(pe.infusions)
+            given_t = sum(a for _, a, _ in pe.infusions)
+            given = given_t + sum(b for _, _, b in pe.infusions)
+            cells = given / n_inf if n_inf else 0.0
+            per_kg = cells / (weight[i] * viability[i])
+            rows.append({"dose_level": 0, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
+                         "n_infusions": n_inf, "car_fraction": given_t / given if given > 0 else car_fraction[i],
+                         "viability": viability[i], "potency": potency[i], "cd3_per_kg": cd3[i],
+                         "treated": n_inf > 0})
+            continue
         rows.append({"dose_level": lvl, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
                      "n_infusions": len(reg_i.infusion_days) if cells > 0 else 0,
                      "car_fraction": car_fraction[i], "viability": viability[i], "potency": potency[i],
@@ -403,4 +414,4 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
               for a in range(nc)]
     given = pd.DataFrame(rows, index=patients.index)
     return EngineInputs(y0, P, ev_t, ev_k, ev_a, ev_b, nl, nc, float(t0), float(sim.horizon_d), t_save, atol,
-                        labels, given)
+                        labels, given, D.doses_array(records))
