@@ -41,3 +41,14 @@ def test_pava_rejects_missing_values():
 
     with pytest.raises(ValueError):
         pava([0.2, float("nan")])
+
+
+def test_array_api_and_list_fast_path_agree_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n = int(rng.integers(2, 16))
+        x, w = rng.random(n), rng.random(n) * 10 + 0.1
+        fit = pava(x, w)
+        assert np.array_equal(fit, _pava_list(x.tolist(), w.tolist()))
+        assert np.all(np.diff(fit) >= 0)
+        assert np.array_equal(pava(x), _pava_list(x.tolist(), [1.0] * n))

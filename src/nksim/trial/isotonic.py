@@ -28,10 +28,8 @@ def prob_above(target: float, y, n, a: float = 1.0, b: float = 1.0):
 
 
 def pava(x, w=None) -> np.ndarray:
-    """Weighted isotonic (non-decreasing) fit by pooling adjacent violators, first violation first.
-
-    The order of pooling (and so the floating-point result) follows the ``pava`` helper of the BOIN package.
-    """
+    """Weighted isotonic (non-decreasing) fit by pooling adjacent violators, first violation first (weights default
+    to 1): the array interface of :func:`_pava_list`, which does the pooling."""
     x = np.array(x, dtype=float)
     n = x.size
     if n <= 1:
@@ -39,15 +37,7 @@ def pava(x, w=None) -> np.ndarray:
     w = np.ones(n) if w is None else np.asarray(w, dtype=float)
     if np.isnan(x).any() or np.isnan(w).any():
         raise ValueError("pava: missing values in x or weights")
-    level = np.arange(n)
-    while True:
-        viol = np.flatnonzero(np.diff(x) < 0)
-        if viol.size == 0:
-            return x
-        i = viol[0]
-        block = (level == level[i]) | (level == level[i + 1])
-        x[block] = np.sum(x[block] * w[block]) / np.sum(w[block])
-        level[block] = level[i]
+    return np.array(_pava_list(x.tolist(), w.tolist()), dtype=float)
 
 
 def beta_posterior_estimates(y: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +117,12 @@ def isotonic_estimates(target: float, n, y) -> dict[str, list]:
 
 
 def _pava_list(x: list[float], w: list[float]) -> list[float]:
-    """Pure-Python PAVA with the same pooling order as :func:`pava` (fast for a handful of doses)."""
+    """Weighted PAVA on plain lists (``x`` is pooled in place and returned): the one implementation, behind
+    :func:`pava` and the simulators' :func:`select_mtd_from_counts` (pure Python: fast for a handful of doses).
+
+    The order of pooling (first violation first, a pooled level's weighted mean summed in dose order) follows the
+    ``pava`` helper of the BOIN package.
+    """
     n = len(x)
     level = list(range(n))
     while True:
