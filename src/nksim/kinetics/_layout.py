@@ -1,0 +1,330 @@
+# ruff: noqa: E501
+"""Index layout of the state, parameter, segment and algebraic vectors, and the event codes.
+
+GENERATED from the declarations in nksim.kinetics.processes by nksim.kinetics.codegen.layout_file:
+do not edit by hand. State vector of a patient = systemic block (NSYS) + per lesion (LES_FIXED lesion
+states + one tumor state per antigen class). Parameter vector = scalar block (NPAR) + NLP per lesion +
+NCP per class. Segment description = [start time, one value per closed-form pool]."""
+
+from __future__ import annotations
+
+# ---- systemic states -------------------------------------------------------------------------------------
+SYSTEMIC_STATES: list[tuple[str, str, str]] = [
+    ('dep_il2', 'pg', 's.c. IL-2 depot'),  # cytokines
+    ('dep_il15', 'pg', 's.c. IL-15 depot'),  # cytokines
+    ('E_t', 'cells', 'functional transduced product NK, blood + tissue (rapid equilibrium; blood share f_blood)'),  # product
+    ('E_u', 'cells', 'functional untransduced product NK, blood + tissue'),  # product
+    ('M_t', 'cells', 'long-lived transduced pool'),  # product
+    ('M_u', 'cells', 'long-lived untransduced pool'),  # product
+    ('q', '1', 'mean CAR expression of the transduced pool'),  # product
+    ('cum_prod_death', 'cells', 'cumulative product-cell deaths (all pools, lung included)'),  # product
+    ('cum_prod_div', 'cells', 'cumulative product-cell divisions'),  # product
+    ('cum_ag_div', 'cells', 'cumulative antigen-driven divisions'),  # product
+    ('cum_kill_car', 'cells', 'cumulative tumor cells killed by the CAR pathway'),  # killing
+    ('cum_kill_nat', 'cells', 'cumulative tumor cells killed by natural cytotoxicity'),  # killing
+    ('cum_kill_adcc', 'cells', 'cumulative tumor cells killed by ADCC'),  # killing
+    ('cum_cleared', 'cells', 'cumulative dead tumor cells cleared'),  # tumor
+    ('cum_new_lesion_hazard', '1', 'cumulative new-lesion hazard'),  # tumor
+    ('cum_death_hazard', '1', 'cumulative burden-dependent death hazard'),  # tumor
+    ('cum_chemo_killed', 'cells', 'cumulative tumor cells killed by chemotherapy (events)'),  # tumor
+    ('H', '1', 'host alloreactivity'),  # host
+    ('WBC', 'cells/uL', 'leukocytes'),  # host
+    ('AB', 'ug/mL', 'antibody / engager concentration'),  # antibody
+    ('cum_offtumor', '1e9 cell-days', 'cumulative CAR activity against normal tissue x its antigen expression'),  # off_tumor
+    ('B_sys', 'cells', 'normal antigen-bearing cells of a circulating lineage (B cells), total body'),  # systemic_antigen
+    ('cum_kill_sys', 'cells', 'cumulative normal antigen-bearing cells killed by the CAR pathway'),  # systemic_antigen
+    ('cum_bsys_ld', 'cells', 'cumulative normal antigen-bearing cells killed by lymphodepletion'),  # systemic_antigen
+    ('cum_bsys_net', 'cells', 'cumulative net homeostatic supply k_b (B0 - B) of the antigen-bearing lineage'),  # systemic_antigen
+    ('T_sys', 'cells', 'systemic tumor cells carrying the CAR antigen (marrow / blood leukemia), total body'),  # systemic_antigen
+    ('cum_kill_tsys', 'cells', 'cumulative systemic tumor cells killed by the CAR pathway'),  # systemic_antigen
+    ('cum_tsys_growth', 'cells', 'cumulative net growth of the systemic tumor'),  # systemic_antigen
+    ('cum_tsys_chemo', 'cells', 'cumulative systemic tumor cells killed by chemotherapy (events)'),  # systemic_antigen
+]
+S_DEP_IL2 = 0
+S_DEP_IL15 = 1
+S_E_T = 2
+S_E_U = 3
+S_M_T = 4
+S_M_U = 5
+S_Q = 6
+S_CUM_PROD_DEATH = 7
+S_CUM_PROD_DIV = 8
+S_CUM_AG_DIV = 9
+S_CUM_KILL_CAR = 10
+S_CUM_KILL_NAT = 11
+S_CUM_KILL_ADCC = 12
+S_CUM_CLEARED = 13
+S_CUM_NEW_LESION_HAZARD = 14
+S_CUM_DEATH_HAZARD = 15
+S_CUM_CHEMO_KILLED = 16
+S_H = 17
+S_WBC = 18
+S_AB = 19
+S_CUM_OFFTUMOR = 20
+S_B_SYS = 21
+S_CUM_KILL_SYS = 22
+S_CUM_BSYS_LD = 23
+S_CUM_BSYS_NET = 24
+S_T_SYS = 25
+S_CUM_KILL_TSYS = 26
+S_CUM_TSYS_GROWTH = 27
+S_CUM_TSYS_CHEMO = 28
+NSYS = 29
+
+# ---- per-lesion states (offsets inside a lesion block; the tumor classes follow) -------------------------
+LESION_STATE_TABLE: list[tuple[str, str, str]] = [
+    ('K_t', 'cells', 'killing-competent transduced product NK in the lesion'),  # product
+    ('K_u', 'cells', 'killing-competent untransduced product NK in the lesion'),  # product
+    ('N_t', 'cells', 'non-killing transduced product NK in the lesion'),  # product
+    ('N_u', 'cells', 'non-killing untransduced product NK in the lesion'),  # product
+    ('X_t', 'cells', 'exhausted transduced product NK in the lesion'),  # product
+    ('X_u', 'cells', 'exhausted untransduced product NK in the lesion'),  # product
+    ('D', 'cells', 'dead tumor cells not yet cleared'),  # tumor
+]
+L_K_T = 0
+L_K_U = 1
+L_N_T = 2
+L_N_U = 3
+L_X_T = 4
+L_X_U = 5
+L_D = 6
+LES_FIXED = 7
+
+LESION_STATES = [name for name, _, _ in LESION_STATE_TABLE]
+CLASS_STATE = ('T', 'cells', 'viable tumor cells of the antigen class')
+
+# ---- scalar parameters -----------------------------------------------------------------------------------
+SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
+    ('route_ia', 'flag', '1 for a hepatic-artery infusion, 0 for i.v.'),  # dosing
+    ('f_ia', 'fraction', 'share of a hepatic-artery dose retained by liver lesions'),  # dosing
+    ('V_b', 'mL', 'blood volume'),  # trafficking
+    ('f_lung', 'fraction', 'first-pass lung retention of an i.v. dose'),  # trafficking
+    ('k_LB', '1/d', 'lung -> blood release'),  # trafficking
+    ('f_blood', 'fraction', 'blood share of the functional systemic pool'),  # trafficking
+    ('e_x', 'fraction', 'extravasation efficiency per pass of blood through a lesion'),  # trafficking
+    ('k_out', '1/d', 'lesion -> blood egress'),  # trafficking
+    ('m_chemo_t', 'fold', 'entry multiplier of transduced cells (matched chemokine receptor)'),  # trafficking
+    ('p_15', 'pg/(mL d)', 'baseline IL-15 production'),  # cytokines
+    ('k_15', '1/d', 'IL-15 clearance'),  # cytokines
+    ('a_ld', 'fold', 'IL-15 surge after lymphodepletion per unit intensity'),  # cytokines
+    ('tau_ld', 'd', 'decay time of the lymphodepletion IL-15 surge'),  # cytokines
+    ('ec50_15', 'pg/mL', 'IL-15 at half-maximal signal'),  # cytokines
+    ('ec50_2', 'pg/mL', 'IL-2 at half-maximal signal'),  # cytokines
+    ('u_cyt', 'pg/(cell d)', 'cytokine consumption per product cell'),  # cytokines
+    ('k_u', 'pg/mL', 'cytokine level at half-maximal consumption'),  # cytokines
+    ('s_cell_t', '1', 'cell-intrinsic signal of transduced cells (membrane / autocrine IL-15)'),  # cytokines
+    ('s_arm_t', 'pg/(cell d)', 'IL-15 secreted into blood per armored transduced cell'),  # cytokines
+    ('ka_il2', '1/d', 's.c. IL-2 absorption'),  # cytokines
+    ('k_2', '1/d', 'IL-2 clearance'),  # cytokines
+    ('V_2', 'mL', 'IL-2 distribution volume'),  # cytokines
+    ('ka_il15', '1/d', 's.c. IL-15 absorption'),  # cytokines
+    ('delta_0', '1/d', 'death rate of unsupported product NK'),  # product
+    ('s_max', 'fraction', 'largest reduction of death by cytokine signal'),  # product
+    ('k_rej', '1/d', 'host rejection rate at full alloreactivity'),  # product
+    ('g_hla', '1', 'HLA visibility of the product to the host'),  # product
+    ('extra_death', '1/d', 'extra death of irradiated cell lines'),  # product
+    ('beta_m', '1/d', 'death rate of the long-lived pool'),  # product
+    ('k_m', '1/d', 'formation of the long-lived pool at full signal'),  # product
+    ('n_m', '1', 'steepness of long-lived pool formation in the signal'),  # product
+    ('f_mb', 'fraction', 'blood share of the long-lived pool (readouts)'),  # product
+    ('rho_h', '1/d', 'homeostatic proliferation at full signal'),  # product
+    ('k_niche', 'cells', 'niche capacity for homeostatic proliferation'),  # product
+    ('rho_a', '1/d', 'antigen-driven proliferation at saturation'),  # product
+    ('k_a', 'targets/cell', 'targets per transduced cell at half-maximal stimulation'),  # product
+    ('f_comp', 'fraction', 'killing-competent share of cells entering a lesion'),  # product
+    ('k_q', '1/d', 'CAR expression decay (ln 2 / half-life; 0 stable)'),  # product
+    ('nat_u', '1/d', 'natural kill rate per untransduced effector'),  # killing
+    ('nat_t', '1/d', 'natural kill rate per transduced effector'),  # killing
+    ('car_t', '1/d', 'CAR kill rate per transduced effector at full expression'),  # killing
+    ('adcc_u', '1/d', 'ADCC rate per untransduced effector at saturating antibody'),  # killing
+    ('adcc_t', '1/d', 'ADCC rate per transduced effector at saturating antibody'),  # killing
+    ('k_r', '1', 'effector interference in the ratio-dependent law'),  # killing
+    ('kappa', 'kills/cell', 'serial kills per effector before exhaustion'),  # exhaustion
+    ('k_rec', '1/d', 'recovery from exhaustion at full signal'),  # exhaustion
+    ('density', 'cells/mL', 'tumor cell density'),  # tumor
+    ('k_tum', 'cells', 'Gompertz carrying capacity'),  # tumor
+    ('mu_loss', '1/d', 'antigen loss per antigen'),  # tumor
+    ('k_clear', '1/d', 'clearance of dead tumor cells'),  # tumor
+    ('h_new', '1/(1e10 cell d)', 'new-lesion hazard per burden'),  # tumor
+    ('h_death', '1/(1e11 cell d)', 'death hazard per burden'),  # tumor
+    ('t_ld', 'd', 'day of lymphodepletion (inf: none)'),  # chemotherapy
+    ('ld_int', '1', 'lymphodepletion intensity'),  # chemotherapy
+    ('tau_chemo', 'd', 'decay time of chemotherapy exposure'),  # chemotherapy
+    ('conv_inhib', 'fraction', 'growth slowdown by concomitant treatment'),  # chemotherapy
+    ('conv_start', 'd', 'start of the concomitant window'),  # chemotherapy
+    ('conv_end', 'd', 'end of the concomitant window'),  # chemotherapy
+    ('h_ld', '1', 'alloreactivity right after full-intensity lymphodepletion'),  # host
+    ('k_h', '1/d', 'recovery of alloreactivity'),  # host
+    ('h_max', '1', 'alloreactivity at rest'),  # host
+    ('wbc0', 'cells/uL', 'leukocytes at rest'),  # host
+    ('k_wbc', '1/d', 'leukocyte recovery'),  # host
+    ('w_kill', '1/d', 'leukocyte kill by chemotherapy at unit intensity'),  # host
+    ('k_ab', '1/d', 'antibody elimination (ln 2 / half-life)'),  # antibody
+    ('ec50_ab', 'ug/mL', 'antibody at half-maximal ADCC'),  # antibody
+    ('c0', 'pg/mL', 'baseline proxy level'),  # inflammation
+    ('k_c', '1/d', 'proxy clearance'),  # inflammation
+    ('c_car', 'pg/cell', 'release per CAR kill'),  # inflammation
+    ('c_nk', 'pg/cell', 'release per natural or ADCC kill'),  # inflammation
+    ('c_div', 'pg/cell', 'release per antigen-driven division'),  # inflammation
+    ('c_il2', '1/d', 'proxy released per pg/mL IL-2'),  # inflammation
+    ('offtumor_w', '1', "normal-tissue expression of the CAR's targets"),  # off_tumor
+    ('b_sys0', 'cells', 'normal antigen-bearing cells at rest (0: compartment inactive)'),  # systemic_antigen
+    ('k_b', '1/d', 'turnover of the antigen-bearing lineage'),  # systemic_antigen
+    ('w_kill_b', '1/d', 'kill of the lineage by chemotherapy at unit intensity'),  # systemic_antigen
+    ('car_sys', '1/d', 'CAR kill rate on systemic targets'),  # systemic_antigen
+    ('f_b_blood', 'fraction', 'blood share of the lineage (readouts)'),  # systemic_antigen
+    ('r_tsys', '1/d', 'net growth rate of the systemic tumor'),  # systemic_antigen
+    ('k_tsys', 'cells', 'marrow capacity of the systemic tumor (0: none)'),  # systemic_antigen
+]
+P_ROUTE_IA = 0
+P_F_IA = 1
+P_V_B = 2
+P_F_LUNG = 3
+P_K_LB = 4
+P_F_BLOOD = 5
+P_E_X = 6
+P_K_OUT = 7
+P_M_CHEMO_T = 8
+P_P_15 = 9
+P_K_15 = 10
+P_A_LD = 11
+P_TAU_LD = 12
+P_EC50_15 = 13
+P_EC50_2 = 14
+P_U_CYT = 15
+P_K_U = 16
+P_S_CELL_T = 17
+P_S_ARM_T = 18
+P_KA_IL2 = 19
+P_K_2 = 20
+P_V_2 = 21
+P_KA_IL15 = 22
+P_DELTA_0 = 23
+P_S_MAX = 24
+P_K_REJ = 25
+P_G_HLA = 26
+P_EXTRA_DEATH = 27
+P_BETA_M = 28
+P_K_M = 29
+P_N_M = 30
+P_F_MB = 31
+P_RHO_H = 32
+P_K_NICHE = 33
+P_RHO_A = 34
+P_K_A = 35
+P_F_COMP = 36
+P_K_Q = 37
+P_NAT_U = 38
+P_NAT_T = 39
+P_CAR_T = 40
+P_ADCC_U = 41
+P_ADCC_T = 42
+P_K_R = 43
+P_KAPPA = 44
+P_K_REC = 45
+P_DENSITY = 46
+P_K_TUM = 47
+P_MU_LOSS = 48
+P_K_CLEAR = 49
+P_H_NEW = 50
+P_H_DEATH = 51
+P_T_LD = 52
+P_LD_INT = 53
+P_TAU_CHEMO = 54
+P_CONV_INHIB = 55
+P_CONV_START = 56
+P_CONV_END = 57
+P_H_LD = 58
+P_K_H = 59
+P_H_MAX = 60
+P_WBC0 = 61
+P_K_WBC = 62
+P_W_KILL = 63
+P_K_AB = 64
+P_EC50_AB = 65
+P_C0 = 66
+P_K_C = 67
+P_C_CAR = 68
+P_C_NK = 69
+P_C_DIV = 70
+P_C_IL2 = 71
+P_OFFTUMOR_W = 72
+P_B_SYS0 = 73
+P_K_B = 74
+P_W_KILL_B = 75
+P_CAR_SYS = 76
+P_F_B_BLOOD = 77
+P_R_TSYS = 78
+P_K_TSYS = 79
+NPAR = 80
+
+SCALAR_PARAMS = [name for name, _, _ in SCALAR_PARAM_TABLE]
+
+# ---- per-lesion parameters (offsets inside a lesion parameter block) -------------------------------------
+LESION_PARAM_TABLE: list[tuple[str, str, str]] = [
+    ('ia_share', 'flag', '1 for a lesion in the liver (reached by a hepatic-artery dose)'),  # dosing
+    ('perfusion', 'mL/(mL d)', 'lesion perfusion Q_l'),  # trafficking
+    ('r_growth', '1/d', 'Gompertz rate of the lesion'),  # tumor
+    ('is_target', 'flag', '1 for a target lesion (readouts)'),  # tumor
+]
+LP_IA_SHARE = 0
+LP_PERFUSION = 1
+LP_R_GROWTH = 2
+LP_IS_TARGET = 3
+NLP = 4
+
+LESION_PARAMS = [name for name, _, _ in LESION_PARAM_TABLE]
+
+# ---- per-class parameters --------------------------------------------------------------------------------
+CLASS_PARAM_TABLE: list[tuple[str, str, str]] = [
+    ('car_w', '1', 'CAR targeting weight of the class (ligand level for an NKG2D CAR)'),  # killing
+    ('ab_w', 'flag', "1 for a class carrying the antibody's target"),  # killing
+    ('mask', 'bits', 'antigen bits of the class (readouts)'),  # tumor
+]
+CP_CAR_W = 0
+CP_AB_W = 1
+CP_MASK = 2
+NCP = 3
+
+CLASS_PARAMS = [name for name, _, _ in CLASS_PARAM_TABLE]
+
+# ---- closed-form pools (segment entries 1..) -------------------------------------------------------------
+POOLS: list[tuple[str, str, str]] = [
+    ('lung_t', 'cells', 'transduced cells in the lung first-pass pool'),  # lung_rate
+    ('lung_u', 'cells', 'untransduced cells in the lung first-pass pool'),  # lung_rate
+]
+SEG_LUNG_T = 0
+SEG_LUNG_U = 1
+NPOOL = 2
+
+NSEG = NPOOL + 1
+
+# ---- algebraic outputs -----------------------------------------------------------------------------------
+ALGEBRAIC: list[tuple[str, str, str]] = [
+    ('lung_t', 'cells', 'transduced cells in the lung first-pass pool'),
+    ('lung_u', 'cells', 'untransduced cells in the lung first-pass pool'),
+    ('il15_pg_ml', 'pg/mL', 'systemic IL-15 (quasi-steady state)'),
+    ('il2_pg_ml', 'pg/mL', 'systemic IL-2 (quasi-steady state)'),
+    ('signal', '1', 'cytokine signal S of untransduced cells'),
+    ('cytokine_pg_ml', 'pg/mL', 'inflammatory cytokine proxy C, IL-6-like (quasi-steady state)'),
+    ('kill_rate', 'cells/d', 'tumor cells killed per day, all pathways'),
+]
+A_LUNG_T = 0
+A_LUNG_U = 1
+A_IL15_PG_ML = 2
+A_IL2_PG_ML = 3
+A_SIGNAL = 4
+A_CYTOKINE_PG_ML = 5
+A_KILL_RATE = 6
+NALG = 7
+
+# ---- events ------------------------------------------------------------------------------------------------
+EV_NONE = 0
+EV_INFUSION = 1  # a = viable transduced cells; b = viable untransduced cells
+EV_LYMPHODEPLETION = 2  # a = intensity; b = log10 kill of tumor
+EV_IL2 = 3  # a = pg absorbed into the IL-2 depot
+EV_IL15 = 4  # a = pg into the IL-15 depot
+EV_ANTIBODY = 5  # a = ug/mL added
+EV_LOG_KILL = 6  # a = log10 kill of tumor
+EV_BOUNDARY = 7  # a = (none: a discontinuity of a piecewise-constant input)
+EVENTS: dict[int, str] = {1: 'infusion', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody'}

@@ -1,0 +1,59 @@
+"""Process 1, dosing: an infusion puts viable cells into the body by its route.
+
+Intravenous: a share ``f_lung`` is held in the lung first-pass pool (:mod:`.trafficking`), the rest joins the
+functional systemic pool E. Hepatic artery: a share ``f_ia`` goes straight to the liver lesions, split by perfusion x
+volume (into killing-competent K and non-killing N by ``f_comp``), the rest joins E. Fresh transduced cells carry
+full CAR expression: the pool's mean expression q becomes the cell-weighted mean with q = 1.
+"""
+
+from __future__ import annotations
+
+from nksim.kinetics.processes.base import Event, Model, Param
+from nksim.kinetics.symbolic import total, where
+
+PARAMS = [
+    Param("route_ia", "flag", "1 for a hepatic-artery infusion, 0 for i.v.", derived="regimen.route"),
+    Param("f_ia", "fraction", "share of a hepatic-artery dose retained by liver lesions", registry="f_ia"),
+    Param("ia_share", "flag", "1 for a lesion in the liver (reached by a hepatic-artery dose)", scope="lesion",
+          derived="tumor.lesions_in_liver"),
+]
+EVENTS = [Event("infusion", 1, a="viable transduced cells", b="viable untransduced cells")]
+
+
+def quantities(m: Model) -> None:
+    pass
+
+
+def rates(m: Model) -> None:
+    pass
+
+
+def _product_cells_transduced(m: Model) -> object:
+    """Transduced product cells now (event mode: before this infusion), lung pool included."""
+    lesions = [m.y("K_t", l) + m.y("N_t", l) + m.y("X_t", l) for l in range(m.nl)]
+    return total([m.y("E_t"), m.y("M_t"), m.pool("lung_t"), *lesions])
+
+
+def on_event(m: Model, kind: str) -> None:
+    if kind != "infusion":
+        return
+    a, b = m.arg_a, m.arg_b
+    old = _product_cells_transduced(m)
+    m.assign("q", where(a > 0.0, (m.y("q") * old + a) / (old + a), m.raw("q")))
+    ia = m.p("route_ia") > 0.5
+    weights = [m.pl(l, "ia_share") * m.pl(l, "perfusion") * total(m.tumor(l, c) for c in range(m.nc))
+               for l in range(m.nl)]
+    wsum = total(weights)
+    f_ia = where(wsum > 0.0, m.p("f_ia"), 0.0)
+    f_comp = m.p("f_comp")
+    for l in range(m.nl):
+        share = where(ia & (wsum > 0.0), f_ia * weights[l] / wsum, 0.0)
+        m.assign("K_t", m.raw("K_t", l) + share * a * f_comp, l)
+        m.assign("N_t", m.raw("N_t", l) + share * a * (1.0 - f_comp), l)
+        m.assign("K_u", m.raw("K_u", l) + share * b * f_comp, l)
+        m.assign("N_u", m.raw("N_u", l) + share * b * (1.0 - f_comp), l)
+    systemic = where(ia, 1.0 - f_ia, 1.0 - m.p("f_lung"))
+    m.assign("E_t", m.raw("E_t") + systemic * a)
+    m.assign("E_u", m.raw("E_u") + systemic * b)
+    m.assign_pool("lung_t", m.pool("lung_t") + where(ia, 0.0, m.p("f_lung") * a))
+    m.assign_pool("lung_u", m.pool("lung_u") + where(ia, 0.0, m.p("f_lung") * b))

@@ -1,0 +1,102 @@
+"""Processes 4 and 5, the product's own life: survival, rejection, the long-lived pool, proliferation, CAR expression.
+
+Per-cell death ``delta_0`` (1 - ``s_max`` S_cell) + host rejection ``k_rej`` H g_HLA (+ ``extra_death`` for
+irradiated lines). The long-lived pool M forms from E at ``k_m`` S_cell^``n_m`` and dies at ``beta_m`` + rejection.
+Homeostatic proliferation in E at ``rho_h`` S_cell (1 - N_prod/``k_niche``); antigen-driven proliferation of
+transduced cells in a lesion at ``rho_a`` q R/(``k_a`` + R), R = targetable tumor cells per transduced cell there,
+daughters split by ``f_comp``. CAR expression q decays at ``k_q`` (transient, mRNA constructs).
+"""
+
+from __future__ import annotations
+
+from nksim.kinetics.processes.base import Model, Param, State
+from nksim.kinetics.symbolic import Expr, pos, power, total
+
+STATES = [
+    State("E_t", "cells", "functional transduced product NK, blood + tissue (rapid equilibrium; blood share f_blood)"),
+    State("E_u", "cells", "functional untransduced product NK, blood + tissue"),
+    State("M_t", "cells", "long-lived transduced pool"),
+    State("M_u", "cells", "long-lived untransduced pool"),
+    State("q", "1", "mean CAR expression of the transduced pool", atol=1e-9),
+    State("cum_prod_death", "cells", "cumulative product-cell deaths (all pools, lung included)"),
+    State("cum_prod_div", "cells", "cumulative product-cell divisions"),
+    State("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
+    State("K_t", "cells", "killing-competent transduced product NK in the lesion", scope="lesion"),
+    State("K_u", "cells", "killing-competent untransduced product NK in the lesion", scope="lesion"),
+    State("N_t", "cells", "non-killing transduced product NK in the lesion", scope="lesion"),
+    State("N_u", "cells", "non-killing untransduced product NK in the lesion", scope="lesion"),
+    State("X_t", "cells", "exhausted transduced product NK in the lesion", scope="lesion"),
+    State("X_u", "cells", "exhausted untransduced product NK in the lesion", scope="lesion"),
+]
+PARAMS = [
+    Param("delta_0", "1/d", "death rate of unsupported product NK", registry="delta_0"),
+    Param("s_max", "fraction", "largest reduction of death by cytokine signal", registry="s_max"),
+    Param("k_rej", "1/d", "host rejection rate at full alloreactivity", registry="k_rej"),
+    Param("g_hla", "1", "HLA visibility of the product to the host",
+          derived="g_hla_allogeneic / g_hla_hypoimmune / 0 (autologous)"),
+    Param("extra_death", "1/d", "extra death of irradiated cell lines", derived="delta_irradiated or 0"),
+    Param("beta_m", "1/d", "death rate of the long-lived pool", registry="beta_m"),
+    Param("k_m", "1/d", "formation of the long-lived pool at full signal", registry="k_m"),
+    Param("n_m", "1", "steepness of long-lived pool formation in the signal", registry="n_m"),
+    Param("f_mb", "fraction", "blood share of the long-lived pool (readouts)", registry="f_mb"),
+    Param("rho_h", "1/d", "homeostatic proliferation at full signal", registry="rho_h"),
+    Param("k_niche", "cells", "niche capacity for homeostatic proliferation", registry="k_niche"),
+    Param("rho_a", "1/d", "antigen-driven proliferation at saturation", registry="rho_a"),
+    Param("k_a", "targets/cell", "targets per transduced cell at half-maximal stimulation", registry="k_a"),
+    Param("f_comp", "fraction", "killing-competent share of cells entering a lesion", registry="f_comp"),
+    Param("k_q", "1/d", "CAR expression decay (ln 2 / half-life; 0 stable)", derived="car_half_life_d"),
+]
+
+
+def antigen_driven_divisions(rho_a: Expr, q: Expr, targets: Expr, stimulated: Expr, cells: Expr,
+                             k_a: Expr) -> Expr:
+    """Divisions per day of ``stimulated`` transduced cells meeting ``targets`` antigen-bearing cells, with
+    ``cells`` transduced cells sharing them: rho_a q R/(k_a + R) x stimulated, R = targets/(cells + 1)."""
+    r = targets / (cells + 1.0)
+    return rho_a * q * r / (k_a + r) * stimulated
+
+
+def quantities(m: Model) -> None:
+    m.define_lesion("pool_t", lambda m, l: m.y("K_t", l) + m.y("N_t", l) + m.y("X_t", l))
+    m.define_lesion("pool_u", lambda m, l: m.y("K_u", l) + m.y("N_u", l) + m.y("X_u", l))
+    m.define("n_trans", lambda m: total([m.y("E_t"), m.y("M_t"), *(m.lq(l).pool_t for l in range(m.nl)),
+                                         m.q.lung_t]))
+    m.define("n_prod", lambda m: total([m.q.n_trans, m.y("E_u"), m.y("M_u"),
+                                        *(m.lq(l).pool_u for l in range(m.nl)), m.q.lung_u]))
+    m.define("rej", lambda m: m.p("k_rej") * m.y("H") * m.p("g_hla") + m.p("extra_death"))
+    m.define("death_t", lambda m: m.p("delta_0") * (1.0 - m.p("s_max") * m.q.sig_t) + m.q.rej)
+    m.define("death_u", lambda m: m.p("delta_0") * (1.0 - m.p("s_max") * m.q.sig) + m.q.rej)
+    m.define("room", lambda m: pos(1.0 - m.q.n_prod / m.p("k_niche")))
+    m.define("prol_t", lambda m: m.p("rho_h") * m.q.sig_t * m.q.room)
+    m.define("prol_u", lambda m: m.p("rho_h") * m.q.sig * m.q.room)
+    m.define("mform_t", lambda m: m.p("k_m") * power(m.q.sig_t, m.p("n_m")))
+    m.define("mform_u", lambda m: m.p("k_m") * power(m.q.sig, m.p("n_m")))
+    m.define("mdeath", lambda m: m.p("beta_m") + m.q.rej)
+    m.define_lesion("div", lambda m, l: antigen_driven_divisions(
+        m.p("rho_a"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
+    m.define("div_ag", lambda m: total(m.lq(l).div for l in range(m.nl)))
+
+
+def rates(m: Model) -> None:
+    e_t, e_u, m_t, m_u = m.y("E_t"), m.y("E_u"), m.y("M_t"), m.y("M_u")
+    q = m.q
+    m.flux("E_t", (q.prol_t - q.death_t - q.mform_t) * e_t)
+    m.flux("E_u", (q.prol_u - q.death_u - q.mform_u) * e_u)
+    m.flux("M_t", q.mform_t * e_t - q.mdeath * m_t)
+    m.flux("M_u", q.mform_u * e_u - q.mdeath * m_u)
+    m.flux("q", -m.p("k_q") * m.y("q"))
+    f_comp = m.p("f_comp")
+    deaths = []
+    for l in range(m.nl):
+        div = m.lq(l).div
+        m.flux("K_t", f_comp * div, l)
+        m.flux("N_t", (1.0 - f_comp) * div, l)
+        for name in ("K_t", "N_t", "X_t"):
+            m.flux(name, -q.death_t * m.y(name, l), l)
+        for name in ("K_u", "N_u", "X_u"):
+            m.flux(name, -q.death_u * m.y(name, l), l)
+        deaths.append(q.death_t * m.lq(l).pool_t + q.death_u * m.lq(l).pool_u)
+    deaths += [q.death_t * e_t + q.death_u * e_u, q.mdeath * (m_t + m_u), q.lung_death * (q.lung_t + q.lung_u)]
+    m.flux("cum_prod_death", total(deaths))
+    m.flux("cum_prod_div", q.prol_t * e_t + q.prol_u * e_u + q.div_ag)
+    m.flux("cum_ag_div", q.div_ag)
