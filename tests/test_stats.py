@@ -32,3 +32,16 @@ def test_both_call_sites_are_pinned(k, n):
     assert _hex(multiarm_cp(k, n)) == arm95
     assert _hex(clinical_cp(k, n, 0.1)) == clin90
     assert _hex(multiarm_cp(k, n, 0.9)) == arm90
+
+
+def test_one_implementation_behind_both_names():
+    import nksim.clinical
+    from nksim.errors import InputError
+    from nksim.stats import clopper_pearson
+
+    assert clinical_cp is clopper_pearson and nksim.clinical.clopper_pearson is clopper_pearson
+    for k, n in PINNED:
+        assert multiarm_cp(k, n, 0.8) == clopper_pearson(k, n, 1 - 0.8)
+    assert all(v != v for v in multiarm_cp(0, 0))  # no patients: no interval (nan, nan)
+    with pytest.raises(InputError):
+        multiarm_cp(4, 3)

@@ -14,22 +14,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
 
 from nksim.errors import InputError
+from nksim.stats import clopper_pearson as clopper_pearson  # defined in nksim.stats; still importable from here
 
 SUMMARY_COLUMNS = ["metric", "estimate", "ci_low", "ci_high", "n_events", "n", "unit"]
-
-
-def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Exact two-sided (1 - alpha) interval for a binomial proportion k / n; (nan, nan) when n = 0."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    if not 0 <= k <= n:
-        raise InputError("k", k, f"an integer in [0, {n}]")
-    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return lo, hi
 
 
 def km_median(durations: np.ndarray, events: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta as beta_dist
-
 from nksim.errors import InputError
 from nksim.rng import stream
+from nksim.stats import clopper_pearson as _clopper_pearson
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,9 @@ def parse_arms(text: str) -> list[Arm]:
 
 
 def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact binomial confidence interval (Clopper & Pearson 1934)."""
-    a = 1 - level
-    lo = 0.0 if x == 0 else float(beta_dist.ppf(a / 2, x, n - x + 1))
-    hi = 1.0 if x == n else float(beta_dist.ppf(1 - a / 2, x + 1, n - x))
-    return lo, hi
+    """Exact binomial confidence interval (Clopper & Pearson 1934) at confidence ``level``:
+    :func:`nksim.stats.clopper_pearson` with alpha = 1 - level ((nan, nan) when n = 0)."""
+    return _clopper_pearson(x, n, 1 - level)
 
 
 def simulate_randomized(arms: list[Arm], n_per_arm: int, *, seed: int = 1, accrual_months: float = 12.0,
