@@ -8,6 +8,8 @@ Public API::
     res = nksim.simulate(sc, n_patients=50, seed=1)
     res.trajectories   # xarray Dataset: patient x time (x lesion x antigen_class), units in attrs
     res.patients       # pandas DataFrame: covariates, product given, solver statistics
+    df = nksim.to_nonmem(res)                  # NONMEM-style table: doses, observations, covariates
+    nksim.simulate(sc, n_patients=50, seed=1, overrides={"dosing": nksim.read_nonmem("data.csv")})
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 from nksim.version import __version__ as __version__
 from nksim.engine import SimulationResult as SimulationResult
 from nksim.engine import simulate as simulate
+from nksim.io.nonmem import read_nonmem as read_nonmem
+from nksim.io.nonmem import to_nonmem as to_nonmem
 from nksim.spec.io import builtin_names as list_scenarios
 from nksim.spec.io import load_scenario as load_scenario
 from nksim.spec.scenario import Scenario as Scenario
 
-__all__ = ["Scenario", "SimulationResult", "list_scenarios", "load_scenario", "simulate", "__version__"]
+__all__ = ["Scenario", "SimulationResult", "list_scenarios", "load_scenario", "read_nonmem", "simulate", "to_nonmem",
+           "__version__"]

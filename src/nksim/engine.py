@@ -69,6 +69,9 @@ def provenance(scenario: Scenario, backend: str) -> dict[str, Any]:
 def _slice_overrides(ov: Mapping[str, Any], idx: np.ndarray, n_total: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in ov.items():
+        if k == "dosing":  # a table keyed by patient id: every chunk gets all of it
+            out[k] = v
+            continue
         if k == "regimen" and not hasattr(v, "dose_levels"):
             v = list(v)
             if len(v) != n_total:
@@ -150,6 +153,11 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update=sim_update)})
     ov = check_overrides(overrides)
     ids = np.arange(sc.simulation.n_patients) if patient_ids is None else np.asarray(patient_ids, dtype=np.int64)
+    if "dosing" in ov:  # validated once; every patient of the table must be simulated
+        from nksim.kinetics.dosing import as_dosing
+
+        ov["dosing"] = as_dosing(ov["dosing"])
+        ov["dosing"].check_ids(ids)
     n = len(ids)
     size = n if chunk_size is None else int(chunk_size)
     if size < 1:
@@ -171,7 +179,7 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         tables.append(table)
         bar(k + 1, int(idx[-1]) + 1)
     traj = parts[0] if len(parts) == 1 else xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal",
-                                                        compat="override")
+                                                        compat="override", join="outer")
     prov = provenance(sc, backend)
     traj.attrs.update({k: (str(v) if not isinstance(v, (int, float, str)) else v) for k, v in prov.items()})
     return SimulationResult(traj, pd.concat(tables), sc, prov)

@@ -64,7 +64,7 @@ def load_chunk(out: Path, k: int) -> tuple[xr.Dataset, pd.DataFrame] | None:
 
 def finalize(out: Path, parts: list[xr.Dataset], tables: list[pd.DataFrame], attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
     traj = parts[0] if len(parts) == 1 else xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal",
-                                                        compat="override")
+                                                        compat="override", join="outer")
     traj.attrs.update({k: (v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)) for k, v in attrs.items()})
     patients = pd.concat(tables)
     traj.to_netcdf(out / "trajectories.nc", engine="h5netcdf")

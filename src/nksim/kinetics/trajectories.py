@@ -62,6 +62,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+DOSE_COORDS: list[tuple[str, str, str]] = [
+    ("time", "d", "dose time, days since the first infusion"),
+    ("cmt", "1", "dose compartment (nksim.kinetics.dosing.DOSE_CMTS; NaN = no dose)"),
+    ("amt", "unit of the dose compartment", "dose amount (cells, 1, MIU, ug, mg or log10 kill by dose_cmt)"),
+]
+
+
 def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: np.ndarray) -> xr.Dataset:
     """Dataset of one chunk of patients (ys: patient x time x state, als: patient x time x algebraic)."""
     nl, nc = inp.n_lesions, inp.n_classes
@@ -143,4 +150,9 @@ def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: 
             "is_target": ("lesion", np.array([bool(p[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(nl)])),
         },
     )
+    if inp.doses is not None:  # the doses given, as NONMEM-style records (NaN-padded; chunks join on ``dose``)
+        d = inp.doses
+        ds = ds.assign_coords(dose=np.arange(d.shape[1]), **{
+            f"dose_{k}": (("patient", "dose"), d[..., j], {"units": u, "long_name": meaning})
+            for j, (k, u, meaning) in enumerate(DOSE_COORDS)})
     return ds
