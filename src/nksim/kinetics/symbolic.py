@@ -19,7 +19,7 @@ from typing import Union
 Number = Union[int, float]
 _ids = itertools.count()
 _interned: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
-_LEAF_OPS = frozenset({"y", "p", "seg", "t", "arg"})
+_LEAF_OPS = frozenset({"y", "p", "seg", "t", "arg", "pool"})
 
 
 class Expr:
@@ -112,7 +112,7 @@ class Expr:
 
 CONDITIONS = {"gt", "ge", "lt", "le", "and", "or"}
 UNARY = {"exp", "log", "sqrt", "pos"}
-LEAVES = {"const", "y", "p", "seg", "t", "arg"}
+LEAVES = {"const", "y", "p", "seg", "t", "arg", "pool"}
 
 
 def const(x: Number) -> Expr:

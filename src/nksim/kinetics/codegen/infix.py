@@ -25,7 +25,7 @@ def infix(e: Expr, leaf: Callable[[Expr], str] | None = None, named: Callable[[E
     expanding a node (None: expand), e.g. a quantity defined by its own rule."""
     if e.op == "const":
         return _num(e.val)  # type: ignore[arg-type]
-    if e.op in ("y", "p", "seg", "t", "arg"):
+    if e.op in ("y", "p", "seg", "t", "arg", "pool"):
         if leaf is not None:
             return leaf(e)
         return e.name or ("time" if e.op == "t" else f"{e.op}[{e.val}]")
@@ -37,7 +37,7 @@ def infix(e: Expr, leaf: Callable[[Expr], str] | None = None, named: Callable[[E
     def sub(x: Expr, prec: int = 0, right: bool = False) -> str:
         s = infix(x, leaf, named, depth + 1)
         px = _PREC.get(x.op, 9)
-        if (named is not None and named(x) is not None) or x.op in ("y", "p", "seg", "t", "arg", "const"):
+        if (named is not None and named(x) is not None) or x.op in ("y", "p", "seg", "t", "arg", "pool", "const"):
             px = 9
         if px < prec or (right and px == prec and x.op in _PREC):
             return f"({s})"

@@ -99,8 +99,8 @@ def layout() -> SimpleNamespace:
     )
 
 
-def _model(nl: int, nc: int, mode: str) -> Model:
-    m = Model(layout(), nl, nc, mode)  # type: ignore[arg-type]
+def _model(nl: int, nc: int, mode: str, pools_as_states: bool = False) -> Model:
+    m = Model(layout(), nl, nc, mode, pools_as_states)  # type: ignore[arg-type]
     for mod in PROCESSES:
         fn = getattr(mod, "quantities", None)
         if fn is not None:
@@ -111,7 +111,11 @@ def _model(nl: int, nc: int, mode: str) -> Model:
 @dataclass
 class Traced:
     """The model traced for one configuration: d(state)/dt and the algebraic outputs as expressions, and per event
-    code the states and segment entries it changes (index -> new value)."""
+    code the states and segment entries it changes (index -> new value).
+
+    With ``pools_as_states`` (the SBML form) the closed-form pools are leaves ('pool', k) with
+    d(pool k)/dt = -``pool_rates[k]`` x pool k, switches read time itself, and an event's segment entries k + 1 are
+    the pools' new values."""
 
     nl: int
     nc: int
@@ -119,22 +123,24 @@ class Traced:
     algebraic: list[Expr]
     events: dict[int, tuple[dict[int, Expr], dict[int, Expr]]] = field(default_factory=dict)
     model: Model | None = None
+    pool_rates: list[Expr] = field(default_factory=list)
 
 
-def trace(nl: int, nc: int) -> Traced:
+def trace(nl: int, nc: int, pools_as_states: bool = False) -> Traced:
     """Run every process's rate laws and event jumps for ``nl`` lesions and ``nc`` antigen classes."""
     if nl < 1 or nc < 1 or nc & (nc - 1):
         raise ValueError(f"need >= 1 lesion and a power of two of antigen classes, got {nl} and {nc}")
     lay = layout()
-    m = _model(nl, nc, "rates")
+    m = _model(nl, nc, "rates", pools_as_states)
     for mod in PROCESSES:
         fn = getattr(mod, "rates", None)
         if fn is not None:
             fn(m)
     alg = [m.algebraic.get(k, Expr("const", val=0.0)) for k in range(lay.NALG)]
-    out = Traced(nl, nc, m.derivatives(), alg, model=m)
+    out = Traced(nl, nc, m.derivatives(), alg, model=m,
+                 pool_rates=[getattr(m.q, pool.rate) for pool in lay.POOLS] if pools_as_states else [])
     for code, name in [(EV_NONE, None)] + [(e.code, e.name) for e in lay.EVENTS]:
-        em = _model(nl, nc, "event")
+        em = _model(nl, nc, "event", pools_as_states)
         if name is not None:
             for mod in PROCESSES:
                 fn = getattr(mod, "on_event", None)

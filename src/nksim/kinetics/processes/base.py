@@ -101,7 +101,7 @@ class _Lazy:
         v = fn(self._owner) if self._lesion is None else fn(self._owner, self._lesion)
         v = lift(v) if isinstance(v, (int, float)) else v
         self._busy.discard(name)
-        if isinstance(v, Expr) and v.name is None and v.op not in ("const", "y", "p", "seg", "t", "arg"):
+        if isinstance(v, Expr) and v.name is None and v.op not in ("const", "y", "p", "seg", "t", "arg", "pool"):
             v.name = name if self._lesion is None else f"{name}_{self._lesion}"
         vals[name] = v
         return v
@@ -117,13 +117,16 @@ class Model:
     values and assign new ones. Leaves are ('y', i) states, ('p', i) parameters, ('seg', k) the segment description
     (k = 0 its start time, then the pools at that time), ('t',) time and ('arg', 0 | 1) an event's two amounts."""
 
-    def __init__(self, layout, nl: int, nc: int, mode: Literal["rates", "event"] = "rates") -> None:
+    def __init__(self, layout, nl: int, nc: int, mode: Literal["rates", "event"] = "rates",
+                 pools_as_states: bool = False) -> None:
         self.L = layout
         self.nl = nl
         self.nc = nc
         self.mode = mode
+        self.pools_as_states = pools_as_states
         self.t = Expr("t")
-        self.t_seg = Expr("seg", val=0)
+        # the start of the current between-event segment; with pools as states (SBML) switches read time itself
+        self.t_seg = self.t if pools_as_states else Expr("seg", val=0)
         self.arg_a = Expr("arg", val=0)
         self.arg_b = Expr("arg", val=1)
         self.n_antigens = max(0, (nc - 1).bit_length())
@@ -197,6 +200,8 @@ class Model:
         k = self.L.POOL_INDEX[name]
         if k in self.cur_pool:
             return self.cur_pool[k]
+        if self.pools_as_states:  # SBML: the pool is a state of its own, d/dt = -rate x pool (see Traced.pool_rates)
+            return self._get("pool", k, name)
         return self._get("seg", k + 1, f"{name}_seg") * self.decay(self.L.POOLS[k].rate)
 
     def decay(self, rate: str) -> Expr:
