@@ -222,19 +222,40 @@ def to_nonmem(source: Any, observations: Sequence[str] | str | None = None, time
     return df
 
 
+COVARIATE_DESCRIPTIONS = {
+    "weight_kg": "body weight",
+    "chemosensitivity": "tumor chemosensitivity (scales the log-kill of lymphodepletion and chemotherapy)",
+    "hla_level": "tumor HLA class I level relative to normal tissue",
+    "hypoxia": "tumor hypoxia",
+    "ligand_level": "tumor NK-activating ligand level relative to typical",
+    "tgfb_ng_ml": "tumor TGF-beta",
+    "wbc0_per_ul": "baseline leukocytes",
+    "b_blood_per_ul": "baseline blood B cells (before lymphodepletion)",
+    "tvdt_d": "tumor volume doubling time",
+    "kir_matched": "donor KIR-ligand matched (1) or mismatched (0)",
+    "sum_diameters_mm": "baseline sum of target-lesion diameters",
+    "min_lesion_diameter_mm": "smallest baseline target-lesion diameter",
+    "max_lesion_diameter_mm": "largest baseline target-lesion diameter",
+}
+
+
 def _covariate_info(name: str, patients: pd.DataFrame) -> dict[str, str]:
     from nksim.registry import load_registry
 
     reg = load_registry()
-    if patients[name].dtype.kind == "b":
-        return {"unit": "0/1", "description": f"{name} (1 = true)"}
-    if re.fullmatch(r"lesion\d+_diameter_mm|(sum|min|max)_(lesion_)?diameters?_mm", name):
-        return {"unit": "mm", "description": "baseline longest diameter (target lesions)"}
+    m = re.fullmatch(r"lesion(\d+)_diameter_mm", name)
+    if m:
+        return {"unit": "mm", "description": f"baseline diameter of target lesion {m.group(1)}"}
+    if name.startswith("antigen_fraction_"):
+        return {"unit": "fraction", "description": f"fraction of tumor cells carrying {name[17:]}"}
+    unit = "0/1" if patients[name].dtype.kind == "b" else ("mm" if name.endswith("_mm") else "")
+    note = ""
     try:
         p = reg[name]
-        return {"unit": p.unit, "description": (p.note or p.source or name)[:200]}
+        unit, note = unit or p.unit, p.note
     except InputError:
-        return {"unit": "", "description": name}
+        pass
+    return {"unit": unit, "description": COVARIATE_DESCRIPTIONS.get(name, note or name)}
 
 
 def metadata(observations: Sequence[Observation], covariates: Sequence[str], patients: pd.DataFrame,

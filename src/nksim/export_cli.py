@@ -1,0 +1,63 @@
+"""`nksim export ...`: simulated cohorts in other tools' formats (NONMEM-style datasets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nksim.errors import InputError
+
+app = typer.Typer(help="Export simulated cohorts in other tools' formats.", no_args_is_help=True)
+
+
+def _floats(text: Optional[str], field: str) -> Optional[list[float]]:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(field, text, "comma-separated days, e.g. 0,7,14,28") from None
+
+
+@app.command("nonmem")
+def nonmem(
+    source: str = typer.Argument(..., help="run folder written by `nksim run`, or a scenario (built-in name or YAML) "
+                                 "to simulate now"),
+    out: Path = typer.Option(..., "--out", "-o", help="CSV file to write (its data dictionary goes to <file>.json)"),
+    patients: Optional[int] = typer.Option(None, "--patients", "-n", help="virtual patients (scenario source only)"),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (scenario source only)"),
+    dosing: Optional[Path] = typer.Option(None, "--dosing", help="NONMEM-style dosing table whose dose rows replace "
+                                          "the listed patients' regimens (scenario source only)"),
+    observations: Optional[str] = typer.Option(None, "--observations", help="comma-separated: product_blood, "
+                                               "car_product_blood, tumor_target_cells, tumor_total_cells, cytokine, "
+                                               "il15, il2, wbc, antibody, b_cells_blood, or all (default: "
+                                               "product_blood,tumor_target_cells,cytokine)"),
+    times: Optional[str] = typer.Option(None, "--times", help="comma-separated observation days, each a save time "
+                                        "(default: every save time)"),
+    covariates: Optional[str] = typer.Option(None, "--covariates", help="comma-separated patient-table columns, or "
+                                             "none (default: the baseline covariates)"),
+) -> None:
+    """Write a cohort as a NONMEM-style dataset (ID, TIME, EVID, AMT, CMT, DV, MDV, DVID, covariates).
+
+    TIME is days since the first infusion; doses are bolus rows (EVID 1) with AMT in the CMT's unit; observations
+    (EVID 0) are post-dose values at save times. See docs/results.md for the compartments and units."""
+    from nksim.io.nonmem import read_nonmem, sidecar_path, to_nonmem, write_nonmem
+
+    folder = Path(source)
+    if folder.is_dir():
+        for name, value in (("--patients", patients), ("--seed", seed), ("--dosing", dosing)):
+            if value is not None:
+                raise InputError(name, str(value), "nothing for a run folder (it was simulated already); give a "
+                                 "scenario to simulate instead")
+        data = folder
+    else:
+        from nksim.engine import simulate
+
+        overrides = {"dosing": read_nonmem(dosing)} if dosing is not None else None
+        data = simulate(source, n_patients=patients, seed=seed, overrides=overrides)
+    df = to_nonmem(data, observations=observations, times=_floats(times, "--times"), covariates=covariates)
+    path = write_nonmem(df, out)
+    typer.echo(f"{len(df)} rows ({int((df['EVID'] == 1).sum())} doses) for {df['ID'].nunique()} patients: {path}")
+    typer.echo(f"data dictionary (units per CMT/DVID): {sidecar_path(path)}")
