@@ -13,6 +13,8 @@ Time: days since the first product infusion (day 0; lymphodepletion and pre-infu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -78,10 +80,12 @@ def cmt_choices() -> str:
 
 
 def regimen_doses(regimen: Any, cells: float, car_fraction: float) -> list[Dose]:
-    """The dose records of a regimen: ``cells`` viable product cells per infusion, ``car_fraction`` transduced."""
-    out: list[Dose] = []
-    if regimen.lymphodepletion is not None:
-        out.append((regimen.lymphodepletion.day, CMT_LYMPHODEPLETION, regimen.lymphodepletion.intensity))
+    """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion, a
+    ``car_fraction`` share of them transduced."""
+    try:
+        out = list(_regimen_fixed_doses(regimen))
+    except TypeError:  # an unhashable regimen-like object: no cache
+        out = list(_regimen_fixed_doses.__wrapped__(regimen))
     if cells > 0:
         a, b = cells * car_fraction, cells * (1.0 - car_fraction)
         for day in regimen.infusion_days:
@@ -89,6 +93,16 @@ def regimen_doses(regimen: Any, cells: float, car_fraction: float) -> list[Dose]
                 out.append((day, CMT_PRODUCT_CAR, a))
             if b > 0:
                 out.append((day, CMT_PRODUCT_UNTRANSDUCED, b))
+    out.sort(key=_TIME_CMT)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _regimen_fixed_doses(regimen: Any) -> tuple[Dose, ...]:
+    """The records of a regimen that do not depend on the patient (all but the infusions), cached per regimen."""
+    out: list[Dose] = []
+    if regimen.lymphodepletion is not None:
+        out.append((regimen.lymphodepletion.day, CMT_LYMPHODEPLETION, regimen.lymphodepletion.intensity))
     if regimen.il2 is not None:
         out.extend((day, CMT_IL2, regimen.il2.dose) for day in regimen.il2.days)
     if regimen.il15 is not None:
@@ -97,12 +111,16 @@ def regimen_doses(regimen: Any, cells: float, car_fraction: float) -> list[Dose]
         out.extend((day, CMT_ANTIBODY, regimen.antibody.dose_mg) for day in regimen.antibody.days)
     if regimen.concomitant is not None:
         out.extend((day, CMT_CHEMO, regimen.concomitant.logkill) for day in regimen.concomitant.logkill_days)
-    return sort_doses(out)
+    return tuple(out)
 
 
 def sort_doses(doses: Sequence[Dose]) -> list[Dose]:
     """Canonical order: by time, then compartment (stable: equal (time, cmt) keep their order)."""
-    return sorted(doses, key=lambda d: (d[0], d[1]))
+    return sorted(doses, key=_TIME_CMT)
+
+
+_TIME_CMT = itemgetter(0, 1)
+_N_CMT = max(DOSE_CMTS) + 1
 
 
 @dataclass
@@ -119,7 +137,7 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
     order (lymphodepletion, infusions, IL-2, IL-15, antibody, chemotherapy); the caller adds boundary events and
     sorts by time. Infusion records at the same time pair up by rank (the k-th transduced record with the k-th
     untransduced one) into one infusion event."""
-    by_cmt: dict[int, list[Dose]] = {c: [] for c in DOSE_CMTS}
+    by_cmt: list[list[Dose]] = [[] for _ in range(_N_CMT)]
     for d in doses:
         by_cmt[d[1]].append(d)
     ev: list[tuple[float, int, float, float]] = []
@@ -127,19 +145,29 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
     for t, _, amt in by_cmt[CMT_LYMPHODEPLETION]:
         ev.append((t, L.EV_LD, amt, ld_logkill * chemo * amt))
         ld = (t, amt)
-    pairs: dict[tuple[float, int], list[float]] = {}
-    for cmt in INFUSION_CMTS:
-        rank: dict[float, int] = {}
-        for t, _, amt in by_cmt[cmt]:
-            k = rank.get(t, 0)
-            rank[t] = k + 1
-            pairs.setdefault((t, k), [0.0, 0.0])[cmt - CMT_PRODUCT_CAR] = amt
-    infusions = [(t, a, b) for (t, _), (a, b) in sorted(pairs.items())]
+    car, untr = by_cmt[CMT_PRODUCT_CAR], by_cmt[CMT_PRODUCT_UNTRANSDUCED]
+    if not untr or not car:  # one product compartment: one infusion per record
+        infusions = [(t, amt, 0.0) for t, _, amt in car] + [(t, 0.0, amt) for t, _, amt in untr]
+    elif [d[0] for d in car] == [d[0] for d in untr]:  # the same times: pair them in order
+        infusions = [(t, a, b) for (t, _, a), (_, _, b) in zip(car, untr)]
+    else:
+        pairs: dict[tuple[float, int], list[float]] = {}
+        for j, group in enumerate((car, untr)):
+            rank: dict[float, int] = {}
+            for t, _, amt in group:
+                k = rank.get(t, 0)
+                rank[t] = k + 1
+                pairs.setdefault((t, k), [0.0, 0.0])[j] = amt
+        infusions = [(t, a, b) for (t, _), (a, b) in sorted(pairs.items())]
     ev.extend((t, L.EV_INFUSION, a, b) for t, a, b in infusions)
-    ev.extend((t, L.EV_IL2, amt * il2_pg_per_miu * f_sc_il2, 0.0) for t, _, amt in by_cmt[CMT_IL2])
-    ev.extend((t, L.EV_IL15, amt * 1e6, 0.0) for t, _, amt in by_cmt[CMT_IL15])
-    ev.extend((t, L.EV_AB, amt * 1000.0 / ab_volume_ml, 0.0) for t, _, amt in by_cmt[CMT_ANTIBODY])
-    ev.extend((t, L.EV_LOGKILL, amt * chemo, 0.0) for t, _, amt in by_cmt[CMT_CHEMO])
+    if by_cmt[CMT_IL2]:
+        ev.extend((t, L.EV_IL2, amt * il2_pg_per_miu * f_sc_il2, 0.0) for t, _, amt in by_cmt[CMT_IL2])
+    if by_cmt[CMT_IL15]:
+        ev.extend((t, L.EV_IL15, amt * 1e6, 0.0) for t, _, amt in by_cmt[CMT_IL15])
+    if by_cmt[CMT_ANTIBODY]:
+        ev.extend((t, L.EV_AB, amt * 1000.0 / ab_volume_ml, 0.0) for t, _, amt in by_cmt[CMT_ANTIBODY])
+    if by_cmt[CMT_CHEMO]:
+        ev.extend((t, L.EV_LOGKILL, amt * chemo, 0.0) for t, _, amt in by_cmt[CMT_CHEMO])
     return PatientEvents(ev, ld, infusions, bool(by_cmt[CMT_ANTIBODY]))
 
 
