@@ -179,6 +179,15 @@ def to_nonmem(source: Any, observations: Sequence[str] | str | None = None, time
     (booleans as 0/1); rows sorted by ID, TIME, dose rows first, CMT. ``df.attrs["nksim_nonmem"]`` holds the data
     dictionary (``metadata``), which ``write_nonmem`` writes beside the file."""
     ds, patients, prov = _load_source(source)
+    try:
+        return _to_nonmem(ds, patients, prov, observations, times, covariates)
+    finally:
+        if isinstance(source, (str, Path)):
+            ds.close()
+
+
+def _to_nonmem(ds: xr.Dataset, patients: pd.DataFrame, prov: dict[str, Any], observations: Any, times: Any,
+               covariates: Any) -> pd.DataFrame:
     obs = _observations(observations)
     covs = _covariates(patients, covariates)
     if "dose_time" not in ds.coords:
@@ -216,8 +225,6 @@ def to_nonmem(source: Any, observations: Sequence[str] | str | None = None, time
         cov = patients.reindex(df["ID"].to_numpy())[covs].reset_index(drop=True)
         for c in covs:
             df[c] = cov[c].astype(np.int64) if cov[c].dtype.kind == "b" else cov[c]
-    if isinstance(source, (str, Path)):
-        ds.close()
     df.attrs["nksim_nonmem"] = metadata(obs, covs, patients, prov, n_patients=int(pid.size))
     return df
 
