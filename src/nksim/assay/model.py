@@ -2,7 +2,8 @@
 
 A release assay is a well-mixed well with no trafficking, no growth and no NK death over a few hours. Effectors E
 (a share ``f_comp`` killing-competent, K; the rest never kill) meet targets T_a of antigen class a. As in
-``nksim.kinetics.rhs`` (MODEL.md processes 6-7):
+``nksim.kinetics.processes.killing`` (MODEL.md processes 6-7; ``nksim.assay.release`` evaluates that
+module's ``kill_rate_per_target`` on numbers):
 
     kills of class a = (K_t r^t_a + K_u r^u_a) T_a / (k_r (K_t + K_u) + T + 1)      [cells/h]
     K_g -> X_g at (kills by group g) / kappa                                           (exhaustion)

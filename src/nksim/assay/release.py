@@ -22,6 +22,7 @@ from scipy.integrate import solve_ivp
 
 from nksim.assay.model import Effector, Target, antigen_classes, check_positive, pathway_rates, resolve_params
 from nksim.errors import InputError
+from nksim.kinetics.processes.killing import kill_rate_per_target
 from nksim.spec.scenario import Scenario
 
 COLUMNS = ["et_ratio", "effectors", "targets", "killing_competent", "fraction_killed", "fraction_killed_car",
@@ -58,9 +59,9 @@ def simulate_well(effectors: float, targets: float, rates: Mapping[str, np.ndarr
         tt = np.maximum(y[:nc], 0.0)
         kt = max(y[nc], 0.0)
         ku = max(y[nc + 1], 0.0)
-        base = tt / (k_r * (kt + ku) + tt.sum() + 1.0)
-        by_t = kt * r_t * base
-        by_u = ku * r_u * base
+        # the kinetic model's law (nksim.kinetics.processes.killing), per target cell of each class
+        by_t = kill_rate_per_target(kt, r_t, kt + ku, tt.sum(), k_r) * tt
+        by_u = kill_rate_per_target(ku, r_u, kt + ku, tt.sum(), k_r) * tt
         kills = by_t + by_u
         lab = math.exp(-leak_per_h * t)
         dy = np.empty_like(y)
@@ -70,7 +71,7 @@ def simulate_well(effectors: float, targets: float, rates: Mapping[str, np.ndarr
         # label released beyond the spontaneous leak: a target killed at t releases m e^{-lam t} now instead of
         # leaking e^{-lam t} - e^{-lam H} by the end (exact zero without kills)
         dy[nc + 2] = kills.sum() * ((max_release - 1.0) * lab + lab_end)
-        dy[nc + 3] = (kt * car_t * base).sum()
+        dy[nc + 3] = (kill_rate_per_target(kt, car_t, kt + ku, tt.sum(), k_r) * tt).sum()
         return dy
 
     sol = solve_ivp(rhs, (0.0, hours), y0, method="LSODA", rtol=rtol, atol=1e-9 * max(targets, 1.0))

@@ -1,4 +1,5 @@
-"""Reference backend: the same right-hand side and events integrated by scipy.integrate.solve_ivp, patient by patient.
+"""Reference backend: the model's scalar right-hand side and events (Python source generated from the process
+modules, compiled by numba) integrated by scipy.integrate.solve_ivp, patient by patient.
 
 Used to cross-check the compiled engine (tests) and as the baseline of the benchmark. Segments between events are
 integrated separately, so dosing discontinuities are exact here too.
@@ -10,7 +11,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from nksim.kinetics import layout as L
-from nksim.kinetics.rhs import apply_event, lung_pool, rhs
+from nksim.kinetics.codegen.python import numba_functions, python_functions
 
 
 def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
@@ -20,7 +21,8 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
 
     ``python_rhs``: call the uncompiled Python source of the right-hand side (a plain scipy implementation of the
     same model; used as a benchmark baseline)."""
-    f_rhs = rhs.py_func if python_rhs else rhs
+    rhs_c, event = numba_functions(nl, nc)
+    f_rhs = python_functions(nl, nc)[0] if python_rhs else rhs_c
     n = y0.shape[0]
     ys = np.zeros((t_save.shape[0], n))
     als = np.zeros((t_save.shape[0], L.NALG))
@@ -30,19 +32,21 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
     t = t0
     js = 0
     ke = 0
+    seg = np.zeros(L.NSEG)
+    seg[0] = t0
     nfev = 0
     nev = int(np.sum(ev_k != L.EV_NONE))
 
-    def record(j: int, tt: float, yy: np.ndarray, seg: np.ndarray) -> None:
+    def record(j: int, tt: float, yy: np.ndarray, sg: np.ndarray) -> None:
         ys[j] = np.maximum(yy, 0.0)
-        rhs(tt, ys[j], p, nl, nc, seg, scratch, alg)
+        rhs_c(tt, ys[j], p, sg, scratch, alg)
         als[j] = alg
 
     while True:
         while ke < nev and ev_t[ke] <= t:
-            apply_event(t, y, p, nl, nc, ev_k[ke], ev_a[ke], ev_b[ke], ev_t, ev_k, ev_a, ev_b)
+            event(int(ev_k[ke]), t, y, p, seg, ev_a[ke], ev_b[ke])
             ke += 1
-        seg = np.array([t, *lung_pool(t, t, p, ev_t, ev_k, ev_a, ev_b)])
+        event(L.EV_NONE, t, y, p, seg, 0.0, 0.0)
         while js < t_save.shape[0] and t_save[js] <= t:
             record(js, t, y, seg)
             js += 1
@@ -51,9 +55,9 @@ def solve_reference(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.nd
         t_next = min(ev_t[ke], t_end) if ke < nev else t_end
         inside = t_save[(t_save > t) & (t_save < t_next)]
 
-        def f(tt: float, yy: np.ndarray, _seg: np.ndarray = seg) -> np.ndarray:
+        def f(tt: float, yy: np.ndarray, _seg: np.ndarray = seg.copy()) -> np.ndarray:
             dy = np.empty(n)
-            f_rhs(tt, yy, p, nl, nc, _seg, dy, alg)
+            f_rhs(tt, yy, p, _seg, dy, alg)
             return dy
 
         sol = solve_ivp(f, (t, t_next), y, method=method, rtol=rtol, atol=atol, t_eval=np.append(inside, t_next))

@@ -345,3 +345,24 @@ def compiled(nl: int, nc: int) -> Compiled:
                      engine)
         _CACHE[key] = c
         return c
+
+
+def rhs_lanes(nl: int, nc: int):
+    """The compiled W-lane right-hand side as a Python callable ``f(t, Y, P, SEG, DY, ALG)`` on float64 arrays (t of
+    W values, the others (rows, W) C-contiguous), for tests and tools."""
+    import ctypes
+
+    import numpy as np
+
+    c = compiled(nl, nc)
+    proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 6)(c.rhs)
+
+    def f(t, Y, P, SEG, DY, ALG) -> None:
+        arrs = [np.ascontiguousarray(t, dtype=float)] + [Y, P, SEG, DY, ALG]
+        for a in arrs[1:]:
+            if not (a.flags.c_contiguous and a.dtype == np.float64 and a.ndim == 2 and a.shape[1] == W):
+                raise ValueError(f"lane arrays must be C-contiguous float64 of shape (rows, {W})")
+        proto(*[a.ctypes.data for a in arrs])
+        _keep = (c, arrs)  # noqa: F841
+
+    return f
