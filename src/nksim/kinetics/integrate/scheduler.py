@@ -18,8 +18,9 @@ from numba import njit
 from nksim.kinetics.integrate.calls import call_rhs
 from nksim.kinetics.integrate.controller import MIN_FACTOR, SAFETY, factor, first_guess, second_guess
 from nksim.kinetics.integrate.segments import load_patient, next_stop, start_segment
+from nksim.kinetics.integrate._steps import attempt_dopri5, attempt_tsit5
 from nksim.kinetics.integrate.step import attempt
-from nksim.kinetics.integrate.tableau import TSIT5, Tableau
+from nksim.kinetics.integrate.tableau import TABLEAUS, TSIT5, Tableau
 from nksim.kinetics.lanes import W, add, borrowed, lane, ld, mul, splat, sqrt, st, vexp, vfrom, vlog
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
@@ -88,13 +89,14 @@ def _keep_alive(*arrays) -> int:
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, A: np.ndarray, C: np.ndarray, E: np.ndarray,
-                DENSE: np.ndarray, order: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
+def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.ndarray, C: np.ndarray,
+                E: np.ndarray, DENSE: np.ndarray, order: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
                 atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
                 sg: np.ndarray, stats: np.ndarray) -> None:
     """Integrate patients ``rows`` from t0 to t_end, W at a time, with the tableau (A, C, E, DENSE) and the model's
-    functions at addresses ``rhs`` and ``event``; fill ys, als, sg (segment description at each save time) and
+    functions at addresses ``rhs`` and ``event`` (``method``: 1 and 2 run the unrolled steps of Tsit5 and DOPRI5, 0
+    the generic step of any tableau); fill ys, als, sg (segment description at each save time) and
     stats (status, accepted and rejected steps) at those rows."""
     n = y0.shape[1]
     npar = p.shape[1]
@@ -229,7 +231,12 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, A: np.ndarray, C: np
             n_step += 1
         if n_step == 0:
             continue
-        err2 = attempt(rhs, A, C, E, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, HA, ATOL, P, SEG, ALG, rtol)
+        if method == 1:
+            err2 = attempt_tsit5(rhs, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol)
+        elif method == 2:
+            err2 = attempt_dopri5(rhs, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol)
+        else:
+            err2 = attempt(rhs, A, C, E, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, HA, ATOL, P, SEG, ALG, rtol)
         # ---- accept or reject, lane by lane (the factor SAFETY en^(-1/order) for all lanes at once)
         env = sqrt(mul(err2, splat(1.0 / n)))
         grow = mul(splat(SAFETY), vexp(mul(splat(expo), vlog(env))))
@@ -307,11 +314,12 @@ def set_workers(n: int) -> None:
 
 def solve(rhs: int, event: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray,
           ev_k: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray,
-          rtol: float, atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5
+          rtol: float, atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5, unrolled: bool = True
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Solve every patient (rows of y0, p and the event arrays) on worker threads (the kernel releases the GIL).
     Returns (ys: patient x save time x state, algebraic outputs, segment descriptions at the save times, stats:
-    status / accepted / rejected steps)."""
+    status / accepted / rejected steps). ``unrolled``: the built-in tableaus' generated steps (False: the generic
+    step, same numbers, for checking)."""
     npat = y0.shape[0]
     ns = t_save.shape[0]
     ys = np.zeros((npat, ns, y0.shape[1]))
@@ -322,7 +330,10 @@ def solve(rhs: int, event: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndar
     parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]  # interleaved: balanced threads
     tab = (np.ascontiguousarray(tableau.a), np.ascontiguousarray(tableau.c), np.ascontiguousarray(tableau.e),
            np.ascontiguousarray(tableau.dense), tableau.order)
-    args = (rhs, event, nseg, nalg, *tab, np.ascontiguousarray(y0), np.ascontiguousarray(p), ev_t,
+    method = {"Tsit5": 1, "DOPRI5": 2}.get(tableau.name, 0) if unrolled else 0
+    if method and not np.array_equal(tableau.a, TABLEAUS[tableau.name].a):
+        method = 0  # a modified tableau under a built-in name: the generic step
+    args = (rhs, event, nseg, nalg, method, *tab, np.ascontiguousarray(y0), np.ascontiguousarray(p), ev_t,
             np.ascontiguousarray(ev_k, dtype=np.int64), ev_a, ev_b, float(t0), float(t_end), t_save, float(rtol),
             np.ascontiguousarray(atol, dtype=float), int(max_steps))
     if workers <= 1:
