@@ -15,13 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from nksim.kinetics.integrate.calls import call_rhs
-from nksim.kinetics.integrate.controller import MIN_FACTOR, SAFETY, factor, first_guess, second_guess
+from nksim.kinetics.integrate.calls import call
+from nksim.kinetics.integrate.controller import MIN_FACTOR, factor
 from nksim.kinetics.integrate.segments import load_patient, next_stop, start_segment
-from nksim.kinetics.integrate._steps import attempt_dopri5, attempt_tsit5
-from nksim.kinetics.integrate.step import attempt
-from nksim.kinetics.integrate.tableau import TABLEAUS, TSIT5, Tableau
-from nksim.kinetics.lanes import W, add, borrowed, lane, ld, mul, splat, sqrt, st, vexp, vfrom, vlog
+from nksim.kinetics.integrate.tableau import TSIT5, Tableau
+from nksim.kinetics.lanes import W, borrowed, ld, st, vfrom
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3  # what a lane does next
@@ -43,43 +41,10 @@ def _algebraic(rhs: int, i: int, n_saved: int, pl: np.ndarray, t_save: np.ndarra
                 YA[k, w] = ys[i, j, k]
             for k in range(SA.shape[0]):
                 SA[k, w] = sseg[j, k]
-        call_rhs(rhs, vfrom(tt), YA, PA, SA, DA, 0, ALG)
+        call(rhs, vfrom(tt), YA, PA, SA, DA, ALG)
         for w in range(min(W, n_saved - j0)):
             for k in range(ALG.shape[0]):
                 als[i, j0 + w, k] = ALG[k, w]
-
-
-@njit(cache=True, error_model="numpy")
-def _init_steps(rhs: int, order: int, tv, t: np.ndarray, t_next: np.ndarray, h: np.ndarray, hs: np.ndarray,
-                mode: np.ndarray, rejected: np.ndarray, Y: np.ndarray, YT: np.ndarray, KK: np.ndarray, KX: np.ndarray,
-                P: np.ndarray, SEG: np.ndarray, ALG: np.ndarray, atol: np.ndarray, rtol: float,
-                scale: np.ndarray) -> None:
-    """For the lanes in INIT: the first stage (KK rows 0..n-1) and the initial step size, then STEP."""
-    n = Y.shape[0]
-    call_rhs(rhs, tv, Y, P, SEG, KX, 0, ALG)
-    for w in range(W):
-        hs[w] = 0.0
-        for k in range(n):
-            YT[k, w] = Y[k, w]
-        if mode[w] != INIT:
-            continue
-        for k in range(n):
-            scale[k] = atol[k] + abs(Y[k, w]) * rtol
-            KK[k, w] = KX[k, w]
-        h0 = first_guess(Y, KK, w, scale, t_next[w] - t[w])
-        hs[w] = h0
-        for k in range(n):
-            YT[k, w] = Y[k, w] + h0 * KK[k, w]
-    call_rhs(rhs, add(tv, vfrom(hs)), YT, P, SEG, KX, 0, ALG)
-    for w in range(W):
-        if mode[w] != INIT:
-            continue
-        for k in range(n):
-            scale[k] = atol[k] + abs(Y[k, w]) * rtol
-            YT[k, w] = KX[k, w] - KK[k, w]
-        h[w] = second_guess(KK, YT, w, scale, hs[w], order)
-        rejected[w] = 0
-        mode[w] = STEP
 
 
 @njit(cache=True)
@@ -89,20 +54,19 @@ def _keep_alive(*arrays) -> int:
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.ndarray, C: np.ndarray,
-                E: np.ndarray, DENSE: np.ndarray, order: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
+def solve_lanes(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int, DENSE: np.ndarray, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
                 atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
                 sg: np.ndarray, stats: np.ndarray) -> None:
-    """Integrate patients ``rows`` from t0 to t_end, W at a time, with the tableau (A, C, E, DENSE) and the model's
-    functions at addresses ``rhs`` and ``event`` (``method``: 1 and 2 run the unrolled steps of Tsit5 and DOPRI5, 0
-    the generic step of any tableau); fill ys, als, sg (segment description at each save time) and
-    stats (status, accepted and rejected steps) at those rows."""
+    """Integrate patients ``rows`` from t0 to t_end, W at a time, with the model's functions at addresses ``rhs``,
+    ``event``, ``step`` (a step attempt of the tableau whose dense-output coefficients are DENSE) and ``init``
+    (initial steps); fill ys, als, sg (segment description at each save time) and stats (status, accepted and
+    rejected steps) at those rows."""
     n = y0.shape[1]
     npar = p.shape[1]
     nev = ev_t.shape[1]
     ns = t_save.shape[0]
-    S = C.shape[0]
+    S = DENSE.shape[0]
     # lane arrays (rows x lanes). The loop works on borrowed views (no atomic reference counting in its calls); the
     # owners live to the end (_keep_alive).
     st_own = np.zeros((4 * n, W))
@@ -118,8 +82,8 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
     P_own = np.zeros((npar, W))
     SEG_own = np.zeros((nseg, W))
     ALG_own = np.zeros((nalg, W))
-    HA_own = np.zeros((S, W))
-    P, SEG, ALG, HA = borrowed(P_own), borrowed(SEG_own), borrowed(ALG_own), borrowed(HA_own)
+    ERR_own = np.zeros((2, W))
+    P, SEG, ALG, ERR = borrowed(P_own), borrowed(SEG_own), borrowed(ALG_own), borrowed(ERR_own)
     # per-lane copies of the patient's parameters, events and segment description, for the scalar event code
     PL = np.zeros((W, npar))
     EVT = np.zeros((W, nev))
@@ -128,14 +92,12 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
     EVB = np.zeros((W, nev))
     SEGL = np.zeros((W, nseg))
     SSEG = np.zeros((W * ns, nseg))  # the segment description at each save point (lane w: rows w ns ...)
-    vecs = np.zeros((2, n))
-    ybuf = vecs[0]
-    scale = vecs[1]
+    ybuf = np.zeros(n)
     ts_l = t_save.copy()
     PA_own = np.zeros((npar, W))
     SA_own = np.zeros((nseg, W))
     PA, SA = borrowed(PA_own), borrowed(SA_own)
-    ctl = np.zeros((8, max(W, S)))
+    ctl = np.zeros((10, max(W, S)))
     t = ctl[0]
     h = ctl[1]
     hs = ctl[2]  # step of this attempt (0 in lanes that do not step)
@@ -144,6 +106,8 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
     accepted = ctl[5]
     tt = ctl[6]
     b = ctl[7]  # dense-output weights
+    span = ctl[8]  # INIT lanes: length of the segment ahead
+    is_init = ctl[9]  # 1.0 in the lanes that start a segment
     ictl = np.zeros((9, W), dtype=np.int64)
     mode = ictl[0]
     pat = ictl[1]
@@ -154,7 +118,6 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
     rejected = ictl[6]
     last = ictl[7]
     status = ictl[8]
-    expo = -1.0 / order
     for w in range(W):
         pat[w] = -1
     nxt = 0
@@ -206,9 +169,16 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
         if n_active == 0:
             break
         tv = vfrom(t)
-        if n_init > 0:
-            _init_steps(rhs, order, tv, t, t_next, h, hs, mode, rejected, Y, YT, KK, KX, P, SEG, ALG, atol, rtol,
-                        scale)
+        if n_init > 0:  # the first stage and the initial step in the lanes that start a segment
+            for w in range(W):
+                is_init[w] = 1.0 if mode[w] == INIT else 0.0
+                span[w] = t_next[w] - t[w]
+            call(init, tv, span, is_init, Y, YT, KK, KX, ATOL, P, SEG, ALG, rtol, hs)
+            for w in range(W):
+                if mode[w] == INIT:
+                    h[w] = hs[w]
+                    rejected[w] = 0
+                    mode[w] = STEP
         # ---- one step attempt in every stepping lane
         n_step = 0
         for w in range(W):
@@ -231,21 +201,14 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
             n_step += 1
         if n_step == 0:
             continue
-        if method == 1:
-            err2 = attempt_tsit5(rhs, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol)
-        elif method == 2:
-            err2 = attempt_dopri5(rhs, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol)
-        else:
-            err2 = attempt(rhs, A, C, E, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, HA, ATOL, P, SEG, ALG, rtol)
-        # ---- accept or reject, lane by lane (the factor SAFETY en^(-1/order) for all lanes at once)
-        env = sqrt(mul(err2, splat(1.0 / n)))
-        grow = mul(splat(SAFETY), vexp(mul(splat(expo), vlog(env))))
+        call(step, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol, ERR)
+        # ---- accept or reject, lane by lane (ERR: the error norm, then the factor SAFETY norm^(-1/order))
         for w in range(W):
             accepted[w] = 0.0
             if hs[w] == 0.0:
                 continue
             hw = hs[w]
-            en = lane(env, w)
+            en = ERR[0, w]
             if not math.isfinite(en):
                 if hw < 1e-9:
                     status[w] = STATUS_NONFINITE
@@ -256,7 +219,7 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
                 n_rej[w] += 1
                 continue
             if en > 1.0:
-                h[w] = hw * max(MIN_FACTOR, lane(grow, w))
+                h[w] = hw * max(MIN_FACTOR, ERR[1, w])
                 rejected[w] = 1
                 n_rej[w] += 1
                 continue
@@ -278,7 +241,7 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
                 for k in range(nseg):
                     SSEG[w * ns + js[w], k] = SEG[k, w]
                 js[w] += 1
-            h[w] = hw * factor(en, lane(grow, w), rejected[w] != 0)
+            h[w] = hw * factor(en, ERR[1, w], rejected[w] != 0)
             rejected[w] = 0
             t[w] = t_new[w]
         # accepted lanes move on: y <- y_new, first stage <- last stage. Whole rows when every lane moves (most
@@ -301,7 +264,7 @@ def solve_lanes(rhs: int, event: int, nseg: int, nalg: int, method: int, A: np.n
         for w in range(W):
             if accepted[w] > 0.0 and last[w]:
                 mode[w] = SEGMENT
-    _keep_alive(st_own, kk_own, ATOL_own, P_own, SEG_own, ALG_own, HA_own, PA_own, SA_own)
+    _keep_alive(st_own, kk_own, ATOL_own, P_own, SEG_own, ALG_own, ERR_own, PA_own, SA_own)
 
 
 _WORKERS = [max(1, os.cpu_count() or 1)]
@@ -312,14 +275,14 @@ def set_workers(n: int) -> None:
     _WORKERS[0] = max(1, int(n))
 
 
-def solve(rhs: int, event: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray,
+def solve(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray,
           ev_k: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray,
-          rtol: float, atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5, unrolled: bool = True
+          rtol: float, atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Solve every patient (rows of y0, p and the event arrays) on worker threads (the kernel releases the GIL).
-    Returns (ys: patient x save time x state, algebraic outputs, segment descriptions at the save times, stats:
-    status / accepted / rejected steps). ``unrolled``: the built-in tableaus' generated steps (False: the generic
-    step, same numbers, for checking)."""
+    """Solve every patient (rows of y0, p and the event arrays) on worker threads (the kernel releases the GIL), with
+    the model's right-hand side, event function, ``tableau``'s step attempt and initial step at the given addresses. Returns (ys:
+    patient x save time x state, algebraic outputs, segment descriptions at the save times, stats: status /
+    accepted / rejected steps)."""
     npat = y0.shape[0]
     ns = t_save.shape[0]
     ys = np.zeros((npat, ns, y0.shape[1]))
@@ -328,14 +291,10 @@ def solve(rhs: int, event: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndar
     stats = np.zeros((npat, 3), dtype=np.int64)
     workers = min(_WORKERS[0], npat)
     parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]  # interleaved: balanced threads
-    tab = (np.ascontiguousarray(tableau.a), np.ascontiguousarray(tableau.c), np.ascontiguousarray(tableau.e),
-           np.ascontiguousarray(tableau.dense), tableau.order)
-    method = {"Tsit5": 1, "DOPRI5": 2}.get(tableau.name, 0) if unrolled else 0
-    if method and not np.array_equal(tableau.a, TABLEAUS[tableau.name].a):
-        method = 0  # a modified tableau under a built-in name: the generic step
-    args = (rhs, event, nseg, nalg, method, *tab, np.ascontiguousarray(y0), np.ascontiguousarray(p), ev_t,
-            np.ascontiguousarray(ev_k, dtype=np.int64), ev_a, ev_b, float(t0), float(t_end), t_save, float(rtol),
-            np.ascontiguousarray(atol, dtype=float), int(max_steps))
+    args = (rhs, event, step, init, nseg, nalg, np.ascontiguousarray(tableau.dense),
+            np.ascontiguousarray(y0), np.ascontiguousarray(p), ev_t, np.ascontiguousarray(ev_k, dtype=np.int64), ev_a,
+            ev_b, float(t0), float(t_end), t_save, float(rtol), np.ascontiguousarray(atol, dtype=float),
+            int(max_steps))
     if workers <= 1:
         for rows in parts:
             solve_lanes(*args, rows, ys, als, sg, stats)

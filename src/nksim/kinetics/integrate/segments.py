@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from nksim.kinetics.integrate.calls import call_event
+from nksim.kinetics.integrate.calls import call
 
 EV_NONE = 0
 
@@ -43,9 +43,9 @@ def start_segment(event: int, w: int, tw: float, ke: int, Y: np.ndarray, PL: np.
     for k in range(n):
         ybuf[k] = Y[k, w]
     while ke < nev and EVK[w, ke] != EV_NONE and EVT[w, ke] <= tw:
-        call_event(event, EVK[w, ke], tw, ybuf, PL[w], SEGL[w], EVA[w, ke], EVB[w, ke])
+        call(event, EVK[w, ke], tw, ybuf, PL[w], SEGL[w], EVA[w, ke], EVB[w, ke])
         ke += 1
-    call_event(event, EV_NONE, tw, ybuf, PL[w], SEGL[w], 0.0, 0.0)
+    call(event, EV_NONE, tw, ybuf, PL[w], SEGL[w], 0.0, 0.0)
     for k in range(n):
         Y[k, w] = ybuf[k]
     for k in range(SEGL.shape[1]):

@@ -1,0 +1,136 @@
+"""Vector (or scalar) math emitted as LLVM IR: constants, selects, and exp / log / power as the polynomial
+reductions of :mod:`nksim.kinetics.lanes` (vexp / vlog: Cody & Waite, Tang), operation for operation, so every piece
+of generated code computes them identically (and without libm calls the JIT would have to resolve)."""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+_DBL = ir.DoubleType()
+_I64 = ir.IntType(64)
+# exp / log reductions (the constants of nksim.kinetics.lanes)
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LOG2E = 1.44269504088896338700e+00
+_SQRT2 = 1.4142135623730951
+_EXP_HI = 709.782712893384
+_EXP_LO = -708.3964185322641
+_TINY = 2.2250738585072014e-308
+
+
+class VecMath:
+    """Math on values of one width (W lanes, or 1: plain doubles) at an IR builder."""
+
+    def __init__(self, builder: ir.IRBuilder, width: int) -> None:
+        self.b = builder
+        self.width = width
+        self.ty = ir.VectorType(_DBL, width) if width > 1 else _DBL
+        self.ity = ir.VectorType(_I64, width) if width > 1 else _I64
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+    def c(self, x: float) -> ir.Constant:
+        return ir.Constant(self.ty, [x] * self.width) if self.width > 1 else ir.Constant(_DBL, x)
+
+    def ci(self, x: int) -> ir.Constant:
+        return ir.Constant(self.ity, [x] * self.width) if self.width > 1 else ir.Constant(_I64, x)
+
+    def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
+        suffix = f"v{self.width}f64" if self.width > 1 else "f64"
+        full = f"llvm.{name}.{suffix}"
+        mod = self.b.module
+        try:
+            fn = mod.get_global(full)
+        except KeyError:
+            fn = ir.Function(mod, ir.FunctionType(self.ty, [self.ty] * len(args)), name=full)
+        return self.b.call(fn, list(args))
+
+    def sel(self, cond: ir.Value, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.b.select(cond, a, b)
+
+    def gt(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.b.fcmp_ordered(">", a, b)
+
+    def lt(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.b.fcmp_ordered("<", a, b)
+
+    def any(self, cond: ir.Value) -> ir.Value:
+        if self.width == 1:
+            return cond
+        bits = self.b.bitcast(cond, ir.IntType(self.width))
+        return self.b.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(self.width), 0))
+
+    def pair(self, a: float, bcoef: float, x: ir.Value) -> ir.Value:
+        return self.b.fadd(self.c(a), self.b.fmul(self.c(bcoef), x))
+
+    def pow2(self, n: ir.Value) -> ir.Value:
+        biased = self.b.add(self.b.fptosi(n, self.ity), self.ci(1023))
+        return self.b.bitcast(self.b.shl(biased, self.ci(52)), self.ty)
+
+    def exp(self, x: ir.Value) -> ir.Value:
+        """:func:`nksim.kinetics.lanes.vexp`, operation for operation."""
+        b = self.b
+        xc = self.intrinsic("minnum", self.intrinsic("maxnum", x, self.c(_EXP_LO)), self.c(_EXP_HI))
+        n = self.intrinsic("rint", b.fmul(xc, self.c(_LOG2E)))
+        r = b.fsub(b.fsub(xc, b.fmul(n, self.c(_LN2_HI))), b.fmul(n, self.c(_LN2_LO)))
+        r2 = b.fmul(r, r)
+        r4 = b.fmul(r2, r2)
+        q1 = b.fadd(self.pair(1.0 / 24, 1.0 / 120, r), b.fmul(self.pair(1.0 / 720, 1.0 / 5040, r), r2))
+        q2 = b.fadd(self.pair(1.0 / 40320, 1.0 / 362880, r), b.fmul(self.pair(1.0 / 3628800, 1.0 / 39916800, r), r2))
+        q3 = self.pair(1.0 / 479001600, 1.0 / 6227020800, r)
+        tail = b.fadd(b.fmul(self.pair(1.0 / 2, 1.0 / 6, r), r2),
+                      b.fmul(b.fadd(q1, b.fmul(b.fadd(q2, b.fmul(q3, r4)), r4)), r4))
+        p = b.fadd(self.c(1.0), b.fadd(r, tail))
+        n1 = self.intrinsic("minnum", n, self.c(1023.0))
+        out = b.fmul(b.fmul(p, self.pow2(n1)), self.pow2(b.fsub(n, n1)))
+        out = self.sel(self.lt(x, self.c(_EXP_LO)), self.c(0.0),
+                       self.sel(self.gt(x, self.c(_EXP_HI)), self.c(math.inf), out))
+        return self.sel(b.fcmp_ordered(">=", x, x), out, x)
+
+    def log(self, x: ir.Value) -> ir.Value:
+        """:func:`nksim.kinetics.lanes.vlog`, operation for operation."""
+        b = self.b
+        subn = self.sel(self.lt(x, self.c(_TINY)), self.c(1.0), self.c(0.0))
+        xs = self.sel(self.gt(subn, self.c(0.0)), b.fmul(x, self.c(18014398509481984.0)), x)
+        bits = b.bitcast(xs, self.ity)
+        e = b.sitofp(b.sub(b.lshr(bits, self.ci(52)), self.ci(1023)), self.ty)
+        mbits = b.or_(b.and_(bits, self.ci((1 << 52) - 1)), self.ci(1023 << 52))
+        m = b.bitcast(mbits, self.ty)
+        e = b.fsub(e, b.fmul(subn, self.c(54.0)))
+        high = self.sel(self.gt(m, self.c(_SQRT2)), self.c(1.0), self.c(0.0))
+        m = self.sel(self.gt(high, self.c(0.0)), b.fmul(m, self.c(0.5)), m)
+        e = b.fadd(e, high)
+        f = b.fdiv(b.fsub(m, self.c(1.0)), b.fadd(m, self.c(1.0)))
+        s = b.fmul(f, f)
+        s2 = b.fmul(s, s)
+        s4 = b.fmul(s2, s2)
+        b0 = b.fadd(self.pair(1.0 / 3, 1.0 / 5, s), b.fmul(self.pair(1.0 / 7, 1.0 / 9, s), s2))
+        b1 = b.fadd(self.pair(1.0 / 11, 1.0 / 13, s), b.fmul(self.pair(1.0 / 15, 1.0 / 17, s), s2))
+        b2 = b.fadd(self.pair(1.0 / 19, 1.0 / 21, s), b.fmul(self.c(1.0 / 23), s2))
+        tail = b.fmul(s, b.fadd(b.fadd(b0, b.fmul(b1, s4)), b.fmul(b2, b.fmul(s4, s4))))
+        f2 = b.fadd(f, f)
+        out = b.fadd(b.fmul(e, self.c(_LN2_HI)), b.fadd(f2, b.fadd(b.fmul(f2, tail), b.fmul(e, self.c(_LN2_LO)))))
+        out = self.sel(self.gt(x, self.c(0.0)), out,
+                       self.sel(self.lt(x, self.c(0.0)), self.c(math.nan), self.c(-math.inf)))
+        return self.sel(self.lt(x, self.c(math.inf)), out, x)
+
+    def power(self, x: ir.Value, n: ir.Value) -> ir.Value:
+        """x**n for x > 0 (0 otherwise): repeated multiplication where n is whole in 0..8 (as the scalar code),
+        exp(n log x) in other lanes, computed only when some lane needs it."""
+        b = self.b
+        r = self.c(1.0)
+        for k in range(1, 9):
+            r = self.sel(b.fcmp_ordered(">=", n, self.c(float(k))), b.fmul(r, x), r)
+        whole = b.and_(b.and_(b.fcmp_ordered("==", self.intrinsic("floor", n), n),
+                              b.fcmp_ordered(">=", n, self.c(0.0))), b.fcmp_ordered("<=", n, self.c(8.0)))
+        notwhole = b.not_(whole)
+        entry = b.block
+        with b.if_then(self.any(notwhole), likely=False):
+            general = self.exp(b.fmul(n, self.log(x)))
+            gblock = b.block
+        phi = b.phi(self.ty)
+        phi.add_incoming(general, gblock)
+        phi.add_incoming(r, entry)
+        out = self.sel(whole, r, phi)
+        return self.sel(self.gt(x, self.c(0.0)), out, self.c(0.0))
