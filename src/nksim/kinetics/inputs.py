@@ -17,10 +17,14 @@ import pandas as pd
 from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
+from nksim.kinetics.processes import layout as model_layout
 from nksim.population.sampling import typical_values
 from nksim.registry import load_registry
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS
 from nksim.spec.scenario import Regimen, Scenario
+
+PARAM_INDEX: dict[str, int] = model_layout().PARAM_INDEX
+REGISTRY_PARAMS = [prm for prm in model_layout().SCALAR if prm.registry is not None]
 
 OVERRIDE_KEYS: dict[str, str] = {
     "dose_level": "1-based index into regimen.dose_levels (integer)",
@@ -152,31 +156,25 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     P = np.zeros((n, L.n_params(nl, nc)))
 
     def setp(name: str, v: Any) -> None:
-        P[:, getattr(L, "P_" + name.upper())] = v
+        P[:, PARAM_INDEX[name]] = v
 
+    # parameters that are registry values as they are (declared with ``registry=`` by their process)
+    for prm in REGISTRY_PARAMS:
+        setp(prm.name, val(prm.registry))
+    # derived parameters, process by process
     # transport
     setp("V_b", vb)
-    setp("f_lung", val("f_lung"))
-    setp("k_LB", val("k_LB"))
-    setp("f_blood", val("f_blood"))
-    setp("e_x", val("e_x"))
-    setp("k_out", val("k_out"))
     chemokines = INDICATIONS[tum.indication].chemokines
     matched = con.chemokine_receptor is not None and any(
         c in chemokines for c in CHEMOKINE_RECEPTORS[con.chemokine_receptor])
     setp("m_chemo_t", val("m_chemo") if matched else 1.0)
     setp("route_ia", np.array([float(r.route == "hepatic_artery") for r in regimens]))
-    setp("f_ia", val("f_ia"))
     # cytokines
     setp("p_15", val("il15_baseline_pg_ml") * val("k_15"))
-    for name in ("k_15", "a_ld", "tau_ld", "ec50_15", "ec50_2", "u_cyt", "k_u", "s_max", "ka_il2", "k_2", "ka_il15"):
-        setp(name, val(name))
     setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
     setp("s_arm_t", val("s_arm") if con.il15 == "secreted" else 0.0)
     setp("V_2", val("il2_volume_ml_per_kg") * weight)
     # death / proliferation
-    for name in ("delta_0", "k_rej", "beta_m", "k_m", "n_m", "f_mb", "rho_h", "k_niche", "rho_a", "k_a"):
-        setp(name, val(name))
     setp("g_hla", {"allogeneic": val("g_hla_allogeneic"), "hypoimmune": val("g_hla_hypoimmune"),
                    "autologous": 0.0}[prod.hla])
     setp("extra_death", val("delta_irradiated") if prod.irradiated else 0.0)
@@ -196,8 +194,6 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     adcc = val("k_adcc") * f_is * potency if is_nk else np.zeros(n)
     setp("adcc_u", adcc * _tgf_factor(tgfb, typ["tgf_ic50_adcc"]))
     setp("adcc_t", adcc * _tgf_factor(tgfb_t, typ["tgf_ic50_adcc"]) * (1.0 + (val("m_cd16") if con.hn_cd16 else 0.0)))
-    for name in ("ec50_ab", "k_r", "f_comp", "kappa", "k_rec"):
-        setp(name, val(name))
     if tum.microenvironment == "abm_table":
         # ABM-derived effective values (suppression already inside): replace e_x, f_comp and the killing rates
         from nksim.kinetics.abm_table import effective_parameters
@@ -210,29 +206,14 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         setp("nat_u", nat_eff)
         setp("nat_t", nat_eff)
         setp("car_t", eff["k_car_eff"] * f_is * potency if con.has_car else 0.0)
-    # tumor
-    setp("density", val("tumor_cell_density"))
-    setp("k_tum", val("k_tum"))
-    setp("mu_loss", val("mu_loss"))
-    setp("k_clear", val("k_clear"))
-    setp("h_new", val("h_new_lesion"))
-    setp("h_death", val("h_death"))
-    # host and WBC
+    # host
     h_max = np.where(scenario.population.immune_status == "competent", 1.0, val("h_max_is"))
     setp("h_max", h_max)
-    setp("h_ld", val("h_ld"))
-    setp("k_h", val("k_h"))
-    setp("wbc0", val("wbc0_per_ul"))
-    for name in ("k_wbc", "w_kill", "tau_chemo"):
-        setp(name, val(name))
     # cytokine proxy (NK release less per event than T cells: nk_t_release_ratio, an assumption)
     release = 1.0 if prod.cell_type == "T" else val("nk_t_release_ratio")
-    setp("c0", val("c0_pg_ml"))
-    setp("k_c", val("k_c"))
     setp("c_car", val("c_car") * release)
     setp("c_nk", val("c_nk") * release)
     setp("c_div", val("c_div") * release)
-    setp("c_il2", val("c_il2"))
     setp("k_q", np.where(np.isfinite(car_hl), math.log(2) / np.where(np.isfinite(car_hl), car_hl, 1.0), 0.0))
     # on-target / off-tumor exposure weight of the CAR (normal-tissue antigen expression; AND logic needs both)
     expr = [ANTIGENS[a].normal_tissue_expression for a in con.car_targets]
@@ -246,11 +227,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     sys_on = con.has_car and (all(circ) if con.car_logic == "AND" else any(circ))
     b_sys0 = val("b_blood_per_ul") * vb * 1000.0 / val("b_blood_share") if sys_on else np.zeros(n)
     setp("b_sys0", b_sys0)
-    setp("k_b", val("k_b"))
-    setp("w_kill_b", val("w_kill_b"))
     tsys_on = con.has_car and INDICATIONS[tum.indication].systemic and any(a in antigens for a in con.car_targets)
     setp("car_sys", val("k_car") * f_is * potency if (sys_on or tsys_on) else 0.0)
-    setp("f_b_blood", val("b_blood_share"))
 
     # lesions
     density = val("tumor_cell_density")

@@ -10,9 +10,8 @@ with membrane or autocrine IL-15 see S_cell = 1 - (1 - s_cell)(1 - S).
 from __future__ import annotations
 
 from nksim.kinetics.processes.base import Algebraic, Event, Model, Param, State
+from nksim.kinetics.processes.chemotherapy import LD_HORIZON
 from nksim.kinetics.symbolic import Expr, exp, sqrt, where
-
-LD_HORIZON = 30.0  # time constants after which exp(-age/tau) < 1e-13 is treated as 0
 
 STATES = [
     State("dep_il2", "pg", "s.c. IL-2 depot", atol=1.0),
