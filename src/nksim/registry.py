@@ -118,6 +118,24 @@ class Registry(Mapping[str, Parameter]):
             values[name] = v
         return values
 
+    def calibrated(self, values: Mapping[str, float], source: str) -> "Registry":
+        """A registry whose defaults are ``values`` (a calibration), each such entry's source and status saying so;
+        the file on disk is not changed. Values outside a parameter's range widen the range (noted)."""
+        from dataclasses import replace
+
+        entries = []
+        for name, p in self._entries.items():
+            if name in values:
+                v = float(values[name])
+                note = f"{p.note}; registry default {p.default:g} ({p.source})".strip("; ")
+                entries.append(replace(p, default=v, low=min(p.low, v), high=max(p.high, v), source=source,
+                                       status="derived", note=note))
+            else:
+                entries.append(p)
+        out = Registry(entries, "")
+        out.sha256 = hashlib.sha256((self.sha256 + json.dumps(dict(values), sort_keys=True)).encode()).hexdigest()
+        return out
+
     def table(self, module: str | None = None) -> list[dict[str, Any]]:
         return [p.as_dict() for p in self._entries.values() if module is None or p.module == module]
 

@@ -72,7 +72,21 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     path = Path(text)
     if not path.exists():
         raise InputError("scenario", text, f"a built-in name ({', '.join(builtin_names())}) or an existing YAML file")
-    return scenario_from_dict(read_yaml(path), where=str(path))
+    return with_calibration(scenario_from_dict(read_yaml(path), where=str(path)), path.parent)
+
+
+def with_calibration(scenario: Scenario, base: Path | None = None) -> Scenario:
+    """The scenario with the values of its ``calibration`` file applied (path relative to ``base``)."""
+    if scenario.calibration is None:
+        return scenario
+    from nksim.spec.calibration import load_calibration
+
+    cal_path = Path(scenario.calibration)
+    if not cal_path.is_absolute() and base is not None:
+        cal_path = base / cal_path
+    if not cal_path.exists():
+        raise InputError("calibration", scenario.calibration, "an existing calibration file (relative to the scenario)")
+    return load_calibration(cal_path).apply(scenario, where=cal_path.name)
 
 
 def dump_scenario(scenario: Scenario) -> str:

@@ -282,6 +282,9 @@ class Scenario(Frozen):
         default=None, description="manufacturing process (a spec, or the name of a built-in process, see "
         "`nksim manufacture --list`); `nksim manufacture` and lot-based product overrides read it")
     parameters: dict[str, float] = Field(default_factory=dict, description="registry overrides for this scenario")
+    calibration: str | None = Field(
+        default=None, description="a calibration file (nksim.spec.calibration; path relative to this scenario file): "
+        "its values apply under this scenario's own parameters, each named in sources")
     sources: dict[str, str] = Field(default_factory=dict, description="why/where from for scenario-specific values")
 
     @field_validator("manufacturing")
