@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from nksim.errors import InputError
+from nksim.kinetics.pathways import car_class_weights, rates_per_effector
 from nksim.registry import load_registry
 from nksim.spec.base import Frozen
 from nksim.spec.catalog import ANTIGENS
@@ -127,50 +128,29 @@ def antigen_classes(target: Target) -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, bits, frac
 
 
-def _tgf(tgfb: float, ic50: float) -> float:
-    return 1.0 / (1.0 + tgfb / ic50)
-
-
 def pathway_rates(effector: Effector, target: Target, p: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Per-hour kill rates per killing-competent effector, by pathway, group and target class.
 
     Returns ``nat_t, nat_u, car_t, adcc_t, adcc_u`` (arrays over classes) and ``r_t, r_u`` (their sums per group),
-    in kills/(NK h). Same algebra as ``nksim.kinetics.inputs.build_inputs`` (MODEL.md process 6)."""
+    in kills/(NK h): the kinetic model's per-effector rates (``nksim.kinetics.pathways``, the same functions
+    ``nksim.kinetics.inputs`` uses) with the well's CAR expression, class weights and antibody occupancy."""
     names, bits, _ = antigen_classes(target)
     nc = bits.shape[0]
     lig = p["ligand_level"] if target.ligand_level is None else target.ligand_level
     hla = p["hla_level"] if target.hla_level is None else target.hla_level
-    is_nk = effector.cell_type == "NK"
     con = effector.construct
-    f_is = p["f_is"] if effector.immunosuppressed else 1.0
-    tgfb = target.tgfb_ng_ml
-    tgfb_t = tgfb * (1.0 - p["dn_rescue"]) if con.dn_tgfbr2 else tgfb
-    kir_eff = effector.kir_inhibition * (1.0 if effector.kir_matched else p["kir_mismatch"])
-    nat_core = (p["k_nat"] * lig * (1.0 - p["i_self"] * hla * kir_eff) * (1.0 - p["hyp_supp"] * target.hypoxia)
-                * f_is * effector.potency) if is_nk else 0.0
+    kir = effector.kir_inhibition * (1.0 if effector.kir_matched else p["kir_mismatch"])
+    r = rates_per_effector(p, con, effector.cell_type == "NK", tgfb=target.tgfb_ng_ml, ligand=lig, hla=hla, kir=kir,
+                           hypoxia=target.hypoxia, f_is=p["f_is"] if effector.immunosuppressed else 1.0,
+                           potency=effector.potency)
     ones = np.ones(nc)
-    nat_u = nat_core * _tgf(tgfb, p["tgf_ic50_nat"]) * ones
-    nat_t = nat_core * _tgf(tgfb_t, p["tgf_ic50_nat"]) * ones
-    # CAR weight per class: OR = any target present, AND = all targets present; NKG2DL CAR reads the ligand level
-    car_w = np.zeros(nc)
-    if con.has_car:
-        cols = [names.index(a) if a in names else -1 for a in con.car_targets if a != "NKG2DL"]
-        present = [bits[:, j] if j >= 0 else np.zeros(nc, bool) for j in cols]
-        if present:
-            hit = np.all(present, axis=0) if con.car_logic == "AND" else np.any(present, axis=0)
-            car_w = hit.astype(float)
-        if "NKG2DL" in con.car_targets:
-            car_w = np.maximum(car_w, lig)
-    car_core = (p["k_car"] * _tgf(tgfb_t, p["tgf_ic50_car"]) * f_is * effector.potency) if con.has_car else 0.0
-    car_t = car_core * effector.car_expression * car_w
+    car_w = car_class_weights(con, names, lig)
     ab_w = np.zeros(nc)
     if target.antibody is not None and target.antibody_ug_ml > 0:
         ab_w = bits[:, names.index(target.antibody)].astype(float) if target.antibody in names else np.zeros(nc)
     abf = target.antibody_ug_ml / (target.antibody_ug_ml + p["ec50_ab"])
-    adcc = p["k_adcc"] * f_is * effector.potency * abf if is_nk else 0.0
-    adcc_u = adcc * _tgf(tgfb, p["tgf_ic50_adcc"]) * ab_w
-    adcc_t = adcc * _tgf(tgfb_t, p["tgf_ic50_adcc"]) * (1.0 + (p["m_cd16"] if con.hn_cd16 else 0.0)) * ab_w
-    out = {"nat_t": nat_t, "nat_u": nat_u, "car_t": car_t, "adcc_t": adcc_t, "adcc_u": adcc_u}
+    out = {"nat_t": r["nat_t"] * ones, "nat_u": r["nat_u"] * ones, "car_t": r["car_t"] * effector.car_expression * car_w,
+           "adcc_t": r["adcc_t"] * abf * ab_w, "adcc_u": r["adcc_u"] * abf * ab_w}
     out = {k: np.asarray(v, dtype=float) / HOURS_PER_DAY for k, v in out.items()}
     out["r_t"] = out["nat_t"] + out["car_t"] + out["adcc_t"]
     out["r_u"] = out["nat_u"] + out["adcc_u"]

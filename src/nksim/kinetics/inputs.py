@@ -17,6 +17,7 @@ import pandas as pd
 from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
+from nksim.kinetics.pathways import car_class_weights, rates_per_effector
 from nksim.kinetics.processes import layout as model_layout
 from nksim.population.sampling import typical_values
 from nksim.registry import load_registry
@@ -99,10 +100,6 @@ def _check_range(name: str, arr: np.ndarray, lo: float, hi: float, lo_open: bool
         raise InputError(f"overrides.{name}", float(v), f"values in {rng}")
 
 
-def _tgf_factor(tgfb: np.ndarray, ic50: float) -> np.ndarray:
-    return 1.0 / (1.0 + tgfb / ic50)
-
-
 def _class_fractions(patients: pd.DataFrame, antigens: Sequence[str]) -> np.ndarray:
     """(n_patients, 2^n_antigens) fraction of tumor cells in each class; class bit j = carries antigen j.
 
@@ -179,21 +176,17 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
                    "autologous": 0.0}[prod.hla])
     setp("extra_death", val("delta_irradiated") if prod.irradiated else 0.0)
 
-    # killing pathways (MODEL.md process 6)
+    # killing pathways (MODEL.md process 6; the algebra is nksim.kinetics.pathways, shared with the assay model)
     immuno = scenario.population.immune_status == "post_transplant_immunosuppressed"
     f_is = val("f_is") if immuno else np.ones(n)
-    tgfb = val("tgfb_ng_ml")
-    tgfb_t = tgfb * (1.0 - val("dn_rescue")) if con.dn_tgfbr2 else tgfb
     kir_eff = prod.kir_inhibition * np.where(patients["kir_matched"].to_numpy(bool), 1.0, val("kir_mismatch"))
     is_nk = prod.cell_type == "NK"
-    nat_core = (val("k_nat") * val("ligand_level") * (1.0 - val("i_self") * val("hla_level") * kir_eff)
-                * (1.0 - val("hyp_supp") * val("hypoxia")) * f_is * potency) if is_nk else np.zeros(n)
-    setp("nat_u", nat_core * _tgf_factor(tgfb, typ["tgf_ic50_nat"]))
-    setp("nat_t", nat_core * _tgf_factor(tgfb_t, typ["tgf_ic50_nat"]))
-    setp("car_t", val("k_car") * _tgf_factor(tgfb_t, typ["tgf_ic50_car"]) * f_is * potency if con.has_car else 0.0)
-    adcc = val("k_adcc") * f_is * potency if is_nk else np.zeros(n)
-    setp("adcc_u", adcc * _tgf_factor(tgfb, typ["tgf_ic50_adcc"]))
-    setp("adcc_t", adcc * _tgf_factor(tgfb_t, typ["tgf_ic50_adcc"]) * (1.0 + (val("m_cd16") if con.hn_cd16 else 0.0)))
+    pw = {name: val(name) for name in ("k_nat", "i_self", "hyp_supp", "k_car", "k_adcc", "dn_rescue", "m_cd16")}
+    pw.update({name: typ[name] for name in ("tgf_ic50_nat", "tgf_ic50_car", "tgf_ic50_adcc")})
+    rates = rates_per_effector(pw, con, is_nk, tgfb=val("tgfb_ng_ml"), ligand=val("ligand_level"),
+                               hla=val("hla_level"), kir=kir_eff, hypoxia=val("hypoxia"), f_is=f_is, potency=potency)
+    for name, v in rates.items():
+        setp(name, v)
     if tum.microenvironment == "abm_table":
         # ABM-derived effective values (suppression already inside): replace e_x, f_comp and the killing rates
         from nksim.kinetics.abm_table import effective_parameters
@@ -253,20 +246,10 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     # antigen classes
     frac = _class_fractions(patients, antigens) if antigens else np.ones((n, 1))
     cpo = L.NPAR + nl * L.NLP
-    lig = val("ligand_level")
-    targets = [antigens.index(a) for a in con.car_targets if a in antigens]
+    car_w_all = np.broadcast_to(car_class_weights(con, antigens, val("ligand_level")), (n, nc))
     for a in range(nc):
         bits = [(a >> j) & 1 for j in range(len(antigens))]
-        if con.has_car:
-            if con.car_logic == "AND":
-                w = float(all(bits[j] for j in targets))
-            else:
-                w = float(any(bits[j] for j in targets))
-            car_w = np.full(n, w)
-            if "NKG2DL" in con.car_targets:
-                car_w = np.maximum(car_w, lig)
-        else:
-            car_w = np.zeros(n)
+        car_w = car_w_all[:, a]
         P[:, cpo + a * L.NCP + L.CP_CAR] = car_w
         ab = scenario.regimen.antibody
         P[:, cpo + a * L.NCP + L.CP_AB] = float(ab is not None and bits[antigens.index(ab.target)] == 1)
