@@ -142,10 +142,31 @@ def calibration(
                                  "(MODEL.md 12 step 2) and print them next to the registry's"),
     crs_table: bool = typer.Option(False, "--crs-table", help="CAR-NK CRS incidence across the NK/T release "
                                    "ratio (step 3: reported, never tuned)"),
+    abc: bool = typer.Option(False, "--abc", help="fit --free parameters to --target targets by ABC-SMC "
+                             "(posterior, fit per target, predictive intervals; --out writes a run folder)"),
+    target: list[str] = typer.Option([], "--target", help="target key to fit (repeat; nksim.calibrate.abc.TARGET_KEYS)"),
+    check: list[str] = typer.Option([], "--check", help="target key to predict only, never fit (repeat)"),
+    free: list[str] = typer.Option([], "--free", help="free parameter NAME or NAME=LOW:HIGH (repeat)"),
+    cross_validate: bool = typer.Option(False, "--cross-validate", help="refit with each target family held out "
+                                        "and predict it (B-ALL CAR-T-like set; a few minutes at the defaults)"),
+    cohort: int = typer.Option(40, "--cohort", help="patients per simulated cohort in --abc / --cross-validate"),
+    population: int = typer.Option(30, "--population", help="ABC-SMC particles"),
+    generations: int = typer.Option(4, "--generations", help="ABC-SMC generations"),
+    draws: int = typer.Option(10, "--draws", help="posterior predictive cohorts per fold (--cross-validate)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run folder for --abc"),
 ) -> None:
     """Show each published calibration target next to the model's value (met / not met / reported).
 
-    Tunes nothing; --fit-crs shows what the CRS threshold fit gives (the registry holds its result)."""
+    Tunes nothing; --fit-crs shows what the CRS threshold fit gives (the registry holds its result); --abc fits
+    free parameters to chosen targets; --cross-validate holds out each target family in turn."""
+    if abc or cross_validate:
+        from nksim.calibrate import abc_cli
+
+        if cross_validate:
+            abc_cli.run_cross_validate(free, cohort, population, generations, draws, seed or 0, as_json)
+        else:
+            abc_cli.run_abc(target, free, cohort, population, generations, seed or 0, out, as_json, check)
+        return
     if fit_crs or crs_table:
         _crs_calibration(patients, seed, fit_crs, crs_table, as_json)
         return

@@ -322,7 +322,7 @@ class ABCResult:
         m = self.marginals()
         targets = ", ".join(f"{o.name} [{o.low:g}, {o.high:g}]" for o in self.observed)
         unc = {r.parameter: {"mean": float(r.mean), "sd": float(r.sd), "ci_low": float(r.ci_low),
-                             "ci_high": float(r.ci_high), "interval": "95% weighted posterior quantiles"}
+                             "ci_high": float(r.ci_high)}
                for r in m.itertuples()}
         s = self.settings
         return Calibration(
@@ -334,7 +334,8 @@ class ABCResult:
             data=[{"target": o.name, "range": f"[{o.low:g}, {o.high:g}]"} for o in self.observed],
             notes=(f"population {s.get('population')}, {len(self.history)} generations, {s.get('n_patients')} "
                    f"patients per cohort, crn {s.get('crn')}, {int(self.history['n_simulations'].sum())} "
-                   f"simulations. {notes}").strip())
+                   f"simulations. uncertainty: weighted posterior mean, sd and 95% quantiles (ci_low, ci_high). "
+                   f"{notes}").strip())
 
     def save(self, folder: str | Path) -> Path:
         """Run folder: particles.csv (last population), populations.csv (every generation), history.csv, fit.csv,
