@@ -1,0 +1,287 @@
+"""Evaluate parameter samples through the cohort engine, many samples per engine batch.
+
+A sample is one parameter vector theta. With ``patients=1`` it is one typical patient (between-patient variability
+off); otherwise a cohort of the same ``patients`` virtual patients (ids 0..P-1, the same covariate draws for every
+sample: common random numbers, so differences between samples come from theta, not from resampled patients).
+
+The honest definition of a sample is ``simulate(space.apply(scenario, theta), patients)``. Three ways to get
+there, the fastest that is exact for every free parameter (checked at start, parameter by parameter, on the engine
+input arrays; ``Evaluator.paths`` says which and why):
+
+- ``columns``: the engine reads a parameter per patient when the patient table has a column of that name
+  (``nksim.kinetics.inputs.build_inputs``), so each sample's patients carry that sample's values as columns (drawn
+  covariates are redrawn from the same keyed normals around the sample's typical value) and a whole chunk of
+  samples is one engine batch;
+- ``resample``: the parameter shapes how patients are drawn (e.g. ``tvdt_d``): the patients of each sample are
+  drawn by ``sample_patients`` from the sample's scenario, then batched like ``columns``;
+- ``scenario``: the engine reads the parameter from the scenario only; each sample is simulated on its own.
+
+A parameter whose change leaves every engine input unchanged in this scenario (e.g. the growth of a class of tumors
+the scenario does not have) is marked ``none`` and listed in ``Evaluator.no_effect``: its indices are zero.
+
+Clinical readout parameters (``clinical_*``) do not enter the engine; cohort readouts are computed per sample with
+that sample's values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nksim.calibrate.space import ParameterSpace
+from nksim.clinical._params import MODULE as CLINICAL_MODULE, SHARED as CLINICAL_SHARED
+from nksim.errors import InputError
+from nksim.kinetics.inputs import build_inputs
+from nksim.population.sampling import MAX_ATTEMPTS, MODULE as POP_MODULE, _key, _vary, sample_patients
+from nksim.population.sampling import typical_values, varying_parameters
+from nksim.registry import load_registry
+from nksim.rng import keyed_normals
+from nksim.sensitivity.outputs import EngineArrays, Output, cohort_values, continuous_values
+from nksim.spec.calibration import OMEGA
+from nksim.spec.scenario import Scenario
+
+PATHS = ("columns", "resample", "scenario")
+HCC_TVDT = {"hcc_tvdt_rapid_d": "rapid", "hcc_tvdt_intermediate_d": "intermediate", "hcc_tvdt_indolent_d": "indolent"}
+CHECK_QUANTILES = (0.1, 0.9)
+
+
+def prepare_scenario(scenario: Scenario, patients: int, seed: int) -> Scenario:
+    """The scenario every sample starts from: ``patients`` patients, ``seed``; variability off for one patient."""
+    if int(patients) < 1:
+        raise InputError("patients", patients, "an integer >= 1 (1 = one typical patient per sample)")
+    if int(seed) < 0:
+        raise InputError("seed", seed, "an integer >= 0")
+    sim = scenario.simulation.model_copy(update={"n_patients": int(patients), "seed": int(seed)})
+    update: dict = {"simulation": sim}
+    if int(patients) == 1:
+        update["population"] = scenario.population.model_copy(update={"variability": False})
+    return scenario.model_copy(update=update)
+
+
+def _inputs_equal(a, b) -> bool:
+    for name in ("y0", "params", "ev_t", "ev_k", "ev_a", "ev_b", "atol", "t_save"):
+        x, y = np.asarray(getattr(a, name), dtype=float), np.asarray(getattr(b, name), dtype=float)
+        if x.shape != y.shape or not np.allclose(x, y, rtol=1e-10, atol=0.0, equal_nan=True):
+            return False
+    return a.n_lesions == b.n_lesions and a.n_classes == b.n_classes
+
+
+@dataclass
+class Evaluator:
+    scenario: Scenario  # as given
+    space: ParameterSpace
+    outputs: list[Output]
+    patients: int = 1
+    seed: int = 0
+    paths: dict[str, str] = field(default_factory=dict)  # parameter -> path
+    no_effect: list[str] = field(default_factory=list)  # parameters that change nothing this run reads
+
+    def __post_init__(self) -> None:
+        self.reg = load_registry()
+        self.base = prepare_scenario(self.scenario, self.patients, self.seed)
+        self.ids = np.arange(int(self.patients), dtype=np.int64)
+        self.mode = "typical" if int(self.patients) == 1 else "cohort"
+        if self.mode == "typical":
+            bad = [o.name for o in self.outputs if o.kind == "cohort"]
+            if bad:
+                raise InputError("outputs", bad, "continuous readouts with patients=1 (cohort readouts such as orr "
+                                                 "need a cohort: patients >= 2, e.g. 100)")
+            bad = [n for n in self.space.names if n.startswith(OMEGA)]
+            if bad:
+                raise InputError("params", bad, "no between-patient variances with one typical patient "
+                                                "(variability is off); use a cohort (patients >= 2)")
+        self.base_patients = sample_patients(self.base, self.ids)
+        self.base_typ = typical_values(self.base, self.reg)
+        self.base_omega = varying_parameters(self.base, self.reg)
+        ro = self.base.resolved_readouts()
+        self.readouts = ro
+        self.follow_up = float(min(ro.follow_up_days, self.base.simulation.horizon_d))
+        clinical = set(self.reg.defaults(module=CLINICAL_MODULE)) | set(CLINICAL_SHARED)
+        self.clinical = [n for n in self.space.names if n in clinical]
+        self.per_sample_readout = self.mode == "cohort" and bool(self.clinical)
+        self.base_inputs = build_inputs(self.base, self.base_patients)
+        self._classify()
+
+    # ---- patients of a batch of samples -------------------------------------------------------------------
+    def _z(self, name: str) -> np.ndarray:
+        draw_ids = self.ids * np.int64(MAX_ATTEMPTS) + self.base_patients["draw_attempt"].to_numpy(np.int64)
+        return keyed_normals(self.base.simulation.seed, POP_MODULE, draw_ids, _key(name))
+
+    def _column_values(self, theta: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        """Per-patient values (samples, patients) of the non-clinical parameters under ``theta`` (samples, dim)."""
+        idx = {n: j for j, n in enumerate(self.space.names)}
+        bases = sorted({n[len(OMEGA):] if n.startswith(OMEGA) else n for n in names})
+        out: dict[str, np.ndarray] = {}
+        for b in bases:
+            typ = theta[:, idx[b]] if b in idx else np.full(len(theta), self.base_typ[b])
+            om = theta[:, idx[OMEGA + b]] if OMEGA + b in idx else np.full(len(theta), self.base_omega.get(b, 0.0))
+            if self.mode == "typical" or not np.any(om > 0):
+                out[b] = np.repeat(typ[:, None], len(self.ids), axis=1)
+                continue
+            z = self._z(b)
+            tr = self.reg[b].transform
+            out[b] = np.stack([_vary(float(t), float(w), z, tr) if w > 0 else np.full(z.shape, float(t))
+                               for t, w in zip(typ, om)])
+        return out
+
+    def batch_patients(self, theta: np.ndarray, start: int = 0, names: list[str] | None = None) -> pd.DataFrame:
+        """Patients of samples ``theta`` (samples, dim) as one table, index = sample * P + patient; ``names``: the
+        parameters carried as columns (default: every one that reaches the engine)."""
+        theta = np.atleast_2d(theta)
+        ns, P = len(theta), len(self.ids)
+        if names is None:
+            names = [n for n in self.space.names if self.paths.get(n) in ("columns", "resample")
+                     and n not in self.clinical]
+        resample = any(self.paths.get(n) == "resample" for n in names)
+        if resample:  # drawn from each sample's scenario: drawn columns are right already, add the others
+            df = pd.concat([sample_patients(self.space.apply(self.base, theta[k]), self.ids) for k in range(ns)])
+        else:
+            df = self.base_patients.iloc[np.tile(np.arange(P), ns)].copy()
+        cols = self._column_values(theta, names)
+        for b, v in cols.items():
+            if not (resample and b in df.columns):
+                df[b] = v.reshape(-1)
+        hcc = [c for c in HCC_TVDT if c in cols]
+        if hcc and not resample and "growth_class" in df.columns:  # tvdt_d is the patient's class's doubling time
+            cls = df["growth_class"].to_numpy()
+            tv = df["tvdt_d"].to_numpy(dtype=float).copy()
+            for c in hcc:
+                m = cls == HCC_TVDT[c]
+                tv[m] = df[c].to_numpy(dtype=float)[m]
+            df["tvdt_d"] = tv
+        df.index = pd.Index((start + np.repeat(np.arange(ns), P)) * P + np.tile(self.ids, ns), name="patient")
+        return df
+
+    # ---- which path each parameter can take ---------------------------------------------------------------
+    def _honest_inputs(self, theta: np.ndarray):
+        sc = self.space.apply(self.base, theta)
+        return build_inputs(sc, sample_patients(sc, self.ids))
+
+    def base_values(self) -> np.ndarray:
+        """The scenario's own values of the free parameters (typical values; variances of the population)."""
+        return np.array([self.base.population.omega2.get(n[len(OMEGA):], self.base_omega.get(n[len(OMEGA):], 0.0))
+                         if n.startswith(OMEGA) else self.base_typ[n] for n in self.space.names], dtype=float)
+
+    def _classify(self) -> None:
+        """Each parameter alone at its prior's 10% and 90% quantiles (others at the scenario's values): the first
+        path whose engine inputs equal the honest ones; no change of the inputs at either = no effect."""
+        base = self.base_values()
+        for j, n in enumerate(self.space.names):
+            if n in self.clinical:
+                self.paths[n] = "columns"  # read by the readouts, not by the engine
+                if self.mode == "typical":
+                    self.no_effect.append(n)
+                continue
+            ths = []
+            for q in CHECK_QUANTILES:
+                th = base.copy()
+                th[j] = self.space.params[j].distribution().ppf(q)
+                ths.append((th, self._honest_inputs(th)))
+            if all(_inputs_equal(h, self.base_inputs) for _, h in ths):
+                self.paths[n] = "none"  # changes nothing the engine reads in this scenario
+                self.no_effect.append(n)
+                continue
+            path = "columns"
+            for th, honest in ths:
+                while path != "scenario":
+                    self.paths[n] = path
+                    fast = build_inputs(self.base, self.batch_patients(th[None, :], names=[n]).set_axis(
+                        pd.Index(self.ids, name="patient")))
+                    if _inputs_equal(honest, fast):
+                        break
+                    path = PATHS[PATHS.index(path) + 1]
+            self.paths[n] = path
+
+    @property
+    def path(self) -> str:
+        """The path of the run: the slowest any parameter needs."""
+        used = [self.paths[n] for n in self.space.names if self.paths[n] in PATHS]
+        return max(used, key=PATHS.index, default="columns")
+
+    # ---- evaluation ----------------------------------------------------------------------------------------
+    def evaluate(self, theta: np.ndarray, start: int = 0) -> np.ndarray:
+        """Readouts (samples, outputs) of parameter vectors ``theta`` (samples, dim)."""
+        from nksim.engine import simulate_chunk
+
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        ns, P = len(theta), len(self.ids)
+        if self.path == "scenario":
+            dss, tables = [], []
+            for k in range(ns):
+                sc = self.space.apply(self.base, theta[k])
+                ds, tab = self._run(simulate_chunk, sc, sample_patients(sc, self.ids), theta[k:k + 1])
+                dss.append(ds)
+                tables.append(tab)
+            return np.vstack([self._readouts(ds, tab, theta[k:k + 1], 1) for k, (ds, tab) in
+                              enumerate(zip(dss, tables))])
+        patients = self.batch_patients(theta, start)
+        if self.mode == "typical":  # continuous readouts only: the engine arrays, no Dataset, no clinical readouts
+            return self._readouts(self._run(_solve_arrays, self.base, patients, theta), None, theta, ns)
+        ds, tab = self._run(simulate_chunk, self.base, patients, theta)
+        return self._readouts(ds, tab, theta, ns)
+
+    def _run(self, simulate_chunk, sc, patients, theta):
+        try:
+            return simulate_chunk(sc, patients, with_outcomes=False)
+        except InputError as exc:
+            if exc.field != "simulation":
+                raise
+            pid = int(str(exc.value).split()[-1])
+            k = (pid // len(self.ids)) % len(theta) if len(theta) > 1 else 0
+            raise InputError("sample", self.space.as_dict(theta[k]),
+                             f"parameter values the engine can solve ({exc.allowed}); narrow the bounds") from None
+
+    def _readouts(self, ds, table: pd.DataFrame, theta: np.ndarray, ns: int) -> np.ndarray:
+        P = len(self.ids)
+        cont = continuous_values(ds, self.outputs)
+        Y = np.empty((ns, len(self.outputs)))
+        for j, o in enumerate(self.outputs):
+            if o.kind == "continuous":
+                v = cont[o.name].reshape(ns, P)
+                Y[:, j] = v[:, 0] if P == 1 else np.median(v, axis=1)
+        cohort = [o for o in self.outputs if o.kind == "cohort"]
+        if not cohort:
+            return Y
+        from nksim.clinical import outcomes
+
+        params = typical_values(self.base, self.reg)
+        for k in range(ns):
+            sl = slice(k * P, (k + 1) * P)
+            ds_k = ds.isel(patient=sl).assign_coords(patient=self.ids)
+            tab_k = table.iloc[sl].set_axis(pd.Index(self.ids, name="patient"))
+            if self.per_sample_readout:
+                params = {**params, **{n: float(theta[k, self.space.names.index(n)]) for n in self.clinical}}
+            out = outcomes(ds_k, tab_k, self.readouts, seed=self.base.simulation.seed, params=params)
+            vals = cohort_values(out, cohort, self.follow_up)
+            for j, o in enumerate(self.outputs):
+                if o.kind == "cohort":
+                    Y[k, j] = vals[o.name]
+        return Y
+
+
+def _solve_arrays(scenario: Scenario, patients: pd.DataFrame, with_outcomes: bool = False) -> EngineArrays:
+    """``nksim.engine.simulate_chunk`` up to the solver (same inputs, solver call and status check), returning the
+    raw arrays (the continuous readouts need 4 of the Dataset's 44 variables)."""
+    from nksim.engine import MAX_STEPS
+    from nksim.kinetics.solver import STATUS_OK, solve_batch
+
+    inp = build_inputs(scenario, patients)
+    sim = scenario.simulation
+    ys, als, stats = solve_batch(inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a,
+                                 inp.ev_b, inp.t0, inp.t_end, inp.t_save, sim.rtol, inp.atol, MAX_STEPS)
+    bad = stats[:, 0] != STATUS_OK
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError("simulation", f"patient {patients.index[i]}", f"a solvable configuration (solver status "
+                                                                        f"{int(stats[i, 0])})")
+    return EngineArrays(ys, als, inp)
+
+
+def chunk_size(patients: int) -> int:
+    """Samples per engine batch: ~1024 simulated patients per batch (memory ~ 0.2 GB at a daily save grid)."""
+    return max(1, 1024 // max(1, int(patients)))
+
+
+__all__ = ["Evaluator", "prepare_scenario", "chunk_size", "PATHS"]
