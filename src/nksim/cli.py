@@ -13,6 +13,7 @@ from nksim.assay.cli import app as assay_app
 from nksim.errors import NksimError
 from nksim.export_cli import app as export_app
 from nksim.manufacturing.cli import app as manufacture_app
+from nksim.sensitivity.cli import sensitivity as sensitivity_cmd
 from nksim.spatial.cli import app as abm_app
 from nksim.trial.cli import app as trial_app
 
@@ -26,6 +27,7 @@ app.add_typer(abm_app, name="abm")
 app.add_typer(manufacture_app, name="manufacture")
 app.add_typer(assay_app, name="assay")
 app.add_typer(export_app, name="export")
+app.command("sensitivity")(sensitivity_cmd)
 
 
 @app.command()

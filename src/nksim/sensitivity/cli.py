@@ -1,0 +1,61 @@
+"""`nksim sensitivity SCENARIO ...`: global sensitivity (Sobol, Morris) of readouts to registry parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def sensitivity(
+    scenario: str = typer.Argument(..., help="built-in scenario name or YAML path"),
+    method: str = typer.Option("sobol", "--method", help="sobol (first-order and total indices) or morris (mu*, "
+                                                         "sigma; cheaper screening)"),
+    params: Optional[str] = typer.Option(None, "--params", help="registry parameter names, comma-separated "
+                                                                "(omega2:NAME for a between-patient variance); "
+                                                                "default: up to 20 that act in this scenario"),
+    outputs: str = typer.Option("orr,pfs_median", "--outputs",
+                                help="readouts, comma-separated: orr, cr_rate, dcr, pfs_median, os_median, crs_any, "
+                                     "crs_ge2, crs_ge3, icans_any, dlt_rate, detected (cohort); burden_dNN, "
+                                     "peak_cells, peak_car_cells, peak_cytokine, product_auc (continuous)"),
+    n: int = typer.Option(64, "--n", help="Sobol: base samples (power of 2; N x (d + 2) runs); Morris: "
+                                          "trajectories (N x (d + 1) runs)"),
+    patients: Optional[int] = typer.Option(None, "--patients", help="virtual patients per sample (default: 1 "
+                                                                     "typical patient if every output is "
+                                                                     "continuous, else 100)"),
+    seed: int = typer.Option(0, "--seed", help="design, patients and readout draws (same seed, same numbers)"),
+    second_order: bool = typer.Option(False, "--second-order", help="Sobol: also second-order indices "
+                                                                     "(N x (2d + 2) runs)"),
+    out: Path = typer.Option(Path("runs/sens"), "--out", help="run folder (resumes a run of the same "
+                                                              "configuration)"),
+    no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG figures"),
+) -> None:
+    """Global sensitivity analysis: indices table (CSV), provenance (JSON), tornado and index plots."""
+    from rich.console import Console
+
+    from nksim.sensitivity.analysis import check_method, check_n, n_rows
+    from nksim.sensitivity.run import run_sensitivity
+
+    console = Console()
+    check_method(method)
+    check_n(method, n)
+    res = run_sensitivity(scenario, params=params, outputs=outputs, method=method, n=n, patients=patients,
+                          seed=seed, out=out, second_order=second_order, progress=True, plots=not no_plots)
+    p = res.provenance
+    console.print(f"[bold]{p['scenario']}[/bold]: {method}, {len(p['params'])} parameters, N = {n}, "
+                  f"{p['samples']} samples ({n_rows(method, n, len(p['params']), second_order)} design rows) x "
+                  f"{p['patients_per_sample']} patient(s), seed {seed}; engine path '{p['engine_path']}', "
+                  f"{res.timings['evaluate_s']:.1f} s evaluating")
+    if p["no_effect"]:
+        console.print(f"no effect in this scenario (indices 0): {', '.join(p['no_effect'])}")
+    by_reason: dict[str, list[str]] = {}
+    for name, why in p["dropped_defaults"].items():
+        by_reason.setdefault(why, []).append(name)
+    for why, names in by_reason.items():
+        console.print(f"left out of the default set, {why}: {', '.join(names)}")
+    console.print("top drivers (" + ("total index ST, +- 95% half-width" if method == "sobol" else
+                                     "mu*, +- 95% half-width") + "):")
+    console.print(res.summary(), markup=False, highlight=False)
+    console.print(f"wrote {out}/indices.csv, sensitivity.json, samples.csv.gz" +
+                  ("" if no_plots else f", tornado.png, {method}.png"))
