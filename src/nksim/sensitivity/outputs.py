@@ -134,7 +134,7 @@ def km_median_fast(days: np.ndarray, events: np.ndarray, cap: float) -> float:
     n_at_risk = d.size - first
     deaths = np.add.reduceat(e.astype(float), first)
     s = np.cumprod(1.0 - deaths / n_at_risk)
-    hit = np.flatnonzero(s <= 0.5)
+    hit = np.flatnonzero(s <= 0.5 + 1e-12)  # rounding of the product at exactly one half
     return float(min(times[hit[0]], cap)) if hit.size else float(cap)
 
 
