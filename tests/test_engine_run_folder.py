@@ -42,7 +42,7 @@ def test_run_refuses_to_mix_runs(tmp_path):
     run_scenario(sc, out, chunk_size=2, show_progress=False)
     proc = subprocess.run([sys.executable, "-m", "nksim.cli", "run", "hcc-post-lt-allo-nk", "-n", "3", "--out", str(out)],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "--out" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "--out" in proc.stderr and "Traceback" not in proc.stderr  # invalid input
 
 
 def test_report_figures_render_alongside_in_a_forked_process():

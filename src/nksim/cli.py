@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from nksim.assay.cli import app as assay_app
-from nksim.errors import NksimError
+from nksim.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, InputError, NksimError
 from nksim.export_cli import app as export_app
 from nksim.manufacturing.cli import app as manufacture_app
 from nksim.sensitivity.cli import sensitivity as sensitivity_cmd
@@ -43,8 +43,12 @@ def run(
     Re-running the same command resumes: finished chunks are kept and skipped."""
     from nksim.runner import resolve, run_scenario
 
+    from nksim.outdirs import default_out
+
     sc = resolve(scenario, patients, seed)
-    folder = out or Path("runs") / f"{sc.name}-seed{sc.simulation.seed}"
+    for note in sc.warnings():
+        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
+    folder = out or default_out(sc.name, f"seed{sc.simulation.seed}")  # a slug of the name, always under runs/
     result, report = run_scenario(sc, folder, chunk_size=chunk_size)
     typer.echo(f"{len(result.patients)} patients simulated; run folder: {folder}")
     typer.echo(f"report: {report}")
@@ -68,8 +72,13 @@ def demo(
 def validate(
     file: Optional[Path] = typer.Argument(None, help="scenario YAML to check"),
     schema: bool = typer.Option(False, "--schema", help="print the scenario JSON Schema instead"),
+    list_names: Optional[str] = typer.Option(None, "--list", help="list the names a scenario may use: antigens, "
+                                             "indications, criteria or chemokine_receptors (as `nksim catalog`)"),
 ) -> None:
-    """Check a scenario file (field names, values, antigens, parameter names) without running it."""
+    """Check a scenario file (field names, values, antigens, parameter names) without running it.
+
+    Every problem is listed (one line each, exit code 3); warnings (values outside a parameter's plausible range,
+    scans after the horizon) are printed and the file still passes."""
     from nksim.population.sampling import typical_values
     from nksim.spec.io import load_scenario
     from nksim.spec.scenario import Scenario
@@ -77,11 +86,39 @@ def validate(
     if schema:
         typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
         return
+    if list_names is not None:
+        catalog(list_names, False)
+        return
     if file is None:
-        raise NksimError("give a scenario file, or --schema")
+        raise typer.BadParameter("give a scenario file, --schema or --list", param_hint="FILE")
     sc = load_scenario(str(file))
     typical_values(sc)  # checks every parameter name
+    for note in sc.warnings():
+        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"ok: {sc.name} ({sc.tumor.indication}, {sc.product.name}, {sc.simulation.n_patients} patients)")
+
+
+@app.command()
+def catalog(
+    kind: Optional[str] = typer.Argument(None, help="antigens, indications, criteria or chemokine_receptors "
+                                         "(default: all)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """List the names scenarios may use: antigens, indications (with their criteria and organ), response criteria
+    and chemokine receptors (the same lists are enums in `nksim validate --schema`)."""
+    from nksim.spec.catalog_table import KINDS, catalog_rows
+
+    if kind is not None and kind not in KINDS:
+        raise InputError("catalog", kind, f"one of {', '.join(KINDS)}")
+    rows = {k: catalog_rows(k) for k in ([kind] if kind else KINDS)}
+    if as_json:
+        typer.echo(json.dumps(rows if kind is None else rows[kind], indent=2))
+        return
+    for k, items in rows.items():
+        if kind is None:
+            typer.echo(f"{k}:")
+        for it in items:
+            typer.echo(f"  {it['name']:20s} {it['about']}")
 
 
 @app.command()
@@ -205,12 +242,24 @@ def _crs_calibration(patients: int, seed: Optional[int], fit: bool, table: bool,
 
 
 def main() -> None:
-    """Entry point: user errors print one line, never a traceback."""
+    """Entry point: user errors print one line (one per problem), never a traceback. Exit codes
+    (``nksim.errors``, README "Exit codes"): 0 ok, 1 runtime failure, 2 bad usage, 3 invalid input, 130 interrupted."""
     try:
         app()
     except NksimError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except MemoryError:
+        typer.secho("error: out of memory (fewer patients, a shorter horizon_d or a larger save_every_d need less)",
+                    fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_RUNTIME)
+    except OSError as exc:  # disk full, permissions changed under a run, ...
+        typer.secho(f"error: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}",
+                    fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_RUNTIME)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-from nksim.errors import InputError
+from nksim.errors import InputError, did_you_mean
 from nksim.yaml_load import safe_load
 
 STATUSES = ("sourced", "derived", "unverified", "assumption")
+#: units of quantities that divide (times, densities, sizes): 0 is outside their physical domain; rates and
+#: amounts may be 0 (a process switched off)
+POSITIVE_UNITS = frozenset({"d", "h", "cells/cm3", "cells/mL", "kg", "mm", "cm3", "mL/kg", "copies/cell", "pg/cell"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,34 @@ class Parameter:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def domain(self) -> tuple[float, float, bool, str]:
+        """The physical domain (low, high, low_open, words): fractions in [0, 1], times, densities and sizes
+        (``POSITIVE_UNITS``) > 0, other non-negative quantities >= 0. A value outside the plausible ``[low, high]``
+        but inside the domain is allowed (``check`` returns a warning)."""
+        inf = float("inf")
+        if self.transform == "logit" or self.unit == "fraction":
+            return 0.0, 1.0, False, "a fraction in [0, 1]"
+        if self.unit in POSITIVE_UNITS and self.low > 0:
+            return 0.0, inf, True, "a number > 0"
+        if self.low >= 0:
+            return 0.0, inf, False, "a number >= 0"
+        return -inf, inf, False, "a finite number"
+
+    def check(self, value: float, field: str) -> str | None:
+        """Raise InputError when ``value`` is outside the physical domain; return a warning (range and source)
+        when it is outside the plausible range; None when it is inside."""
+        import math
+
+        lo, hi, open_lo, words = self.domain()
+        v = float(value)
+        if not math.isfinite(v) or v < lo or v > hi or (open_lo and v <= lo):
+            raise InputError(field, value, f"{words} ({self.name}, {self.unit}; plausible range [{self.low:g}, "
+                                           f"{self.high:g}])")
+        if not self.low <= v <= self.high:
+            return (f"{field} = {v:g} is outside the plausible range [{self.low:g}, {self.high:g}] {self.unit} "
+                    f"(source: {self.source})")
+        return None
 
 
 def _check_entry(raw: Mapping[str, Any], index: int) -> Parameter:
@@ -90,7 +121,11 @@ class Registry(Mapping[str, Parameter]):
         try:
             return self._entries[name]
         except KeyError:
-            raise InputError("parameter", name, f"a registry name (see `nksim params`); close: {self.close(name)}")
+            raise InputError("parameter", name, f"a registry parameter name{did_you_mean(name, self._entries)}; "
+                             "see `nksim params`")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
 
     def __iter__(self):
         return iter(self._entries)
@@ -111,11 +146,10 @@ class Registry(Mapping[str, Parameter]):
         values = self.defaults()
         for name, value in (overrides or {}).items():
             if name not in self._entries:
-                raise InputError(f"{where}.{name}", value, f"a registry parameter name; close: {self.close(name)}")
-            v = float(value)
-            if v != v or v in (float("inf"), float("-inf")):
-                raise InputError(f"{where}.{name}", value, "a finite number")
-            values[name] = v
+                raise InputError(f"{where}.{name}", value, f"a registry parameter name{did_you_mean(name, self._entries)}; "
+                                 "see `nksim params`")
+            self._entries[name].check(value, f"{where}.{name}")
+            values[name] = float(value)
         return values
 
     def calibrated(self, values: Mapping[str, float], source: str) -> "Registry":

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nksim.engine import SimulationResult, iter_chunks, provenance, simulate_chunk
 from nksim.errors import InputError
+from nksim.outdirs import prepare_out
 from nksim.io.run_folder import parquet_safe, check_resumable, finalize, load_chunk, save_chunk, write_json
 from nksim.population.sampling import sample_patients, typical_values
 from nksim.report.clinical_plots import clinical_sections
@@ -28,16 +29,18 @@ DEFAULT_CHUNK = 256
 
 def resolve(scenario: Scenario | str, n_patients: int | None, seed: int | None) -> Scenario:
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    from nksim.spec.scenario import MAX_PATIENTS, MAX_SEED
+
     update: dict[str, Any] = {}
     if n_patients is not None:
-        if n_patients < 1:
-            raise InputError("--patients", n_patients, "an integer >= 1")
-        update["n_patients"] = n_patients
+        if not 1 <= n_patients <= MAX_PATIENTS:
+            raise InputError("--patients", n_patients, f"a whole number in 1..{MAX_PATIENTS:,}")
+        update["simulation.n_patients"] = n_patients
     if seed is not None:
-        if seed < 0:
-            raise InputError("--seed", seed, "an integer >= 0")
-        update["seed"] = seed
-    return sc.model_copy(update={"simulation": sc.simulation.model_copy(update=update)}) if update else sc
+        if not 0 <= seed < MAX_SEED:
+            raise InputError("--seed", seed, "a whole number in [0, 2**63)")
+        update["simulation.seed"] = seed
+    return sc.replace(update, where=sc.name) if update else sc
 
 
 def run_scenario(scenario: Scenario | str, out: Path, n_patients: int | None = None, seed: int | None = None,
@@ -46,7 +49,7 @@ def run_scenario(scenario: Scenario | str, out: Path, n_patients: int | None = N
     sc = resolve(scenario, n_patients, seed)
     if chunk_size < 1:
         raise InputError("--chunk-size", chunk_size, "an integer >= 1")
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out)
     n = sc.simulation.n_patients
     key = {"scenario": dump_scenario(sc), "chunk_size": chunk_size, "n_patients": n}
     check_resumable(out, key)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from nksim.errors import InputError
 from nksim.spec.manufacturing import ManufacturingSpec
-from nksim.yaml_load import safe_load
+from nksim.yaml_load import read_text, safe_load
 
 
 def builtin_processes() -> dict[str, str]:
@@ -92,7 +92,7 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
             if not path.exists():
                 raise InputError("scenario", str(obj), "an existing YAML file or a built-in process name")
             try:
-                raw = safe_load(path.read_text())
+                raw = safe_load(read_text(path, "scenario"))
             except yaml.YAMLError as exc:
                 raise InputError("scenario", str(obj), f"valid YAML ({exc})") from None
             spec = spec_from_dict(raw, where=str(path))

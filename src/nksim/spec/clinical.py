@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from nksim.spec.base import Frozen
+from nksim.spec.base import MAX_DAY, Day, FieldProblem, Frozen
 
 Criteria = Literal["RECIST1.1", "mRECIST", "Lugano2014", "ALL-marrow"]
 Toxicity = Literal["crs", "icans", "gvhd", "offtumor", "neutropenia", "leukopenia", "infusion_fever"]
@@ -60,14 +60,12 @@ class AssaySpec(Frozen):
     lod_cells_per_ul: float | None = Field(default=None, gt=0)
     lod_fraction: float | None = Field(default=None, gt=0, lt=1)
     analyte: Literal["transduced", "all"] | None = None
-    sample_days: tuple[float, ...] | None = None
+    sample_days: tuple[Day, ...] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _qpcr_reads_transgene(self) -> "AssaySpec":
         if self.kind == "qpcr" and self.analyte == "all":
-            raise ValueError(
-                "assay.analyte = 'all' is not allowed for kind 'qpcr'; qPCR detects the transgene only"
-            )
+            raise FieldProblem("analyte", "all", "'transduced' or null for kind 'qpcr' (qPCR detects the transgene only)")
         return self
 
     @property
@@ -85,8 +83,8 @@ class ReadoutSpec(Frozen):
         default=None,
         description="None = the criteria of the patients' indication (catalog: HCC -> mRECIST, ...)",
     )
-    scan_days: tuple[float, ...] = DEFAULT_SCAN_DAYS
-    baseline_day: float | None = Field(default=None, description="None = first time point of the trajectory")
+    scan_days: tuple[Day, ...] = DEFAULT_SCAN_DAYS
+    baseline_day: Day | None = Field(default=None, description="None = first time point of the trajectory")
     confirmation: bool | None = Field(
         default=None, description="None = the criteria's rule (RECIST/mRECIST yes, Lugano no)"
     )
@@ -105,8 +103,8 @@ class ReadoutSpec(Frozen):
         "engine applies at its first time point is not mistaken for baseline necrosis), or the viable cells",
     )
     lethal_burden_cm3: float | None = Field(default=None, gt=0)
-    follow_up_days: float = Field(default=365.0, gt=0)
-    dlt_window_days: float = Field(default=28.0, gt=0)
+    follow_up_days: float = Field(default=365.0, gt=0, le=MAX_DAY)
+    dlt_window_days: float = Field(default=28.0, gt=0, le=MAX_DAY)
     dlt_rules: tuple[DLTRule, ...] = DEFAULT_DLT_RULES
     assay: AssaySpec = AssaySpec()
 
@@ -114,9 +112,9 @@ class ReadoutSpec(Frozen):
     @classmethod
     def _scans_increasing(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if len(v) == 0:
-            raise ValueError("scan_days is empty; expected at least one scan day > 0")
+            raise FieldProblem("", [], "at least one scan day > 0")
         if any(d <= 0 for d in v) or any(b <= a for a, b in zip(v, v[1:])):
-            raise ValueError(f"scan_days = {list(v)} is not allowed; expected strictly increasing days > 0")
+            raise FieldProblem("", list(v), "strictly increasing days > 0")
         return v
 
     @property

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Literal
+from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from nksim.spec.base import Frozen
+from nksim.errors import did_you_mean
+from nksim.spec.base import MAX_DAY, MAX_HORIZON_D, MIN_DAY, Day, FieldProblem, Frozen
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS, RESPONSE_CRITERIA
 from nksim.spec.clinical import DEFAULT_SCAN_DAYS, ReadoutSpec
 from nksim.spec.manufacturing import ManufacturingSpec
@@ -24,42 +25,74 @@ Source = Literal["peripheral_blood", "cord_blood", "ipsc", "nk92"]
 HlaStatus = Literal["allogeneic", "hypoimmune", "autologous"]
 
 
-def _check_antigen(name: str, field: str) -> str:
+def _check_antigen(name: str) -> str:
     if name not in ANTIGENS:
-        raise ValueError(f"{field} = {name!r} is not a known antigen; allowed: {sorted(ANTIGENS)}")
+        raise FieldProblem("", name, f"a known antigen{did_you_mean(name, ANTIGENS)}; one of {', '.join(sorted(ANTIGENS))}"
+                           " (`nksim catalog antigens`)")
     return name
+
+
+def _check_indication(name: str) -> str:
+    if name not in INDICATIONS:
+        raise FieldProblem("", name, f"a known indication{did_you_mean(name, INDICATIONS)}; one of "
+                           f"{', '.join(sorted(INDICATIONS))} (`nksim catalog indications`)")
+    return name
+
+
+def _check_criteria(name: str) -> str:
+    if name not in RESPONSE_CRITERIA:
+        raise FieldProblem("", name, f"known response criteria{did_you_mean(name, RESPONSE_CRITERIA)}; one of "
+                           f"{', '.join(sorted(RESPONSE_CRITERIA))} (`nksim catalog criteria`)")
+    return name
+
+
+#: names from the shared catalogs (``nksim.spec.catalog``): plain strings, checked, enums in the JSON Schema
+AntigenName = Annotated[str, AfterValidator(_check_antigen), WithJsonSchema({"type": "string", "enum": sorted(ANTIGENS)})]
+IndicationName = Annotated[str, AfterValidator(_check_indication),
+                           WithJsonSchema({"type": "string", "enum": sorted(INDICATIONS)})]
+CriteriaName = Annotated[str, AfterValidator(_check_criteria),
+                         WithJsonSchema({"type": "string", "enum": sorted(RESPONSE_CRITERIA)})]
+
+#: the largest nominal dose: cells per kg, flat cells (beyond any product and any numerically safe state)
+MAX_DOSE_PER_KG = 1e10
+MAX_DOSE_CELLS = 1e12
+MAX_SEED = 2**63  # seeds are in [0, 2**63): the keyed random streams hash them as 64-bit integers
+MAX_PATIENTS = 10_000_000
+MAX_SAVED_POINTS = 100_000  # horizon_d / save_every_d
+#: bytes per patient and saved time point in memory (about 40 float64 trajectory variables and solver state)
+BYTES_PER_PATIENT_POINT = 400
 
 
 class Construct(Frozen):
     """What the transduced cells carry: CAR targets and logic, and armoring."""
 
-    car_targets: tuple[str, ...] = Field(default=(), description="CAR target antigens (empty: no CAR)")
+    car_targets: tuple[AntigenName, ...] = Field(default=(), description="CAR target antigens (empty: no CAR)")
     car_logic: Literal["OR", "AND"] = Field(
         default="OR", description="OR: tandem/bispecific CAR; AND: synNotch-gated CAR (Tseng 2020, GPC3 -> CD147)"
     )
     il15: Literal["none", "secreted", "membrane"] = "none"
     dn_tgfbr2: bool = Field(default=False, description="dominant-negative TGF-beta receptor II")
-    chemokine_receptor: str | None = Field(default=None, description=f"one of {sorted(CHEMOKINE_RECEPTORS)}")
+    chemokine_receptor: str | None = Field(default=None, description=f"one of {sorted(CHEMOKINE_RECEPTORS)}",
+                                           json_schema_extra={"enum": [*sorted(CHEMOKINE_RECEPTORS), None]})
     hn_cd16: bool = Field(default=False, description="high-affinity non-cleavable CD16 (ADCC with an antibody)")
     car_expression: Literal["stable", "transient"] = Field(
         default="stable", description="stable: viral/transposon/knock-in; transient: mRNA electroporation"
     )
-    car_half_life_d: float = Field(default=3.0, gt=0, description="CAR expression half-life for transient expression (d)")
+    car_half_life_d: float = Field(default=3.0, gt=0, le=MAX_DAY, description="CAR expression half-life for transient expression (d)")
 
     @field_validator("car_targets")
     @classmethod
     def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for name in v:
-            _check_antigen(name, "construct.car_targets")
         if len(set(v)) != len(v):
-            raise ValueError(f"construct.car_targets = {list(v)} repeats an antigen; list each once")
+            raise FieldProblem("", list(v), "each antigen listed once")
         return v
 
     @field_validator("chemokine_receptor")
     @classmethod
     def _receptor(cls, v: str | None) -> str | None:
         if v is not None and v not in CHEMOKINE_RECEPTORS:
-            raise ValueError(f"construct.chemokine_receptor = {v!r}; allowed: {sorted(CHEMOKINE_RECEPTORS)} or null")
+            raise FieldProblem("", v, f"one of {', '.join(sorted(CHEMOKINE_RECEPTORS))} or null"
+                                      f"{did_you_mean(v, CHEMOKINE_RECEPTORS)}")
         return v
 
     @property
@@ -83,7 +116,8 @@ class Product(Frozen):
     transduced_fraction: float = Field(default=0.0, ge=0, le=1, description="CAR+/construct+ share of product NK")
     potency: float = Field(default=1.0, ge=0, le=3, description="cytotoxicity relative to fresh product")
     viability: float = Field(default=1.0, gt=0, le=1, description="post-thaw viable fraction (viable dose = nominal x it)")
-    cd3_per_kg: float = Field(default=0.0, ge=0, description="residual CD3+ T cells per kg in a dose")
+    cd3_per_kg: float = Field(default=0.0, ge=0, le=MAX_DOSE_PER_KG,
+                              description="residual CD3+ T cells per kg in a dose")
     kir_inhibition: float = Field(
         default=1.0, ge=0, le=1, description="inhibitory-KIR engagement of the product: 1 donor NK, ~0 NK-92/most iPSC"
     )
@@ -96,33 +130,26 @@ class Product(Frozen):
             # allowed (mock-transduced), nothing to check
             return self
         if not self.construct.is_empty and self.transduced_fraction == 0:
-            raise ValueError(
-                "product.transduced_fraction = 0 with a non-empty construct; expected a fraction in (0, 1]"
-            )
+            raise FieldProblem("transduced_fraction", 0, "a fraction in (0, 1] with a non-empty construct")
         return self
 
 
 class Lymphodepletion(Frozen):
-    day: float = Field(default=-5.0, le=0, description="day of lymphodepletion relative to first infusion (d)")
+    day: float = Field(default=-5.0, ge=MIN_DAY, le=0, description="day of lymphodepletion relative to first infusion (d)")
     intensity: float = Field(default=1.0, ge=0, le=2, description="1 = standard Cy 500 mg/m2 + Flu 30 mg/m2 x 3")
     regimen: str = "Cy/Flu"
 
 
 class CytokineDoses(Frozen):
-    days: tuple[float, ...] = ()
+    days: tuple[Day, ...] = ()
     dose: float = Field(default=0.0, ge=0, description="IL-2 in MIU per dose; IL-15 in ug per dose")
 
 
 class Antibody(Frozen):
-    target: str
-    days: tuple[float, ...] = (0.0,)
-    dose_mg: float = Field(gt=0, description="flat dose per administration (mg)")
-    half_life_d: float | None = Field(default=None, gt=0, description="overrides the registry default")
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, v: str) -> str:
-        return _check_antigen(v, "regimen.antibody.target")
+    target: AntigenName
+    days: tuple[Day, ...] = (0.0,)
+    dose_mg: float = Field(gt=0, le=1e5, description="flat dose per administration (mg)")
+    half_life_d: float | None = Field(default=None, gt=0, le=MAX_DAY, description="overrides the registry default")
 
 
 class Concomitant(Frozen):
@@ -130,21 +157,28 @@ class Concomitant(Frozen):
 
     name: str = "conventional treatment"
     growth_inhibition: float = Field(default=0.0, ge=0, le=1, description="fractional slowdown of tumor growth")
-    start_d: float = 0.0
-    end_d: float = 0.0
-    logkill_days: tuple[float, ...] = ()
+    start_d: Day = 0.0
+    end_d: Day = 0.0
+    logkill_days: tuple[Day, ...] = ()
     logkill: float = Field(default=0.0, ge=0, le=3, description="log10 kill per course at chemosensitivity 1")
 
 
 class Dose(Frozen):
-    value: float = Field(ge=0, description="nominal cells per infusion (per kg or flat)")
+    value: float = Field(gt=0, description="nominal cells per infusion (per kg or flat)")
     unit: Literal["cells/kg", "cells"] = "cells/kg"
+
+    @model_validator(mode="after")
+    def _size(self) -> "Dose":
+        top = MAX_DOSE_PER_KG if self.unit == "cells/kg" else MAX_DOSE_CELLS
+        if self.value > top:
+            raise FieldProblem("value", self.value, f"at most {top:g} {self.unit}")
+        return self
 
 
 class Regimen(Frozen):
-    dose_levels: tuple[Dose, ...] = Field(description="dose levels (a trial escalates through them)")
+    dose_levels: tuple[Dose, ...] = Field(min_length=1, description="dose levels (a trial escalates through them)")
     dose_level: int = Field(default=1, ge=1, description="1-based dose level used when no override is given")
-    infusion_days: tuple[float, ...] = (0.0,)
+    infusion_days: tuple[Day, ...] = (0.0,)
     route: Literal["iv", "hepatic_artery"] = "iv"
     lymphodepletion: Lymphodepletion | None = Lymphodepletion()
     il2: CytokineDoses | None = None
@@ -154,28 +188,30 @@ class Regimen(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> "Regimen":
-        if self.dose_level > len(self.dose_levels):
-            raise ValueError(
-                f"regimen.dose_level = {self.dose_level}; expected 1..{len(self.dose_levels)} (number of dose_levels)"
-            )
+        problems = []
+        n = len(self.dose_levels)
+        if self.dose_level > n:
+            levels = "1" if n == 1 else f"1..{n}"
+            problems.append(FieldProblem("dose_level", self.dose_level, f"a level in {levels} ({n} dose_levels given)"))
         if not self.infusion_days or sorted(self.infusion_days) != list(self.infusion_days):
-            raise ValueError(f"regimen.infusion_days = {list(self.infusion_days)}; expected a non-empty ascending list")
-        if self.infusion_days[0] != 0.0:
-            raise ValueError(f"regimen.infusion_days[0] = {self.infusion_days[0]}; day 0 is the first infusion")
+            problems.append(FieldProblem("infusion_days", list(self.infusion_days), "a non-empty ascending list of days"))
+        elif self.infusion_days[0] != 0.0:
+            problems.append(FieldProblem("infusion_days.0", self.infusion_days[0], "0 (day 0 is the first infusion)"))
+        FieldProblem.raise_all(problems)
         return self
 
 
 class Tumor(Frozen):
     """Indication and tumor configuration."""
 
-    indication: str = "HCC"
-    criteria: str | None = Field(default=None, description="response criteria; default from the indication")
+    indication: IndicationName = "HCC"
+    criteria: CriteriaName | None = Field(default=None, description="response criteria; default from the indication")
     n_target_lesions: int = Field(default=1, ge=1, le=5, description="1 = single-lesion configuration")
     nontarget_remainder: bool = Field(default=False, description="add a non-target remainder compartment")
     growth_model: Literal["lognormal", "hcc_nathani2021"] = Field(
         default="lognormal", description="TVDT from tvdt_d (log-normal) or the HCC rapid/intermediate/indolent mix"
     )
-    antigens: tuple[str, ...] = Field(
+    antigens: tuple[AntigenName, ...] = Field(
         default=(), description="antigens whose tumor fraction is a patient covariate (CAR and antibody targets are added)"
     )
     in_liver: bool | None = Field(default=None, description="lesions in the liver (hepatic-artery route); default by organ")
@@ -183,27 +219,6 @@ class Tumor(Frozen):
         default="ode",
         description="ode: MODEL.md's TGF-beta/hypoxia factors and e_x; abm_table: effective trafficking and killing "
         "from the spatial model's coarse-grained table (suppression already inside, not applied twice)")
-
-    @field_validator("indication")
-    @classmethod
-    def _ind(cls, v: str) -> str:
-        if v not in INDICATIONS:
-            raise ValueError(f"tumor.indication = {v!r}; allowed: {sorted(INDICATIONS)}")
-        return v
-
-    @field_validator("criteria")
-    @classmethod
-    def _crit(cls, v: str | None) -> str | None:
-        if v is not None and v not in RESPONSE_CRITERIA:
-            raise ValueError(f"tumor.criteria = {v!r}; allowed: {sorted(RESPONSE_CRITERIA)}")
-        return v
-
-    @field_validator("antigens")
-    @classmethod
-    def _antigens(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for name in v:
-            _check_antigen(name, "tumor.antigens")
-        return v
 
     @property
     def n_lesions(self) -> int:
@@ -225,7 +240,7 @@ class Population(Frozen):
     covariates: dict[str, float] = Field(
         default_factory=dict, description="typical values of covariates/parameters (registry names) for this population"
     )
-    omega2: dict[str, float] = Field(
+    omega2: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="between-patient log-variance overrides (registry names)"
     )
     eligibility: tuple[str, ...] = Field(
@@ -235,17 +250,8 @@ class Population(Frozen):
     @field_validator("eligibility")
     @classmethod
     def _rules(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for rule in v:
-            if not _RULE.match(rule):
-                raise ValueError(f"population.eligibility rule {rule!r}; expected 'covariate OP number', OP in >= <= > < ==")
-        return v
-
-    @field_validator("omega2")
-    @classmethod
-    def _omega(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, w in v.items():
-            if w < 0:
-                raise ValueError(f"population.omega2.{k} = {w}; expected a variance >= 0")
+        FieldProblem.raise_all([FieldProblem(str(i), rule, "a rule 'covariate OP number', OP one of >= <= > < ==")
+                                for i, rule in enumerate(v) if not _RULE.match(rule)])
         return v
 
     def parsed_rules(self) -> list[tuple[str, str, float]]:
@@ -258,13 +264,36 @@ class Population(Frozen):
 
 
 class Simulation(Frozen):
-    horizon_d: float = Field(default=365.0, gt=0, description="simulated days after the first infusion")
+    horizon_d: float = Field(default=365.0, gt=0, description=f"simulated days after the first infusion (at most "
+                             f"{MAX_HORIZON_D:g})")
     save_every_d: float = Field(default=1.0, gt=0, description="save grid spacing (d)")
-    scan_days: tuple[float, ...] = Field(default=DEFAULT_SCAN_DAYS, description="imaging days (the readouts use these)")
-    n_patients: int = Field(default=100, ge=1)
-    seed: int = Field(default=1, ge=0)
+    scan_days: tuple[Day, ...] = Field(default=DEFAULT_SCAN_DAYS, min_length=1,
+                                       description="imaging days (the readouts use these)")
+    n_patients: int = Field(default=100, ge=1, le=MAX_PATIENTS)
+    seed: int = Field(default=1, ge=0, lt=MAX_SEED, description="random seed in [0, 2**63)")
     rtol: float = Field(default=1e-6, gt=0, lt=1)
     atol_cells: float = Field(default=0.1, gt=0, description="absolute tolerance on cell counts (agreement is judged above 1 cell)")
+
+    @field_validator("scan_days")
+    @classmethod
+    def _scans(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(d <= 0 for d in v) or any(b <= a for a, b in zip(v, v[1:])):
+            raise FieldProblem("", list(v), "strictly increasing days > 0")
+        return v
+
+    @model_validator(mode="after")
+    def _grid(self) -> "Simulation":
+        points = self.horizon_d / self.save_every_d
+        gb = (min(points, 1e15) + 1) * BYTES_PER_PATIENT_POINT * 256 / 1e9  # one chunk of 256 patients
+        if self.horizon_d > MAX_HORIZON_D:
+            raise FieldProblem("horizon_d", self.horizon_d, f"at most {MAX_HORIZON_D:g} days (10 years); this horizon "
+                               f"would need about {gb:,.1f} GB per chunk of 256 patients at save_every_d = "
+                               f"{self.save_every_d:g}")
+        if points > MAX_SAVED_POINTS:
+            raise FieldProblem("save_every_d", self.save_every_d, f"at least horizon_d / {MAX_SAVED_POINTS:,} = "
+                               f"{self.horizon_d / MAX_SAVED_POINTS:g} d ({points:,.0f} saved points would need about "
+                               f"{gb:,.1f} GB per chunk of 256 patients)")
+        return self
 
 
 class Scenario(Frozen):
@@ -301,13 +330,63 @@ class Scenario(Frozen):
 
     @model_validator(mode="after")
     def _cross(self) -> "Scenario":
+        problems = []
         if self.regimen.route == "hepatic_artery" and not self.tumor.lesions_in_liver:
-            raise ValueError("regimen.route = 'hepatic_artery' needs lesions in the liver (tumor.in_liver or a liver indication)")
+            problems.append(FieldProblem(
+                "regimen.route", "hepatic_artery", f"'iv' unless the lesions are in the liver (tumor.indication = "
+                f"{self.tumor.indication!r}, tumor.in_liver = {self.tumor.in_liver}; set tumor.in_liver: true or a "
+                "liver indication)"))
         if self.product.construct.car_logic == "AND" and len(self.product.construct.car_targets) != 2:
-            raise ValueError(
-                f"product.construct.car_targets = {list(self.product.construct.car_targets)}; AND logic needs exactly 2 (prime, CAR)"
-            )
+            problems.append(FieldProblem("product.construct.car_targets", list(self.product.construct.car_targets),
+                                         "exactly 2 antigens (prime, CAR) with product.construct.car_logic = 'AND'"))
+        horizon = self.simulation.horizon_d
+        reg = self.regimen
+        for field, days in (("regimen.infusion_days", reg.infusion_days),
+                            ("regimen.il2.days", reg.il2.days if reg.il2 else ()),
+                            ("regimen.il15.days", reg.il15.days if reg.il15 else ()),
+                            ("regimen.antibody.days", reg.antibody.days if reg.antibody else ()),
+                            ("regimen.concomitant.logkill_days", reg.concomitant.logkill_days if reg.concomitant else ())):
+            late = [d for d in days if d > horizon]
+            if late:
+                problems.append(FieldProblem(field, list(days), f"days within simulation.horizon_d = {horizon:g} "
+                                             f"(day {late[0]:g} would never be given; lengthen horizon_d or drop it)"))
+        if not any(d <= horizon for d in self.simulation.scan_days):
+            problems.append(FieldProblem("simulation.scan_days", list(self.simulation.scan_days),
+                                         f"at least one scan day within simulation.horizon_d = {horizon:g}"))
+        problems += _registry_problems(self)
+        FieldProblem.raise_all(problems)
         return self
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably not meant: registry values outside their plausible range (range and source
+        named), scan or assay days after the horizon (ignored by the readouts)."""
+        from nksim.registry import load_registry
+
+        reg = load_registry()
+        out = []
+        for where, values in _registry_values(self):
+            for name, v in values.items():
+                if name in reg:
+                    note = reg[name].check(v, f"{where}.{name}")
+                    if note:
+                        out.append(note)
+        horizon = self.simulation.horizon_d
+        for field, days in (("simulation.scan_days", self.simulation.scan_days),
+                            ("readouts.assay.sample_days", self.readouts.assay.sample_days or ())):
+            late = [d for d in days if d > horizon]
+            if late:
+                out.append(f"{field}: {len(late)} day(s) after simulation.horizon_d = {horizon:g} ({late[0]:g}, ...) "
+                           "are never observed")
+        return out
+
+    def replace(self, changes: Mapping[str, Any], where: str = "Scenario.replace") -> "Scenario":
+        """A validated variant: ``changes`` maps dotted paths (``"population.variability"``, ``"regimen.dose_level"``,
+        ``"parameters.k_LB"``, ``"regimen.dose_levels.0.value"``) to new values. The result is validated like a
+        file (all problems at once, ``nksim.errors.InputError``); the fields not named keep their values."""
+        from nksim.spec.io import apply_changes, scenario_from_dict
+
+        data = apply_changes(self.model_dump(mode="python", exclude_unset=True), changes, where)
+        return scenario_from_dict(data, where=where)
 
     @property
     def criteria(self) -> str:
@@ -327,3 +406,29 @@ class Scenario(Frozen):
         if self.regimen.antibody is not None and self.regimen.antibody.target not in names:
             names.append(self.regimen.antibody.target)
         return tuple(names)
+
+
+def _registry_values(sc: "Scenario") -> list[tuple[str, dict[str, float]]]:
+    return [("parameters", sc.parameters), ("product.parameters", sc.product.parameters),
+            ("population.covariates", sc.population.covariates)]
+
+
+def _registry_problems(sc: "Scenario") -> list[FieldProblem]:
+    """Registry names that do not exist (did you mean; `nksim params`) and values outside the physical domain."""
+    from nksim.errors import InputError
+    from nksim.registry import load_registry
+
+    reg = load_registry()
+    problems = []
+    named = [*_registry_values(sc), ("population.omega2", sc.population.omega2)]
+    for where, values in named:
+        for name, v in values.items():
+            if name not in reg:
+                problems.append(FieldProblem(f"{where}.{name}", v, f"a registry parameter name{did_you_mean(name, reg)}"
+                                             "; see `nksim params`"))
+            elif where != "population.omega2":
+                try:
+                    reg[name].check(v, f"{where}.{name}")
+                except InputError as exc:
+                    problems.append(FieldProblem(exc.field, v, exc.allowed))
+    return problems

@@ -10,12 +10,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from nksim.errors import InputError
 from nksim.spec.base import Frozen
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS
-from nksim.yaml_load import safe_load
+from nksim.yaml_load import read_text, safe_load
 
 
 class AntigenPattern(Frozen):
@@ -224,14 +225,17 @@ def load_spatial_spec(name_or_path: str | Path) -> SpatialSpec:
     """Load a built-in spatial scenario by name or a YAML file by path."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") and p.exists():
-        text, where = p.read_text(), str(p)
+        text, where = read_text(p, "scenario"), str(p)
     else:
         names = builtin_spatial_scenarios()
         if str(name_or_path) not in names:
             raise InputError("scenario", str(name_or_path), f"a YAML path or a built-in spatial scenario {names}")
         text = resources.files("nksim").joinpath(f"data/spatial/{name_or_path}.yaml").read_text()
         where = f"built-in spatial scenario {name_or_path}"
-    data = safe_load(text) or {}
+    try:
+        data = safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InputError("yaml", str(name_or_path), f"valid YAML ({getattr(exc, 'problem', None) or exc})", where) from None
     if not isinstance(data, dict):
         raise InputError("scenario", type(data).__name__, "a YAML mapping", where)
     return spec_from_dict(data, where)
