@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from nksim.assay.cli import app as assay_app
+from nksim.calibrate.fit_cli import fit_command
 from nksim.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, InputError, NksimError
 from nksim.export_cli import app as export_app
 from nksim.manufacturing.cli import app as manufacture_app
@@ -28,6 +29,7 @@ app.add_typer(manufacture_app, name="manufacture")
 app.add_typer(assay_app, name="assay")
 app.add_typer(export_app, name="export")
 app.command("sensitivity")(sensitivity_cmd)
+app.command("fit")(fit_command)
 
 
 @app.command()

@@ -151,8 +151,9 @@ class FitResult:
         df = pd.DataFrame(th, columns=self.names)
         df.insert(0, "ID", self.data.ids)
         if self.se_ind is not None:
+            d = self.tr.dtheta_dphi(self.phi_ind)
             for j, n in enumerate(self.names):
-                df[f"se_{n}"] = self.se_ind[:, j] * self.tr.dtheta_dphi(self.phi_ind[:, j])
+                df[f"se_{n}"] = self.se_ind[:, j] * d[:, j]
         return df
 
     def calibration(self, data_paths: Sequence[str | Path] = (), notes: str = "") -> Calibration:
