@@ -133,8 +133,9 @@ def km_median_fast(days: np.ndarray, events: np.ndarray, cap: float) -> float:
     times, first = np.unique(d, return_index=True)
     n_at_risk = d.size - first
     deaths = np.add.reduceat(e.astype(float), first)
-    s = np.cumprod(1.0 - deaths / n_at_risk)
-    hit = np.flatnonzero(s <= 0.5 + 1e-12)  # rounding of the product at exactly one half
+    with np.errstate(divide="ignore"):  # lifelines' arithmetic, so an estimate of exactly one half rounds alike
+        s = np.exp(np.cumsum(np.log(n_at_risk - deaths) - np.log(n_at_risk)))
+    hit = np.flatnonzero(s <= 0.5)
     return float(min(times[hit[0]], cap)) if hit.size else float(cap)
 
 
