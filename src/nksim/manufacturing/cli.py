@@ -167,8 +167,10 @@ def run_manufacture(spec, n_lots: int, seed: int, out: Optional[Path] = None, *,
         raise InputError("--seed", seed, "a non-negative integer")
     p = resolve_parameters(spec)
     name = spec.name or "process"
-    out_dir = Path(out) if out is not None else Path("runs") / f"manufacture-{name}-{seed}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from nksim.outdirs import default_out, prepare_out
+
+    # a name-derived folder is a slug under runs/; an explicit --out must be (or become) a writable folder
+    out_dir = prepare_out(Path(out) if out is not None else default_out("manufacture", name, seed))
     if progress and n_lots >= 50 and sys.stderr.isatty():
         from rich.progress import Progress
 

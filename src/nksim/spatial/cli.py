@@ -63,7 +63,9 @@ def run(
         spec = spec.with_updates(**{"tissue.size": dims, "tissue.dims": len(dims)})
     if seed < 0:
         raise InputError("--seed", seed, "a non-negative integer")
-    out = out or Path("runs") / f"abm-{spec.name}-{seed}"
+    from nksim.outdirs import default_out, prepare_out
+
+    out = prepare_out(out or default_out("abm", spec.name, seed))  # a name-derived folder stays under runs/
     sim = Simulation.create(spec, seed=seed, days=days)
     wall = _progress_run(sim, out / "checkpoint.npz", checkpoint_every)
     _finish(sim, out, wall)

@@ -46,6 +46,14 @@ def _split_loc(loc: tuple[Any, ...], models: set[str]) -> tuple[tuple[Any, ...],
     return tuple(clean), union, tag
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING = _Missing()
+
+
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     """A location as a dotted path (list positions as numbers), as ``Scenario.replace`` takes it."""
     return ".".join(str(p) for p in loc if p != "") or "(top level)"
@@ -84,7 +92,8 @@ def _translate(kind: str, ctx: dict[str, Any], msg: str) -> str:
         "model_attributes_type": lambda: "a mapping of fields",
         "none_required": lambda: "null",
         "missing": lambda: "a value (the field is required)",
-        "too_short": lambda: f"at least {ctx.get('min_length')} item(s)",
+        "too_short": lambda: "a non-empty list" if ctx.get("min_length") == 1 else
+        f"a list of at least {ctx.get('min_length')} items",
         "too_long": lambda: f"at most {ctx.get('max_length')} item(s)",
     }
     if kind in words:
@@ -159,12 +168,13 @@ def validation_problems(exc: ValidationError) -> list[InputError]:
         if kind == "extra_forbidden":
             fields = _fields_at(loc[:-1]) or []
             hint = did_you_mean(loc[-1], fields)
-            allowed = (f"no such field{hint}" if hint else
-                       f"no such field; the fields here: {', '.join(fields)}" if fields else "no such field")
+            owner = field_path(loc[:-1]) if loc[:-1] else "the scenario"
+            allowed = (f"a field name of {owner}{hint}" if hint or not fields else
+                       f"a field name of {owner}: {', '.join(fields)}")
             out.append(InputError(field_path(loc), value, allowed))
             continue
         if kind == "missing":
-            out.append(InputError(field_path(loc), "(missing)", "a value (the field is required)"))
+            out.append(InputError(field_path(loc), _MISSING, "a value (the field is required)"))
             continue
         out.append(InputError(field_path(loc), value, _translate(kind, ctx, err["msg"])))
     return out

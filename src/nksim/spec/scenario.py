@@ -325,7 +325,8 @@ class Scenario(Frozen):
             folder = resources.files("nksim").joinpath("data/manufacturing")
             names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
             if v not in names:
-                raise ValueError(f"manufacturing = {v!r} is not a built-in process; allowed: {names} or a full spec")
+                raise FieldProblem("", v, f"a built-in process{did_you_mean(v, names)} ({', '.join(names)}) or a full "
+                                   "spec (`nksim manufacture --list`)")
         return v
 
     @model_validator(mode="after")
@@ -350,9 +351,6 @@ class Scenario(Frozen):
             if late:
                 problems.append(FieldProblem(field, list(days), f"days within simulation.horizon_d = {horizon:g} "
                                              f"(day {late[0]:g} would never be given; lengthen horizon_d or drop it)"))
-        if not any(d <= horizon for d in self.simulation.scan_days):
-            problems.append(FieldProblem("simulation.scan_days", list(self.simulation.scan_days),
-                                         f"at least one scan day within simulation.horizon_d = {horizon:g}"))
         problems += _registry_problems(self)
         FieldProblem.raise_all(problems)
         return self
