@@ -140,12 +140,12 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         raise InputError("backend", backend, f"one of {BACKENDS}")
     sim_update: dict[str, Any] = {}
     if n_patients is not None:
-        if int(n_patients) < 1:
-            raise InputError("n_patients", n_patients, "an integer >= 1")
+        if not 1 <= int(n_patients) <= 10_000_000:
+            raise InputError("n_patients", n_patients, "a whole number in 1..10,000,000")
         sim_update["n_patients"] = int(n_patients)
     if seed is not None:
-        if int(seed) < 0:
-            raise InputError("seed", seed, "an integer >= 0")
+        if not 0 <= int(seed) < 2**63:
+            raise InputError("seed", seed, "a whole number in [0, 2**63)")
         sim_update["seed"] = int(seed)
     if patient_ids is not None:
         sim_update["n_patients"] = len(patient_ids)

@@ -138,6 +138,10 @@ class Registry(Mapping[str, Parameter]):
 
         return difflib.get_close_matches(name, list(self._entries), n=3)
 
+    def suggest(self, name: str) -> str:
+        """`` (did you mean 'x'?); see `nksim params``` for a name that is not in the registry."""
+        return f"{did_you_mean(name, self._entries)}; see `nksim params`"
+
     def defaults(self, module: str | None = None) -> dict[str, float]:
         return {k: p.default for k, p in self._entries.items() if module is None or p.module == module}
 

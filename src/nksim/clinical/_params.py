@@ -30,6 +30,6 @@ def clinical_params(params: Mapping[str, float] | None = None) -> dict[str, floa
             values[name] = v
         elif name.startswith(MODULE + "_"):
             raise InputError(
-                f"params.{name}", value, f"a clinical registry parameter; close: {reg.close(name)}"
+                f"params.{name}", value, f"a clinical registry parameter{reg.suggest(name)}"
             )
     return values

@@ -26,7 +26,7 @@ class Params:
 
     def __getitem__(self, name: str) -> float:
         if name not in self._values:
-            raise InputError("parameter", name, f"a manufacturing registry name; close: {load_registry().close(name)}")
+            raise InputError("parameter", name, f"a manufacturing registry name{load_registry().suggest(name)}")
         self.used.add(name)
         return self._values[name]
 
@@ -55,7 +55,7 @@ def resolve_parameters(spec: ManufacturingSpec) -> Params:
     for name, value in spec.parameters.items():
         if name not in entries:
             raise InputError(
-                f"parameters.{name}", value, f"a manufacturing registry parameter name; close: {reg.close(name)}"
+                f"parameters.{name}", value, f"a manufacturing registry parameter name{reg.suggest(name)}"
             )
         v = float(value)
         if not math.isfinite(v):

@@ -42,7 +42,7 @@ def typical_values(scenario: Scenario, registry: Registry | None = None) -> dict
     for name in scenario.population.omega2:
         if name not in reg:
             raise InputError(f"population.omega2.{name}", scenario.population.omega2[name],
-                             f"a registry parameter name; close: {reg.close(name)}")
+                             f"a registry parameter name{reg.suggest(name)}")
     return values
 
 

@@ -57,7 +57,7 @@ class Calibration:
         for name, v in self.values.items():
             base = name[len(OMEGA):] if name.startswith(OMEGA) else name
             if base not in reg:
-                raise InputError(f"calibration.values.{name}", v, f"a registry parameter name; close: {reg.close(base)}")
+                raise InputError(f"calibration.values.{name}", v, f"a registry parameter name{reg.suggest(base)}")
             if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
                 raise InputError(f"calibration.values.{name}", v, "a finite number")
 
@@ -115,7 +115,7 @@ def apply_values(scenario: Scenario, values: Mapping[str, float], source: str | 
     for name, v in values.items():
         base = name[len(OMEGA):] if name.startswith(OMEGA) else name
         if base not in reg:
-            raise InputError("parameter", name, f"a registry parameter name; close: {reg.close(base)}")
+            raise InputError("parameter", name, f"a registry parameter name{reg.suggest(base)}")
         if not math.isfinite(float(v)):
             raise InputError(name, v, "a finite number")
         if name.startswith(OMEGA):
