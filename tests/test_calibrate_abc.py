@@ -95,3 +95,23 @@ def test_cross_validation_and_cli():
                                  "--cohort", "10", "--population", "8", "--generations", "2"])
     assert r.exit_code == 0, r.output
     assert "posterior marginals" in r.output and "ft596_tmax" in r.output
+
+
+def test_user_targets_on_summary_and_km():
+    import nksim
+    from lifelines import KaplanMeierFitter
+
+    from nksim.calibrate.abc import km_survival, pfs_target, summary_target
+
+    rng = np.random.default_rng(0)
+    d, e = rng.integers(1, 100, 50).astype(float), rng.random(50) < 0.6
+    ref = float(KaplanMeierFitter().fit(d, e).survival_function_at_times(40).iloc[0])
+    assert km_survival(d, e, 40.0) == pytest.approx(ref)
+    res = nksim.simulate("bnhl-cd19-car-nk-il15-cb", n_patients=12, seed=1)
+    orr = summary_target("ORR", "bnhl-cd19-car-nk-il15-cb", "ORR", 0.6, 0.85)
+    assert orr.metric(res) == pytest.approx(res.patients["best_response"].isin(["CR", "PR"]).mean())
+    pfs = pfs_target("PFS 6 mo", "bnhl-cd19-car-nk-il15-cb", 180.0, 0.3, 0.6)
+    assert 0.0 <= pfs.metric(res) <= 1.0
+    with pytest.raises(InputError) as err:
+        summary_target("x", "bnhl-cd19-car-nk-il15-cb", "ORR rate", 0, 1).metric(res)
+    assert err.value.field == "summary metric" and "ORR" in err.value.allowed

@@ -100,6 +100,40 @@ def target_key(tg: Target) -> str:
     return tg.name
 
 
+def km_survival(days: np.ndarray, events: np.ndarray, t: float) -> float:
+    """Kaplan-Meier survival at day ``t`` (product-limit over event times <= t)."""
+    d = np.asarray(days, float)
+    e = np.asarray(events, bool)
+    s = 1.0
+    for u in np.unique(d[e & (d <= t)]):
+        at_risk = int((d >= u).sum())
+        if at_risk:
+            s *= 1.0 - int(((d == u) & e).sum()) / at_risk
+    return float(s)
+
+
+def summary_target(name: str, scenario: str, metric: str, low: float, high: float, source: str = "user target",
+                   overrides: dict | None = None) -> Target:
+    """A target on a row of ``SimulationResult.summary()`` (``"ORR"``, ``"CR rate"``, ``"median PFS"``,
+    ``"median OS"``, ``"CRS any grade"``, ``"CRS grade>=3"``, ``"DLT rate"``, ...), for ``to_targets``."""
+    def value(res) -> float:
+        sm = res.summary().set_index("metric")
+        if metric not in sm.index:
+            raise InputError("summary metric", metric, f"one of {list(sm.index)}")
+        return float(sm.loc[metric, "estimate"])
+
+    return Target(name, scenario, f"summary: {metric}", float(low), float(high), source, value, overrides=overrides)
+
+
+def pfs_target(name: str, scenario: str, day: float, low: float, high: float, source: str = "user target",
+               endpoint: str = "pfs") -> Target:
+    """A target on Kaplan-Meier PFS (or ``endpoint="os"``) at ``day``."""
+    if endpoint not in ("pfs", "os"):
+        raise InputError("endpoint", endpoint, "'pfs' or 'os'")
+    return Target(name, scenario, f"KM {endpoint.upper()} at day {day:g}", float(low), float(high), source,
+                  lambda r: km_survival(r.patients[f"{endpoint}_days"], r.patients[f"{endpoint}_event"], day))
+
+
 @dataclass(frozen=True)
 class Observed:
     """A summary to match: the tolerance interval [low, high] and the scale it is scored on."""
@@ -438,7 +472,7 @@ def abc_smc(space: ParameterSpace, simulator: Callable[[np.ndarray, int], np.nda
         nsim = nprop = 0
         budget_hit = False
         while len(new_t) < n:
-            if nsim >= max_simulations:
+            if nsim >= max_simulations or nprop >= 50 * max_simulations:
                 budget_hit = True
                 break
             j = int(rng.choice(n, p=w))
