@@ -357,14 +357,16 @@ class Scenario(Frozen):
 
     def warnings(self) -> list[str]:
         """What is allowed but probably not meant: registry values outside their plausible range (range and source
-        named), scan or assay days after the horizon (ignored by the readouts)."""
+        named; not for a value the scenario's ``sources`` explain), scan or assay days after the horizon (ignored
+        by the readouts)."""
         from nksim.registry import load_registry
 
         reg = load_registry()
         out = []
         for where, values in _registry_values(self):
             for name, v in values.items():
-                if name in reg:
+                documented = f"{where}.{name}" in self.sources or name in self.sources
+                if name in reg and not documented:
                     note = reg[name].check(v, f"{where}.{name}")
                     if note:
                         out.append(note)
