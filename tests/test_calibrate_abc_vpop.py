@@ -27,15 +27,16 @@ def test_selection_reproduces_a_target_distribution():
 
 def test_selection_against_observed_data_two_outputs():
     rng = np.random.default_rng(4)
-    plausible = pd.DataFrame({"a": rng.uniform(0, 10, 4000), "b": rng.uniform(-2, 6, 4000)})
+    plausible = pd.DataFrame({"a": rng.uniform(0, 10, 2500), "b": rng.uniform(-2, 6, 2500)})
     mvn = stats.multivariate_normal([4.0, 2.0], [[1.0, 0.3], [0.3, 0.6]])
     observed = pd.DataFrame(mvn.rvs(200, random_state=5), columns=["a", "b"])
-    vp = select_vpop(plausible, observed, columns=["a", "b"], seed=2)
+    fast = {"n_repeats": 8, "n_grid": 12}
+    vp = select_vpop(plausible, observed, columns=["a", "b"], seed=2, **fast)
     assert vp.min_pvalue > 0.05 and vp.n_selected >= 50
-    vp2 = select_vpop(plausible, mvn, columns=["a", "b"], seed=2)
+    vp2 = select_vpop(plausible, mvn, columns=["a", "b"], seed=2, **fast)
     assert vp2.min_pvalue > 0.05
     # a larger fixed scaling factor keeps more patients and matches worse
-    vp3 = select_vpop(plausible, mvn, columns=["a", "b"], seed=2, scaling_factor=50.0)
+    vp3 = select_vpop(plausible, mvn, columns=["a", "b"], seed=2, scaling_factor=50.0, **fast)
     assert vp3.n_selected > vp2.n_selected and vp3.ks["statistic"].sum() > vp2.ks["statistic"].sum()
 
 

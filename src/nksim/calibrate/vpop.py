@@ -128,7 +128,9 @@ def select_vpop(plausible: pd.DataFrame | np.ndarray, target: Any, columns: Sequ
         raise InputError("target", "zero density at every plausible patient",
                          "a target distribution overlapping the plausible outputs")
     p0 = np.exp(log_r - log_r.max())  # r_i / max r
-    rng = np.random.default_rng(seed)
+    # the selection's own stream (seed, "vpop"): never the plain default_rng(seed) a user may have drawn the
+    # plausible outputs with (identical uniforms would correlate selection with the outputs)
+    rng = np.random.default_rng([int(seed), 0x76706F70])
     u = rng.random((max(int(n_repeats), 1), len(y)))
 
     def score(sf: float) -> tuple[float, float]:
