@@ -263,11 +263,12 @@ class _Stacked:
             return 1e15, np.zeros_like(x)
         return f0, gs
 
-    def minimize(self, x0: np.ndarray, maxiter: int = 200) -> optimize.OptimizeResult:
+    def minimize(self, x0: np.ndarray, maxiter: int = 200, ftol: float = 1e-10,
+                 gtol: float = 1e-6) -> optimize.OptimizeResult:
         b = self.bounds()
         x0 = np.clip(x0, [lo for lo, _ in b], [hi for _, hi in b])
         return optimize.minimize(self.fg, x0, jac=True, method="L-BFGS-B", bounds=b,
-                                 options={"maxiter": maxiter, "ftol": 1e-10, "gtol": 1e-6})
+                                 options={"maxiter": maxiter, "ftol": ftol, "gtol": gtol})
 
     def subject_hessians(self, phi: np.ndarray, err: ErrorModel, h: float = H_HESS) -> np.ndarray:
         """(n, k, k) Hessians of each subject's -log L (+ prior) in phi (central differences, batched)."""
@@ -477,12 +478,18 @@ def profile_intervals(res: FitResult, names: Sequence[str] | None = None) -> dic
         if names is not None and name not in names:
             continue
         others = [c for c in range(res.phi.size) if c != j]
+        warm: dict[int, tuple[np.ndarray, ErrorModel]] = {}
 
-        def prof(v: float, _j=j, _others=others) -> float:
-            phi = res.phi.copy()
+        def prof(v: float, _j=j, _others=others, _warm=warm) -> float:
+            # warm start from the last point profiled on this side
+            side = int(np.sign(v - res.phi[_j]))
+            phi, err = _warm.get(side, (res.phi.copy(), res.err))
+            phi = phi.copy()
             phi[_j] = v
-            st = _Stacked(obj, res.err, shared=True, fit_err=True, phi_fixed=phi, free_cols=_others)
-            r = st.minimize(st.pack(phi, res.err), maxiter=100)
+            st = _Stacked(obj, err, shared=True, fit_err=True, phi_fixed=phi, free_cols=_others)
+            r = st.minimize(st.pack(phi, err), maxiter=100, ftol=1e-9, gtol=1e-5)
+            p2, e2 = st.unpack(r.x)
+            _warm[side] = (p2[0], e2)
             return 2 * float(r.fun) - f_min - crit
 
         ends = []
@@ -497,7 +504,7 @@ def profile_intervals(res: FitResult, names: Sequence[str] | None = None) -> dic
                     b = bound
                 fb = prof(b)
                 if fb > 0:
-                    end = optimize.brentq(prof, min(a, b), max(a, b), xtol=1e-3) if fa < 0 else b
+                    end = optimize.brentq(prof, min(a, b), max(a, b), xtol=5e-3) if fa < 0 else b
                     break
                 if b == bound:
                     end = bound  # no crossing inside the bounds: the interval reaches the bound
