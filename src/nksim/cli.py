@@ -193,7 +193,7 @@ def calibration(
     cohort: int = typer.Option(40, "--cohort", help="patients per simulated cohort in --abc / --cross-validate"),
     population: int = typer.Option(30, "--population", help="ABC-SMC particles"),
     generations: int = typer.Option(4, "--generations", help="ABC-SMC generations"),
-    draws: int = typer.Option(10, "--draws", help="posterior predictive cohorts per fold (--cross-validate)"),
+    draws: int = typer.Option(10, "--draws", help="posterior predictive cohorts (fresh seeds) per fit"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder for --abc"),
 ) -> None:
     """Show each published calibration target next to the model's value (met / not met / reported).
@@ -206,7 +206,7 @@ def calibration(
         if cross_validate:
             abc_cli.run_cross_validate(free, cohort, population, generations, draws, seed or 0, as_json)
         else:
-            abc_cli.run_abc(target, free, cohort, population, generations, seed or 0, out, as_json, check)
+            abc_cli.run_abc(target, free, cohort, population, generations, seed or 0, out, as_json, check, draws)
         return
     if fit_crs or crs_table:
         _crs_calibration(patients, seed, fit_crs, crs_table, as_json)

@@ -36,7 +36,7 @@ def _fmt(df: pd.DataFrame) -> str:
 
 
 def run_abc(targets: Sequence[str], free: Sequence[str], cohort: int, population: int, generations: int,
-            seed: int, out: Path | None, as_json: bool, check: Sequence[str] = ()) -> None:
+            seed: int, out: Path | None, as_json: bool, check: Sequence[str] = (), draws: int = 20) -> None:
     from nksim.calibrate.abc import to_targets
 
     if not targets:
@@ -44,7 +44,7 @@ def run_abc(targets: Sequence[str], free: Sequence[str], cohort: int, population
     if not free:
         raise InputError("--free", [], "one or more registry parameter names (NAME or NAME=LOW:HIGH)")
     res = to_targets(list(targets), parse_free(free), n_patients=cohort, population=population,
-                     generations=generations, seed=seed, check=list(check), out=out,
+                     generations=generations, seed=seed, check=list(check), out=out, predictive_draws=draws,
                      progress=None if as_json else (lambda m: typer.echo(m, err=True)))
     if as_json:
         typer.echo(json.dumps({"history": res.history.to_dict(orient="records"),
