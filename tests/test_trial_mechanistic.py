@@ -86,5 +86,5 @@ def test_scenario_names_its_manufacturing_process():
     sc = nksim.load_scenario("bnhl-cd19-car-nk-il15-cb")
     assert sc.manufacturing == "cb-car19-il15"
     assert load_manufacturing_spec(sc).name == load_manufacturing_spec("cb-car19-il15").name
-    with pytest.raises(Exception, match="not a built-in process"):
+    with pytest.raises(Exception, match="expected a built-in process"):
         sc.model_validate({**sc.model_dump(), "manufacturing": "cb-car19-il16"})
