@@ -19,10 +19,12 @@ MAX_DEFAULT = 20
 
 KINETICS = ["delta_0", "rho_a", "k_a", "rho_h", "s_max", "k_m", "f_lung", "f_blood", "kappa"]
 NATURAL = ["k_nat", "ligand_level"]
-TUMOR = ["tgfb_ng_ml", "hypoxia", "k_tum"]
+TUMOR = ["tgfb_ng_ml", "hypoxia"]
 TREATMENT = ["ld_logkill", "nk_t_release_ratio"]
 MORE = ["beta_m", "k_LB", "e_x", "k_out", "k_rec", "f_comp", "hla_level", "i_self", "hyp_supp", "k_clear", "c_car",
         "weight_kg", "chemosensitivity"]
+# Not a default: k_tum (tumor carrying capacity). Its registry range starts at 1e11 cells, below the burden of a
+# large lesion (165 mm is ~2e11 cells): there the compiled solver stops (status 3) for some patients of a cohort.
 
 
 def default_param_names(scenario: Scenario) -> list[str]:
