@@ -17,12 +17,12 @@ def _err(data) -> InputError:
 
 def test_efficiency_above_one():
     e = _err({"gene_transfer": {"method": "retroviral", "efficiency": 1.5}})
-    assert e.field == "gene_transfer.efficiency" and e.value == 1.5 and "less than or equal to 1" in str(e)
+    assert e.field == "gene_transfer.efficiency" and e.value == 1.5 and "expected a number <= 1" in str(e)
 
 
 def test_negative_days():
     e = _err({"expansion": {"days": -3}})
-    assert e.field == "expansion.days" and e.value == -3 and "greater than or equal to 0" in str(e)
+    assert e.field == "expansion.days" and e.value == -3 and "expected a number >= 0" in str(e)
 
 
 def test_registry_override_checked():
@@ -46,7 +46,7 @@ def test_cross_field_rules():
 
 
 def test_unknown_fields_and_kinds():
-    assert "extra" in str(_err({"expansion": {"dayz": 5}})).lower() or "not permitted" in str(_err({"expansion": {"dayz": 5}}))
+    assert "expansion.dayz" in str(_err({"expansion": {"dayz": 5}})) and "did you mean 'days'" in str(_err({"expansion": {"dayz": 5}}))
     e = _err({"source": {"kind": "bone_marrow"}})
     assert e.field == "source.kind" and e.value == "bone_marrow" and "cord_blood" in str(e)
     e = _err("no-such-process")

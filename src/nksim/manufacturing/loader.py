@@ -26,27 +26,11 @@ def builtin_processes() -> dict[str, str]:
     return out
 
 
-def _allowed(msg: str) -> str:
-    """Pydantic's message rephrased as what is allowed."""
-    msg = msg.replace("Value error, ", "")
-    if msg.startswith("Input should be "):
-        rest = msg[len("Input should be "):]
-        return rest if rest.startswith(("a ", "an ", "'", '"')) else "a value " + rest
-    if msg.startswith("Extra inputs are not permitted"):
-        return "no such field (extra inputs are not permitted)"
-    return msg
-
-
 def _from_validation_error(exc: ValidationError, where: str) -> InputError:
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-after")) or "manufacturing"
-    msg = _allowed(err["msg"])
-    value = err.get("input")
-    if err.get("type") in ("union_tag_invalid", "union_tag_not_found") and isinstance(value, dict):
-        loc, value = f"{loc}.kind", value.get("kind")
-        msg = "one of 'peripheral_blood', 'cord_blood', 'ipsc', 'nk92'"
-    more = f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-    return InputError(loc, value, msg + more, where)
+    """Every problem, one line each, in nksim's words (``nksim.spec.io.validation_to_input_error``)."""
+    from nksim.spec.io import validation_to_input_error
+
+    return validation_to_input_error(exc, where, root=ManufacturingSpec)
 
 
 def spec_from_dict(data: Any, where: str = "manufacturing") -> ManufacturingSpec:

@@ -101,8 +101,8 @@ def _translate(kind: str, ctx: dict[str, Any], msg: str) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Input should be ")
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
-    """Field names of the scenario model at ``loc`` (None when ``loc`` is not a model)."""
+def _fields_at(loc: tuple[Any, ...], root: Any = None) -> list[str] | None:
+    """Field names of the model at ``loc`` under ``root`` (default Scenario; None when ``loc`` is no model)."""
     from pydantic import BaseModel
 
     def unwrap(ann: Any) -> Any:
@@ -115,7 +115,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
             ann = models[0] if models else (args[-1] if args else None)
         return ann
 
-    cur: Any = Scenario
+    cur: Any = root or Scenario
     for part in loc:
         if isinstance(part, int):
             continue
@@ -130,9 +130,9 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str] | None:
     return None
 
 
-def validation_problems(exc: ValidationError) -> list[InputError]:
+def validation_problems(exc: ValidationError, root: Any = None) -> list[InputError]:
     """Every pydantic error as an InputError: the dotted field, the value given, what is allowed (nksim's words;
-    model-level rules name their fields and never the whole input)."""
+    model-level rules name their fields and never the whole input). ``root``: the validated model (Scenario)."""
     models = _model_names()
     raw = []
     for err in exc.errors():
@@ -166,12 +166,17 @@ def validation_problems(exc: ValidationError) -> list[InputError]:
                                       p.value, p.allowed))
             continue
         if kind == "extra_forbidden":
-            fields = _fields_at(loc[:-1]) or []
+            fields = _fields_at(loc[:-1], root) or []
             hint = did_you_mean(loc[-1], fields)
             owner = field_path(loc[:-1]) if loc[:-1] else "the scenario"
             allowed = (f"a field name of {owner}{hint}" if hint or not fields else
                        f"a field name of {owner}: {', '.join(fields)}")
             out.append(InputError(field_path(loc), value, allowed))
+            continue
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            key = str(ctx.get("discriminator", "kind")).strip("'\"")
+            out.append(InputError(field_path((*loc, key)), ctx.get("tag", _MISSING),
+                                  f"one of {ctx.get('expected_tags', '')}"))
             continue
         if kind == "missing":
             out.append(InputError(field_path(loc), _MISSING, "a value (the field is required)"))
@@ -180,9 +185,9 @@ def validation_problems(exc: ValidationError) -> list[InputError]:
     return out
 
 
-def validation_to_input_error(exc: ValidationError, where: str) -> InputError:
-    """All pydantic errors as one InputError (``InputErrors``: one line each)."""
-    problems = validation_problems(exc)
+def validation_to_input_error(exc: ValidationError, where: str, root: Any = None) -> InputError:
+    """All pydantic errors as one InputError (``InputErrors``: one line each); ``root``: the validated model."""
+    problems = validation_problems(exc, root)
     return InputErrors(problems, where) if problems else InputError("(top level)", "?", str(exc), where)
 
 

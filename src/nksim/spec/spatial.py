@@ -210,9 +210,9 @@ def spec_from_dict(data: dict, where: str = "spatial scenario") -> SpatialSpec:
     try:
         return SpatialSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise InputError(field, err.get("input"), err["msg"], where) from None
+        from nksim.spec.io import validation_to_input_error
+
+        raise validation_to_input_error(exc, where, root=SpatialSpec) from None
 
 
 def builtin_spatial_scenarios() -> list[str]:
