@@ -131,3 +131,30 @@ def test_tiny_run_at_the_edges_of_the_allowed_domain(tmp_path, monkeypatch):
     assert (folder / "report.html").exists()
     traj = __import__("xarray").open_dataset(folder / "trajectories.nc")
     assert np.isfinite(traj["tumor_viable_total"].values).all()
+
+
+@pytest.mark.parametrize("exc, code, words", [
+    (KeyboardInterrupt(), EXIT_INTERRUPTED, "interrupted"),
+    (MemoryError(), EXIT_RUNTIME, "out of memory"),
+    (OSError(28, "No space left on device", "runs/x/chunk.nc"), EXIT_RUNTIME, "No space left on device (runs/x"),
+    (InputError("f", 1, "2"), EXIT_INPUT, "f = 1 is not allowed; expected 2"),
+])
+def test_main_maps_failures_to_the_exit_code_table(monkeypatch, capsys, exc, code, words):
+    import nksim.cli as cli
+
+    def boom():
+        raise exc
+
+    monkeypatch.setattr(cli, "app", boom)
+    with pytest.raises(SystemExit) as out:
+        cli.main()
+    assert out.value.code == code and words in capsys.readouterr().err
+
+
+def test_spatial_and_manufacturing_specs_list_every_problem():
+    from nksim.manufacturing.loader import load_manufacturing_spec
+
+    with pytest.raises(InputError) as exc:
+        load_manufacturing_spec({"name": "x", "expansion": {"dayz": 5}, "gene_transfer": {"efficiency": 1.5}})
+    text = str(exc.value)
+    assert "2 problems" in text and "did you mean 'days'" in text and "expected a number <= 1" in text
