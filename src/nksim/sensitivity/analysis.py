@@ -31,7 +31,8 @@ def check_method(method: str) -> str:
 def check_n(method: str, n: int) -> int:
     n = int(n)
     if method == "sobol" and (n < 2 or n & (n - 1)):
-        raise InputError("n", n, "a power of 2 >= 2 for Sobol (base samples of the Sobol' sequence), e.g. 64, 256, 1024")
+        raise InputError("n", n, "a power of 2 >= 2 for Sobol (base samples of the Sobol' sequence), "
+                                 "e.g. 64, 256, 1024")
     if method == "morris" and n < 2:
         raise InputError("n", n, "an integer >= 2 (Morris trajectories)")
     return n

@@ -18,7 +18,8 @@ def sensitivity(
     outputs: str = typer.Option("orr,pfs_median", "--outputs",
                                 help="readouts, comma-separated: orr, cr_rate, dcr, pfs_median, os_median, crs_any, "
                                      "crs_ge2, crs_ge3, icans_any, dlt_rate, detected (cohort); burden_dNN, "
-                                     "peak_cells, peak_car_cells, peak_cytokine, product_auc (continuous)"),
+                                     "log_burden_dNN, peak_cells, peak_car_cells, peak_cytokine, product_auc "
+                                     "(continuous)"),
     n: int = typer.Option(64, "--n", help="Sobol: base samples (power of 2; N x (d + 2) runs); Morris: "
                                           "trajectories (N x (d + 1) runs)"),
     patients: Optional[int] = typer.Option(None, "--patients", help="virtual patients per sample (default: 1 "

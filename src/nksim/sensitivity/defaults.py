@@ -1,11 +1,11 @@
 """The default free parameters of a sensitivity analysis for a scenario.
 
-Candidates in order of relevance (killing, expansion and persistence of the product, host rejection, tumor growth and
-microenvironment, lymphodepletion, cytokine release); kept when the registry gives them a range (low < high) and
-they concern the scenario (a registry range the default prior can take; the CAR's antigens and CAR rates only with a CAR, rejection only for a non-autologous
-product, the HCC growth classes only for HCC). ``nksim.sensitivity.run`` then drops the ones that change no engine
-input of the scenario or that the engine reads from the scenario only (each sample would be a separate simulation),
-and keeps the first ``MAX_DEFAULT``.
+Candidates in order of relevance (killing, expansion and persistence of the product, host rejection, tumor growth
+and microenvironment, lymphodepletion, cytokine release); kept when the registry gives them a range the default
+prior can take (low < high; low > 0 for a log-uniform prior) and they concern the scenario (the CAR's antigens and
+CAR rates only with a CAR, rejection only for a non-autologous product, the HCC growth classes only for HCC).
+``nksim.sensitivity.run`` then drops the ones that change no engine input of the scenario or that the engine reads
+from the scenario only (each sample would be a separate simulation), and keeps the first ``MAX_DEFAULT``.
 """
 
 from __future__ import annotations

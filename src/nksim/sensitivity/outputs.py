@@ -2,9 +2,9 @@
 
 Two kinds:
 
-- **continuous** readouts of one patient's trajectories (``burden_dNN``, ``peak_cells``, ...): with no cohort
-  (``patients=1``) they are read from one typical patient (between-patient variability off); in a cohort they are
-  the cohort median.
+- **continuous** readouts of one patient's trajectories (``burden_dNN``, ``log_burden_dNN``, ``peak_cells``,
+  ...): with no cohort (``patients=1``) they are read from one typical patient (between-patient variability off);
+  in a cohort they are the cohort median.
 - **cohort** readouts (``orr``, ``pfs_median``, ``crs_ge2``, ...) from the clinical outcome table of a cohort of
   virtual patients, with the definitions of ``nksim.clinical.summarize`` (response rates over patients measurable at
   baseline, Kaplan-Meier medians). A median that is not reached is set to the end of follow-up (stated in the run's
@@ -41,7 +41,9 @@ CONTINUOUS = {
     "product_auc": Output("product_auc", "continuous", "log10 cell-days",
                           "log10 area under all product cells in the body, day 0 to the horizon"),
 }
-BURDEN = re.compile(r"^burden_d(\d+)$")  # burden_d84: log10 fold change of viable tumor cells, day 0 -> day 84
+# burden_d84: viable tumor cells at day 84 over day 0 (a fold, linear: bounded below by 0, so an eradicated tumor is
+# not a far outlier that dominates the variance); log_burden_d84: its log10 (cells floored at 1)
+BURDEN = re.compile(r"^(log_)?burden_d(\d+)$")
 
 COHORT = {
     "orr": Output("orr", "cohort", "fraction", "objective response rate (CR + PR) among measurable patients"),
@@ -59,7 +61,7 @@ COHORT = {
 
 
 def known_outputs() -> list[str]:
-    return [*CONTINUOUS, "burden_dNN (e.g. burden_d84)", *COHORT]
+    return [*CONTINUOUS, "burden_dNN (e.g. burden_d84)", "log_burden_dNN", *COHORT]
 
 
 def get_output(name: str) -> Output:
@@ -69,8 +71,11 @@ def get_output(name: str) -> Output:
         return COHORT[name]
     m = BURDEN.match(name)
     if m:
-        return Output(name, "continuous", "log10 fold",
-                      f"log10 viable tumor cells (lesions + systemic) at day {int(m.group(1))} over day 0")
+        day = int(m.group(2))
+        if m.group(1):
+            return Output(name, "continuous", "log10 fold",
+                          f"log10 of viable tumor cells (lesions + systemic) at day {day} over day 0")
+        return Output(name, "continuous", "fold", f"viable tumor cells (lesions + systemic) at day {day} over day 0")
     raise InputError("outputs", name, "one of " + ", ".join(known_outputs()))
 
 
@@ -109,7 +114,8 @@ def continuous_values(ds, outputs: list[Output]) -> dict[str, np.ndarray]:
             if tumor is None:
                 tumor = ds["tumor_viable_total"].values + ds["tsys_cells"].values
             base = np.maximum(_at_day(t, tumor, 0.0), 1.0)
-            out[o.name] = np.log10(np.maximum(_at_day(t, tumor, float(m.group(1))), 1.0) / base)
+            fold = np.maximum(_at_day(t, tumor, float(m.group(2))), 1.0) / base
+            out[o.name] = np.log10(fold) if m.group(1) else fold
         elif o.name == "peak_cells":
             out[o.name] = np.log10(np.maximum(ds["nk_blood_per_ul"].values[:, post].max(axis=1), FLOOR_PER_UL))
         elif o.name == "peak_car_cells":
@@ -197,7 +203,8 @@ class EngineArrays:
         elif name in ("nk_blood_per_ul", "car_nk_blood_per_ul"):
             fb, fmb = p[:, L.P_F_BLOOD][:, None], p[:, L.P_F_MB][:, None]
             e_t, e_u, m_t, m_u = ys[..., L.S_E_T], ys[..., L.S_E_U], ys[..., L.S_M_T], ys[..., L.S_M_U]
-            v = ((fb * (e_t + e_u) + fmb * (m_t + m_u)) if name == "nk_blood_per_ul" else (fb * e_t + fmb * m_t)) / vb_ul
+            both = fb * (e_t + e_u) + fmb * (m_t + m_u)
+            v = (both if name == "nk_blood_per_ul" else fb * e_t + fmb * m_t) / vb_ul
         elif name == "cytokine_pg_ml":
             v = als[..., L.A_C]
         elif name == "product_cells_total":

@@ -23,6 +23,11 @@ def _axes(n_out: int, height: float):
     return plt, fig, list(axes.flat[:n_out])
 
 
+def _who(res) -> str:
+    n = res.provenance["patients_per_sample"]
+    return "one typical patient per sample" if n == 1 else f"{n} virtual patients per sample"
+
+
 def _label(o: dict) -> str:
     return f"{o['name']} ({o['unit']})"
 
@@ -48,8 +53,7 @@ def tornado_plot(res, path: str | Path) -> Path:
         ax.set_title(f"{o['name']}: one at a time (baseline {base:.3g})", fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"{res.provenance['scenario']}: tornado ({res.provenance['patients_per_sample']} patient(s) per "
-                 f"sample)", fontsize=11)
+    fig.suptitle(f"{res.provenance['scenario']}: tornado ({_who(res)})", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -73,6 +77,12 @@ def bar_plot(res, path: str | Path) -> Path:
             ax.barh(y - 0.2, t["S1"], height=0.4, xerr=t["S1_conf"], color="#4c72b0", label="first order S1",
                     error_kw={"lw": 0.8})
             ax.axvline(0, color="k", lw=0.6)
+            ax.set_xlim(-0.1, 1.1)  # estimates outside [0, 1] are sampling noise: clipped, value written
+            for yy, (s1, st) in enumerate(zip(t["S1"], t["ST"])):
+                for off, v in ((0.2, st), (-0.2, s1)):
+                    if v > 1.1 or v < -0.1:
+                        ax.text(1.08 if v > 0 else -0.08, yy + off, f"{v:.2f}", fontsize=7, va="center",
+                                ha="right" if v > 0 else "left")
             ax.set_xlabel("Sobol index (share of output variance)", fontsize=9)
         else:
             ax.barh(y + 0.2, t["mu_star"], height=0.4, xerr=t["mu_star_conf"], color="#c44e52", label="mu*",
@@ -84,8 +94,8 @@ def bar_plot(res, path: str | Path) -> Path:
         ax.tick_params(axis="x", labelsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
     p = res.provenance
-    fig.suptitle(f"{p['scenario']}: {res.method} indices (N = {p['n']}, {p['samples']} samples x "
-                 f"{p['patients_per_sample']} patient(s)); bars = 95% intervals", fontsize=10)
+    fig.suptitle(f"{p['scenario']}: {res.method} indices (N = {p['n']}, {p['samples']} samples, {_who(res)}); "
+                 f"lines = 95% intervals", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
