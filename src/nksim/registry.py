@@ -121,8 +121,7 @@ class Registry(Mapping[str, Parameter]):
         try:
             return self._entries[name]
         except KeyError:
-            raise InputError("parameter", name, f"a registry parameter name{did_you_mean(name, self._entries)}; "
-                             "see `nksim params`")
+            raise InputError("parameter", name, f"a registry parameter name{self.suggest(name)}")
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -150,8 +149,7 @@ class Registry(Mapping[str, Parameter]):
         values = self.defaults()
         for name, value in (overrides or {}).items():
             if name not in self._entries:
-                raise InputError(f"{where}.{name}", value, f"a registry parameter name{did_you_mean(name, self._entries)}; "
-                                 "see `nksim params`")
+                raise InputError(f"{where}.{name}", value, f"a registry parameter name{self.suggest(name)}")
             self._entries[name].check(value, f"{where}.{name}")
             values[name] = float(value)
         return values

@@ -138,6 +138,6 @@ def read_text(path: Path, what: str = "file") -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(what, str(path), f"UTF-8 text (byte {exc.start} is not UTF-8: {data[exc.start:exc.start + 1]!r})"
-                         ) from None
+        bad = data[exc.start:exc.start + 1]
+        raise InputError(what, str(path), f"UTF-8 text (byte {exc.start} is not UTF-8: {bad!r})") from None
     return text.removeprefix("\ufeff")

@@ -156,7 +156,8 @@ def validation_problems(exc: ValidationError, root: Any = None) -> list[InputErr
                 if union in merged:
                     continue
                 merged.add(union)
-                kinds = sorted({_translate(e["type"], e.get("ctx") or {}, e["msg"]) for e, _, u, _ in raw if u == union})
+                kinds = sorted({_translate(e["type"], e.get("ctx") or {}, e["msg"])
+                                for e, _, u, _ in raw if u == union})
                 out.append(InputError(field_path(union), value, " or ".join(kinds)))
                 continue
         problem = ctx.get("error")

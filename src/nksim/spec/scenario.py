@@ -27,8 +27,8 @@ HlaStatus = Literal["allogeneic", "hypoimmune", "autologous"]
 
 def _check_antigen(name: str) -> str:
     if name not in ANTIGENS:
-        raise FieldProblem("", name, f"a known antigen{did_you_mean(name, ANTIGENS)}; one of {', '.join(sorted(ANTIGENS))}"
-                           " (`nksim catalog antigens`)")
+        raise FieldProblem("", name, f"a known antigen{did_you_mean(name, ANTIGENS)}; one of "
+                           f"{', '.join(sorted(ANTIGENS))} (`nksim catalog antigens`)")
     return name
 
 
@@ -47,7 +47,8 @@ def _check_criteria(name: str) -> str:
 
 
 #: names from the shared catalogs (``nksim.spec.catalog``): plain strings, checked, enums in the JSON Schema
-AntigenName = Annotated[str, AfterValidator(_check_antigen), WithJsonSchema({"type": "string", "enum": sorted(ANTIGENS)})]
+AntigenName = Annotated[str, AfterValidator(_check_antigen),
+                        WithJsonSchema({"type": "string", "enum": sorted(ANTIGENS)})]
 IndicationName = Annotated[str, AfterValidator(_check_indication),
                            WithJsonSchema({"type": "string", "enum": sorted(INDICATIONS)})]
 CriteriaName = Annotated[str, AfterValidator(_check_criteria),
@@ -135,7 +136,8 @@ class Product(Frozen):
 
 
 class Lymphodepletion(Frozen):
-    day: float = Field(default=-5.0, ge=MIN_DAY, le=0, description="day of lymphodepletion relative to first infusion (d)")
+    day: float = Field(default=-5.0, ge=MIN_DAY, le=0,
+                       description="day of lymphodepletion relative to first infusion (d)")
     intensity: float = Field(default=1.0, ge=0, le=2, description="1 = standard Cy 500 mg/m2 + Flu 30 mg/m2 x 3")
     regimen: str = "Cy/Flu"
 
@@ -194,7 +196,8 @@ class Regimen(Frozen):
             levels = "1" if n == 1 else f"1..{n}"
             problems.append(FieldProblem("dose_level", self.dose_level, f"a level in {levels} ({n} dose_levels given)"))
         if not self.infusion_days or sorted(self.infusion_days) != list(self.infusion_days):
-            problems.append(FieldProblem("infusion_days", list(self.infusion_days), "a non-empty ascending list of days"))
+            problems.append(FieldProblem("infusion_days", list(self.infusion_days),
+                                         "a non-empty ascending list of days"))
         elif self.infusion_days[0] != 0.0:
             problems.append(FieldProblem("infusion_days.0", self.infusion_days[0], "0 (day 0 is the first infusion)"))
         FieldProblem.raise_all(problems)
@@ -346,7 +349,8 @@ class Scenario(Frozen):
                             ("regimen.il2.days", reg.il2.days if reg.il2 else ()),
                             ("regimen.il15.days", reg.il15.days if reg.il15 else ()),
                             ("regimen.antibody.days", reg.antibody.days if reg.antibody else ()),
-                            ("regimen.concomitant.logkill_days", reg.concomitant.logkill_days if reg.concomitant else ())):
+                            ("regimen.concomitant.logkill_days",
+                             reg.concomitant.logkill_days if reg.concomitant else ())):
             late = [d for d in days if d > horizon]
             if late:
                 problems.append(FieldProblem(field, list(days), f"days within simulation.horizon_d = {horizon:g} "
