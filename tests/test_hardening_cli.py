@@ -112,8 +112,10 @@ def test_manufacture_and_abm_names_stay_under_runs(tmp_path, monkeypatch):
     f.write_text("x")
     with pytest.raises(InputError, match="--out"):
         run_manufacture(spec, 2, 0, out=f / "x", plots=False, progress=False)
-    r = CliRunner().invoke(app, ["abm", "run", "no-such-abm-scenario", "--out", str(f)])
-    assert isinstance(r.exception, InputError)
+    from nksim.spec.spatial import builtin_spatial_scenarios
+
+    r = CliRunner().invoke(app, ["abm", "run", builtin_spatial_scenarios()[0], "--out", str(f)])
+    assert isinstance(r.exception, InputError) and "--out" in str(r.exception)
 
 
 def test_tiny_run_at_the_edges_of_the_allowed_domain(tmp_path, monkeypatch):
