@@ -35,7 +35,7 @@ def sensitivity(
     """Global sensitivity analysis: indices table (CSV), provenance (JSON), tornado and index plots."""
     from rich.console import Console
 
-    from nksim.sensitivity.analysis import check_method, check_n, n_rows
+    from nksim.sensitivity.analysis import check_method, check_n
     from nksim.sensitivity.run import run_sensitivity
 
     console = Console()
@@ -44,19 +44,21 @@ def sensitivity(
     res = run_sensitivity(scenario, params=params, outputs=outputs, method=method, n=n, patients=patients,
                           seed=seed, out=out, second_order=second_order, progress=True, plots=not no_plots)
     p = res.provenance
+    who = "one typical patient" if p["patients_per_sample"] == 1 else f"{p['patients_per_sample']} patients"
     console.print(f"[bold]{p['scenario']}[/bold]: {method}, {len(p['params'])} parameters, N = {n}, "
-                  f"{p['samples']} samples ({n_rows(method, n, len(p['params']), second_order)} design rows) x "
-                  f"{p['patients_per_sample']} patient(s), seed {seed}; engine path '{p['engine_path']}', "
-                  f"{res.timings['evaluate_s']:.1f} s evaluating")
+                  f"{p['samples']} samples x {who}, seed {seed}; engine path '{p['engine_path']}', "
+                  f"{res.timings['evaluate_s']:.1f} s evaluating {res.timings['samples_evaluated']} samples"
+                  + (f" ({res.timings['samples_resumed']} read back from the folder)"
+                     if res.timings["samples_resumed"] else ""), soft_wrap=True)
     if p["no_effect"]:
-        console.print(f"no effect in this scenario (indices 0): {', '.join(p['no_effect'])}")
+        console.print(f"no effect in this scenario (indices 0): {', '.join(p['no_effect'])}", soft_wrap=True)
     by_reason: dict[str, list[str]] = {}
     for name, why in p["dropped_defaults"].items():
         by_reason.setdefault(why, []).append(name)
     for why, names in by_reason.items():
-        console.print(f"left out of the default set, {why}: {', '.join(names)}")
+        console.print(f"left out of the default set, {why}: {', '.join(names)}", soft_wrap=True)
     console.print("top drivers (" + ("total index ST, +- 95% half-width" if method == "sobol" else
                                      "mu*, +- 95% half-width") + "):")
-    console.print(res.summary(), markup=False, highlight=False)
+    print(res.summary())
     console.print(f"wrote {out}/indices.csv, sensitivity.json, samples.csv.gz" +
                   ("" if no_plots else f", tornado.png, {method}.png"))

@@ -33,8 +33,8 @@ def _label(o: dict) -> str:
 
 
 def tornado_plot(res, path: str | Path) -> Path:
-    """Per output: the readout with each parameter alone at its prior's 5% (blue) and 95% (orange) quantile, the
-    others at their medians; bars from the baseline, largest swing on top."""
+    """Per output: the readout with each parameter alone at its prior's 5% (blue, upper half-bar) and 95% (orange,
+    lower half-bar) quantile, the others at their medians; bars from the baseline, largest swing on top."""
     outs = res.provenance["outputs"]
     k = min(MAX_BARS, len(res.provenance["params"]))
     plt, fig, axes = _axes(len(outs), 0.32 * k + 1.4)
@@ -45,9 +45,12 @@ def tornado_plot(res, path: str | Path) -> Path:
         y = np.arange(len(order))
         lo = np.array([sw[p][0] for p in order]) - base
         hi = np.array([sw[p][1] for p in order]) - base
-        ax.barh(y, lo, left=base, color="#4c72b0", label="prior 5% quantile")
-        ax.barh(y, hi, left=base, color="#dd8452", alpha=0.85, label="prior 95% quantile")
+        ax.barh(y + 0.2, lo, height=0.4, left=base, color="#4c72b0", label="prior 5% quantile")
+        ax.barh(y - 0.2, hi, height=0.4, left=base, color="#dd8452", label="prior 95% quantile")
         ax.axvline(base, color="k", lw=0.8)
+        vals = np.r_[base, base + lo, base + hi]
+        span = max(float(np.ptp(vals)), 1e-9 * max(1.0, abs(base)))
+        ax.set_xlim(vals.min() - 0.08 * span, vals.max() + 0.08 * span)  # the baseline line never on the frame
         ax.set_yticks(y, order, fontsize=8)
         ax.set_xlabel(_label(o), fontsize=9)
         ax.set_title(f"{o['name']}: one at a time (baseline {base:.3g})", fontsize=10)

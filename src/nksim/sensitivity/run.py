@@ -161,8 +161,9 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
     for j in range(space.dim):
         U[1 + 2 * j, j], U[2 + 2 * j, j] = SWING
     t0 = time.perf_counter()
-    Ys = _evaluate_chunked(ev, space.from_unit(U), folder, "swing", None)
-    Y = _evaluate_chunked(ev, theta, folder, "design", progress)
+    loaded: list[int] = []
+    Ys = _evaluate_chunked(ev, space.from_unit(U), folder, "swing", None, loaded)
+    Y = _evaluate_chunked(ev, theta, folder, "design", progress, loaded)
     t_eval = time.perf_counter() - t0
 
     rows, notes = [], {}
@@ -192,7 +193,9 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
         "confidence": "95% bootstrap half-widths (SALib, 200 resamples)",
         "swing_quantiles": list(SWING),
     }
-    timings = {"setup_s": t_setup, "evaluate_s": t_eval, "per_sample_ms": 1e3 * t_eval / max(1, len(X) + len(U))}
+    evaluated = len(X) + len(U) - sum(loaded)
+    timings = {"setup_s": t_setup, "evaluate_s": t_eval, "per_sample_ms": 1e3 * t_eval / max(1, evaluated),
+               "samples_evaluated": evaluated, "samples_resumed": sum(loaded)}
     prov["timings"] = {k: round(v, 3) for k, v in timings.items()}
     res = SensitivityResult(indices, prov, X, theta, Y, swing, baseline, folder, timings)
     if folder is not None:
@@ -214,7 +217,7 @@ def _open_folder(folder: Path, key: str, config: dict) -> None:
 
 
 def _evaluate_chunked(ev: Evaluator, theta: np.ndarray, folder: Path | None, tag: str,
-                      progress: bool | Callable[[int, int], None] | None) -> np.ndarray:
+                      progress: bool | Callable[[int, int], None] | None, loaded: list[int]) -> np.ndarray:
     cs = chunk_size(ev.patients)
     n = len(theta)
     Y = np.empty((n, len(ev.outputs)))
@@ -225,6 +228,7 @@ def _evaluate_chunked(ev: Evaluator, theta: np.ndarray, folder: Path | None, tag
         path = folder / "chunks" / f"{tag}_{start:07d}_{end:07d}.npy" if folder is not None else None
         if path is not None and path.exists():
             Y[start:end] = np.load(path)
+            loaded.append(end - start)
         else:
             Y[start:end] = ev.evaluate(theta[start:end])
             if path is not None:
