@@ -245,11 +245,13 @@ def plot_vpc(res, path: Path, n_rep: int = 100, seed: int = 0) -> tuple[Path, pd
         u = ~g["BLQ"]
         ax.plot(g.loc[u, res.data.x_name], g.loc[u, "DV"], ".", color="0.6", ms=4, label="observations")
         for p, col in ((5, "C0"), (50, "C3"), (95, "C0")):
+            which = "5th and 95th" if p == 5 else f"{p}th"
             ax.fill_between(t["x"], t[f"sim_p{p}_lo"], t[f"sim_p{p}_hi"], color=col, alpha=0.2,
-                            label=f"simulated {p}th pct (90% range)" if p != 95 else None)
-            ax.plot(t["x"], t[f"sim_p{p}_med"], color=col, lw=1, ls="--")
+                            label=f"simulated {which} pct (90% range)" if p != 95 else None)
+            ax.plot(t["x"], t[f"sim_p{p}_med"], color=col, lw=1, ls="--",
+                    label="simulated percentiles (median)" if p == 50 else None)
             ax.plot(t["x"], t[f"obs_p{p}"], color=col, lw=2, marker="o", ms=3,
-                    label=f"observed {p}th pct" if p != 95 else None)
+                    label=f"observed {which} pct" if p != 95 else None)
         if t["lloq"].notna().any():
             ax.axhline(float(t["lloq"].max()), color="k", ls=":", lw=1, label="LLOQ")
         if _is_log(res):
