@@ -569,7 +569,7 @@ def residual_table(res: FitResult) -> pd.DataFrame:
 
 def fit_file(data_path: str | Path, out: str | Path, **kwargs: Any) -> tuple[FitResult, dict[str, Path]]:
     """``fit`` a data file and write ``calibration.yaml``, ``estimates.csv``, ``predictions.csv`` (and
-    ``individual.csv``) and the goodness-of-fit plots into ``out``."""
+    ``individual.csv``, population fits ``em_history.csv``) and the goodness-of-fit plots into ``out``."""
     from nksim.calibrate.gof import plot_all
 
     res = fit(data_path, **kwargs)
@@ -584,5 +584,8 @@ def fit_file(data_path: str | Path, out: str | Path, **kwargs: Any) -> tuple[Fit
     if ind is not None and res.mode != "pooled":
         ind.to_csv(folder / "individual.csv", index=False)
         files["individual"] = folder / "individual.csv"
+    if res.history:
+        pd.DataFrame(res.history).to_csv(folder / "em_history.csv", index=False)
+        files["em_history"] = folder / "em_history.csv"
     files.update(plot_all(res, folder, seed=res.seed))
     return res, files
