@@ -166,7 +166,8 @@ class Evaluator:
 
     def _classify(self) -> None:
         """Each parameter alone at its prior's 10% and 90% quantiles (others at the scenario's values): the first
-        path whose engine inputs equal the honest ones; no change of the inputs at either = no effect."""
+        path whose engine inputs equal the honest ones; no change of the inputs at either = no effect. A parameter
+        named in an eligibility rule starts at ``resample`` (redraws may happen only at values the check misses)."""
         base = self.base_values()
         for j, n in enumerate(self.space.names):
             if n in self.clinical:
@@ -183,7 +184,10 @@ class Evaluator:
                 self.paths[n] = "none"  # changes nothing the engine reads in this scenario
                 self.no_effect.append(n)
                 continue
-            path = "columns"
+            # a parameter an eligibility rule reads decides who is redrawn: never carried as a column only
+            ruled = {r[0] for r in self.base.population.parsed_rules()}
+            base_name = n[len(OMEGA):] if n.startswith(OMEGA) else n
+            path = "resample" if base_name in ruled else "columns"
             for th, honest in ths:
                 while path != "scenario":
                     self.paths[n] = path
