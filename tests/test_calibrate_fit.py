@@ -166,3 +166,26 @@ def test_cli_fit_writes_calibration_table_and_plots(tmp_path):
     for name in ("estimates.csv", "predictions.csv", "gof_obs_vs_pred.png", "gof_residuals.png",
                  "gof_individual.png", "gof_vpc.png", "vpc.csv"):
         assert (out / name).stat().st_size > 0
+
+
+def test_individual_mode_gives_one_row_per_subject_and_sts_summary():
+    df = datasets.lysis_dataset(seed=5, n_donors=3, replicates=2)
+    res = fit(df, "k_car,k_r", scenario=datasets.LYSIS_SCENARIO, error="combined", mode="individual", n_starts=1)
+    ind = res.individual_table()
+    assert list(ind["ID"]) == [0, 1, 2] and np.all(np.isfinite(ind[["k_car", "k_r", "se_k_car"]].to_numpy()))
+    # typical value = geometric mean of the individual estimates (log parameters), omega2 their log variance
+    assert res.estimates["k_car"] == pytest.approx(float(np.exp(np.log(ind["k_car"]).mean())), rel=1e-9)
+    assert res.omega2_natural()["k_car"] == pytest.approx(float(np.log(ind["k_car"]).var(ddof=1)), rel=1e-9)
+
+
+def test_calibration_file_applies_to_a_scenario(tmp_path):
+    from nksim.population.sampling import typical_values, varying_parameters
+    from nksim.spec.calibration import load_calibration
+    from nksim.spec.io import load_scenario
+
+    df = datasets.lysis_dataset(seed=5, n_donors=2, replicates=2)
+    res = fit(df, "k_car,k_r", scenario=datasets.LYSIS_SCENARIO, error="combined", mode="individual", n_starts=1)
+    path = res.calibration(notes="test").save(tmp_path / "cal.yaml")
+    sc = load_calibration(path).apply(load_scenario(datasets.PK_SCENARIO))
+    assert typical_values(sc)["k_r"] == pytest.approx(res.estimates["k_r"])
+    assert varying_parameters(sc)["k_car"] == pytest.approx(res.omega2_natural()["k_car"])
