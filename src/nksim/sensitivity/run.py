@@ -100,7 +100,7 @@ def build_space(scenario: Scenario, params: Sequence[str] | str | None) -> tuple
     for n in names:
         base = n[len(OMEGA):] if n.startswith(OMEGA) else n
         if base not in reg:
-            raise InputError("params", n, f"registry parameter names (or omega2:NAME); close: {reg.close(base)}")
+            raise InputError("params", n, f"registry parameter names (or omega2:NAME){reg.suggest(base)}")
         if not n.startswith(OMEGA) and not reg[n].low < reg[n].high:
             raise InputError("params", n, f"a parameter with a range (registry range of {n} is "
                                           f"[{reg[n].low:g}, {reg[n].high:g}]: fixed)")
