@@ -38,13 +38,15 @@ def test_resolve_overrides_and_unknown_name():
 
 
 def test_kinetic_model_reads_only_registered_or_derived_names():
-    # every kinetics registry entry is used by the input builder (no dead entries)
+    # every kinetics registry entry is used by the model: declared by a process (registry=...) or read by the input
+    # builder to derive a parameter (no dead entries)
     import inspect
 
-    from nksim.kinetics import inputs
+    from nksim.kinetics import inputs, pathways
+    from nksim.kinetics.processes import PROCESSES
     from nksim.population import sampling
 
-    src = inspect.getsource(inputs) + inspect.getsource(sampling)
+    src = "".join(inspect.getsource(m) for m in (inputs, pathways, sampling, *PROCESSES))
     for p in load_registry().values():
         if p.module == "kinetics":
             assert f'"{p.name}"' in src, f"registry parameter {p.name} is not used by the kinetic model"
