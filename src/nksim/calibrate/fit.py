@@ -199,30 +199,40 @@ class FitResult:
 class _Stacked:
     """-log L (+ a normal prior on phi) over subjects, with batched forward-difference gradients.
 
-    ``shared``: one phi for all subjects (pooled); else one row per subject. ``free_cols``: columns moved (others
-    held at ``phi_fixed``). ``fit_err``: residual error parameters moved too (log scale)."""
+    ``shared``: one phi for all subjects (pooled); else one row per subject, except the ``common`` columns (one value
+    for all subjects: fixed effects without between-subject variability). ``free_cols``: columns moved (others held
+    at ``phi_fixed``). ``fit_err``: residual error parameters moved too (log scale)."""
 
     def __init__(self, obj: Objective, err: ErrorModel, shared: bool, fit_err: bool, phi_fixed: np.ndarray,
-                 free_cols: Sequence[int] | None = None, prior: tuple[np.ndarray, np.ndarray] | None = None):
+                 free_cols: Sequence[int] | None = None, prior: tuple[np.ndarray, np.ndarray] | None = None,
+                 common: Sequence[int] = ()):
         self.obj, self.err, self.shared, self.fit_err, self.prior = obj, err, shared, fit_err, prior
         self.k = obj.tr.low.size
         self.n = obj.n_sub
         self.phi_fixed = np.array(phi_fixed, dtype=float).reshape((1 if shared else self.n, self.k))
         self.cols = list(range(self.k)) if free_cols is None else list(free_cols)
+        com = set() if shared else set(int(c) for c in common)
+        self.own = [c for c in self.cols if c not in com]
+        self.com = [c for c in self.cols if c in com]
 
     def pack(self, phi: np.ndarray, err: ErrorModel) -> np.ndarray:
-        p = np.asarray(phi, float).reshape((1 if self.shared else self.n, self.k))[:, self.cols].ravel()
+        ph = np.asarray(phi, float).reshape((1 if self.shared else self.n, self.k))
+        p = np.concatenate([ph[:, self.own].ravel(), ph[0, self.com]])
         return np.concatenate([p, err.get() if self.fit_err else []])
 
     def unpack(self, x: np.ndarray) -> tuple[np.ndarray, ErrorModel]:
-        m = self.phi_fixed.shape[0] * len(self.cols)
+        m = self.phi_fixed.shape[0] * len(self.own)
         phi = self.phi_fixed.copy()
-        phi[:, self.cols] = x[:m].reshape(phi.shape[0], len(self.cols))
+        phi[:, self.own] = x[:m].reshape(phi.shape[0], len(self.own))
+        phi[:, self.com] = x[m:m + len(self.com)]
+        m += len(self.com)
         err = self.err.with_params(x[m:]) if self.fit_err else self.err
         return np.broadcast_to(phi, (self.n, self.k)).copy(), err
 
     def bounds(self) -> list[tuple[float, float]]:
-        b = [(self.obj.tr.low[j], self.obj.tr.high[j]) for _ in range(self.phi_fixed.shape[0]) for j in self.cols]
+        lo, hi = self.obj.tr.low, self.obj.tr.high
+        b = [(lo[j], hi[j]) for _ in range(self.phi_fixed.shape[0]) for j in self.own]
+        b += [(lo[j], hi[j]) for j in self.com]
         return b + ([ERR_BOUNDS] * self.err.n_params if self.fit_err else [])
 
     def _pen(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -249,8 +259,8 @@ class _Stacked:
             ph[:, j] += step
             g[:, j] = (self.obj.nll(ph, err) - nll0) / step
         g += pen_g
-        g = g[:, self.cols]
-        gs = g.sum(axis=0) if self.shared else g.ravel()
+        gs = np.concatenate([(g[:, self.own].sum(axis=0) if self.shared else g[:, self.own].ravel()),
+                             g[:, self.com].sum(axis=0)])
         if self.fit_err:
             le = err.get()
             ge = np.empty(le.size)
