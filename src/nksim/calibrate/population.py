@@ -32,7 +32,7 @@ import numpy as np
 from nksim.calibrate.likelihood import Objective
 from nksim.calibrate.space import ParameterSpace
 
-OMEGA_MIN = 1e-4  # floor of a variance (and the fixed value of a parameter without variability)
+OMEGA_MIN = 1e-4  # floor of a variance (placeholder of a parameter without variability: never used as a prior)
 
 
 def fit_population(obj: Objective, pooled, var_space: ParameterSpace | None, max_iter: int = 30, tol: float = 1e-3):
