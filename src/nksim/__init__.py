@@ -10,6 +10,7 @@ Public API::
     res.patients       # pandas DataFrame: covariates, product given, solver statistics
     df = nksim.to_nonmem(res)                  # NONMEM-style table: doses, observations, covariates
     nksim.simulate(sc, n_patients=50, seed=1, overrides={"dosing": nksim.read_nonmem("data.csv")})
+    xml = nksim.to_sbml(sc, patient=3)         # one patient's model as SBML L3V2 (needs python-libsbml)
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from nksim.engine import SimulationResult as SimulationResult
 from nksim.engine import simulate as simulate
 from nksim.io.nonmem import read_nonmem as read_nonmem
 from nksim.io.nonmem import to_nonmem as to_nonmem
+from nksim.io.sbml import to_sbml as to_sbml
 from nksim.spec.io import builtin_names as list_scenarios
 from nksim.spec.io import load_scenario as load_scenario
 from nksim.spec.scenario import Scenario as Scenario
 
 __all__ = ["Scenario", "SimulationResult", "list_scenarios", "load_scenario", "read_nonmem", "simulate", "to_nonmem",
-           "__version__"]
+           "to_sbml", "__version__"]

@@ -1,4 +1,4 @@
-"""`nksim export ...`: simulated cohorts in other tools' formats (NONMEM-style datasets)."""
+"""`nksim export ...`: simulated cohorts and the model in other tools' formats (NONMEM-style datasets, SBML)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from nksim.errors import InputError
 
-app = typer.Typer(help="Export simulated cohorts in other tools' formats.", no_args_is_help=True)
+app = typer.Typer(help="Export simulated cohorts and the model in other tools' formats.", no_args_is_help=True)
 
 
 def _floats(text: Optional[str], field: str) -> Optional[list[float]]:
@@ -61,3 +61,33 @@ def nonmem(
     path = write_nonmem(df, out)
     typer.echo(f"{len(df)} rows ({int((df['EVID'] == 1).sum())} doses) for {df['ID'].nunique()} patients: {path}")
     typer.echo(f"data dictionary (units per CMT/DVID): {sidecar_path(path)}")
+
+
+@app.command("sbml")
+def sbml(
+    scenario: str = typer.Argument(..., help="scenario: built-in name or YAML file"),
+    out: Path = typer.Option(..., "--out", "-o", help="SBML file to write (e.g. model.xml)"),
+    patient: str = typer.Option("0", "--patient", "-p", help="patient id (an integer >= 0, as nksim numbers "
+                                "patients) or 'typical' (every parameter at its typical value)"),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (default: the scenario's)"),
+) -> None:
+    """Write one patient's kinetic model as SBML Level 3 Version 2 (libRoadRunner / Tellurium, COPASI, ...).
+
+    The patient's parameters, initial state and dosing events; SBML time 0 is the patient's start day (parameter
+    t_origin), study_day = time + t_origin. See docs/model.md "SBML export" for what the file holds and what not."""
+    from nksim.errors import NksimError
+    from nksim.io.sbml import parse_patient, sbml_problems, to_sbml, write_sbml
+
+    try:
+        pid, typical = parse_patient(patient)
+    except InputError as exc:
+        raise InputError("--patient", patient, exc.allowed) from None
+    text = to_sbml(scenario, "typical" if typical else pid, seed=seed)
+    path = write_sbml(text, out)
+    problems = sbml_problems(text, units=False)
+    errors = [p for p in problems if p[0] in ("Error", "Fatal")]
+    who = "typical patient" if typical else f"patient {pid}"
+    typer.echo(f"SBML L3V2 model of {who}: {path} ({len(text) // 1024} KiB; libsbml: {len(errors)} errors, "
+               f"{len(problems) - len(errors)} warnings)")
+    if errors:
+        raise NksimError(f"libsbml reports {len(errors)} errors in the exported file {path}: {errors[0][2]}")
