@@ -158,17 +158,21 @@ def module_source(nl: int, nc: int) -> str:
     return "\n\n".join([HEADER, rhs_source(nl, nc), event_source(nl, nc)])
 
 
-@lru_cache(maxsize=None)
-def python_functions(nl: int, nc: int) -> tuple[Callable, Callable]:
-    """(rhs, event) as plain Python functions (their source is registered with linecache for tracebacks)."""
+def _module(nl: int, nc: int, tag: str) -> dict:
+    """The generated module's namespace (its source registered with linecache, so tracebacks show the lines)."""
     src = module_source(nl, nc)
-    fname = f"<nksim-model-{nl}x{nc}>"
+    fname = f"<nksim-model-{nl}x{nc}{tag}>"
     linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
     ns: dict = {}
     exec(compile(src, fname, "exec"), ns)
+    return ns
+
+
+@lru_cache(maxsize=None)
+def python_functions(nl: int, nc: int) -> tuple[Callable, Callable]:
+    """(rhs, event) as plain Python functions."""
+    ns = _module(nl, nc, "")
     return ns["rhs"], ns["event"]
-
-
 
 
 @lru_cache(maxsize=None)
@@ -176,10 +180,6 @@ def numba_functions(nl: int, nc: int) -> tuple[Callable, Callable]:
     """(rhs, event) compiled by numba (IEEE semantics: a division by zero gives inf, as in the vector kernel)."""
     from numba import njit
 
-    src = module_source(nl, nc)
-    fname = f"<nksim-model-{nl}x{nc}-numba>"
-    linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
-    ns: dict = {}
-    exec(compile(src, fname, "exec"), ns)
+    ns = _module(nl, nc, "-numba")
     ns["_power"] = njit(ns["_power"])
     return njit(error_model="numpy")(ns["rhs"]), njit(error_model="numpy")(ns["event"])
