@@ -662,7 +662,39 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
         "solve; response, CRS), and readouts computed after the solve (blood counts per uL, volumes, diameters).",
         *out_notes)), "model notes")
 
+    _declare_derived_units(model)
     return libsbml.writeSBMLToString(doc)
+
+
+def _declare_derived_units(model: Any) -> None:
+    """Give a quantity with an assignment rule the units libsbml derives for its formula, where it can derive them
+    (no literal number or undeclared unit inside), repeating until nothing changes. Most formulas hold a literal (the
+    1 cell of the killing law, 1 in 1 - S, ...), whose unit SBML leaves undeclared, so most quantities stay without."""
+    libsbml = _libsbml()
+    known = {libsbml.UnitDefinition.printUnits(ud, True): ud.getId() for ud in model.getListOfUnitDefinitions()}
+    changed = True
+    while changed:
+        changed = False
+        model.populateListFormulaUnitsData()
+        for rule in model.getListOfRules():
+            if not rule.isAssignment():
+                continue
+            par = model.getParameter(rule.getVariable())
+            if par is None or par.isSetUnits() or rule.containsUndeclaredUnits():
+                continue
+            ud = rule.getDerivedUnitDefinition()
+            if ud is None or ud.getNumUnits() == 0:
+                continue
+            text = libsbml.UnitDefinition.printUnits(ud, True)
+            uid = known.get(text)
+            if uid is None:
+                new = ud.clone()
+                uid = "u_" + _sid(text).strip("_").lower()[:40]
+                new.setId(uid)
+                _check(model.addUnitDefinition(new), f"unit {uid}")
+                known[text] = uid
+            par.setUnits(uid)
+            changed = True
 
 
 def sbml_problems(text: str, units: bool = True) -> list[tuple[str, int, str]]:
