@@ -246,6 +246,45 @@ def test_roadrunner_matches_reference_sampled_patients(config: tuple[int, int]) 
     print("\n".join(lines))
 
 
+def test_copasi_matches_reference_if_installed() -> None:
+    """COPASI (python-copasi, not a test dependency: skipped without it) imports the file and its deterministic
+    time course matches the reference backend as libRoadRunner's does."""
+    copasi = pytest.importorskip("COPASI")
+    from nksim.io.sbml import _resolve
+    from nksim.kinetics import layout as L
+    from nksim.kinetics.reference import solve_reference_batch
+
+    name = "hcc-post-lt-allo-nk"
+    sc, _, _, _, inp = _resolve(name, "typical", None, None)
+    ys, _, _ = solve_reference_batch(inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a,
+                                     inp.ev_b, inp.t0, inp.t_end, inp.t_save, RTOL, inp.atol * 1e-8)
+    dm = copasi.CRootContainer.addDatamodel()
+    assert dm.importSBMLFromString(to_sbml(name, "typical"))
+    task = dm.getTask("Time-Course")
+    task.setMethodType(copasi.CTaskEnum.Method_deterministic)
+    prob = task.getProblem()
+    span = inp.t_end - inp.t0
+    prob.setStepNumber(int(round(span)))
+    prob.setDuration(span)
+    prob.setTimeSeriesRequested(True)
+    task.getMethod().getParameter("Relative Tolerance").setDblValue(RTOL)
+    task.getMethod().getParameter("Absolute Tolerance").setDblValue(1e-9)
+    task.getMethod().getParameter("Max Internal Steps").setIntValue(1_000_000)
+    assert task.process(True), task.getProcessError()
+    ts = task.getTimeSeries()
+    titles = [ts.getTitle(i) for i in range(ts.getNumVariables())]
+    t = np.array([ts.getData(j, 0) for j in range(ts.getRecordedSteps())]) + inp.t0
+    keep = np.isin(t, inp.t_save)
+    for sid, k in (("E_t", L.S_E_T), ("E_u", L.S_E_U), ("T_0_0", L.NSYS + L.LES_FIXED)):
+        col = titles.index(f"Values[{sid}]")
+        got = np.array([ts.getData(j, col) for j in range(ts.getRecordedSteps())])[keep]
+        ref = ys[0][np.isin(inp.t_save, t), k]
+        above = ref > 1.0
+        assert sid == "E_t" or above.sum() > 10
+        assert np.all(np.abs(got[above] - ref[above]) <= MATCH * ref[above]), sid
+    copasi.CRootContainer.removeDatamodel(dm)
+
+
 if __name__ == "__main__":  # python tests/test_export_sbml.py [patients...]: the table of largest differences
     import sys
     import time

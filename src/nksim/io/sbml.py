@@ -382,7 +382,6 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
     vb_index = L.PARAM_INDEX["V_b"]
     comp = model.createCompartment()
     _check(comp.setId(par_ids[vb_index]), "compartment id")
-    comp.setName("blood volume")
     comp.setSpatialDimensions(3)
     comp.setSize(float(pv[vb_index]))
     comp.setUnits("mL")
@@ -411,7 +410,6 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
     annotate(comp, L.SCALAR[vb_index], "")
     par = model.createParameter()
     _check(par.setId(origin_id), "t_origin")
-    par.setName("study day at SBML time 0 (the start time t0)")
     par.setValue(float(inp.t0))
     par.setUnits("day")
     par.setConstant(True)
@@ -420,7 +418,6 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
            "notes of t_origin")
     par = model.createParameter()
     _check(par.setId(day_id), "study_day")
-    par.setName("study day (days since the first product infusion)")
     par.setValue(float(inp.t0))
     par.setUnits("day")
     par.setConstant(False)
@@ -438,7 +435,6 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
         unit, text = state_meta[i]
         par = model.createParameter()
         _check(par.setId(sid), f"state {sid}")
-        par.setName(text)
         par.setValue(float(y0[i]))
         par.setUnits(UNIT_IDS[unit])
         par.setConstant(False)
@@ -446,7 +442,6 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
     for k, (pl, sid) in enumerate(zip(L.POOLS, pool_ids)):
         par = model.createParameter()
         _check(par.setId(sid), f"pool {sid}")
-        par.setName(pl.doc)
         par.setValue(0.0)
         par.setUnits(UNIT_IDS[pl.unit])
         par.setConstant(False)
@@ -552,7 +547,6 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
         sid = ids.take(a.name)
         par = model.createParameter()
         _check(par.setId(sid), f"output {sid}")
-        par.setName(a.doc)
         par.setConstant(False)
         par.setValue(0.0)
         par.setUnits(UNIT_IDS[a.unit])
