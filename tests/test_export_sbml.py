@@ -83,9 +83,9 @@ def cross_check(name: str, patient: int | str, overrides: dict | None = None) ->
     rr = rr_mod.RoadRunner(to_sbml(sc, patient, overrides=overrides))
     rr.integrator.relative_tolerance = RTOL
     atol = dict(zip(sids, inp.atol * 1e-8))  # the reference's, state by state (pools: as cells)
+    cells = sc.simulation.atol_cells * 1e-8
     n = len(rr.integrator.getAbsoluteToleranceVector())
-    rr.integrator.setValue("absolute_tolerance", [atol.get(rr.model.getStateVectorId(i), sc.simulation.atol_cells * 1e-8)
-                                                  for i in range(n)])
+    rr.integrator.setValue("absolute_tolerance", [atol.get(rr.model.getStateVectorId(i), cells) for i in range(n)])
     rr.integrator.maximum_num_steps = 1_000_000
     sel = ["time", *sids, "lung_t", "lung_u"]
     res = np.asarray(rr.simulate(times=list(inp.t_save - inp.t0), selections=sel))

@@ -68,7 +68,7 @@ def sbml(
     scenario: str = typer.Argument(..., help="scenario: built-in name or YAML file"),
     out: Path = typer.Option(..., "--out", "-o", help="SBML file to write (e.g. model.xml)"),
     patient: str = typer.Option("0", "--patient", "-p", help="patient id (an integer >= 0, as nksim numbers "
-                                "patients) or 'typical' (every parameter at its typical value)"),
+                                "patients) or 'typical' (patient 0 without between-patient variability)"),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (default: the scenario's)"),
 ) -> None:
     """Write one patient's kinetic model as SBML Level 3 Version 2 (libRoadRunner / Tellurium, COPASI, ...).

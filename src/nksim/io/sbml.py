@@ -74,7 +74,7 @@ from nksim.kinetics.symbolic import CONDITIONS, Expr, _scalar_op, lift
 # this many expression nodes once every quantity it reads is written out: libRoadRunner expands each reference to an
 # assignment rule in place, while a function's arguments are evaluated once.
 LIFT_MIN_SAVING = 24
-ANNOTATION_NS = "https://nksim.org/sbml/parameter/1"
+ANNOTATION_NS = "urn:nksim:sbml:parameter:1"
 ANNOTATION_PREFIX = "nksim"
 TIME_ORIGIN = "days since the first product infusion (day 0)"
 
@@ -250,8 +250,9 @@ def _resolve(scenario: Any, patient: int | str, seed: int | None, overrides: Map
 
 
 def parse_patient(patient: int | str) -> tuple[int, bool]:
-    """(patient id, typical?) from an id (a non-negative integer, as nksim numbers patients) or ``"typical"`` (the
-    typical patient: every parameter at its typical value; patient 0 of the scenario without variability)."""
+    """(patient id, typical?) from an id (a non-negative integer, as nksim numbers patients) or ``"typical"``: patient 0
+    of the scenario with between-patient variability off, so every continuous parameter and covariate is at its
+    typical value (its categorical draws, KIR-ligand match and an HCC growth class, stay patient 0's)."""
     if isinstance(patient, str):
         text = patient.strip().lower()
         if text == "typical":
@@ -297,8 +298,7 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
     """The kinetic model of one virtual patient as an SBML Level 3 Version 2 document (a string).
 
     ``scenario``: a Scenario, a built-in name or a YAML path. ``patient``: the patient's id in the cohort (as
-    ``nksim.simulate`` numbers them; any id >= 0 is a valid draw), or ``"typical"`` (every parameter at its typical
-    value). ``seed``: overrides the scenario's seed (the patient's draws depend on it). ``overrides``: per-patient
+    ``nksim.simulate`` numbers them; any id >= 0 is a valid draw), or ``"typical"`` (see :func:`parse_patient`). ``seed``: overrides the scenario's seed (the patient's draws depend on it). ``overrides``: per-patient
     overrides as for ``nksim.simulate`` (dose level, dose, product attributes, a dosing table keyed by patient id).
 
     See the module docstring for what the file holds (states as parameters with rate rules, the blood volume as the
@@ -641,9 +641,10 @@ def to_sbml(scenario: Any, patient: int | str = 0, seed: int | None = None, *,
             "of the ones before it (useValuesFromTriggerTime false, no delay)")), f"notes of {eid}")
 
     save = ", ".join(f"{t:g}" for t in inp.t_save[:8]) + (", ..." if len(inp.t_save) > 8 else "")
+    who = "typical patient (no between-patient variability)" if typical else f"patient {pid}"
     _check(model.setNotes(_xhtml(
-        f"nksim {__version__}: scenario {sc.name!r}, {'typical patient (no between-patient variability)' if typical else f'patient {pid}'}"
-        f", seed {sc.simulation.seed}; {nl} lesion(s) x {nc} antigen class(es) ({', '.join(inp.class_labels)}).",
+        f"nksim {__version__}: scenario {sc.name!r}, {who}, seed {sc.simulation.seed}; {nl} lesion(s) x {nc} "
+        f"antigen class(es) ({', '.join(inp.class_labels)}).",
         f"Time: SBML time 0 is study day t0 = {inp.t0:g} (parameter {origin_id}); {day_id} = time + {origin_id} is "
         f"nksim's time axis, {TIME_ORIGIN}. nksim simulates to study day {inp.t_end:g} (SBML time "
         f"{inp.t_end - inp.t0:g}) and saves at study days {save} (every {sc.simulation.save_every_d:g} d and the "
