@@ -274,11 +274,22 @@ class _Stacked:
         return f0, gs
 
     def minimize(self, x0: np.ndarray, maxiter: int = 200, ftol: float = 1e-10,
-                 gtol: float = 1e-6) -> optimize.OptimizeResult:
+                 gtol: float = 1e-6, restarts: int = 2) -> optimize.OptimizeResult:
         b = self.bounds()
         x0 = np.clip(x0, [lo for lo, _ in b], [hi for _, hi in b])
-        return optimize.minimize(self.fg, x0, jac=True, method="L-BFGS-B", bounds=b,
-                                 options={"maxiter": maxiter, "ftol": ftol, "gtol": gtol})
+        opts = {"maxiter": maxiter, "ftol": ftol, "gtol": gtol}
+        r = optimize.minimize(self.fg, x0, jac=True, method="L-BFGS-B", bounds=b, options=opts)
+        # forward-difference gradients are noisy at the 1e-8 level: L-BFGS can stop on a failed line search short
+        # of the optimum; a fresh start (new curvature memory) from there finishes the job
+        for _ in range(restarts):
+            r2 = optimize.minimize(self.fg, r.x, jac=True, method="L-BFGS-B", bounds=b, options=opts)
+            improved = r2.fun < r.fun - 1e-9 * max(1.0, abs(r.fun))
+            if r2.fun <= r.fun:
+                r2.nit, r2.nfev = r.nit + r2.nit, r.nfev + r2.nfev
+                r = r2
+            if not improved:
+                break
+        return r
 
     def subject_hessians(self, phi: np.ndarray, err: ErrorModel, h: float = H_HESS) -> np.ndarray:
         """(n, k, k) Hessians of each subject's -log L (+ prior) in phi (central differences, batched)."""
