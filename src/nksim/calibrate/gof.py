@@ -43,9 +43,12 @@ def _plt():
 
 def _plain_log(ax, axis: str = "y") -> None:
     """Log axis with plain tick labels (0.5, 1, 2 rather than 5 x 10^-1)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     a = ax.yaxis if axis == "y" else ax.xaxis
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    if lo > 0 and hi / lo < 300:  # less than ~2.5 decades: label 1, 2, 5 of each decade
+        a.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
     a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     a.set_minor_formatter(NullFormatter())
 
@@ -92,6 +95,9 @@ def plot_obs_vs_pred(res, path: Path) -> Path:
             ax.set_yscale("log")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
+        if log:
+            _plain_log(ax)
+            _plain_log(ax, "x")
         ax.set_xlabel(f"{col} ({title})")
         ax.set_ylabel("observed (DV)")
         ax.set_title(f"observed vs {col}")
