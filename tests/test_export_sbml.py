@@ -54,8 +54,6 @@ def _roadrunner():
     rr_mod = pytest.importorskip("roadrunner")
     C = rr_mod.Config
     C.setValue(C.LLVM_BACKEND, C.LLJIT)  # compiles these models several times faster than the default MCJIT
-    C.setValue(C.CVODE_MIN_RELATIVE, 1e-14)  # let the tolerances below through
-    C.setValue(C.CVODE_MIN_ABSOLUTE, 1e-16)
     rr_mod.Logger.setLevel(rr_mod.Logger.LOG_ERROR)
     return rr_mod
 
