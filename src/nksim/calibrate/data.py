@@ -160,6 +160,10 @@ def _read_nonmem(df: pd.DataFrame, source: Any, where: str) -> FitData:
     from nksim.io.nonmem import OBSERVATIONS, read_nonmem
 
     _require(df, ("ID", "TIME", "DV"), where, "a NONMEM-style dataset")
+    given = sorted(map(str, df.columns))
+    if "DVID" not in df.columns and not ("CMT" in df.columns and df["CMT"].notna().any()):
+        raise InputError("columns", given, "a DVID (or CMT = 10 + DVID) column naming what each observation is "
+                         "(1 product cells/uL, 3 tumor target cells, ...; docs/results.md)", where)
     if "EVID" not in df.columns:
         df["EVID"] = 0 if "AMT" not in df.columns else np.where(pd.to_numeric(df["AMT"], errors="coerce")
                                                                  .fillna(0) > 0, 1, 0)
@@ -182,9 +186,8 @@ def _read_nonmem(df: pd.DataFrame, source: Any, where: str) -> FitData:
         dvid = _num(df, "DVID", where)[rows]
     elif df["CMT"].notna().any():
         dvid = _num(df, "CMT", where)[rows] - 10
-    else:
-        raise InputError("columns", sorted(map(str, df.columns)), "a DVID (or CMT = 10 + DVID) column naming what "
-                         "each observation is", where)
+    else:  # pragma: no cover - checked above
+        raise InputError("columns", given, "a DVID (or CMT = 10 + DVID) column", where)
     known = {o.dvid: o for o in OBSERVATIONS.values()}
     bad = ~np.isin(dvid, list(known))
     if bad.any():
