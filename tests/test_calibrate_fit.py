@@ -210,3 +210,9 @@ def test_stacked_parameters_with_shared_columns_round_trip():
     assert e2.a == pytest.approx(1.0) and e2.b == pytest.approx(0.1)
     x[8] = 0.7  # the shared column moves for everyone
     assert np.all(st.unpack(x)[0][:, 1] == 0.7)
+
+
+def test_shipped_datasets_regenerate_from_their_seed(tmp_path):
+    out = datasets.write_datasets(tmp_path)
+    for key, name in (("lysis", "lysis.csv"), ("pk", "pk_ft596.csv")):
+        pd.testing.assert_frame_equal(pd.read_csv(out[key]), pd.read_csv(datasets.shipped(name)), rtol=1e-9)
