@@ -244,10 +244,10 @@ def test_roadrunner_matches_reference_sampled_patients(config: tuple[int, int]) 
     print("\n".join(lines))
 
 
-def test_copasi_matches_reference_if_installed() -> None:
-    """COPASI (python-copasi, not a test dependency: skipped without it) imports the file and its deterministic
+def test_copasi_matches_reference() -> None:
+    """COPASI (python-copasi, a test dependency) imports the file and its deterministic
     time course matches the reference backend as libRoadRunner's does."""
-    copasi = pytest.importorskip("COPASI")
+    import COPASI as copasi
     from nksim.io.sbml import _resolve
     from nksim.kinetics import layout as L
     from nksim.kinetics.reference import solve_reference_batch
