@@ -54,7 +54,8 @@ def test_kinetic_model_reads_only_registered_or_derived_names():
 
 
 def test_params_cli_json():
-    proc = subprocess.run([sys.executable, "-m", "nksim.cli", "params", "--json"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "nksim.cli", "params", "--json"], capture_output=True,
+                          encoding="utf-8", errors="replace")
     assert proc.returncode == 0
     rows = json.loads(proc.stdout)
     names = {r["name"] for r in rows}

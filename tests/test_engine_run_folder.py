@@ -41,7 +41,7 @@ def test_run_refuses_to_mix_runs(tmp_path):
     out = tmp_path / "run"
     run_scenario(sc, out, chunk_size=2, show_progress=False)
     proc = subprocess.run([sys.executable, "-m", "nksim.cli", "run", "hcc-post-lt-allo-nk", "-n", "3", "--out", str(out)],
-                          capture_output=True, text=True)
+                          capture_output=True, encoding="utf-8", errors="replace")
     assert proc.returncode == 3 and "--out" in proc.stderr and "Traceback" not in proc.stderr  # invalid input
 
 

@@ -92,9 +92,10 @@ def test_cli_reports_without_traceback(tmp_path):
     data = _base()
     data["regimen"]["dose_level"] = 9
     p = _write(tmp_path, data)
-    proc = subprocess.run([sys.executable, "-m", "nksim.cli", "validate", str(p)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "nksim.cli", "validate", str(p)], capture_output=True,
+                          encoding="utf-8", errors="replace")
     assert proc.returncode == 3  # invalid input (nksim.errors.EXIT_INPUT)
     assert "regimen" in proc.stderr and "9" in proc.stderr and "Traceback" not in proc.stderr
     ok = subprocess.run([sys.executable, "-m", "nksim.cli", "validate", str(_write(tmp_path, _base()))],
-                        capture_output=True, text=True)
+                        capture_output=True, encoding="utf-8", errors="replace")
     assert ok.returncode == 0 and "ok:" in ok.stdout

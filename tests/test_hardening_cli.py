@@ -20,7 +20,8 @@ from nksim.spec.io import dump_scenario, load_scenario
 
 
 def _nksim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nksim.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "nksim.cli", *args], capture_output=True,
+                          encoding="utf-8", errors="replace", cwd=cwd,
                           timeout=300)
 
 

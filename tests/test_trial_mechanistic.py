@@ -57,7 +57,8 @@ def test_cli_trial_simulate(tmp_path):
 
     proc = subprocess.run([sys.executable, "-m", "nksim.cli", "trial", "simulate", "hcc-gpc3-car-nk-il15",
                            "--design", "boin", "--trials", "3", "--n-cohorts", "2", "--population", "8",
-                           "--horizon", "60", "--out", str(tmp_path), "--json"], capture_output=True, text=True)
+                           "--horizon", "60", "--out", str(tmp_path), "--json"], capture_output=True,
+                               encoding="utf-8", errors="replace")
     assert proc.returncode == 0, proc.stderr
     oc = json.loads(proc.stdout)
     assert len(oc["selection_pct"]) == 3 and len(oc["population_rates"]) == 3
