@@ -69,24 +69,44 @@ DOSE_COORDS: list[tuple[str, str, str]] = [
 ]
 
 
-def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: np.ndarray) -> xr.Dataset:
-    """Dataset of one chunk of patients (ys: patient x time x state, als: patient x time x algebraic)."""
-    nl, nc = inp.n_lesions, inp.n_classes
-    lb = L.lesion_block(nc)
+def lesion_blocks(ys: np.ndarray, inp: EngineInputs) -> np.ndarray:
+    """States per lesion: (patient, time, lesion, lesion state + antigen classes)."""
+    return ys[:, :, L.NSYS:].reshape(ys.shape[0], ys.shape[1], inp.n_lesions, L.lesion_block(inp.n_classes))
+
+
+def blood_per_ul(ys: np.ndarray, inp: EngineInputs, transduced_only: bool = False) -> np.ndarray:
+    """Product cells per uL of blood: the functional pool's blood share plus the long-lived pool's."""
     p = inp.params
     vb_ul = p[:, L.P_V_B][:, None] * 1000.0
-    fb = p[:, L.P_F_BLOOD][:, None]
-    fmb = p[:, L.P_F_MB][:, None]
-    les = ys[:, :, L.NSYS:].reshape(ys.shape[0], ys.shape[1], nl, lb)
+    fb, fmb = p[:, L.P_F_BLOOD][:, None], p[:, L.P_F_MB][:, None]
+    e_t, m_t = ys[..., L.S_E_T], ys[..., L.S_M_T]
+    if transduced_only:
+        return (fb * e_t + fmb * m_t) / vb_ul
+    return (fb * (e_t + ys[..., L.S_E_U]) + fmb * (m_t + ys[..., L.S_M_U])) / vb_ul
+
+
+def product_totals(ys: np.ndarray, als: np.ndarray, les: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(transduced, all) product cells in the body: systemic, long-lived, lung and lesion pools."""
+    nk_les_t = les[..., L.L_K] + les[..., L.L_N] + les[..., L.L_X]
+    nk_les_u = les[..., L.L_K + 1] + les[..., L.L_N + 1] + les[..., L.L_X + 1]
+    trans_total = ys[..., L.S_E_T] + ys[..., L.S_M_T] + nk_les_t.sum(axis=-1) + als[..., L.A_LUNG_T]
+    total = trans_total + ys[..., L.S_E_U] + ys[..., L.S_M_U] + nk_les_u.sum(axis=-1) + als[..., L.A_LUNG_U]
+    return trans_total, total
+
+
+def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: np.ndarray) -> xr.Dataset:
+    """Dataset of one chunk of patients (ys: patient x time x state, als: patient x time x algebraic)."""
+    nl = inp.n_lesions
+    p = inp.params
+    vb_ul = p[:, L.P_V_B][:, None] * 1000.0
+    les = lesion_blocks(ys, inp)
     cls = les[..., L.LES_FIXED:]
     viable = cls.sum(axis=-1)
     nk_les_t = les[..., L.L_K] + les[..., L.L_N] + les[..., L.L_X]
     nk_les_u = les[..., L.L_K + 1] + les[..., L.L_N + 1] + les[..., L.L_X + 1]
     lung_t, lung_u = als[..., L.A_LUNG_T], als[..., L.A_LUNG_U]
-    e_t, e_u = ys[..., L.S_E_T], ys[..., L.S_E_U]
     m_t, m_u = ys[..., L.S_M_T], ys[..., L.S_M_U]
-    trans_total = e_t + m_t + nk_les_t.sum(axis=-1) + lung_t
-    total = trans_total + e_u + m_u + nk_les_u.sum(axis=-1) + lung_u
+    trans_total, total = product_totals(ys, als, les)
     # cumulative viable cells infused up to each saved time (events at a saved time count as given)
     infused = np.zeros(ys.shape[:2])
     for i in range(ys.shape[0]):
@@ -102,8 +122,8 @@ def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: 
         "nk_lesion_killing": ((*pt, "lesion"), les[..., L.L_K] + les[..., L.L_K + 1]),
         "nk_lesion_exhausted": ((*pt, "lesion"), les[..., L.L_X] + les[..., L.L_X + 1]),
         "tumor_viable_total": (pt, viable.sum(axis=-1)),
-        "nk_blood_per_ul": (pt, (fb * (e_t + e_u) + fmb * (m_t + m_u)) / vb_ul),
-        "car_nk_blood_per_ul": (pt, (fb * e_t + fmb * m_t) / vb_ul),
+        "nk_blood_per_ul": (pt, blood_per_ul(ys, inp)),
+        "car_nk_blood_per_ul": (pt, blood_per_ul(ys, inp, transduced_only=True)),
         "product_cells_total": (pt, total),
         "product_transduced_total": (pt, trans_total),
         "lung_cells": (pt, lung_t + lung_u),

@@ -178,7 +178,7 @@ def cohort_values(table: pd.DataFrame, outputs: list[Output], follow_up: float) 
 
 class EngineArrays:
     """The few trajectory variables continuous readouts need, computed from the raw engine output with the
-    expressions of ``nksim.kinetics.trajectories.to_dataset`` (which builds all 44; tested equal), indexable like
+    functions ``nksim.kinetics.trajectories.to_dataset`` uses (which builds all 44; tested equal), indexable like
     that Dataset (``arrays["nk_blood_per_ul"].values``)."""
 
     def __init__(self, ys: np.ndarray, als: np.ndarray, inp) -> None:
@@ -188,30 +188,21 @@ class EngineArrays:
         from types import SimpleNamespace
 
         from nksim.kinetics import layout as L
+        from nksim.kinetics.trajectories import blood_per_ul, lesion_blocks, product_totals
 
         ys, als, inp = self.ys, self.als, self.inp
         if name == "time":
             return SimpleNamespace(values=np.asarray(inp.t_save, dtype=float))
-        p = inp.params
-        nl, nc = inp.n_lesions, inp.n_classes
-        vb_ul = p[:, L.P_V_B][:, None] * 1000.0
         if name == "tumor_viable_total":
-            les = ys[:, :, L.NSYS:].reshape(ys.shape[0], ys.shape[1], nl, L.lesion_block(nc))
-            v = les[..., L.LES_FIXED:].sum(axis=(-1, -2))
+            v = lesion_blocks(ys, inp)[..., L.LES_FIXED:].sum(axis=-1).sum(axis=-1)
         elif name == "tsys_cells":
             v = ys[..., L.S_T_SYS]
         elif name in ("nk_blood_per_ul", "car_nk_blood_per_ul"):
-            fb, fmb = p[:, L.P_F_BLOOD][:, None], p[:, L.P_F_MB][:, None]
-            e_t, e_u, m_t, m_u = ys[..., L.S_E_T], ys[..., L.S_E_U], ys[..., L.S_M_T], ys[..., L.S_M_U]
-            both = fb * (e_t + e_u) + fmb * (m_t + m_u)
-            v = (both if name == "nk_blood_per_ul" else fb * e_t + fmb * m_t) / vb_ul
+            v = blood_per_ul(ys, inp, transduced_only=name == "car_nk_blood_per_ul")
         elif name == "cytokine_pg_ml":
             v = als[..., L.A_C]
         elif name == "product_cells_total":
-            les = ys[:, :, L.NSYS:].reshape(ys.shape[0], ys.shape[1], nl, L.lesion_block(nc))
-            nk_les = sum(les[..., k] + les[..., k + 1] for k in (L.L_K, L.L_N, L.L_X)).sum(axis=-1)
-            v = (ys[..., L.S_E_T] + ys[..., L.S_M_T] + als[..., L.A_LUNG_T] + ys[..., L.S_E_U] + ys[..., L.S_M_U]
-                 + als[..., L.A_LUNG_U] + nk_les)
+            v = product_totals(ys, als, lesion_blocks(ys, inp))[1]
         else:
             raise KeyError(name)
         return SimpleNamespace(values=v)
