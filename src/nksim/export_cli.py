@@ -7,18 +7,14 @@ from typing import Optional
 
 import typer
 
+from nksim.cli_args import parse_floats
 from nksim.errors import InputError
 
 app = typer.Typer(help="Export simulated cohorts and the model in other tools' formats.", no_args_is_help=True)
 
 
 def _floats(text: Optional[str], field: str) -> Optional[list[float]]:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(field, text, "comma-separated days, e.g. 0,7,14,28") from None
+    return parse_floats(text, field, "comma-separated days, e.g. 0,7,14,28")
 
 
 @app.command("nonmem")

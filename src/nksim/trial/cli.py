@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 
+from nksim.cli_args import parse_floats
 from nksim.errors import InputError
 
 app = typer.Typer(help="Virtual phase I trials, dose-escalation designs and the dose-decision advisor.", no_args_is_help=True)
@@ -17,12 +18,7 @@ _DESIGN_HELP = "3+3, boin, crm, keyboard, mtpi2, mtpi, i3+3, tite-boin, boin12"
 
 
 def _floats(text: Optional[str], field: str) -> Optional[list[float]]:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(field, text, "comma-separated numbers, e.g. 0.05,0.15,0.3") from None
+    return parse_floats(text, field, "comma-separated numbers, e.g. 0.05,0.15,0.3")
 
 
 def _design(name: str, target: float, n_doses: int, cohort_size: int, n_cohorts: int, start_dose: int,
