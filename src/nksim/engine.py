@@ -15,7 +15,7 @@ import xarray as xr
 
 from nksim.version import __version__
 from nksim.errors import InputError
-from nksim.kinetics.inputs import build_inputs, check_overrides
+from nksim.kinetics.inputs import EngineInputs, build_inputs, check_overrides
 from nksim.kinetics.trajectories import to_dataset
 from nksim.population.sampling import sample_patients, typical_values
 from nksim.registry import load_registry
@@ -88,10 +88,10 @@ def _slice_overrides(ov: Mapping[str, Any], idx: np.ndarray, n_total: int) -> di
     return out
 
 
-def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
-                   backend: str = "compiled", with_outcomes: bool = True) -> tuple[xr.Dataset, pd.DataFrame]:
-    """Simulate one chunk of given patients; returns (trajectories, patient table: covariates, product given, solver
-    statistics and, with ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``)."""
+def solve_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
+                backend: str = "compiled") -> tuple[EngineInputs, np.ndarray, np.ndarray, np.ndarray]:
+    """Engine inputs and raw solver output (states, algebraic outputs, statistics) of one chunk; a patient the
+    solver could not finish is an error naming it."""
     from nksim.kinetics.reference import solve_reference_batch
     from nksim.kinetics.solver import STATUS_OK, solve_batch
 
@@ -107,6 +107,14 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
         raise InputError("simulation", f"patient {patients.index[i]}",
                          f"a solvable configuration (solver status {int(stats[i, 0])}: step limit/underflow/NaN); "
                          "check extreme parameter overrides")
+    return inp, ys, als, stats
+
+
+def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
+                   backend: str = "compiled", with_outcomes: bool = True) -> tuple[xr.Dataset, pd.DataFrame]:
+    """Simulate one chunk of given patients; returns (trajectories, patient table: covariates, product given, solver
+    statistics and, with ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``)."""
+    inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend)
     ds = to_dataset(ys, als, inp, patients.index.to_numpy())
     table = patients.join(inp.product_given)
     table["solver_steps"] = stats[:, 1]

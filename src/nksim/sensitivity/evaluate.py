@@ -266,20 +266,11 @@ class Evaluator:
 
 
 def _solve_arrays(scenario: Scenario, patients: pd.DataFrame, with_outcomes: bool = False) -> EngineArrays:
-    """``nksim.engine.simulate_chunk`` up to the solver (same inputs, solver call and status check), returning the
-    raw arrays (the continuous readouts need 4 of the Dataset's 44 variables)."""
-    from nksim.engine import MAX_STEPS
-    from nksim.kinetics.solver import STATUS_OK, solve_batch
+    """``nksim.engine.simulate_chunk`` up to the solver, returning the raw arrays (the continuous readouts need 4
+    of the Dataset's 44 variables)."""
+    from nksim.engine import solve_chunk
 
-    inp = build_inputs(scenario, patients)
-    sim = scenario.simulation
-    ys, als, stats = solve_batch(inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a,
-                                 inp.ev_b, inp.t0, inp.t_end, inp.t_save, sim.rtol, inp.atol, MAX_STEPS)
-    bad = stats[:, 0] != STATUS_OK
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError("simulation", f"patient {patients.index[i]}", f"a solvable configuration (solver status "
-                                                                        f"{int(stats[i, 0])})")
+    inp, ys, als, _ = solve_chunk(scenario, patients)
     return EngineArrays(ys, als, inp)
 
 
