@@ -22,7 +22,7 @@ from llvmlite import ir
 
 from nksim.kinetics.codegen.irmath import VecMath
 from nksim.kinetics.codegen.schedule import Group, Region, schedule
-from nksim.kinetics.integrate.stepir import emit_init, emit_step
+from nksim.kinetics.integrate.stepir import emit_dense, emit_init, emit_step
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
 from nksim.kinetics.lanes import W
 from nksim.kinetics.processes import trace
@@ -142,7 +142,8 @@ def _load(arg: ir.Value):
 
 def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     """IR of ``rhs_{nl}x{nc}`` (W lanes), ``event_{nl}x{nc}`` (one patient), ``step_{nl}x{nc}`` (a step attempt
-    of ``tableau`` over W lanes) and ``init_{nl}x{nc}`` (initial steps), the last two calling the right-hand side."""
+    of ``tableau`` over W lanes), ``init_{nl}x{nc}`` (initial steps; both call the right-hand side) and
+    ``dense_{nl}x{nc}`` (the tableau's dense output for one lane)."""
     tr = trace(nl, nc)
     mod = ir.Module(name=f"nksim_model_{nl}x{nc}")
     # ---- right-hand side over W lanes
@@ -185,6 +186,7 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     b.ret_void()
     emit_step(mod, tableau, len(tr.derivatives), fn, f"step_{nl}x{nc}")
     emit_init(mod, tableau.order, len(tr.derivatives), fn, f"init_{nl}x{nc}")
+    emit_dense(mod, tableau, len(tr.derivatives), f"dense_{nl}x{nc}")
     return mod
 
 
@@ -196,6 +198,7 @@ class Compiled:
     event: int
     step: int
     init: int
+    dense: int
     engine: object
 
 
@@ -233,7 +236,7 @@ def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
         engine.finalize_object()
         c = Compiled(engine.get_function_address(f"rhs_{nl}x{nc}"), engine.get_function_address(f"event_{nl}x{nc}"),
                      engine.get_function_address(f"step_{nl}x{nc}"), engine.get_function_address(f"init_{nl}x{nc}"),
-                     engine)
+                     engine.get_function_address(f"dense_{nl}x{nc}"), engine)
         _CACHE[key] = c
         return c
 

@@ -54,13 +54,13 @@ def _keep_alive(*arrays) -> int:
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def solve_lanes(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int, DENSE: np.ndarray, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
+def solve_lanes(rhs: int, event: int, step: int, init: int, dense: int, nseg: int, nalg: int, DENSE: np.ndarray, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
                 atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
                 sg: np.ndarray, stats: np.ndarray) -> None:
     """Integrate patients ``rows`` from t0 to t_end, W at a time, with the model's functions at addresses ``rhs``,
-    ``event``, ``step`` (a step attempt of the tableau whose dense-output coefficients are DENSE) and ``init``
-    (initial steps); fill ys, als, sg (segment description at each save time) and stats (status, accepted and
+    ``event``, ``step`` (a step attempt of the tableau with S = DENSE.shape[0] stages), ``init`` (initial steps) and
+    ``dense`` (its dense output); fill ys, als, sg (segment description at each save time) and stats (status, accepted and
     rejected steps) at those rows."""
     n = y0.shape[1]
     npar = p.shape[1]
@@ -97,7 +97,7 @@ def solve_lanes(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int
     PA_own = np.zeros((npar, W))
     SA_own = np.zeros((nseg, W))
     PA, SA = borrowed(PA_own), borrowed(SA_own)
-    ctl = np.zeros((10, max(W, S)))
+    ctl = np.zeros((9, W))
     t = ctl[0]
     h = ctl[1]
     hs = ctl[2]  # step of this attempt (0 in lanes that do not step)
@@ -105,9 +105,8 @@ def solve_lanes(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int
     t_new = ctl[4]
     accepted = ctl[5]
     tt = ctl[6]
-    b = ctl[7]  # dense-output weights
-    span = ctl[8]  # INIT lanes: length of the segment ahead
-    is_init = ctl[9]  # 1.0 in the lanes that start a segment
+    span = ctl[7]  # INIT lanes: length of the segment ahead
+    is_init = ctl[8]  # 1.0 in the lanes that start a segment
     ictl = np.zeros((9, W), dtype=np.int64)
     mode = ictl[0]
     pat = ictl[1]
@@ -229,15 +228,7 @@ def solve_lanes(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int
             tw = t[w]
             # dense output for save points in (t, t_new] before the segment end (the end is saved post-event)
             while js[w] < ns and ts_l[js[w]] <= t_new[w] and ts_l[js[w]] < t_next[w]:
-                x = (ts_l[js[w]] - tw) / hw
-                for s in range(S):
-                    b[s] = DENSE[s, 0] * x + DENSE[s, 1] * x * x + DENSE[s, 2] * x ** 3 + DENSE[s, 3] * x ** 4
-                for k in range(n):
-                    acc = 0.0
-                    for s in range(S):
-                        acc += b[s] * KK[s * n + k, w]
-                    v = Y[k, w] + hw * acc
-                    ys[i, js[w], k] = v if v > 0.0 else 0.0
+                call(dense, (ts_l[js[w]] - tw) / hw, hw, Y, KK, w, ys[i, js[w]])
                 for k in range(nseg):
                     SSEG[w * ns + js[w], k] = SEG[k, w]
                 js[w] += 1
@@ -275,12 +266,13 @@ def set_workers(n: int) -> None:
     _WORKERS[0] = max(1, int(n))
 
 
-def solve(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray,
+def solve(rhs: int, event: int, step: int, init: int, dense: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray,
           ev_k: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray,
           rtol: float, atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Solve every patient (rows of y0, p and the event arrays) on worker threads (the kernel releases the GIL), with
-    the model's right-hand side, event function, ``tableau``'s step attempt and initial step at the given addresses. Returns (ys:
+    the model's right-hand side, event function, ``tableau``'s step attempt, initial step and dense output at the
+    given addresses. Returns (ys:
     patient x save time x state, algebraic outputs, segment descriptions at the save times, stats: status /
     accepted / rejected steps)."""
     npat = y0.shape[0]
@@ -291,7 +283,7 @@ def solve(rhs: int, event: int, step: int, init: int, nseg: int, nalg: int, y0: 
     stats = np.zeros((npat, 3), dtype=np.int64)
     workers = min(_WORKERS[0], npat)
     parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]  # interleaved: balanced threads
-    args = (rhs, event, step, init, nseg, nalg, np.ascontiguousarray(tableau.dense),
+    args = (rhs, event, step, init, dense, nseg, nalg, np.ascontiguousarray(tableau.dense),
             np.ascontiguousarray(y0), np.ascontiguousarray(p), ev_t, np.ascontiguousarray(ev_k, dtype=np.int64), ev_a,
             ev_b, float(t0), float(t_end), t_save, float(rtol), np.ascontiguousarray(atol, dtype=float),
             int(max_steps))

@@ -191,3 +191,39 @@ def emit_init(mod: ir.Module, order: int, n: int, rhs: ir.Function, name: str) -
     b.store(vm.sel(vm.lt(h100, h1), h100, h1), b.bitcast(hp, _VT.as_pointer()), align=8)
     b.ret_void()
     return fn
+
+
+def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str) -> ir.Function:
+    """Add the dense output of ``tab`` for ``n`` states to ``mod``: ``dense(x, h, Y, KK, w, out)`` writes lane w's
+    state at t + x h (0 <= x <= 1 within the last accepted step, stages in KK), clipped at 0, into ``out``."""
+    fnty = ir.FunctionType(ir.VoidType(), [_DBL, _DBL, _PTR, _PTR, _I64, _PTR])
+    fn = ir.Function(mod, fnty, name=name)
+    x, h, Y, KK, w, out = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    x2 = b.fmul(x, x)
+    powers = [x, x2, b.fmul(x2, x), b.fmul(x2, x2)]
+    weights = []
+    for s in range(tab.stages):
+        terms = [b.fmul(ir.Constant(_DBL, float(c)), powers[m]) for m, c in enumerate(tab.dense[s]) if c != 0.0]
+        if terms:
+            acc = terms[0]
+            for t in terms[1:]:
+                acc = b.fadd(acc, t)
+            weights.append((s, acc))
+    zero = ir.Constant(_DBL, 0.0)
+    lanes = ir.Constant(_I64, W)
+
+    def body(k, _acc):
+        acc = zero
+        for s, bs in weights:
+            row = b.add(k, ir.Constant(_I64, s * n))
+            kv = b.load(b.gep(KK, [b.add(b.mul(row, lanes), w)], inbounds=True), align=8)
+            acc = b.fadd(acc, b.fmul(bs, kv))
+        yv = b.load(b.gep(Y, [b.add(b.mul(k, lanes), w)], inbounds=True), align=8)
+        v = b.fadd(yv, b.fmul(h, acc))
+        b.store(b.select(b.fcmp_ordered(">", v, zero), v, zero), b.gep(out, [k], inbounds=True), align=8)
+        return None
+
+    _loop(b, n, body)
+    b.ret_void()
+    return fn
