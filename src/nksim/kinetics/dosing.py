@@ -79,16 +79,22 @@ def cmt_choices() -> str:
     return ", ".join(f"{c.cmt} ({c.name}, {c.unit})" for c in DOSE_CMTS.values())
 
 
-def regimen_doses(regimen: Any, cells: float, car_fraction: float) -> list[Dose]:
-    """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion, a
+def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: float) -> list[Dose]:
+    """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion (one number for
+    every infusion, or one per ``regimen.infusion_days``; an infusion of 0 cells gives no record), a
     ``car_fraction`` share of them transduced."""
     try:
         out = list(_regimen_fixed_doses(regimen))
     except TypeError:  # an unhashable regimen-like object: no cache
         out = list(_regimen_fixed_doses.__wrapped__(regimen))
-    if cells > 0:
-        a, b = cells * car_fraction, cells * (1.0 - car_fraction)
-        for day in regimen.infusion_days:
+    days = regimen.infusion_days
+    per_infusion = [float(cells)] * len(days) if np.ndim(cells) == 0 else list(cells)  # type: ignore[arg-type]
+    if len(per_infusion) != len(days):
+        raise InputError("regimen.per_infusion", len(per_infusion),
+                         f"one dose per regimen.infusion_days ({len(days)})")
+    for day, c in zip(days, per_infusion):
+        if c > 0:
+            a, b = c * car_fraction, c * (1.0 - car_fraction)
             if a > 0:
                 out.append((day, CMT_PRODUCT_CAR, a))
             if b > 0:

@@ -114,6 +114,15 @@ def _class_fractions(patients: pd.DataFrame, antigens: Sequence[str]) -> np.ndar
     return out
 
 
+def _route_ia(regimen: Regimen) -> float:
+    """1.0 when the regimen's infusions go into the hepatic artery, 0.0 for i.v."""
+    routes = set(regimen.infusion_routes())
+    if len(routes) > 1:
+        raise InputError("regimen.per_infusion.routes", list(regimen.infusion_routes()),
+                         "one route for all infusions (mixed routes are not supported by the kernel yet)")
+    return float(routes == {"hepatic_artery"})
+
+
 def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None) -> EngineInputs:
     """Engine arrays for ``patients`` (rows of ``sample_patients``) under per-patient ``overrides``."""
     reg = load_registry()
@@ -165,7 +174,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     matched = con.chemokine_receptor is not None and any(
         c in chemokines for c in CHEMOKINE_RECEPTORS[con.chemokine_receptor])
     setp("m_chemo_t", val("m_chemo") if matched else 1.0)
-    setp("route_ia", np.array([float(r.route == "hepatic_artery") for r in regimens]))
+    setp("route_ia", np.array([_route_ia(r) for r in regimens]))
     # cytokines
     setp("p_15", val("il15_baseline_pg_ml") * val("k_15"))
     setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
@@ -293,10 +302,25 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
             if dose_per_kg[i] < 0:
                 raise InputError("overrides.dose_per_kg", float(dose_per_kg[i]), "a dose >= 0 cells/kg")
             per_kg = dose_per_kg[i]
-        per_kg *= dose_scale[i] * float(treated[i])
-        cells = per_kg * weight[i] * viability[i]
+        explicit = reg_i.per_infusion.doses if reg_i.per_infusion is not None else None
+        if explicit is not None:  # absolute per-infusion doses replace the dose levels
+            for key, v in (("dose_level", dose_level[i]), ("dose_per_kg", dose_per_kg[i])):
+                if v and not np.isnan(v):
+                    raise InputError(f"overrides.{key}", float(v), "no per-patient base dose with "
+                                     "regimen.per_infusion.doses (absolute doses); use per_infusion.multipliers or "
+                                     "overrides.dose_scale", f"patient {int(pids[i])}")
+            unit_w = 1.0 if reg_i.per_infusion.unit == "cells/kg" else weight[i]
+            per_kg_k = [d / unit_w for d in explicit]
+            per_kg = float(np.mean(per_kg_k))
+        else:
+            per_kg_k = [per_kg * m for m in reg_i.infusion_multipliers()]
+        scale = dose_scale[i] * float(treated[i])
+        per_kg *= scale
+        cells_k = [pk * scale * weight[i] * viability[i] for pk in per_kg_k]
+        given_k = [c for c in cells_k if c > 0]
+        cells = (given_k[0] if len(set(given_k)) == 1 else float(np.mean(given_k))) if given_k else 0.0
         listed = table is not None and int(pids[i]) in table.doses
-        doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells, car_fraction[i])
+        doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells_k, car_fraction[i])
         pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],
                              typ["ab_volume_ml_per_kg"] * weight[i])
         ev = pe.events
@@ -329,7 +353,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
                          "treated": n_inf > 0})
             continue
         rows.append({"dose_level": lvl, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
-                     "n_infusions": len(reg_i.infusion_days) if cells > 0 else 0,
+                     "n_infusions": len(given_k),
                      "car_fraction": car_fraction[i], "viability": viability[i], "potency": potency[i],
                      "cd3_per_kg": cd3[i], "treated": bool(treated[i] and cells > 0)})
     setp("t_ld", t_ld)

@@ -177,11 +177,68 @@ class Dose(Frozen):
         return self
 
 
+Route = Literal["iv", "hepatic_artery"]
+NonNegative = Annotated[float, Field(ge=0)]
+#: the largest multiple of the base dose one infusion may be given
+MAX_DOSE_MULTIPLIER = 1e3
+
+
+class Escalation(Frozen):
+    """Infusion k (0-based) gets ``min(start + step * (k // every), max)`` x the base dose (intra-patient
+    escalation: e.g. start 0.5, step 0.5 gives 0.5, 1, 1.5, 2 x)."""
+
+    start: float = Field(ge=0, le=MAX_DOSE_MULTIPLIER, description="multiple of the base dose at the first infusion")
+    step: float = Field(default=0.0, ge=-MAX_DOSE_MULTIPLIER, le=MAX_DOSE_MULTIPLIER,
+                        description="added to the multiple every `every` infusions (negative: de-escalation)")
+    every: int = Field(default=1, ge=1, description="infusions per step")
+    max: float | None = Field(default=None, ge=0, le=MAX_DOSE_MULTIPLIER, description="cap on the multiple (none: no cap)")
+
+    def multipliers(self, n: int) -> tuple[float, ...]:
+        cap = MAX_DOSE_MULTIPLIER if self.max is None else self.max
+        return tuple(min(max(self.start + self.step * (k // self.every), 0.0), cap) for k in range(n))
+
+
+class PerInfusion(Frozen):
+    """Per-infusion dose and route (one entry per ``regimen.infusion_days``). The dose: at most one of ``doses``
+    (nominal cells per infusion in ``unit``; replaces the dose levels), ``multipliers`` (of the base dose: the dose
+    level's, or a patient's ``dose_per_kg`` override) or ``escalation`` (a rule giving the multipliers); none: every
+    infusion gets the base dose. ``routes``: each infusion's route (none: ``regimen.route`` for all). A zero dose
+    skips that infusion."""
+
+    doses: tuple[NonNegative, ...] | None = Field(default=None, description="nominal cells per infusion (in unit)")
+    unit: Literal["cells/kg", "cells"] = Field(default="cells/kg", description="unit of doses")
+    multipliers: tuple[NonNegative, ...] | None = Field(default=None, description="multiples of the base dose")
+    escalation: Escalation | None = None
+    routes: tuple[Route, ...] | None = Field(default=None, description="route of each infusion")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "PerInfusion":
+        given = [k for k in ("doses", "multipliers", "escalation") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise FieldProblem(given[1], getattr(self, given[1]) if given[1] != "escalation" else "(a rule)",
+                               f"at most one of doses, multipliers, escalation ({given[0]} is given)")
+        top = MAX_DOSE_PER_KG if self.unit == "cells/kg" else MAX_DOSE_CELLS
+        problems = [FieldProblem(f"doses.{k}", v, f"at most {top:g} {self.unit}")
+                    for k, v in enumerate(self.doses or ()) if v > top]
+        problems += [FieldProblem(f"multipliers.{k}", v, f"a multiple of the base dose in [0, {MAX_DOSE_MULTIPLIER:g}]")
+                     for k, v in enumerate(self.multipliers or ()) if v > MAX_DOSE_MULTIPLIER]
+        FieldProblem.raise_all(problems)
+        return self
+
+    def check_length(self, n: int) -> list[FieldProblem]:
+        """Problems (field relative to the regimen) when a list does not have one entry per infusion."""
+        return [FieldProblem(f"per_infusion.{k}", list(v), f"{n} entries, one per regimen.infusion_days ({len(v)} "
+                             "given)") for k in ("doses", "multipliers", "routes")
+                if (v := getattr(self, k)) is not None and len(v) != n]
+
+
 class Regimen(Frozen):
     dose_levels: tuple[Dose, ...] = Field(min_length=1, description="dose levels (a trial escalates through them)")
     dose_level: int = Field(default=1, ge=1, description="1-based dose level used when no override is given")
     infusion_days: tuple[Day, ...] = (0.0,)
-    route: Literal["iv", "hepatic_artery"] = "iv"
+    route: Route = "iv"
+    per_infusion: PerInfusion | None = Field(
+        default=None, description="each infusion's own dose (doses, multipliers or an escalation rule) and route")
     lymphodepletion: Lymphodepletion | None = Lymphodepletion()
     il2: CytokineDoses | None = None
     il15: CytokineDoses | None = None
@@ -200,8 +257,29 @@ class Regimen(Frozen):
                                          "a non-empty ascending list of days"))
         elif self.infusion_days[0] != 0.0:
             problems.append(FieldProblem("infusion_days.0", self.infusion_days[0], "0 (day 0 is the first infusion)"))
+        if self.per_infusion is not None:
+            problems += self.per_infusion.check_length(len(self.infusion_days))
         FieldProblem.raise_all(problems)
         return self
+
+
+    def infusion_multipliers(self) -> tuple[float, ...]:
+        """Multiple of the base dose at each infusion (all 1 without ``per_infusion``; explicit ``doses`` are
+        absolute and not covered here)."""
+        n = len(self.infusion_days)
+        pi = self.per_infusion
+        if pi is None or (pi.multipliers is None and pi.escalation is None):
+            return (1.0,) * n
+        if pi.escalation is not None:
+            return pi.escalation.multipliers(n)
+        return tuple(pi.multipliers)  # type: ignore[arg-type]
+
+    def infusion_routes(self) -> tuple[str, ...]:
+        """Route of each infusion."""
+        pi = self.per_infusion
+        if pi is None or pi.routes is None:
+            return (self.route,) * len(self.infusion_days)
+        return pi.routes
 
 
 class Tumor(Frozen):
@@ -335,9 +413,12 @@ class Scenario(Frozen):
     @model_validator(mode="after")
     def _cross(self) -> "Scenario":
         problems = []
-        if self.regimen.route == "hepatic_artery" and not self.tumor.lesions_in_liver:
+        routes = self.regimen.per_infusion.routes if self.regimen.per_infusion else None
+        ha_field = ("regimen.route" if self.regimen.route == "hepatic_artery" else
+                    "regimen.per_infusion.routes" if routes and "hepatic_artery" in routes else None)
+        if ha_field is not None and not self.tumor.lesions_in_liver:
             problems.append(FieldProblem(
-                "regimen.route", "hepatic_artery", f"'iv' unless the lesions are in the liver (tumor.indication = "
+                ha_field, "hepatic_artery", f"'iv' unless the lesions are in the liver (tumor.indication = "
                 f"{self.tumor.indication!r}, tumor.in_liver = {self.tumor.in_liver}; set tumor.in_liver: true or a "
                 "liver indication)"))
         if self.product.construct.car_logic == "AND" and len(self.product.construct.car_targets) != 2:
