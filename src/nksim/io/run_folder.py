@@ -14,7 +14,8 @@ A run that stops (error, Ctrl-C) keeps its finished chunks; running the same com
 from __future__ import annotations
 
 import json
-
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ CHUNK_DIR = "chunks"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str))
+    """Written to a temporary file, then renamed: a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
 
 
 def chunk_paths(out: Path, k: int) -> tuple[Path, Path]:
@@ -38,7 +42,12 @@ def check_resumable(out: Path, key: dict[str, Any]) -> None:
     """Refuse to mix chunks of a different run (scenario, seed, size, chunking, version) into ``out``."""
     marker = out / CHUNK_DIR / "run_key.json"
     if marker.exists():
-        old = json.loads(marker.read_text())
+        try:
+            old = json.loads(marker.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError("--out", str(out), f"a run folder whose {CHUNK_DIR}/run_key.json is readable (it is "
+                             f"damaged: {exc.__class__.__name__}; delete {out / CHUNK_DIR} to start the run over)"
+                             ) from None
         if old != key:
             diff = sorted(k for k in key if old.get(k) != key[k])
             raise InputError("--out", str(out), f"a new folder, or the same run settings to resume (differs in {diff})")
@@ -58,7 +67,10 @@ def save_chunk(out: Path, k: int, ds: xr.Dataset, patients: pd.DataFrame) -> Non
 def load_chunk(out: Path, k: int) -> tuple[xr.Dataset, pd.DataFrame] | None:
     nc, pq = chunk_paths(out, k)
     if nc.exists() and pq.exists():
-        return xr.load_dataset(nc, engine="h5netcdf"), pd.read_parquet(pq)
+        try:
+            return xr.load_dataset(nc, engine="h5netcdf"), pd.read_parquet(pq)
+        except Exception as exc:  # noqa: BLE001 - h5py, pyarrow and xarray raise many types for a damaged file
+            sys.stderr.write(f"warning: {out}: chunk {k} is damaged ({exc.__class__.__name__}); recomputed\n")
     return None
 
 

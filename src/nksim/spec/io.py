@@ -146,8 +146,11 @@ def validation_problems(exc: ValidationError, root: Any = None) -> list[InputErr
             branches.setdefault(union, {})[tag] = branches.get(union, {}).get(tag, False) or deep
     out: list[InputError] = []
     merged: set[tuple[Any, ...]] = set()
+    inner = {loc[:i] for _, loc, _, _ in raw for i in range(len(loc))}  # locations with an error below them
     for err, loc, union, tag in raw:
         kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+        if kind == "too_short" and loc in inner:
+            continue  # pydantic counts the items left after the failed ones: that item's error says it all
         if union is not None:
             deep_tags = [t for t, deep in branches[union].items() if deep]
             if deep_tags and tag not in deep_tags:

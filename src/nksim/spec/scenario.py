@@ -250,8 +250,8 @@ class Regimen(Frozen):
         problems = []
         n = len(self.dose_levels)
         if self.dose_level > n:
-            levels = "1" if n == 1 else f"1..{n}"
-            problems.append(FieldProblem("dose_level", self.dose_level, f"a level in {levels} ({n} dose_levels given)"))
+            allowed = "1 (one dose level given)" if n == 1 else f"a level in 1..{n} ({n} dose_levels given)"
+            problems.append(FieldProblem("dose_level", self.dose_level, allowed))
         if not self.infusion_days or sorted(self.infusion_days) != list(self.infusion_days):
             problems.append(FieldProblem("infusion_days", list(self.infusion_days),
                                          "a non-empty ascending list of days"))
