@@ -11,6 +11,8 @@ Public API::
     df = nksim.to_nonmem(res)                  # NONMEM-style table: doses, observations, covariates
     nksim.simulate(sc, n_patients=50, seed=1, overrides={"dosing": nksim.read_nonmem("data.csv")})
     xml = nksim.to_sbml(sc, patient=3)         # one patient's model as SBML L3V2 (needs python-libsbml)
+    nksim.simulate("hcc-post-lt-allo-nk", arm="D")           # one named arm of a scenario
+    cmp = nksim.compare_arms("hcc-post-lt-allo-nk", n_patients=200)   # same patients in every arm, log-rank
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from nksim.version import __version__ as __version__
 from nksim.engine import SimulationResult as SimulationResult
 from nksim.engine import simulate as simulate
+from nksim.arms import compare_arms as compare_arms
 from nksim.io.nonmem import read_nonmem as read_nonmem
 from nksim.io.nonmem import to_nonmem as to_nonmem
 from nksim.io.sbml import to_sbml as to_sbml
@@ -25,5 +28,5 @@ from nksim.spec.io import builtin_names as list_scenarios
 from nksim.spec.io import load_scenario as load_scenario
 from nksim.spec.scenario import Scenario as Scenario
 
-__all__ = ["Scenario", "SimulationResult", "list_scenarios", "load_scenario", "read_nonmem", "simulate", "to_nonmem",
+__all__ = ["Scenario", "SimulationResult", "compare_arms", "list_scenarios", "load_scenario", "read_nonmem", "simulate", "to_nonmem",
            "to_sbml", "__version__"]

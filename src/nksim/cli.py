@@ -39,6 +39,8 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (same seed, same numbers)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/<scenario>-seed<S>)"),
     chunk_size: int = typer.Option(256, "--chunk-size", help="patients per chunk (written as each finishes)"),
+    arm: Optional[str] = typer.Option(None, "--arm", help="one of the scenario's named arms (`nksim show` lists them)"),
+    arms: Optional[str] = typer.Option(None, "--arms", help="compare arms (all, or A,B,...): as `nksim arms`"),
 ) -> None:
     """Simulate a scenario's virtual cohort; write results, provenance and report.html into a run folder.
 
@@ -47,13 +49,45 @@ def run(
 
     from nksim.outdirs import default_out
 
-    sc = resolve(scenario, patients, seed)
+    if arms is not None:
+        if arm is not None:
+            raise InputError("--arm", arm, "either --arm (one arm) or --arms (a comparison), not both")
+        arms_command(scenario, patients, seed, arms, out, False)
+        return
+    sc = resolve(scenario, patients, seed).with_arm(arm)
     for note in sc.warnings():
         typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
     folder = out or default_out(sc.name, f"seed{sc.simulation.seed}")  # a slug of the name, always under runs/
     result, report = run_scenario(sc, folder, chunk_size=chunk_size)
     typer.echo(f"{len(result.patients)} patients simulated; run folder: {folder}")
     typer.echo(f"report: {report}")
+
+
+@app.command("arms")
+def arms_command(
+    scenario: str = typer.Argument(..., help="built-in scenario name or YAML file with `arms`"),
+    patients: Optional[int] = typer.Option(None, "--patients", "-n", help="virtual patients per arm"),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (the same patients in every arm)"),
+    arms: str = typer.Option("all", "--arms", help="arms to compare: all, or comma-separated names"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/<scenario>-arms-seed<S>)"),
+    as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
+) -> None:
+    """Simulate the same virtual patients in each named arm of a scenario: per-arm n, ORR, median PFS (95% CI) and
+    log-rank tests (all arms; each arm vs the control). Writes KM curves, table and arms.html into a run folder."""
+    from nksim.arms import compare_arms
+    from nksim.outdirs import default_out, prepare_out
+    from nksim.report.arms import write_arms_report
+    from nksim.runner import resolve
+
+    sc = resolve(scenario, patients, seed)
+    folder = prepare_out(out or default_out(sc.name, "arms", f"seed{sc.simulation.seed}"))
+    cmp = compare_arms(sc, arms=arms)
+    paths = write_arms_report(cmp, folder)
+    if as_json:
+        typer.echo(json.dumps({**cmp.to_dict(), "files": {k: str(v) for k, v in paths.items()}}, indent=2))
+        return
+    typer.echo(paths["md"].read_text().split("\n", 2)[2].rstrip())
+    typer.echo(f"run folder: {folder} (KM curves {paths['png'].name}, report {paths['html'].name})")
 
 
 @app.command()
@@ -83,7 +117,7 @@ def validate(
     scans after the horizon) are printed and the file still passes."""
     from nksim.population.sampling import typical_values
     from nksim.spec.io import load_scenario
-    from nksim.spec.scenario import Scenario
+    from nksim.spec.scenario import Scenario, check_arms
 
     if schema:
         typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
@@ -93,7 +127,7 @@ def validate(
         return
     if file is None:
         raise typer.BadParameter("give a scenario file, --schema or --list", param_hint="FILE")
-    sc = load_scenario(str(file))
+    sc = check_arms(load_scenario(str(file)), str(file))  # every arm's changes too
     typical_values(sc)  # checks every parameter name
     for note in sc.warnings():
         typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)

@@ -135,15 +135,17 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[np.ndarray]:
 def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int | None = None,
              backend: str = "compiled", chunk_size: int | None = None, overrides: Mapping[str, Any] | None = None,
              patient_ids: np.ndarray | None = None, workers: int | None = None,
-             progress: bool | Callable[[int, int], None] = False) -> SimulationResult:
+             progress: bool | Callable[[int, int], None] = False, arm: str | None = None) -> SimulationResult:
     """Simulate a virtual cohort.
 
     ``scenario``: a Scenario, a built-in name or a YAML path. ``n_patients``/``seed`` override the scenario's.
+    ``arm``: one of the scenario's named ``arms`` (its changes applied; ``nksim.compare_arms`` runs them all).
     ``patient_ids``: simulate these patients (same covariates whatever else changes). ``overrides``: per-patient
     dose level, dose, regimen and product attributes (see ``nksim.kinetics.inputs.OVERRIDE_KEYS``); arrays are
     aligned with the patients. ``workers``: threads for the compiled engine (results do not depend on it).
     """
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    sc = sc.with_arm(arm)
     if backend not in BACKENDS:
         raise InputError("backend", backend, f"one of {BACKENDS}")
     sim_update: dict[str, Any] = {}

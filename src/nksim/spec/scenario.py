@@ -377,8 +377,32 @@ class Simulation(Frozen):
         return self
 
 
+_ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: arm names the CLI keeps for itself (``--arms all``)
+RESERVED_ARM_NAMES = ("all",)
+
+
+class Arm(Frozen):
+    """A named variant of a scenario (a study arm): dotted-path changes applied through ``Scenario.replace``."""
+
+    description: str = ""
+    control: bool = Field(default=False, description="the comparator arm of `nksim arms` (pairwise log-rank tests "
+                          "against it); at most one arm")
+    changes: dict[str, Any] = Field(default_factory=dict, description="dotted field path -> value, as Scenario.replace "
+                                "takes them (e.g. regimen.dose_level: 1, regimen.per_infusion: {multipliers: [...]})")
+
+    @field_validator("changes")
+    @classmethod
+    def _paths(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = [k for k in v if str(k).split(".")[0] in ("arms", "name")]
+        if bad:
+            raise FieldProblem(bad[0], v[bad[0]], "a path outside `arms` and `name` (an arm changes the study, "
+                               "not the list of arms)")
+        return v
+
+
 class Scenario(Frozen):
-    """One complete, resolvable description of a study arm."""
+    """One complete, resolvable description of a study arm (``arms``: named variants of it)."""
 
     name: str
     description: str = ""
@@ -396,6 +420,25 @@ class Scenario(Frozen):
         default=None, description="a calibration file (nksim.spec.calibration; path relative to this scenario file): "
         "its values apply under this scenario's own parameters, each named in sources")
     sources: dict[str, str] = Field(default_factory=dict, description="why/where from for scenario-specific values")
+    arms: dict[str, Arm] = Field(
+        default_factory=dict, description="named study arms: name -> description and dotted-path changes "
+        "(`nksim run SCENARIO --arm NAME`, `nksim arms SCENARIO`); each arm is validated like a file")
+
+    @field_validator("arms")
+    @classmethod
+    def _arm_names(cls, v: dict[str, Arm]) -> dict[str, Arm]:
+        FieldProblem.raise_all([FieldProblem(str(k), k, "an arm name of letters, digits, '_' or '-' (not "
+                                             f"{', '.join(RESERVED_ARM_NAMES)})") for k in v
+                                if not _ARM_NAME.match(str(k)) or k in RESERVED_ARM_NAMES])
+        controls = [k for k, a in v.items() if a.control]
+        if len(controls) > 1:
+            raise FieldProblem(f"{controls[1]}.control", True, f"one control arm ({controls[0]} is the control)")
+        return v
+
+    @property
+    def control_arm(self) -> str | None:
+        """The name of the arm marked ``control: true`` (None: no control arm)."""
+        return next((k for k, a in self.arms.items() if a.control), None)
 
     @field_validator("manufacturing")
     @classmethod
@@ -440,6 +483,27 @@ class Scenario(Frozen):
         FieldProblem.raise_all(problems)
         return self
 
+    def with_arm(self, arm: str | None) -> "Scenario":
+        """The scenario of one arm (its changes applied, validated; named ``NAME (arm ARM)``; no ``arms``);
+        ``None``: this scenario unchanged."""
+        if arm is None:
+            return self
+        if arm not in self.arms:
+            from nksim.errors import InputError
+
+            names = list(self.arms)
+            raise InputError("arm", arm, f"an arm of {self.name}{did_you_mean(arm, names)}: {', '.join(names)}"
+                             if names else f"no arm ({self.name} defines no `arms`)")
+        from nksim.spec.io import apply_changes, scenario_from_dict
+
+        spec = self.arms[arm]
+        data = self.model_dump(mode="python", exclude_unset=True)
+        data.pop("arms", None)
+        data = apply_changes(data, spec.changes, f"arms.{arm}")
+        data["name"] = f"{self.name} (arm {arm})"
+        data["description"] = f"{self.description.strip()}\nArm {arm}: {spec.description.strip()}".strip()
+        return scenario_from_dict(data, where=f"{self.name}: arms.{arm}")
+
     def warnings(self) -> list[str]:
         """What is allowed but probably not meant: registry values outside their plausible range (range and source
         named; not for a value the scenario's ``sources`` explain), scan or assay days after the horizon (ignored
@@ -455,6 +519,7 @@ class Scenario(Frozen):
                     note = reg[name].check(v, f"{where}.{name}")
                     if note:
                         out.append(note)
+        out += [f"{p} (the arm cannot be run as it is)" for p in arm_problems(self)]
         horizon = self.simulation.horizon_d
         for field, days in (("simulation.scan_days", self.simulation.scan_days),
                             ("readouts.assay.sample_days", self.readouts.assay.sample_days or ())):
@@ -491,6 +556,33 @@ class Scenario(Frozen):
         if self.regimen.antibody is not None and self.regimen.antibody.target not in names:
             names.append(self.regimen.antibody.target)
         return tuple(names)
+
+
+def check_arms(sc: "Scenario", where: str | None = None) -> "Scenario":
+    """``sc`` when every arm's changes give a valid scenario, else one ``InputErrors`` naming each problem as
+    ``arms.ARM.changes.<field>`` (``nksim validate``). An arm is also checked when it is simulated
+    (``with_arm``); a base scenario whose change invalidates an arm (e.g. a horizon shorter than an arm's
+    infusions) still loads and runs, with a warning (``Scenario.warnings``)."""
+    from nksim.errors import InputErrors
+
+    problems = arm_problems(sc)
+    if problems:
+        raise InputErrors(problems, where or sc.name)
+    return sc
+
+
+def arm_problems(sc: "Scenario") -> list[Any]:
+    """Each arm's changes applied and validated: the problems (``InputError``) named ``arms.ARM.changes.FIELD``."""
+    from nksim.errors import InputError
+
+    problems = []
+    for name in sc.arms:
+        try:
+            sc.with_arm(name)
+        except InputError as exc:
+            for p in getattr(exc, "problems", [exc]):
+                problems.append(InputError(f"arms.{name}.changes.{p.field}", p.value, p.allowed))
+    return problems
 
 
 def _registry_values(sc: "Scenario") -> list[tuple[str, dict[str, float]]]:

@@ -1,0 +1,88 @@
+"""The multi-arm comparison written to one run folder: Kaplan-Meier PFS per arm (PNG), the per-arm table (CSV, JSON),
+a markdown summary and an HTML page (``nksim arms``, ``nksim.arms.compare_arms``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nksim.report.html import _table, fig_to_img, write_report  # noqa: E402
+
+if TYPE_CHECKING:
+    from nksim.arms import ArmComparison
+
+FILES = {"png": "km_pfs_by_arm.png", "csv": "arms.csv", "json": "arms.json", "md": "arms.md", "html": "arms.html"}
+
+
+def km_figure(cmp: "ArmComparison") -> plt.Figure:
+    """Kaplan-Meier PFS of every arm on one axis (censoring ticks, 95% bands)."""
+    from lifelines import KaplanMeierFitter
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    for arm, res in cmp.results.items():
+        p = res.patients
+        label = f"{arm}{' (control)' if arm == cmp.control and arm != 'control' else ''} (n = {len(p)}, {int(p['pfs_event'].sum())} events)"
+        KaplanMeierFitter(label=label).fit(p["pfs_days"], p["pfs_event"].astype(bool)).plot_survival_function(
+            ax=ax, ci_show=True, ci_alpha=0.12, show_censors=True, censor_styles={"ms": 3, "marker": "|"})
+    ax.set_xlabel("days since first infusion")
+    ax.set_ylabel("progression-free survival")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{cmp.scenario}: PFS by arm (log-rank chi2 {cmp.logrank_chi2:.3g}, df {cmp.logrank_df}, "
+                 f"p {cmp.logrank_p:.3g})", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _days(v: float) -> str:
+    return "not reached" if not math.isfinite(v) else f"{v:g}"
+
+
+def markdown(cmp: "ArmComparison") -> str:
+    """The per-arm table and the log-rank tests as markdown."""
+    lines = [f"# {cmp.scenario}: arms compared", "",
+             f"{cmp.n_patients} virtual patients per arm, the same patients in every arm (seed {cmp.seed}); "
+             f"control arm: {cmp.control}.", "",
+             "| arm | n | ORR (95% CI) | PFS events | median PFS, d (95% CI) | log-rank vs control chi2 (p) | HR vs "
+             "control (95% CI) | description |", "|---|---|---|---|---|---|---|---|"]
+    for r in cmp.table.itertuples():
+        vs = "-" if r.arm == cmp.control else f"{r.logrank_chi2_vs_control:.3g} ({r.logrank_p_vs_control:.3g})"
+        hr = "-" if r.arm == cmp.control else (f"{r.hazard_ratio_vs_control:.3g} ({r.hazard_ratio_ci_low:.3g}-"
+                                              f"{r.hazard_ratio_ci_high:.3g})")
+        lines.append(f"| {r.arm} | {r.n} | {r.orr:.3f} ({r.orr_ci_low:.3f}-{r.orr_ci_high:.3f}) | {r.pfs_events} | "
+                     f"{_days(r.median_pfs_d)} ({_days(r.median_pfs_ci_low_d)}-{_days(r.median_pfs_ci_high_d)}) | "
+                     f"{vs} | {hr} | {r.description} |")
+    lines += ["", f"All arms, multivariate log-rank (lifelines): chi2 = {cmp.logrank_chi2:.4g}, df = {cmp.logrank_df}, "
+              f"p = {cmp.logrank_p:.4g}.", ""]
+    return "\n".join(lines)
+
+
+def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
+    """Write the comparison into ``out`` (created); returns the paths by kind (``FILES``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {k: out / name for k, name in FILES.items()}
+    fig = km_figure(cmp)
+    fig.savefig(paths["png"], dpi=110)
+    plt.close(fig)
+    cmp.table.to_csv(paths["csv"], index=False)
+    paths["json"].write_text(json.dumps(cmp.to_dict(), indent=2))
+    md = markdown(cmp)
+    paths["md"].write_text(md)
+    first = next(iter(cmp.results.values()))
+    prov = {k: v for k, v in first.provenance.items() if k != "resolved_scenario"}
+    prov.update({"scenario": cmp.scenario, "arms": ", ".join(cmp.results), "control": cmp.control})
+    sections = [("PFS by arm", fig_to_img(km_figure(cmp), "Kaplan-Meier PFS by arm")),
+                ("Arms", _table(cmp.table.set_index("arm"))),
+                ("Log-rank test, all arms", f"<p>chi2 = {cmp.logrank_chi2:.4g}, df = {cmp.logrank_df}, "
+                                            f"p = {cmp.logrank_p:.4g} (lifelines multivariate_logrank_test); the "
+                                            f"same {cmp.n_patients} virtual patients in every arm (seed "
+                                            f"{cmp.seed}); control arm {cmp.control}</p>")]
+    write_report(paths["html"], f"nksim arms: {cmp.scenario}", sections, prov)
+    return paths
