@@ -178,3 +178,19 @@ def test_the_integrator_takes_any_tableau(name):
     np.testing.assert_allclose(ys_d[big], ys_t[big], rtol=1e-5)
     assert (st_t[:, 0] == 0).all() and (st_d[:, 0] == 0).all()
     assert not np.array_equal(st_t[:, 1], st_d[:, 1])
+
+
+def test_inputs_that_do_not_fit_the_compiled_configuration_are_refused():
+    """The scheduler is compiled for a configuration's sizes; arrays of other sizes are refused with a message
+    instead of being read out of bounds."""
+    from nksim.kinetics.solver import solve_batch
+
+    sc = nksim.load_scenario("hcc-post-lt-allo-nk")
+    inp = build_inputs(sc, sample_patients(sc, np.arange(3)))
+    args = [inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b, inp.t0, 30.0,
+            np.array([0.0, 30.0]), 1e-6, inp.atol, 100_000]
+    for k, bad in ((1, inp.params[:, :-1]), (0, inp.y0[:2]), (12, inp.atol[:-1])):
+        wrong = list(args)
+        wrong[k] = np.ascontiguousarray(bad)
+        with pytest.raises(ValueError, match="do not fit the compiled configuration"):
+            solve_batch(*wrong)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nksim.kinetics import layout as L
 from nksim.kinetics.codegen.llvm import compiled
 from nksim.kinetics.integrate.scheduler import (
     STATUS_MAX_STEPS,
@@ -36,6 +35,5 @@ def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarra
     antigen classes. Returns (ys: patient x save time x state, algebraic outputs, stats: status / accepted /
     rejected steps)."""
     fns = compiled(nl, nc, tableau)
-    ys, als, _, stats = solve(fns.rhs, fns.event, fns.step, fns.init, fns.dense, L.NSEG, L.NALG, y0, p, ev_t, ev_k,
-                              ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps, tableau)
+    ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps)
     return ys, als, stats

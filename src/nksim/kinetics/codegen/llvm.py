@@ -22,10 +22,11 @@ from llvmlite import ir
 
 from nksim.kinetics.codegen.irmath import VecMath
 from nksim.kinetics.codegen.schedule import Group, Region, schedule
+from nksim.kinetics.integrate.scheduler import emit_solve
 from nksim.kinetics.integrate.stepir import emit_dense, emit_init, emit_step
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
 from nksim.kinetics.lanes import W
-from nksim.kinetics.processes import trace
+from nksim.kinetics.processes import layout, trace
 from nksim.kinetics.symbolic import Expr
 
 _DBL = ir.DoubleType()
@@ -143,7 +144,8 @@ def _load(arg: ir.Value):
 def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     """IR of ``rhs_{nl}x{nc}`` (W lanes), ``event_{nl}x{nc}`` (one patient), ``step_{nl}x{nc}`` (a step attempt
     of ``tableau`` over W lanes), ``init_{nl}x{nc}`` (initial steps; both call the right-hand side) and
-    ``dense_{nl}x{nc}`` (the tableau's dense output for one lane)."""
+    ``dense_{nl}x{nc}`` (the tableau's dense output for one lane) and ``solve_{nl}x{nc}``, the lane scheduler
+    calling them (:mod:`nksim.kinetics.integrate.scheduler`)."""
     tr = trace(nl, nc)
     mod = ir.Module(name=f"nksim_model_{nl}x{nc}")
     # ---- right-hand side over W lanes
@@ -184,9 +186,13 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
         b.branch(done)
     b.position_at_end(done)
     b.ret_void()
-    emit_step(mod, tableau, len(tr.derivatives), fn, f"step_{nl}x{nc}")
-    emit_init(mod, tableau.order, len(tr.derivatives), fn, f"init_{nl}x{nc}")
-    emit_dense(mod, tableau, len(tr.derivatives), f"dense_{nl}x{nc}")
+    n = len(tr.derivatives)
+    step = emit_step(mod, tableau, n, fn, f"step_{nl}x{nc}")
+    init = emit_init(mod, tableau.order, n, fn, f"init_{nl}x{nc}")
+    dense = emit_dense(mod, tableau, n, f"dense_{nl}x{nc}")
+    lay = layout()
+    emit_solve(mod, f"solve_{nl}x{nc}", n, lay.n_params(nl, nc), lay.NSEG, lay.NALG, tableau.stages, fn, fe, step,
+               init, dense)
     return mod
 
 
@@ -199,6 +205,11 @@ class Compiled:
     step: int
     init: int
     dense: int
+    solve: int  # the lane scheduler (:func:`nksim.kinetics.integrate.scheduler.solve` calls it)
+    n: int  # states, parameters, segment values and algebraic outputs the functions were compiled for
+    npar: int
+    nseg: int
+    nalg: int
     engine: object
 
 
@@ -225,6 +236,7 @@ def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
         if c is not None:
             return c
         tm = _target_machine()
+        lay = layout()
         mod = llvm.parse_assembly(str(build_module(nl, nc, tableau)))
         mod.triple = tm.triple
         mod.data_layout = str(tm.target_data)
@@ -236,7 +248,8 @@ def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
         engine.finalize_object()
         c = Compiled(engine.get_function_address(f"rhs_{nl}x{nc}"), engine.get_function_address(f"event_{nl}x{nc}"),
                      engine.get_function_address(f"step_{nl}x{nc}"), engine.get_function_address(f"init_{nl}x{nc}"),
-                     engine.get_function_address(f"dense_{nl}x{nc}"), engine)
+                     engine.get_function_address(f"dense_{nl}x{nc}"), engine.get_function_address(f"solve_{nl}x{nc}"),
+                     lay.n_states(nl, nc), lay.n_params(nl, nc), lay.NSEG, lay.NALG, engine)
         _CACHE[key] = c
         return c
 

@@ -2,262 +2,334 @@
 step size, step control and events; when a lane's patient is done, the thread's next patient takes the lane. Lanes
 never mix, so results do not depend on chunking, thread count or which patients share a vector.
 
+The scheduler is emitted as LLVM IR into each configuration's module (:func:`emit_solve`, next to the step attempt
+it calls), so nothing of the engine is compiled by numba: a configuration's module compiles in well under a second
+and there is no one-time compile. :func:`solve` calls it on worker threads (ctypes releases the GIL).
+
 Values on the save grid come from the dense output (post-event values at event times); the algebraic outputs at the
 save points are evaluated afterwards, W at a time.
 """
 
 from __future__ import annotations
 
-import math
+import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
 
-from nksim.kinetics.integrate.calls import call
-from nksim.kinetics.integrate.controller import MIN_FACTOR, factor
+from nksim.kinetics.codegen.irflow import DBL, I64, f64, i64
+from nksim.kinetics.integrate.controller import MIN_FACTOR, accept_factor, pymax, reject_factor
+from nksim.kinetics.integrate.frame import ARGS, Frame
 from nksim.kinetics.integrate.segments import load_patient, next_stop, start_segment
-from nksim.kinetics.integrate.tableau import TSIT5, Tableau
-from nksim.kinetics.lanes import W, borrowed, ld, st, vfrom
+from nksim.kinetics.lanes import W
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3  # what a lane does next
 
 
-@njit(cache=True, error_model="numpy")
-def _algebraic(rhs: int, i: int, n_saved: int, pl: np.ndarray, t_save: np.ndarray, ys: np.ndarray, als: np.ndarray,
-               sseg: np.ndarray, YA: np.ndarray, PA: np.ndarray, SA: np.ndarray, DA: np.ndarray, ALG: np.ndarray,
-               tt: np.ndarray) -> None:
+def _algebraic(fr: Frame, rhs: ir.Function, i: ir.Value, n_saved: ir.Value) -> None:
     """Algebraic outputs of patient i at its saved points, W save points per right-hand-side call."""
-    for k in range(pl.shape[0]):
+    f, b = fr.f, fr.f.b
+    ns = fr.a["ns"]
+    with f.range_(0, fr.npar) as k:
+        v = b.load(fr.matrix("p", i, k, fr.npar))
         for w in range(W):
-            PA[k, w] = pl[k]
-    for j0 in range(0, n_saved, W):
+            b.store(v, fr.el(fr.PA, k, w))
+    row = b.mul(i, ns)  # patient i's first save point
+    tt = fr.lane["tt"]
+    with f.range_(0, n_saved, W) as j0:
         for w in range(W):
-            j = min(j0 + w, n_saved - 1)
-            tt[w] = t_save[j]
-            for k in range(YA.shape[0]):
-                YA[k, w] = ys[i, j, k]
-            for k in range(SA.shape[0]):
-                SA[k, w] = sseg[j, k]
-        call(rhs, vfrom(tt), YA, PA, SA, DA, ALG)
-        for w in range(min(W, n_saved - j0)):
-            for k in range(ALG.shape[0]):
-                als[i, j0 + w, k] = ALG[k, w]
-
-
-@njit(cache=True)
-def _keep_alive(*arrays) -> int:
-    """A use of the arrays whose borrowed views the caller worked with, so that they are freed only after it."""
-    return len(arrays)
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def solve_lanes(rhs: int, event: int, step: int, init: int, dense: int, nseg: int, nalg: int, DENSE: np.ndarray, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
-                ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-                atol: np.ndarray, max_steps: int, rows: np.ndarray, ys: np.ndarray, als: np.ndarray,
-                sg: np.ndarray, stats: np.ndarray) -> None:
-    """Integrate patients ``rows`` from t0 to t_end, W at a time, with the model's functions at addresses ``rhs``,
-    ``event``, ``step`` (a step attempt of the tableau with S = DENSE.shape[0] stages), ``init`` (initial steps) and
-    ``dense`` (its dense output); fill ys, als, sg (segment description at each save time) and stats (status, accepted and
-    rejected steps) at those rows."""
-    n = y0.shape[1]
-    npar = p.shape[1]
-    nev = ev_t.shape[1]
-    ns = t_save.shape[0]
-    S = DENSE.shape[0]
-    # lane arrays (rows x lanes). The loop works on borrowed views (no atomic reference counting in its calls); the
-    # owners live to the end (_keep_alive).
-    st_own = np.zeros((4 * n, W))
-    kk_own = np.zeros((S * n, W))
-    sv = borrowed(st_own)
-    KK = borrowed(kk_own)
-    Y, YN, YT, KX = sv[0:n], sv[n:2 * n], sv[2 * n:3 * n], sv[3 * n:4 * n]
-    ATOL_own = np.zeros((n, W))
-    ATOL = borrowed(ATOL_own)
-    for k in range(n):
+            j1 = b.add(j0, i64(w))
+            last = b.sub(n_saved, i64(1))
+            j = b.select(b.icmp_signed("<", j1, last), j1, last)
+            f.store(f.load(fr.a["t_save"], j), tt, w)
+            with f.range_(0, fr.n) as k:
+                b.store(b.load(fr.matrix("ys", b.add(row, j), k, fr.n)), fr.el(fr.YA, k, w))
+            with f.range_(0, fr.nseg) as k:
+                b.store(b.load(fr.matrix("sg", b.add(row, j), k, fr.nseg)), fr.el(fr.SA, k, w))
+        b.call(rhs, [tt, fr.YA, fr.PA, fr.SA, fr.DA, fr.ALGA])
         for w in range(W):
-            ATOL[k, w] = atol[k]
-    P_own = np.zeros((npar, W))
-    SEG_own = np.zeros((nseg, W))
-    ALG_own = np.zeros((nalg, W))
-    ERR_own = np.zeros((2, W))
-    P, SEG, ALG, ERR = borrowed(P_own), borrowed(SEG_own), borrowed(ALG_own), borrowed(ERR_own)
-    # per-lane copies of the patient's parameters, events and segment description, for the scalar event code
-    PL = np.zeros((W, npar))
-    EVT = np.zeros((W, nev))
-    EVK = np.zeros((W, nev), dtype=np.int64)
-    EVA = np.zeros((W, nev))
-    EVB = np.zeros((W, nev))
-    SEGL = np.zeros((W, nseg))
-    SSEG = np.zeros((W * ns, nseg))  # the segment description at each save point (lane w: rows w ns ...)
-    ybuf = np.zeros(n)
-    ts_l = t_save.copy()
-    PA_own = np.zeros((npar, W))
-    SA_own = np.zeros((nseg, W))
-    PA, SA = borrowed(PA_own), borrowed(SA_own)
-    ctl = np.zeros((9, W))
-    t = ctl[0]
-    h = ctl[1]
-    hs = ctl[2]  # step of this attempt (0 in lanes that do not step)
-    t_next = ctl[3]
-    t_new = ctl[4]
-    accepted = ctl[5]
-    tt = ctl[6]
-    span = ctl[7]  # INIT lanes: length of the segment ahead
-    is_init = ctl[8]  # 1.0 in the lanes that start a segment
-    ictl = np.zeros((9, W), dtype=np.int64)
-    mode = ictl[0]
-    pat = ictl[1]
-    ke = ictl[2]
-    js = ictl[3]
-    n_acc = ictl[4]
-    n_rej = ictl[5]
-    rejected = ictl[6]
-    last = ictl[7]
-    status = ictl[8]
+            with b.if_then(b.icmp_signed("<", b.add(j0, i64(w)), n_saved)):
+                with f.range_(0, fr.nalg) as k:
+                    b.store(b.load(fr.el(fr.ALGA, k, w)), fr.matrix("als", b.add(row, b.add(j0, i64(w))), k, fr.nalg))
+
+
+def _save_segment(fr: Frame, w: ir.Value, i: ir.Value, j: ir.Value) -> None:
+    """The lane's segment description as patient i's at save point j."""
+    f, b = fr.f, fr.f.b
+    at = b.add(b.mul(i, fr.a["ns"]), j)
+    with f.range_(0, fr.nseg) as k:
+        b.store(b.load(fr.el(fr.SEG, k, w)), fr.matrix("sg", at, k, fr.nseg))
+
+
+def _boundaries(fr: Frame, rhs: ir.Function, event: ir.Function, nxt) -> None:
+    """Segment boundaries in every lane: events, saves, the end of a patient and the start of the next one."""
+    f, b = fr.f, fr.f.b
+    a = fr.a
+    ns, n = a["ns"], fr.n
+    with f.range_(0, W) as w:
+        def pending():
+            mode = fr.get("mode", w)
+            return b.or_(b.icmp_signed("==", mode, i64(SEGMENT)),
+                         b.and_(b.icmp_signed("==", mode, i64(IDLE)), b.icmp_signed("<", nxt.get(), a["nrows"])))
+
+        with f.while_(pending):
+            with b.if_then(b.icmp_signed("==", fr.get("mode", w), i64(IDLE))):  # the thread's next patient
+                pi = f.load(a["rows"], nxt.get())
+                fr.put("pat", w, pi)
+                nxt.set(b.add(nxt.get(), i64(1)))
+                load_patient(fr, w, pi)
+                fr.put("mode", w, i64(SEGMENT))
+                fr.put("t", w, a["t0"])
+                for name in ("ke", "js", "n_acc", "n_rej"):
+                    fr.put(name, w, i64(0))
+                fr.put("status", w, i64(STATUS_OK))
+            i = fr.get("pat", w)
+            tw = fr.get("t", w)
+            with b.if_then(b.icmp_signed("==", fr.get("status", w), i64(STATUS_OK))):
+                start_segment(fr, event, w, i, tw)
+                with f.while_(lambda: f.all_(lambda: b.icmp_signed("<", fr.get("js", w), ns),
+                                             lambda: b.fcmp_ordered("<=", f.load(a["t_save"], fr.get("js", w)), tw))):
+                    js = fr.get("js", w)
+                    at = b.add(b.mul(i, ns), js)
+                    with f.range_(0, n) as k:
+                        y = b.load(fr.el(fr.Y, k, w))
+                        b.store(b.select(b.fcmp_ordered(">", y, f64(0.0)), y, f64(0.0)), fr.matrix("ys", at, k, n))
+                    _save_segment(fr, w, i, js)
+                    fr.put("js", w, b.add(js, i64(1)))
+            done = b.or_(b.icmp_signed("!=", fr.get("status", w), i64(STATUS_OK)),
+                         b.fcmp_ordered(">=", tw, a["t_end"]))
+            with b.if_else(done) as (then, otherwise):
+                with then:  # the patient is finished
+                    _algebraic(fr, rhs, i, fr.get("js", w))
+                    for col, name in enumerate(("status", "n_acc", "n_rej")):
+                        b.store(fr.get(name, w), fr.matrix("stats", i, col, 3))
+                    fr.put("mode", w, i64(IDLE))
+                with otherwise:
+                    fr.put("t_next", w, next_stop(fr, w, i))
+                    fr.put("mode", w, i64(INIT))
+
+
+def _count(fr: Frame, test) -> ir.Value:
+    """Number of lanes w for which test(w) (i1) holds."""
+    b = fr.f.b
+    total = i64(0)
     for w in range(W):
-        pat[w] = -1
-    nxt = 0
-    while True:
-        # ---- segment boundaries: events, saves, the end of a patient and the start of the next one
-        for w in range(W):
-            while mode[w] == SEGMENT or (mode[w] == IDLE and nxt < rows.shape[0]):
-                if mode[w] == IDLE:  # the thread's next patient takes the lane
-                    pat[w] = rows[nxt]
-                    nxt += 1
-                    load_patient(w, pat[w], y0, p, ev_t, ev_k, ev_a, ev_b, t0, Y, P, PL, EVT, EVK, EVA, EVB, SEGL)
-                    mode[w] = SEGMENT
-                    t[w] = t0
-                    ke[w] = 0
-                    js[w] = 0
-                    n_acc[w] = 0
-                    n_rej[w] = 0
-                    status[w] = STATUS_OK
-                i = pat[w]
-                tw = t[w]
-                if status[w] == STATUS_OK:
-                    ke[w] = start_segment(event, w, tw, ke[w], Y, PL, EVT, EVK, EVA, EVB, SEGL, SEG, ybuf)
-                    while js[w] < ns and ts_l[js[w]] <= tw:
-                        for k in range(n):
-                            ys[i, js[w], k] = Y[k, w] if Y[k, w] > 0.0 else 0.0
-                        for k in range(nseg):
-                            SSEG[w * ns + js[w], k] = SEG[k, w]
-                        js[w] += 1
-                if status[w] != STATUS_OK or tw >= t_end:
-                    sseg = SSEG[w * ns:(w + 1) * ns]
-                    _algebraic(rhs, i, js[w], PL[w], ts_l, ys, als, sseg, YT, PA, SA, KX, ALG, tt)
-                    for j in range(js[w]):
-                        for k in range(nseg):
-                            sg[i, j, k] = sseg[j, k]
-                    stats[i, 0] = status[w]
-                    stats[i, 1] = n_acc[w]
-                    stats[i, 2] = n_rej[w]
-                    mode[w] = IDLE
-                    continue
-                t_next[w] = next_stop(w, ke[w], EVT, EVK, t_end)
-                mode[w] = INIT
-        n_active = 0
-        n_init = 0
-        for w in range(W):
-            if mode[w] != IDLE:
-                n_active += 1
-            if mode[w] == INIT:
-                n_init += 1
-        if n_active == 0:
-            break
-        tv = vfrom(t)
-        if n_init > 0:  # the first stage and the initial step in the lanes that start a segment
-            for w in range(W):
-                is_init[w] = 1.0 if mode[w] == INIT else 0.0
-                span[w] = t_next[w] - t[w]
-            call(init, tv, span, is_init, Y, YT, KK, KX, ATOL, P, SEG, ALG, rtol, hs)
-            for w in range(W):
-                if mode[w] == INIT:
-                    h[w] = hs[w]
-                    rejected[w] = 0
-                    mode[w] = STEP
-        # ---- one step attempt in every stepping lane
-        n_step = 0
-        for w in range(W):
-            hs[w] = 0.0
-            last[w] = 0
-            if mode[w] != STEP:
-                continue
-            if n_acc[w] + n_rej[w] >= max_steps:
-                status[w] = STATUS_MAX_STEPS
-            elif h[w] < 1e-12 * max(1.0, abs(t[w])):
-                status[w] = STATUS_STEP_UNDERFLOW
-            if status[w] != STATUS_OK:
-                mode[w] = SEGMENT  # ends the patient at the next pass
-                continue
-            if t[w] + h[w] >= t_next[w] or t_next[w] - (t[w] + h[w]) < 1e-9 * h[w]:
-                h[w] = t_next[w] - t[w]
-                last[w] = 1
-            hs[w] = h[w]
-            t_new[w] = t_next[w] if last[w] else t[w] + h[w]
-            n_step += 1
-        if n_step == 0:
-            continue
-        call(step, tv, vfrom(hs), vfrom(t_new), Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol, ERR)
-        # ---- accept or reject, lane by lane (ERR: the error norm, then the factor SAFETY norm^(-1/order))
-        for w in range(W):
-            accepted[w] = 0.0
-            if hs[w] == 0.0:
-                continue
-            hw = hs[w]
-            en = ERR[0, w]
-            if not math.isfinite(en):
-                if hw < 1e-9:
-                    status[w] = STATUS_NONFINITE
-                    mode[w] = SEGMENT
-                    continue
-                h[w] = hw * MIN_FACTOR
-                rejected[w] = 1
-                n_rej[w] += 1
-                continue
-            if en > 1.0:
-                h[w] = hw * max(MIN_FACTOR, ERR[1, w])
-                rejected[w] = 1
-                n_rej[w] += 1
-                continue
-            accepted[w] = 1.0
-            n_acc[w] += 1
-            i = pat[w]
-            tw = t[w]
-            # dense output for save points in (t, t_new] before the segment end (the end is saved post-event)
-            while js[w] < ns and ts_l[js[w]] <= t_new[w] and ts_l[js[w]] < t_next[w]:
-                call(dense, (ts_l[js[w]] - tw) / hw, hw, Y, KK, w, ys[i, js[w]])
-                for k in range(nseg):
-                    SSEG[w * ns + js[w], k] = SEG[k, w]
-                js[w] += 1
-            h[w] = hw * factor(en, ERR[1, w], rejected[w] != 0)
-            rejected[w] = 0
-            t[w] = t_new[w]
-        # accepted lanes move on: y <- y_new, first stage <- last stage. Whole rows when every lane moves (most
-        # steps), else lane by lane: a vector select stored back in place compiles to masked stores, which are slow.
-        n_moved = 0
-        for w in range(W):
-            if accepted[w] > 0.0:
-                n_moved += 1
-        lastrow = (S - 1) * n
-        if n_moved == W:
-            for k in range(n):
-                st(Y, k, ld(YN, k))
-                st(KK, k, ld(KK, lastrow + k))
-        elif n_moved > 0:
-            for w in range(W):
-                if accepted[w] > 0.0:
-                    for k in range(n):
-                        Y[k, w] = YN[k, w]
-                        KK[k, w] = KK[lastrow + k, w]
-        for w in range(W):
-            if accepted[w] > 0.0 and last[w]:
-                mode[w] = SEGMENT
-    _keep_alive(st_own, kk_own, ATOL_own, P_own, SEG_own, ALG_own, ERR_own, PA_own, SA_own)
+        total = b.add(total, b.zext(test(i64(w)), I64))
+    return total
 
 
+def _mode_is(fr: Frame, mode: int):
+    return lambda w: fr.f.b.icmp_signed("==", fr.get("mode", w), i64(mode))
+
+
+def _start_steps(fr: Frame, init: ir.Function) -> None:
+    """The first stage and the initial step in the lanes that start a segment."""
+    b = fr.f.b
+    L = fr.lane
+    for w in map(i64, range(W)):
+        fr.put("is_init", w, b.select(_mode_is(fr, INIT)(w), f64(1.0), f64(0.0)))
+        fr.put("span", w, b.fsub(fr.get("t_next", w), fr.get("t", w)))
+    b.call(init, [L["t"], L["span"], L["is_init"], fr.Y, fr.YT, fr.KK, fr.KX, fr.ATOL, fr.P, fr.SEG, fr.ALG,
+                  fr.a["rtol"], L["hs"]])
+    for w in map(i64, range(W)):
+        with b.if_then(_mode_is(fr, INIT)(w)):
+            fr.put("h", w, fr.get("hs", w))
+            fr.put("rejected", w, i64(0))
+            fr.put("mode", w, i64(STEP))
+
+
+def _prepare_step(fr: Frame, n_step) -> None:
+    """Each stepping lane's step (cut at its segment end) and new time, or its end on a step-count limit or an
+    underflowing step."""
+    f, b = fr.f, fr.f.b
+    with f.range_(0, W) as w:
+        fr.put("hs", w, f64(0.0))
+        fr.put("last", w, i64(0))
+        with b.if_then(b.icmp_signed("!=", fr.get("mode", w), i64(STEP))):
+            f.continue_()
+        t, h = fr.get("t", w), fr.get("h", w)
+        steps = b.add(fr.get("n_acc", w), fr.get("n_rej", w))
+        with b.if_else(b.icmp_signed(">=", steps, fr.a["max_steps"])) as (then, otherwise):
+            with then:
+                fr.put("status", w, i64(STATUS_MAX_STEPS))
+            with otherwise:
+                tiny = b.fmul(f64(1e-12), pymax(b, f64(1.0), fr.f.b.call(_fabs(b), [t])))
+                with b.if_then(b.fcmp_ordered("<", h, tiny)):
+                    fr.put("status", w, i64(STATUS_STEP_UNDERFLOW))
+        with b.if_then(b.icmp_signed("!=", fr.get("status", w), i64(STATUS_OK))):
+            fr.put("mode", w, i64(SEGMENT))  # ends the patient at the next pass
+            f.continue_()
+        t_next = fr.get("t_next", w)
+        th = b.fadd(t, h)
+        cut = b.or_(b.fcmp_ordered(">=", th, t_next), b.fcmp_ordered("<", b.fsub(t_next, th), b.fmul(f64(1e-9), h)))
+        with b.if_then(cut):
+            fr.put("h", w, b.fsub(t_next, t))
+            fr.put("last", w, i64(1))
+        h = fr.get("h", w)
+        fr.put("hs", w, h)
+        is_last = b.icmp_signed("!=", fr.get("last", w), i64(0))
+        fr.put("t_new", w, b.select(is_last, t_next, b.fadd(t, h)))
+        n_step.set(b.add(n_step.get(), i64(1)))
+
+
+def _fabs(b: ir.IRBuilder) -> ir.Function:
+    mod = b.module
+    try:
+        return mod.get_global("llvm.fabs.f64")
+    except KeyError:
+        return ir.Function(mod, ir.FunctionType(DBL, [DBL]), name="llvm.fabs.f64")
+
+
+def _accept_or_reject(fr: Frame, dense: ir.Function) -> None:
+    """Accept or reject every lane's attempt (ERR: the error norm, then the factor SAFETY norm^(-1/order)); accepted
+    lanes write their save points inside the step from the dense output."""
+    f, b = fr.f, fr.f.b
+    a = fr.a
+    with f.range_(0, W) as w:
+        fr.put("accepted", w, f64(0.0))
+        hw = fr.get("hs", w)
+        with b.if_then(b.fcmp_ordered("==", hw, f64(0.0))):
+            f.continue_()
+        en = b.load(fr.el(fr.ERR, 0, w))
+        finite = b.fcmp_ordered("<", b.call(_fabs(b), [en]), f64(float("inf")))
+        with b.if_then(b.not_(finite)):
+            with b.if_else(b.fcmp_ordered("<", hw, f64(1e-9))) as (then, otherwise):
+                with then:
+                    fr.put("status", w, i64(STATUS_NONFINITE))
+                    fr.put("mode", w, i64(SEGMENT))
+                with otherwise:
+                    fr.put("h", w, b.fmul(hw, f64(MIN_FACTOR)))
+                    fr.put("rejected", w, i64(1))
+                    fr.put("n_rej", w, b.add(fr.get("n_rej", w), i64(1)))
+            f.continue_()
+        grow = b.load(fr.el(fr.ERR, 1, w))
+        with b.if_then(b.fcmp_ordered(">", en, f64(1.0))):
+            fr.put("h", w, b.fmul(hw, reject_factor(b, grow)))
+            fr.put("rejected", w, i64(1))
+            fr.put("n_rej", w, b.add(fr.get("n_rej", w), i64(1)))
+            f.continue_()
+        fr.put("accepted", w, f64(1.0))
+        fr.put("n_acc", w, b.add(fr.get("n_acc", w), i64(1)))
+        i = fr.get("pat", w)
+        tw = fr.get("t", w)
+        t_new = fr.get("t_new", w)
+        t_next = fr.get("t_next", w)
+        ns = a["ns"]
+
+        def save_due():  # save points in (t, t_new] before the segment end (the end is saved post-event)
+            def ts():
+                return f.load(a["t_save"], fr.get("js", w))
+            return f.all_(lambda: b.icmp_signed("<", fr.get("js", w), ns),
+                          lambda: b.fcmp_ordered("<=", ts(), t_new), lambda: b.fcmp_ordered("<", ts(), t_next))
+
+        with f.while_(save_due):
+            js = fr.get("js", w)
+            x = b.fdiv(b.fsub(f.load(a["t_save"], js), tw), hw)
+            out = fr.matrix("ys", b.add(b.mul(i, ns), js), 0, fr.n)
+            b.call(dense, [x, hw, fr.Y, fr.KK, w, out])
+            _save_segment(fr, w, i, js)
+            fr.put("js", w, b.add(js, i64(1)))
+        rejected = b.icmp_signed("!=", fr.get("rejected", w), i64(0))
+        fr.put("h", w, b.fmul(hw, accept_factor(b, en, grow, rejected)))
+        fr.put("rejected", w, i64(0))
+        fr.put("t", w, t_new)
+
+
+def _move_accepted(fr: Frame) -> None:
+    """Accepted lanes move on: y <- y_new, first stage <- last stage. Whole rows when every lane moves (most steps),
+    else lane by lane (a vector select stored back in place compiles to masked stores, which are slow)."""
+    f, b = fr.f, fr.f.b
+    moved = _count(fr, lambda w: b.fcmp_ordered(">", fr.get("accepted", w), f64(0.0)))
+    lastrow = (fr.stages - 1) * fr.n
+    with b.if_else(b.icmp_signed("==", moved, i64(W))) as (then, otherwise):
+        with then:
+            with f.range_(0, fr.n) as k:
+                b.store(b.load(fr.row(fr.YN, k), align=8), fr.row(fr.Y, k), align=8)
+                b.store(b.load(fr.row(fr.KK, b.add(k, i64(lastrow))), align=8), fr.row(fr.KK, k), align=8)
+        with otherwise:
+            with f.range_(0, W) as w:
+                with b.if_then(b.fcmp_ordered(">", fr.get("accepted", w), f64(0.0))):
+                    with f.range_(0, fr.n) as k:
+                        b.store(b.load(fr.el(fr.YN, k, w)), fr.el(fr.Y, k, w))
+                        b.store(b.load(fr.el(fr.KK, b.add(k, i64(lastrow)), w)), fr.el(fr.KK, k, w))
+    for w in map(i64, range(W)):
+        done = b.and_(b.fcmp_ordered(">", fr.get("accepted", w), f64(0.0)),
+                      b.icmp_signed("!=", fr.get("last", w), i64(0)))
+        with b.if_then(done):
+            fr.put("mode", w, i64(SEGMENT))
+
+
+def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: int, stages: int, rhs: ir.Function,
+               event: ir.Function, step: ir.Function, init: ir.Function, dense: ir.Function) -> ir.Function:
+    """Add the lane scheduler for a configuration (``n`` states, ``npar`` parameters, ``nseg`` segment values,
+    ``nalg`` algebraic outputs, a tableau of ``stages`` stages) calling the given model and step functions to
+    ``mod``: ``name(*ARGS)`` integrates patients ``rows`` from t0 to t_end and fills ys, als, sg (segment description
+    at each save time) and stats (status, accepted and rejected steps) at those rows."""
+    for callee in (rhs, event, step, init, dense):  # each compiled once, not copied into the scheduler
+        callee.attributes.add("noinline")
+    fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [t for _, t in ARGS]), name=name)
+    # bookkeeping between step attempts: optimised for size (half the compile time of -O3 for it, no slower a run:
+    # the time goes to the right-hand side)
+    fn.attributes.add("minsize")
+    fr = Frame.allocate(fn, n, npar, nseg, nalg, stages)
+    f, b = fr.f, fr.f.b
+    with f.range_(0, n) as k:
+        v = f.load(fr.a["atol"], k)
+        for w in range(W):
+            b.store(v, fr.el(fr.ATOL, k, w))
+    for name_ in ("t", "h", "hs", "t_next", "t_new", "accepted", "span", "is_init", "tt"):
+        for w in range(W):
+            f.store(f64(0.0), fr.lane[name_], w)
+    for name_ in ("mode", "ke", "js", "n_acc", "n_rej", "rejected", "last", "status"):
+        for w in range(W):
+            f.store(i64(0), fr.lane[name_], w)
+    for w in range(W):
+        f.store(i64(-1), fr.lane["pat"], w)
+    for arr, rows in ((fr.Y, n), (fr.YN, n), (fr.YT, n), (fr.KX, n), (fr.KK, stages * n), (fr.P, npar),
+                      (fr.SEG, nseg), (fr.ALG, nalg), (fr.ERR, 2)):
+        with f.range_(0, rows * W) as k:
+            f.store(f64(0.0), arr, k)
+    nxt = f.var(I64, i64(0))
+    n_step = f.var(I64)
+    with f.while_(lambda: ir.Constant(ir.IntType(1), 1)):
+        _boundaries(fr, rhs, event, nxt)
+        active = _count(fr, lambda w: b.icmp_signed("!=", fr.get("mode", w), i64(IDLE)))
+        with b.if_then(b.icmp_signed("==", active, i64(0))):
+            f.break_()
+        with b.if_then(b.icmp_signed(">", _count(fr, _mode_is(fr, INIT)), i64(0))):
+            _start_steps(fr, init)
+        n_step.set(i64(0))
+        _prepare_step(fr, n_step)
+        with b.if_then(b.icmp_signed("==", n_step.get(), i64(0))):
+            f.continue_()
+        L = fr.lane
+        b.call(step, [L["t"], L["hs"], L["t_new"], fr.Y, fr.YN, fr.YT, fr.KK, fr.ATOL, fr.P, fr.SEG, fr.ALG,
+                      fr.a["rtol"], fr.ERR])
+        _accept_or_reject(fr, dense)
+        _move_accepted(fr)
+    b.ret_void()
+    return fn
+
+
+# ---- the driver -------------------------------------------------------------------------------------------------
+
+class Kernel(Protocol):
+    """A configuration's compiled functions (:class:`nksim.kinetics.codegen.llvm.Compiled`): the scheduler's address
+    and the sizes it was compiled for."""
+
+    solve: int
+    n: int
+    npar: int
+    nseg: int
+    nalg: int
+
+
+_CTYPES = {DBL: ctypes.c_double, I64: ctypes.c_int64}
+_PROTO = ctypes.CFUNCTYPE(None, *[_CTYPES.get(t, ctypes.c_void_p) for _, t in ARGS])
 _WORKERS = [max(1, os.cpu_count() or 1)]
 
 
@@ -266,31 +338,43 @@ def set_workers(n: int) -> None:
     _WORKERS[0] = max(1, int(n))
 
 
-def solve(rhs: int, event: int, step: int, init: int, dense: int, nseg: int, nalg: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray,
-          ev_k: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray,
-          rtol: float, atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Solve every patient (rows of y0, p and the event arrays) on worker threads (the kernel releases the GIL), with
-    the model's right-hand side, event function, ``tableau``'s step attempt, initial step and dense output at the
-    given addresses. Returns (ys:
-    patient x save time x state, algebraic outputs, segment descriptions at the save times, stats: status /
-    accepted / rejected steps)."""
-    npat = y0.shape[0]
+def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
+          ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
+          atol: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Solve every patient (rows of y0, p and the event arrays) on worker threads with a configuration's compiled
+    scheduler. Returns (ys: patient x save time x state, algebraic outputs, segment descriptions at the save times,
+    stats: status / accepted / rejected steps)."""
+    npat, n = y0.shape
+    nseg, nalg = fns.nseg, fns.nalg
+    if n != fns.n or p.shape != (npat, fns.npar) or ev_t.shape[0] != npat or not (
+            ev_t.shape == ev_k.shape == ev_a.shape == ev_b.shape) or atol.shape != (n,):
+        raise ValueError(f"inputs do not fit the compiled configuration ({fns.n} states, {fns.npar} parameters): "
+                         f"y0 {y0.shape}, p {p.shape}, events {ev_t.shape}, atol {atol.shape}")
     ns = t_save.shape[0]
-    ys = np.zeros((npat, ns, y0.shape[1]))
+    ys = np.zeros((npat, ns, n))
     als = np.zeros((npat, ns, nalg))
     sg = np.zeros((npat, ns, nseg))
     stats = np.zeros((npat, 3), dtype=np.int64)
+    y0 = np.ascontiguousarray(y0, dtype=float)
+    p = np.ascontiguousarray(p, dtype=float)
+    nev = ev_t.shape[1]
+    ev = [np.ascontiguousarray(ev_t, dtype=float), np.ascontiguousarray(ev_k, dtype=np.int64),
+          np.ascontiguousarray(ev_a, dtype=float), np.ascontiguousarray(ev_b, dtype=float)]
+    t_save = np.ascontiguousarray(t_save, dtype=float)
+    atol = np.ascontiguousarray(atol, dtype=float)
+    fn = _PROTO(fns.solve)
     workers = min(_WORKERS[0], npat)
     parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]  # interleaved: balanced threads
-    args = (rhs, event, step, init, dense, nseg, nalg, np.ascontiguousarray(tableau.dense),
-            np.ascontiguousarray(y0), np.ascontiguousarray(p), ev_t, np.ascontiguousarray(ev_k, dtype=np.int64), ev_a,
-            ev_b, float(t0), float(t_end), t_save, float(rtol), np.ascontiguousarray(atol, dtype=float),
-            int(max_steps))
+
+    def run(rows: np.ndarray) -> None:
+        fn(y0.ctypes.data, p.ctypes.data, *(e.ctypes.data for e in ev), nev, float(t0), float(t_end),
+           t_save.ctypes.data, ns, float(rtol), atol.ctypes.data, int(max_steps), rows.ctypes.data, rows.shape[0],
+           ys.ctypes.data, als.ctypes.data, sg.ctypes.data, stats.ctypes.data)
+
     if workers <= 1:
         for rows in parts:
-            solve_lanes(*args, rows, ys, als, sg, stats)
+            run(rows)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda rows: solve_lanes(*args, rows, ys, als, sg, stats), parts))
+            list(pool.map(run, parts))
     return ys, als, sg, stats

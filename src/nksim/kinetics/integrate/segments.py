@@ -1,61 +1,69 @@
-"""Dosing events and between-event segments for one lane: events at a time are applied exactly (state jumps), then
-the segment description (its start time and the closed-form pools then) is brought to that time; integration
-restarts from there, so no step ever straddles a discontinuity."""
+"""Dosing events and between-event segments for one lane, as IR: events at a time are applied exactly (state jumps),
+then the segment description (its start time and the closed-form pools then) is brought to that time; integration
+restarts from there, so no step ever straddles a discontinuity.
+
+The model's event function ``event(kind, t, y*, p*, seg*, a, b)`` works on one patient (kind 0 = no event: only bring
+the segment description to t)."""
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from llvmlite import ir
 
-from nksim.kinetics.integrate.calls import call
+from nksim.kinetics.codegen.irflow import I64, f64, i64
+from nksim.kinetics.integrate.frame import Frame
 
 EV_NONE = 0
 
 
-@njit(cache=True, error_model="numpy")
-def load_patient(w: int, i: int, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
-                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, Y: np.ndarray, P: np.ndarray, PL: np.ndarray,
-                 EVT: np.ndarray, EVK: np.ndarray, EVA: np.ndarray, EVB: np.ndarray, SEGL: np.ndarray) -> None:
-    """Patient i into lane w (thread-local copies: no reference counting on the shared inputs in the hot loop)."""
-    for k in range(y0.shape[1]):
-        Y[k, w] = y0[i, k]
-    for k in range(p.shape[1]):
-        P[k, w] = p[i, k]
-        PL[w, k] = p[i, k]
-    for k in range(ev_t.shape[1]):
-        EVT[w, k] = ev_t[i, k]
-        EVK[w, k] = ev_k[i, k]
-        EVA[w, k] = ev_a[i, k]
-        EVB[w, k] = ev_b[i, k]
-    for k in range(SEGL.shape[1]):
-        SEGL[w, k] = 0.0
-    SEGL[w, 0] = t0
+def load_patient(fr: Frame, w: ir.Value, i: ir.Value) -> None:
+    """Patient i into lane w: its initial state and parameters, the segment description reset (start t0)."""
+    f, b = fr.f, fr.f.b
+    with f.range_(0, fr.n) as k:
+        b.store(b.load(fr.matrix("y0", i, k, fr.n)), fr.el(fr.Y, k, w))
+    with f.range_(0, fr.npar) as k:
+        b.store(b.load(fr.matrix("p", i, k, fr.npar)), fr.el(fr.P, k, w))
+    segl = f.at(fr.SEGL, b.mul(w, i64(fr.nseg)))
+    with f.range_(0, fr.nseg) as k:
+        f.store(f64(0.0), segl, k)
+    f.store(fr.a["t0"], segl, 0)
 
 
-@njit(cache=True, error_model="numpy")
-def start_segment(event: int, w: int, tw: float, ke: int, Y: np.ndarray, PL: np.ndarray, EVT: np.ndarray,
-                  EVK: np.ndarray, EVA: np.ndarray, EVB: np.ndarray, SEGL: np.ndarray, SEG: np.ndarray,
-                  ybuf: np.ndarray) -> int:
-    """Apply lane w's events due at time tw (from event index ke on), bring its segment description to tw and copy
-    it into the lane array SEG. Returns the index of the next event."""
-    nev = EVT.shape[1]
-    n = Y.shape[0]
-    for k in range(n):
-        ybuf[k] = Y[k, w]
-    while ke < nev and EVK[w, ke] != EV_NONE and EVT[w, ke] <= tw:
-        call(event, EVK[w, ke], tw, ybuf, PL[w], SEGL[w], EVA[w, ke], EVB[w, ke])
-        ke += 1
-    call(event, EV_NONE, tw, ybuf, PL[w], SEGL[w], 0.0, 0.0)
-    for k in range(n):
-        Y[k, w] = ybuf[k]
-    for k in range(SEGL.shape[1]):
-        SEG[k, w] = SEGL[w, k]
-    return ke
+def _event_due(fr: Frame, i: ir.Value, ke: ir.Value, before: ir.Value, strict: bool) -> ir.Value:
+    """Lane patient i has an event number ke at a time <= ``before`` (< where ``strict``)."""
+    f, b = fr.f, fr.f.b
+    return f.all_(lambda: b.icmp_signed("<", ke, fr.a["nev"]),
+                  lambda: b.icmp_signed("!=", b.load(fr.matrix("ev_k", i, ke, fr.a["nev"])), i64(EV_NONE)),
+                  lambda: b.fcmp_ordered("<" if strict else "<=", b.load(fr.matrix("ev_t", i, ke, fr.a["nev"])),
+                                         before))
 
 
-@njit(cache=True)
-def next_stop(w: int, ke: int, EVT: np.ndarray, EVK: np.ndarray, t_end: float) -> float:
+def start_segment(fr: Frame, event: ir.Function, w: ir.Value, i: ir.Value, tw: ir.Value) -> None:
+    """Apply lane w's events due at time tw (from its event index ``ke`` on, which advances), bring its segment
+    description to tw and copy it into the lane array SEG."""
+    f, b = fr.f, fr.f.b
+    with f.range_(0, fr.n) as k:
+        f.store(b.load(fr.el(fr.Y, k, w)), fr.ybuf, k)
+    p_i = fr.matrix("p", i, 0, fr.npar)
+    segl = f.at(fr.SEGL, b.mul(w, i64(fr.nseg)))
+    with f.while_(lambda: _event_due(fr, i, fr.get("ke", w), tw, strict=False)):
+        ke = fr.get("ke", w)
+        nev = fr.a["nev"]
+        b.call(event, [b.load(fr.matrix("ev_k", i, ke, nev)), tw, fr.ybuf, p_i, segl,
+                       b.load(fr.matrix("ev_a", i, ke, nev)), b.load(fr.matrix("ev_b", i, ke, nev))])
+        fr.put("ke", w, b.add(ke, i64(1)))
+    b.call(event, [ir.Constant(I64, EV_NONE), tw, fr.ybuf, p_i, segl, f64(0.0), f64(0.0)])
+    with f.range_(0, fr.n) as k:
+        b.store(f.load(fr.ybuf, k), fr.el(fr.Y, k, w))
+    with f.range_(0, fr.nseg) as k:
+        b.store(f.load(segl, k), fr.el(fr.SEG, k, w))
+
+
+def next_stop(fr: Frame, w: ir.Value, i: ir.Value) -> ir.Value:
     """The end of lane w's current segment: its next event, or t_end."""
-    if ke < EVT.shape[1] and EVK[w, ke] != EV_NONE and EVT[w, ke] < t_end:
-        return EVT[w, ke]
-    return t_end
+    f, b = fr.f, fr.f.b
+    ke = fr.get("ke", w)
+    t_end = fr.a["t_end"]
+    out = f.var(ir.DoubleType(), t_end)
+    with b.if_then(_event_due(fr, i, ke, t_end, strict=True)):
+        out.set(b.load(fr.matrix("ev_t", i, ke, fr.a["nev"])))
+    return out.get()
