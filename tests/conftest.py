@@ -26,3 +26,14 @@ def car_nk() -> Scenario:
 @pytest.fixture
 def allo_nk() -> Scenario:
     return small("hcc-post-lt-allo-nk")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """``screenshot(html, png, width=1400, height=2000)`` in headless Chromium (tests/browser.py); skips, saying how
+    to install Chromium, where it is absent."""
+    from browser import INSTALL_HINT, find_chromium, screenshot  # tests/browser.py (tests/ is on sys.path)
+
+    if find_chromium() is None:
+        pytest.skip(INSTALL_HINT)
+    return screenshot

@@ -43,24 +43,3 @@ def test_run_refuses_to_mix_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nksim.cli", "run", "hcc-post-lt-allo-nk", "-n", "3", "--out", str(out)],
                           capture_output=True, encoding="utf-8", errors="replace")
     assert proc.returncode == 3 and "--out" in proc.stderr and "Traceback" not in proc.stderr  # invalid input
-
-
-def test_report_figures_render_alongside_in_a_forked_process():
-    """The report's second group of figures renders in a forked worker from a single-threaded process (Linux), with
-    the same value as in-process; from a process with other threads (here: pytest-xdist's) it computes in place."""
-    import subprocess
-    import sys
-
-    from nksim.runner import _alongside
-
-    with _alongside(sorted, [3, 1, 2]) as result:
-        assert result() == [1, 2, 3]
-    script = ("import sys, os\n"
-              "from nksim.runner import _alongside\n"
-              "ctx = _alongside(os.getpid)\n"
-              "with ctx as result:\n"
-              "    pid = result()\n"
-              "forked = ctx.future is not None\n"
-              "assert forked == sys.platform.startswith('linux'), forked\n"
-              "assert (pid != os.getpid()) == forked\n")
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

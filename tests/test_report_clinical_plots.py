@@ -27,7 +27,22 @@ def run():
 
 
 def _patient_lines(fig: plt.Figure) -> list:
-    return [ln for ln in fig.axes[0].get_lines() if (ln.get_gid() or "").startswith("patient-")]
+    """Segments of the spider plot's patient LineCollection (one per drawn patient, in patient-table order)."""
+    (lc,) = [c for c in fig.axes[0].collections if c.get_gid() == "patients"]
+    return list(lc.get_segments())
+
+
+def _line_colors(fig: plt.Figure) -> list[str]:
+    from matplotlib.colors import to_hex
+
+    (lc,) = [c for c in fig.axes[0].collections if c.get_gid() == "patients"]
+    return [to_hex(c) for c in lc.get_colors()]
+
+
+def _bars(fig: plt.Figure) -> list[float]:
+    """Heights of the waterfall's bars (one PolyCollection), left to right."""
+    (pc,) = [c for c in fig.axes[0].collections if c.get_gid() == "bars"]
+    return [float(p.vertices[1, 1]) for p in pc.get_paths()]
 
 
 def _measurable(pts: pd.DataFrame) -> int:
@@ -48,13 +63,13 @@ def test_spider_one_line_per_measurable_patient_with_reference_lines(run) -> Non
     lines = _patient_lines(fig)
     assert len(lines) == _measurable(pts) == 10
     # each line starts at 0% on day 0 and its color is the patient's best response
-    for ln in lines:
-        pid = int(ln.get_gid().split("-")[1])
-        assert ln.get_xdata()[0] == 0 and ln.get_ydata()[0] == 0
+    measurable = pts[pts["baseline_burden_mm"] > 0]
+    for seg, color, pid in zip(lines, _line_colors(fig), measurable.index):
+        assert tuple(seg[0]) == (0.0, 0.0)
         r = pts.at[pid, "best_response"]
-        assert ln.get_color() == cp.RESPONSE_COLORS[r if r in cp.RESPONSE_COLORS else "NE"]
+        assert color == cp.RESPONSE_COLORS[r if r in cp.RESPONSE_COLORS else "NE"]
         # the most negative point is the best % change (scans only, baseline included)
-        assert min(ln.get_ydata()) == pytest.approx(min(0.0, pts.at[pid, "best_pct_change"]), abs=1e-9) or \
+        assert min(seg[:, 1]) == pytest.approx(min(0.0, pts.at[pid, "best_pct_change"]), abs=1e-9) or \
             np.isnan(pts.at[pid, "best_pct_change"])
     hlines = {round(ln.get_ydata()[0], 6) for ln in fig.axes[0].get_lines() if ln.get_gid() is None}
     assert {20.0, -30.0} <= hlines
@@ -64,12 +79,11 @@ def test_spider_one_line_per_measurable_patient_with_reference_lines(run) -> Non
 def test_waterfall_bars_sorted_and_colored(run) -> None:
     traj, pts, _ = run
     fig = cp.waterfall_plot(traj, pts)
-    bars = fig.axes[0].patches
+    heights = _bars(fig)
     finite = pts["best_pct_change"].dropna()
-    assert len(bars) == len(finite)
-    heights = [b.get_height() for b in bars]
+    assert len(heights) == len(finite)
     assert heights == sorted(heights, reverse=True)
-    assert sorted(heights) == pytest.approx(sorted(finite))
+    assert sorted(heights) == pytest.approx(sorted(np.minimum(finite, 100.0)))
     plt.close(fig)
 
 
@@ -78,13 +92,15 @@ def test_swimmer_bars_and_markers(run) -> None:
     fig = cp.swimmer_plot(traj, pts)
     ax = fig.axes[0]
     assert len(ax.patches) == len(pts)
-    assert sorted(b.get_width() for b in ax.patches) == pytest.approx(sorted(pts["os_days"]))
-    by_label = {ln.get_label(): ln for ln in ax.get_lines()}
-    assert len(by_label["death"].get_xdata()) == int(pts["os_event"].sum())
-    assert len(by_label["censored (alive)"].get_xdata()) == int((~pts["os_event"].astype(bool)).sum())
-    assert len(by_label["progression"].get_xdata()) == int(pts["pd_day"].notna().sum())
+    # a bar ends at progression, death or the last assessment: the PFS time
+    assert sorted(b.get_width() for b in ax.patches) == pytest.approx(sorted(pts["pfs_days"]))
+    by_gid = {ln.get_gid(): ln for ln in ax.get_lines()}
+    pd_seen = pts["pd_day"].notna()
+    assert len(by_gid["end-progression"].get_xdata()) == int(pd_seen.sum())
+    assert len(by_gid["end-death"].get_xdata()) == int((pts["pfs_event"] & ~pd_seen).sum())
+    assert len(by_gid["end-censored"].get_xdata()) == int((~pts["pfs_event"].astype(bool)).sum())
     responders = pts["best_response"].isin(["CR", "PR"]).sum()
-    assert len(by_label["first response (PR/CR)"].get_xdata()) >= responders
+    assert len(by_gid["response-onset"].get_xdata()) >= responders
     plt.close(fig)
     big = cp.swimmer_plot(traj, pts, max_patients=4)
     assert len(big.axes[0].patches) == 4 and "4 of 10" in big.axes[0].get_title()
@@ -108,9 +124,15 @@ def test_km_median_matches_clinical_summary(run) -> None:
 def test_persistence_and_cytokine_reference_lines(run) -> None:
     traj, pts, _ = run
     fig = cp.persistence_plot(traj, pts)
-    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
-    assert "detection limit (qpcr)" in labels and "median" in labels
-    assert len(labels) == 10 + 2
+    ax = fig.axes[0]
+    gids = {a.get_gid() for a in ax.get_children()}
+    assert {"lloq", "median", "individuals"} <= gids
+    assert any("detection limit (qpcr)" in t.get_text() for t in ax.get_legend().get_texts())
+    (lim,) = [ln for ln in ax.get_lines() if ln.get_gid() == "lloq"]
+    (ind,) = [c for c in ax.collections if c.get_gid() == "individuals"]
+    lowest = np.asarray(lim.get_ydata(), float)  # median limit; each patient's own limit is what masks
+    assert all(len(seg) for seg in ind.get_segments())
+    assert ax.get_ylim()[0] > 0.1 * np.nanmin(lowest)  # the axis stops within a decade of the limit: no floor band
     plt.close(fig)
     fig = cp.cytokine_plot(traj, pts)
     _, p = cp.clinical_settings(traj)
@@ -140,24 +162,26 @@ def test_edge_all_pd_no_events_single_patient(run) -> None:
     all_pd["best_response"] = "PD"
     all_pd["best_pct_change"] = np.linspace(5, 40, len(pts))
     fig = cp.waterfall_plot(traj, all_pd)
-    assert len(fig.axes[0].patches) == len(pts)
-    assert {b.get_facecolor()[:3] for b in fig.axes[0].patches} == {
+    assert len(_bars(fig)) == len(pts)
+    (pc,) = fig.axes[0].collections
+    assert {tuple(c[:3]) for c in pc.get_facecolors()} == {
         tuple(int(cp.RESPONSE_COLORS["PD"][i:i + 2], 16) / 255 for i in (1, 3, 5))}
     plt.close(fig)
     fig = cp.spider_plot(traj, all_pd)
-    assert all(ln.get_color() == cp.RESPONSE_COLORS["PD"] for ln in _patient_lines(fig))
+    assert set(_line_colors(fig)) == {cp.RESPONSE_COLORS["PD"]}
     plt.close(fig)
 
     no_events = pts.copy()
     for e in ("pfs", "os"):
         no_events[f"{e}_event"] = False
+    no_events["pd_day"] = np.nan
     for endpoint in ("pfs", "os"):
         fig = cp.km_plot(traj, no_events, endpoint)
         assert "median not reached" in " ".join(t.get_text() for t in fig.axes[0].texts)
         plt.close(fig)
     fig = cp.swimmer_plot(traj, no_events)
-    labels = {ln.get_label(): len(ln.get_xdata()) for ln in fig.axes[0].get_lines()}
-    assert labels["death"] == 0 and labels["censored (alive)"] == len(pts)
+    ends = {ln.get_gid(): len(ln.get_xdata()) for ln in fig.axes[0].get_lines() if ln.get_gid()}
+    assert ends["end-death"] == 0 and ends["end-progression"] == 0 and ends["end-censored"] == len(pts)
     plt.close(fig)
 
     one_t, one_p = traj.isel(patient=[0]), pts.iloc[[0]]
@@ -165,7 +189,7 @@ def test_edge_all_pd_no_events_single_patient(run) -> None:
         fig = f(one_t, one_p)
         plt.close(fig)
     fig = cp.waterfall_plot(one_t, one_p)
-    assert len(fig.axes[0].patches) == int(one_p["best_pct_change"].notna().sum())
+    assert len(_bars(fig)) == int(one_p["best_pct_change"].notna().sum())
     plt.close(fig)
 
     nothing = pts.copy()
@@ -175,7 +199,7 @@ def test_edge_all_pd_no_events_single_patient(run) -> None:
     assert len(_patient_lines(fig)) == 0
     plt.close(fig)
     fig = cp.waterfall_plot(traj, nothing)
-    assert len(fig.axes[0].patches) == 0
+    assert len(_bars(fig)) == 0
     plt.close(fig)
 
 
@@ -188,7 +212,10 @@ def test_clinical_sections_embed_figures_and_summary(run, tmp_path) -> None:
     assert headings[0].startswith("Clinical summary")
     body = "".join(h for _, h in sections)
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', body)
-    assert len(imgs) == 8
+    any_grade = bool((pts[["crs_grade", "icans_grade"]] > 0).any().any())
+    assert len(imgs) == 7 + any_grade  # the CRS/ICANS bars only when a patient had either
+    if not any_grade:
+        assert "No patient had cytokine release syndrome" in body
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
     assert "95% interval" in sections[0][1] and "ORR" in sections[0][1]
     out = write_report(tmp_path / "r.html", "t", sections, {"seed": 3})

@@ -43,6 +43,14 @@ class SimulationResult:
 
         return summarize(self.patients, by=by, bins=bins)
 
+    def plot(self, kind: str = "waterfall", **kwargs: Any):
+        """A matplotlib Figure of the result: ``"spider"``, ``"waterfall"``, ``"swimmer"``, ``"pfs"``, ``"os"``
+        (Kaplan-Meier with number at risk) or ``"pk"`` (``variable=``, ``lloq=``, ``blq=``); keywords go to the
+        function of :mod:`nksim.plots` that draws it."""
+        from nksim.plots import plot_result
+
+        return plot_result(self, kind, **kwargs)
+
     def __repr__(self) -> str:
         return (f"SimulationResult({self.scenario.name!r}, patients={len(self.patients)}, "
                 f"times={self.trajectories.sizes['time']}, seed={self.provenance.get('seed')})")

@@ -18,60 +18,66 @@ import xarray as xr  # noqa: E402
 
 from nksim.registry import load_registry  # noqa: E402
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f4f4f4}.fig{display:inline-block;margin:.5em}.note{color:#666;font-size:.85em}
+CSS = """body{font-family:system-ui,sans-serif;max-width:1320px;margin:1.5em auto;padding:0 1.2em;color:#222;
+line-height:1.45}
+h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+.fig{margin:.6em 0}.fig img{width:100%;height:auto;display:block}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:1em;align-items:start}
+.note{color:#555;font-size:.92em;max-width:75em}
+details{margin:.6em 0}summary{cursor:pointer;color:#1a5fb4}
 pre{background:#f8f8f8;padding:.8em;font-size:.8em;overflow-x:auto}"""
 
 
-def fig_to_img(fig: plt.Figure, alt: str) -> str:
-    """Embed a figure as a base64 PNG (figures lay themselves out: one layout pass, not a second 'tight' bbox)."""
+def fig_to_img(fig: plt.Figure, alt: str, caption: str | None = None) -> str:
+    """Embed a figure as a base64 PNG that fills its container's width (CSS), optionally with a caption."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode()
-    return f'<div class="fig"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/></div>'
+    cap = f"<p class='note'>{html.escape(caption)}</p>" if caption else ""
+    return f'<div class="fig"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/>{cap}</div>'
 
 
-def _band_plot(ax: plt.Axes, t: np.ndarray, y: np.ndarray, label: str, log: bool, floor: float = 0.0) -> None:
-    """Median with 10-90% and 25-75% bands over patients (y: patient x time), plus a few individual curves."""
-    yy = np.maximum(y, floor) if log else y
-    q = np.nanpercentile(yy, [10, 25, 50, 75, 90], axis=0)
-    ax.fill_between(t, q[0], q[4], alpha=0.15, color="C0", label="10-90%")
-    ax.fill_between(t, q[1], q[3], alpha=0.3, color="C0", label="25-75%")
-    ax.plot(t, q[2], color="C0", lw=2, label="median")
-    for i in range(min(5, y.shape[0])):
-        ax.plot(t, yy[i], color="0.5", lw=0.6, alpha=0.6)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("day since first infusion")
-    ax.set_ylabel(label)
+def grid(*items: str) -> str:
+    """Figures side by side on a wide screen, stacked on a narrow one."""
+    return '<div class="grid">' + "".join(items) + "</div>"
 
 
 def kinetic_figures(traj: xr.Dataset, detection_limit_per_ul: float | None = None) -> list[str]:
+    """Median, 10-90% band and a sample of patients for the tumor, product cells, IL-15 and the cytokine proxy;
+    values at or below zero are not drawn on log axes (no floor band)."""
+    from nksim.plots.pk import pk_matrix
+
     t = traj["time"].values
     figs = []
     specs = [
-        ("tumor_viable_total", "viable tumor cells (all lesions)", True, 1.0),
-        ("nk_blood_per_ul", "product cells per uL blood", True, 1e-4),
-        ("il15_pg_ml", "IL-15 (pg/mL)", False, 0.0),
-        ("cytokine_pg_ml", "inflammatory cytokine C, IL-6-like (pg/mL)", True, 1.0),
+        ("tumor_viable_total", "viable tumor cells (all lesions)", True),
+        ("nk_blood_per_ul", "product cells per uL blood", True),
+        ("il15_pg_ml", "IL-15 (pg/mL)", False),
+        ("cytokine_pg_ml", "inflammatory cytokine C, IL-6-like (pg/mL)", True),
     ]
-    for var, label, log, floor in specs:
-        fig, ax = plt.subplots(figsize=(5.2, 3.4))
-        _band_plot(ax, t, traj[var].values, label, log, floor)
-        if var == "nk_blood_per_ul" and detection_limit_per_ul:
-            ax.axhline(detection_limit_per_ul, color="C3", ls="--", lw=1, label="detection limit")
-        ax.set_title(label, fontsize=10)
-        ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
+    for var, label, log in specs:
+        if var not in traj:
+            continue
+        y = np.asarray(traj[var].transpose("patient", "time").values, dtype=float)
+        lim = detection_limit_per_ul if var == "nk_blood_per_ul" and detection_limit_per_ul else None
+        fig = pk_matrix(t, y, lloq=lim, blq="show", log=log, ylabel=label, xlabel="day since first infusion",
+                        title=label, max_lines=5, lloq_label="detection limit")
         figs.append(fig_to_img(fig, label))
     return figs
 
 
+def _number(x: float, floatfmt: str = "{:.4g}") -> str:
+    """Whole numbers as integers with thousands separators (10,000 patients, not 1e+04); others to 4 digits."""
+    if float(x).is_integer() and abs(x) < 1e9:
+        return f"{int(x):,}"
+    return floatfmt.format(x)
+
+
 def _table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    return df.to_html(float_format=lambda x: floatfmt.format(x), border=0, escape=True)
+    return df.to_html(float_format=lambda x: _number(x, floatfmt), border=0, escape=True)
 
 
 def changed_parameters(resolved_parameters: dict[str, float]) -> pd.DataFrame:

@@ -1,0 +1,72 @@
+"""report.html of a cohort run (``nksim run``): scenario, cohort, clinical sections, kinetics, kills by pathway,
+how many parameters behind the result are assumptions, changed parameters and provenance."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nksim.plots._common import sci
+from nksim.report.clinical_plots import clinical_sections
+from nksim.report.html import _table, changed_parameters, grid, kinetic_figures, write_report
+from nksim.report.provenance import assumptions_html
+
+
+def dose_levels_text(scenario) -> str:
+    """'1e6, 1e7, 1e8 cells/kg (level 2 used: 1e7)': the dose levels the way a protocol writes them."""
+    levels = scenario.regimen.dose_levels
+    unit = levels[0].unit if levels else ""
+    used = scenario.regimen.dose_level
+    vals = ", ".join(sci(d.value) for d in levels)
+    chosen = ""
+    if isinstance(used, int) and 0 <= used < len(levels):
+        chosen = f" (level index {used} used: {sci(levels[used].value)} {unit})"
+    return f"{vals} {unit}{chosen}"
+
+
+def cohort_table(result) -> pd.DataFrame:
+    traj, pts = result.trajectories, result.patients
+    t = traj["time"].values
+    day0 = int(np.argmin(np.abs(t)))
+    tumor = traj["tumor_viable_total"].values
+    return pd.DataFrame({
+        "patients": [len(pts)],
+        "median weight (kg)": [pts["weight_kg"].median()],
+        "median TVDT (d)": [pts["tvdt_d"].median()],
+        "median sum of diameters (mm)": [pts["sum_diameters_mm"].median()],
+        "median viable tumor day 0 (cells)": [np.median(tumor[:, day0])],
+        "median viable tumor end / day 0": [np.median(tumor[:, -1] / np.maximum(tumor[:, day0], 1.0))],
+        "median peak product cells/uL": [np.median(traj["nk_blood_per_ul"].values.max(axis=1))],
+        "median solver steps": [pts["solver_steps"].median()],
+    }).T.rename(columns={0: "value"})
+
+
+def write_run_report(result, out: Path) -> Path:
+    """Write ``out/report.html`` for a :class:`nksim.SimulationResult`; returns its path."""
+    from nksim.population.sampling import typical_values
+
+    sc = result.scenario
+    traj, pts = result.trajectories, result.patients
+    kills = {k: float(traj[k].isel(time=-1).sum()) for k in ("cum_kill_car", "cum_kill_nat", "cum_kill_adcc",
+                                                               "cum_chemo_killed") if k in traj}
+    total = sum(kills.values()) or 1.0
+    shares = pd.DataFrame({"tumor cells killed": kills, "share": {k: v / total for k, v in kills.items()}})
+    values = typical_values(sc)
+    changed = changed_parameters(values)
+    sections = [
+        ("Scenario", f"<p>{html.escape(sc.description)}</p><p class='note'>product: {html.escape(sc.product.name)}; "
+                     f"indication: {html.escape(str(sc.tumor.indication))}; dose levels: "
+                     f"{html.escape(dose_levels_text(sc))}; infusion days "
+                     f"{', '.join(f'{d:g}' for d in sc.regimen.infusion_days)}</p>"),
+        ("How much of this result rests on assumptions", assumptions_html(values)),
+        ("Cohort", _table(cohort)) if (cohort := cohort_table(result)) is not None else ("Cohort", ""),
+        *clinical_sections(traj, pts),
+        ("Kinetics (median, 10-90% band over patients, five individual patients in grey)",
+         grid(*kinetic_figures(traj))),
+        ("Who killed the tumor: cumulative kills by pathway (all patients)", _table(shares)),
+        ("Parameters that differ from registry defaults", _table(changed) if len(changed) else "<p>none</p>"),
+    ]
+    return write_report(out / "report.html", f"nksim run: {sc.name}", sections, result.provenance)
