@@ -36,7 +36,8 @@ def _lloq_matrix(lloq, shape: tuple[int, int]) -> np.ndarray | None:
 def pk_matrix(times: Sequence[float], values: np.ndarray, *, lloq=None, blq: str = "mask", log: bool = True,
               max_lines: int = PK_MAX_LINES, seed: int = 0, band: bool = True, ax: plt.Axes | None = None,
               ylabel: str = "cells per uL blood", xlabel: str = "day since first dose", lloq_label: str = "LLOQ",
-              title: str | None = None, color: str = "C0", size: tuple[float, float] = (7.0, 4.4)) -> plt.Figure:
+              title: str | None = None, color: str = "C0", size: tuple[float, float] = (7.0, 4.4),
+              legend_loc: str = "best") -> plt.Figure:
     """Concentration-time plot of ``values[i, j]`` (patient i at ``times[j]``; NaN = not sampled).
 
     ``lloq``: the lower limit of quantification/detection (a number, one per time, per patient, or a matrix; it
@@ -109,7 +110,7 @@ def pk_matrix(times: Sequence[float], values: np.ndarray, *, lloq=None, blq: str
     if lim is not None:
         what = {"mask": "not drawn", "half": "drawn at LLOQ/2 (open circles)", "show": "drawn as simulated"}[blq]
         handles.append(Line2D([], [], ls="", label=f"below limit: {100 * n_blq / max(n_obs, 1):.0f}% of values, {what}"))
-    ax.legend(handles=handles, fontsize=8, loc="upper right", framealpha=0.9)
+    ax.legend(handles=handles, fontsize=8, loc=legend_loc, framealpha=0.9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

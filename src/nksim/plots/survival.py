@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -35,7 +36,7 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
                  alpha: float = 0.05, at_risk: bool = True, ci: bool = True, ticks: Sequence[float] | None = None,
                  grid: Sequence[float] | None = None, xlabel: str = "day since first dose",
                  ylabel: str = "probability", title: str = "Kaplan-Meier estimate",
-                 size: tuple[float, float] = (7.0, 4.8)) -> plt.Figure:
+                 size: tuple[float, float] = (6.4, 4.2)) -> plt.Figure:
     """Kaplan-Meier curve(s) (lifelines) of ``durations`` (days) with ``events`` (True = event, False = censored),
     one per value of ``groups``: pointwise (1 - alpha) band (exponential Greenwood), censoring ticks, median with
     its interval (Brookmeyer-Crowley, lifelines), and under the plot the number at risk at each x tick.
@@ -81,10 +82,11 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
     ax.set_xlim(left=0, right=max(float(d.max()), 1.0) * 1.02 if d.size else 1.0)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper right", title=f"{int(100 * (1 - alpha))}% pointwise band shaded",
-              title_fontsize=8)
+    ax.legend(fontsize=9, loc="upper right", title=f"{int(100 * (1 - alpha))}% pointwise band shaded",
+              title_fontsize=9)
     if notes:
-        ax.text(0.01, 0.03, "\n".join(notes), transform=ax.transAxes, fontsize=8, va="bottom",
+        ax.text(0.01, 0.03, "\n".join(textwrap.fill(n, 60) for n in notes), transform=ax.transAxes, fontsize=9,
+                va="bottom",
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
     xt = np.asarray(ticks, dtype=float) if ticks is not None else ax.get_xticks()
     xt = xt[(xt >= 0) & (xt <= ax.get_xlim()[1])]
@@ -101,7 +103,7 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
     tab.set_yticks(range(len(labels)))
     tab.set_yticklabels(["" if groups is None else str(lab) for lab in reversed(labels)], fontsize=9)
     tab.set_xticks([])
-    tab.set_title("number at risk", fontsize=9, loc="left")
+    tab.set_title("number at risk", fontsize=9, loc="left", pad=2)
     for s in ("top", "right", "left", "bottom"):
         tab.spines[s].set_visible(False)
     tab.tick_params(axis="y", length=0, pad=22)

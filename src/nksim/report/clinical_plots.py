@@ -93,7 +93,7 @@ def waterfall_plot(trajectories: xr.Dataset, patients: pd.DataFrame, **kwargs) -
     """Best % change from baseline per patient (one bar each, sorted, one PolyCollection), colored by best
     response; the axis note says who has no bar and the ORR denominator."""
     _, p = clinical_settings(trajectories)
-    return pr.plot_patients(patients, "waterfall", params=p, **kwargs)
+    return pr.plot_patients(patients, "waterfall", params=p, **{"note": None, **kwargs})
 
 
 def swimmer_plot(trajectories: xr.Dataset, patients: pd.DataFrame, max_patients: int = MAX_SWIMMERS,
@@ -177,7 +177,7 @@ def cytokine_plot(trajectories: xr.Dataset, patients: pd.DataFrame,
         t, y = t[keep], y[:, keep]
     span = f" (days <= {max_day:g})" if max_day is not None else ""
     fig = pk_matrix(t, y, ylabel="cytokine proxy C (pg/mL)", xlabel="day since first infusion", color="C1",
-                    title=f"Inflammatory cytokine and CRS grade thresholds{span}")
+                    title=f"Inflammatory cytokine and CRS grade thresholds{span}", legend_loc="center right")
     ax = fig.axes[0]
     thr = crs_thresholds(p)
     for g, level in thr.items():
@@ -267,13 +267,19 @@ def clinical_sections(trajectories: xr.Dataset, patients: pd.DataFrame,
     n_bar, why = pr.waterfall_note(patients) if "best_pct_change" in patients else (0, "")
     resp_note = (f"Waterfall: {n_bar} bars, one per measurable patient with at least one post-baseline scan"
                  + (f"; {why}." if why else "."))
+    _, p = clinical_settings(trajectories)
+    pd_level = max((lv for lv in pr.burden_axis(patients, p)[2] if lv > 0), default=None)
+    if "best_pct_change" in patients and pd_level is not None:
+        pd_small = int((patients["best_response"].eq("PD") & (patients["best_pct_change"] < pd_level)).sum())
+        if pd_small:
+            resp_note += (f" {pd_small} PD bar(s) lie below +{pd_level:g}%: progression by a new lesion or "
+                          "non-target lesions, or a rise from the nadir rather than from baseline.")
     safety = []
     sentence = grade_sentence(patients)
     grades = crs_grade_plot(trajectories, patients, skip_absent=True)
     if grades is not None:
         safety.append(fig_to_img(grades, "CRS and ICANS grades"))
     safety.append(fig_to_img(cytokine_plot(trajectories, patients), "cytokine proxy with CRS thresholds"))
-    _, p = clinical_settings(trajectories)
     sections = [
         ("Clinical summary (95% intervals)", note + summary_table_html(summary_df)),
         ("Tumor response", fig_to_img(waterfall_plot(trajectories, patients), "waterfall plot", resp_note)

@@ -50,10 +50,11 @@ def write_run_report(result, out: Path) -> Path:
 
     sc = result.scenario
     traj, pts = result.trajectories, result.patients
-    kills = {k: float(traj[k].isel(time=-1).sum()) for k in ("cum_kill_car", "cum_kill_nat", "cum_kill_adcc",
-                                                               "cum_chemo_killed") if k in traj}
+    names = {"cum_kill_car": "CAR-mediated", "cum_kill_nat": "natural cytotoxicity", "cum_kill_adcc": "ADCC",
+             "cum_chemo_killed": "chemotherapy"}
+    kills = {names[k]: float(traj[k].isel(time=-1).sum()) for k in names if k in traj}
     total = sum(kills.values()) or 1.0
-    shares = pd.DataFrame({"tumor cells killed": kills, "share": {k: v / total for k, v in kills.items()}})
+    shares = pd.DataFrame({"tumor cells killed": kills, "share": {k: f"{100 * v / total:.1f}%" for k, v in kills.items()}})
     values = typical_values(sc)
     changed = changed_parameters(values)
     sections = [

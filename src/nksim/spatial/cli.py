@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from nksim.errors import InputError
+from nksim.spatial.pictures import attach_recorder
 
 app = typer.Typer(help="Spatial agent-based model of NK cells in the tumor microenvironment.", no_args_is_help=True)
 
@@ -67,6 +68,7 @@ def run(
 
     out = prepare_out(out or default_out("abm", spec.name, seed))  # a name-derived folder stays under runs/
     sim = Simulation.create(spec, seed=seed, days=days)
+    attach_recorder(sim, out)  # per-agent tables at every snapshot (agents/agents_<k>.csv)
     wall = _progress_run(sim, out / "checkpoint.npz", checkpoint_every)
     _finish(sim, out, wall)
 
@@ -77,5 +79,6 @@ def resume(run_dir: Path = typer.Argument(..., help="run folder holding checkpoi
     from nksim.spatial.model import Simulation
 
     sim = Simulation.resume(Path(run_dir) / "checkpoint.npz")
+    attach_recorder(sim, Path(run_dir))
     wall = _progress_run(sim, Path(run_dir) / "checkpoint.npz", 24)
     _finish(sim, Path(run_dir), wall)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from nksim.spatial.params import F_O2, F_TGF, F_CHEM, F_IL15, FIELD_NAMES, FIELD_UNITS
 
 
 def _plt():
@@ -54,60 +54,33 @@ def write_outputs(sim, out: Path) -> dict[str, str]:
     plt.close(fig)
     files["counts"] = str(out / "counts.png")
 
-    kd = ds.nk_by_kills.values
-    kmax = int(np.max(np.flatnonzero(kd))) if kd.any() else 1
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.bar(np.arange(kmax + 1), kd[: kmax + 1] / max(1, kd.sum()), color="#5e3c99")
-    ax.set(xlabel="kills per NK cell", ylabel="fraction of NK", title="per-NK kill count")
-    fig.tight_layout()
-    fig.savefig(out / "kill_histogram.png", dpi=110)
-    plt.close(fig)
-    files["kill_histogram"] = str(out / "kill_histogram.png")
+    from nksim.spatial import pictures as pic
+    from nksim.spatial.model import KILL_HIST_MAX
 
+    files["kill_histogram"] = str(pic.write_kill_histogram(ds, out / "kill_histogram.png", KILL_HIST_MAX))
+    recorder = pic.SnapshotRecorder(out)
+    rows = recorder.rows()
+    if sim.frames and not (rows["snapshot"] == len(sim.frame_times) - 1).any():
+        recorder(sim)  # a run without a recorder attached (Python API): the final state at least
+        rows = recorder.rows()
     if "nk_density_by_depth" in ds:
-        fig, ax = plt.subplots(figsize=(5.5, 3.5))
-        dp = ds.nk_density_by_depth
-        idx = sorted(set([0, dp.sizes["snapshot_time"] // 2, dp.sizes["snapshot_time"] - 1]))
-        for i in idx:
-            ax.plot(ds.depth_um, dp.isel(snapshot_time=i), label=f"day {float(ds.snapshot_time[i]):.1f}")
-        ax.axvline(0, color="0.5", lw=0.8)
-        ax.set(xlabel="depth from tumor margin (um)", ylabel="NK per voxel", title="infiltration depth profile")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "depth_profile.png", dpi=110)
-        plt.close(fig)
-        files["depth_profile"] = str(out / "depth_profile.png")
-
+        deepest = float(rows["tumor_depth_max_um"].max()) if len(rows) else pic.tumor_depth_max_um(sim)
+        files["depth_profile"] = str(pic.write_depth_png(ds, out / "depth_profile.png", deepest))
     if sim.frames:
-        for i in sorted(set([0, len(sim.frames) // 2, len(sim.frames) - 1])):
-            fig, ax = plt.subplots(figsize=(5, 5))
-            ax.imshow(sim.frames[i], interpolation="nearest", origin="lower")
-            ax.set_title(f"{sim.spec.name} day {sim.frame_times[i]:.2f}\nred Ag+, blue Ag-, grey dead, "
-                         "green NK, yellow exhausted", fontsize=8)
-            ax.axis("off")
-            fig.savefig(out / f"snapshot_{i:03d}.png", dpi=110, bbox_inches="tight")
-            plt.close(fig)
-            files[f"snapshot_{i:03d}"] = str(out / f"snapshot_{i:03d}.png")
-        files["animation"] = str(write_gif(sim, out / "tumor.gif"))
-
+        last = len(sim.frames) - 1
+        files.update(pic.write_snapshot_pngs(out, sim, sorted({0, last // 2, last})))
+        files["animation"] = str(pic.write_gif(sim, out / "tumor.gif"))
+    (out / "agents" / "README.txt").write_text(pic.agents_readme())
+    files["agents"] = str(out / "agents")
     if sim.spec.fields.enabled:
-        nx, ny, nz = sim.shape
-        z = nz // 2
-        sl = slice(z * nx * ny, (z + 1) * nx * ny)
-        fig, axes = plt.subplots(1, 4, figsize=(16, 4))
-        for ax, s in zip(axes, (F_CHEM, F_TGF, F_O2, F_IL15)):
-            im = ax.imshow(sim.arrays["F"][s][sl].reshape(ny, nx), origin="lower", cmap="viridis")
-            ax.set_title(f"{FIELD_NAMES[s]} ({FIELD_UNITS[s]})", fontsize=9)
-            ax.axis("off")
-            fig.colorbar(im, ax=ax, fraction=0.046)
-        fig.tight_layout()
-        fig.savefig(out / "fields.png", dpi=100)
-        plt.close(fig)
-        files["fields"] = str(out / "fields.png")
+        files["fields"] = str(pic.write_fields_png(sim, out / "fields.png"))
 
     summary = summarize(ds)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / "scenario.json").write_text(json.dumps(sim.spec.model_dump(mode="json"), indent=2))
+    spec_dict = sim.spec.model_dump(mode="json")
+    (out / "scenario.json").write_text(json.dumps(spec_dict, indent=2))  # kept for readers of earlier runs
+    (out / "scenario.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))  # as cohort runs write it
+    files["scenario"] = str(out / "scenario.yaml")
     files["summary"] = str(out / "summary.json")
     from nksim.registry import load_registry
 
@@ -115,6 +88,7 @@ def write_outputs(sim, out: Path) -> dict[str, str]:
             "netcdf_engine": files["netcdf_engine"], "agent_updates": sim.agent_updates(),
             "timings_s": vars(sim.timings), "lattice": list(sim.shape), "steps_done": dict(sim.scalars)}
     (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+    files["index"] = str(pic.write_index_html(out, files, f"nksim abm run: {sim.spec.name}, seed {sim.seed}"))
     return files
 
 
@@ -136,22 +110,10 @@ def save_dataset(ds, path: Path) -> str:
 
 
 def write_gif(sim, path: Path, fps: int = 4) -> Path:
-    """Animated GIF of the stored frames (matplotlib PillowWriter)."""
-    plt = _plt()
-    from matplotlib.animation import PillowWriter
+    """Animated GIF of the run's snapshots with legend, scale bar and um axes (nksim.spatial.pictures)."""
+    from nksim.spatial.pictures import write_gif as write
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.axis("off")
-    im = ax.imshow(sim.frames[0], interpolation="nearest", origin="lower")
-    title = ax.set_title("")
-    writer = PillowWriter(fps=fps)
-    with writer.saving(fig, str(path), dpi=80):
-        for fr, t in zip(sim.frames, sim.frame_times):
-            im.set_data(fr)
-            title.set_text(f"{sim.spec.name}  day {t:.2f}")
-            writer.grab_frame()
-    plt.close(fig)
-    return path
+    return write(sim, path, fps)
 
 
 def summarize(ds) -> dict:
