@@ -16,6 +16,7 @@ import xarray as xr
 from nksim.version import __version__
 from nksim.errors import InputError
 from nksim.kinetics.inputs import EngineInputs, build_inputs, check_overrides
+from nksim.kinetics.outputs import READOUT_VARIABLES, Outputs, OutputsSpec, merged_grid
 from nksim.kinetics.trajectories import to_dataset
 from nksim.population.sampling import sample_patients, typical_values
 from nksim.registry import load_registry
@@ -24,6 +25,7 @@ from nksim.spec.scenario import Scenario
 
 BACKENDS = ("compiled", "reference")
 MAX_STEPS = 500_000
+SUMMARY_CHUNK = 4096  #: patients per chunk of an ``outputs="summary"`` run without a chunk_size
 
 
 @dataclass
@@ -53,7 +55,7 @@ class SimulationResult:
 
     def __repr__(self) -> str:
         return (f"SimulationResult({self.scenario.name!r}, patients={len(self.patients)}, "
-                f"times={self.trajectories.sizes['time']}, seed={self.provenance.get('seed')})")
+                f"times={self.trajectories.sizes.get('time', 0)}, seed={self.provenance.get('seed')})")
 
 
 def provenance(scenario: Scenario, backend: str) -> dict[str, Any]:
@@ -97,17 +99,21 @@ def _slice_overrides(ov: Mapping[str, Any], idx: np.ndarray, n_total: int) -> di
 
 
 def solve_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
-                backend: str = "compiled") -> tuple[EngineInputs, np.ndarray, np.ndarray, np.ndarray]:
+                backend: str = "compiled", extra_times: Callable[[EngineInputs], np.ndarray | None] | None = None
+                ) -> tuple[EngineInputs, np.ndarray, np.ndarray, np.ndarray]:
     """Engine inputs and raw solver output (states, algebraic outputs, statistics) of one chunk; a patient the
-    solver could not finish is an error naming it."""
+    solver could not finish is an error naming it. ``extra_times(inputs)``: days saved besides the save grid (the
+    rows of the output are then ``union(inputs.t_save, extra_times(inputs))``)."""
     from nksim.kinetics.reference import solve_reference_batch
     from nksim.kinetics.solver import STATUS_OK, solve_batch
 
     inp = build_inputs(scenario, patients, overrides)
     sim = scenario.simulation
     solver = solve_batch if backend == "compiled" else solve_reference_batch
+    extra = None if extra_times is None else extra_times(inp)
+    t_save = inp.t_save if extra is None else np.union1d(inp.t_save, extra)
     ys, als, stats = solver(inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a,
-                            inp.ev_b, inp.t0, inp.t_end, inp.t_save, sim.rtol, inp.atol,
+                            inp.ev_b, inp.t0, inp.t_end, t_save, sim.rtol, inp.atol,
                             *((MAX_STEPS,) if backend == "compiled" else ()))
     bad = stats[:, 0] != STATUS_OK
     if bad.any():
@@ -119,20 +125,49 @@ def solve_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[s
 
 
 def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
-                   backend: str = "compiled", with_outcomes: bool = True) -> tuple[xr.Dataset, pd.DataFrame]:
-    """Simulate one chunk of given patients; returns (trajectories, patient table: covariates, product given, solver
-    statistics and, with ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``)."""
-    inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend)
-    ds = to_dataset(ys, als, inp, patients.index.to_numpy())
+                   backend: str = "compiled", with_outcomes: bool = True, outputs: OutputsSpec | None = None
+                   ) -> tuple[xr.Dataset, pd.DataFrame]:
+    """Simulate one chunk of given patients; returns (trajectories as ``outputs`` asks, see
+    ``nksim.kinetics.outputs``; patient table: covariates, product given, solver statistics and, with
+    ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``, the same whatever ``outputs``)."""
+    out = Outputs.parse(outputs)
+    ids = patients.index.to_numpy()
+    if out.kind == "daily":
+        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend)
+        ds = readout_ds = to_dataset(ys, als, inp, ids)
+    else:
+        def out_times_of(inp: EngineInputs) -> np.ndarray | None:
+            t = inp.t_save
+            return out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
+
+        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, extra_times=out_times_of)
+        out_times = out_times_of(inp)
+        t_all, at_readout, at_out = merged_grid(inp.t_save, out_times)
+        readout_ds = (to_dataset(ys[:, at_readout], als[:, at_readout], inp, ids, READOUT_VARIABLES)
+                      if with_outcomes else None)
+        if out_times is None:
+            ds = xr.Dataset(coords={"patient": ids})
+        else:
+            ds = to_dataset(ys[:, at_out], als[:, at_out], inp, ids, out.variables or None, t_save=t_all[at_out])
+        del ys, als
     table = patients.join(inp.product_given)
     table["solver_steps"] = stats[:, 1]
     table["solver_rejected"] = stats[:, 2]
     if with_outcomes:
         from nksim.clinical import outcomes
 
-        table = outcomes(ds, table, scenario.resolved_readouts(), seed=scenario.simulation.seed,
+        table = outcomes(readout_ds, table, scenario.resolved_readouts(), seed=scenario.simulation.seed,
                          params=typical_values(scenario))
     return ds, table
+
+
+def _scan_times(scenario: Scenario, save_grid: np.ndarray) -> np.ndarray:
+    """Baseline (the first saved day unless ``readouts.baseline_day``) and the scan days within the saved span."""
+    ro = scenario.resolved_readouts()
+    base = float(save_grid[0]) if ro.baseline_day is None else float(ro.baseline_day)
+    days = np.asarray(ro.scan_days, dtype=float)
+    days = days[(days >= save_grid[0]) & (days <= save_grid[-1])]
+    return np.concatenate([[base], days])
 
 
 def iter_chunks(n: int, chunk_size: int) -> Iterator[np.ndarray]:
@@ -143,7 +178,8 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[np.ndarray]:
 def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int | None = None,
              backend: str = "compiled", chunk_size: int | None = None, overrides: Mapping[str, Any] | None = None,
              patient_ids: np.ndarray | None = None, workers: int | None = None,
-             progress: bool | Callable[[int, int], None] = False, arm: str | None = None) -> SimulationResult:
+             progress: bool | Callable[[int, int], None] = False, arm: str | None = None,
+             outputs: OutputsSpec | None = None) -> SimulationResult:
     """Simulate a virtual cohort.
 
     ``scenario``: a Scenario, a built-in name or a YAML path. ``n_patients``/``seed`` override the scenario's.
@@ -151,7 +187,12 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     ``patient_ids``: simulate these patients (same covariates whatever else changes). ``overrides``: per-patient
     dose level, dose, regimen and product attributes (see ``nksim.kinetics.inputs.OVERRIDE_KEYS``); arrays are
     aligned with the patients. ``workers``: threads for the compiled engine (results do not depend on it).
+    ``outputs``: what ``.trajectories`` holds: ``"daily"`` (default: every variable on the save grid), ``"scans"``
+    (baseline and scan days), ``"summary"`` (none: the patient table only, in chunks of at most
+    ``SUMMARY_CHUNK`` patients unless ``chunk_size`` says otherwise, so memory stays O(chunk)), a grid of days, or a
+    list of variable names (``nksim.kinetics.outputs``). The patient table is the same whatever ``outputs``.
     """
+    out = Outputs.parse(outputs)
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     sc = sc.with_arm(arm)
     if backend not in BACKENDS:
@@ -177,7 +218,7 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         ov["dosing"] = as_dosing(ov["dosing"])
         ov["dosing"].check_ids(ids)
     n = len(ids)
-    size = n if chunk_size is None else int(chunk_size)
+    size = (min(n, SUMMARY_CHUNK) if out.kind == "summary" else n) if chunk_size is None else int(chunk_size)
     if size < 1:
         raise InputError("chunk_size", chunk_size, "an integer >= 1")
     if workers is not None:
@@ -192,7 +233,7 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     bar = _progress(progress, len(chunks), n)
     for k, idx in enumerate(chunks):
         patients = sample_patients(sc, ids[idx])
-        ds, table = simulate_chunk(sc, patients, _slice_overrides(ov, idx, n), backend)
+        ds, table = simulate_chunk(sc, patients, _slice_overrides(ov, idx, n), backend, outputs=out)
         parts.append(ds)
         tables.append(table)
         bar(k + 1, int(idx[-1]) + 1)

@@ -6,6 +6,8 @@ noted, with ``lesion`` and ``antigen_class`` dims for lesion-resolved ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import xarray as xr
 
@@ -94,77 +96,103 @@ def product_totals(ys: np.ndarray, als: np.ndarray, les: np.ndarray) -> tuple[np
     return trans_total, total
 
 
-def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: np.ndarray) -> xr.Dataset:
-    """Dataset of one chunk of patients (ys: patient x time x state, als: patient x time x algebraic)."""
+def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: np.ndarray,
+               variables: Iterable[str] | None = None, t_save: np.ndarray | None = None) -> xr.Dataset:
+    """Dataset of one chunk of patients (ys: patient x time x state, als: patient x time x algebraic);
+    ``variables``: only these (all of ``VARIABLES`` by default; the others are not computed); ``t_save``: the times
+    of ys' rows (``inp.t_save`` by default)."""
     nl = inp.n_lesions
     p = inp.params
-    vb_ul = p[:, L.P_V_B][:, None] * 1000.0
+    t_save = inp.t_save if t_save is None else np.asarray(t_save, dtype=float)
+    wanted = list(VARIABLES) if variables is None else list(variables)
+    unknown = [v for v in wanted if v not in VARIABLES]
+    if unknown:
+        raise KeyError(f"unknown trajectory variables {unknown}; known: {', '.join(VARIABLES)}")
     les = lesion_blocks(ys, inp)
-    cls = les[..., L.LES_FIXED:]
-    viable = cls.sum(axis=-1)
-    nk_les_t = les[..., L.L_K] + les[..., L.L_N] + les[..., L.L_X]
-    nk_les_u = les[..., L.L_K + 1] + les[..., L.L_N + 1] + les[..., L.L_X + 1]
-    lung_t, lung_u = als[..., L.A_LUNG_T], als[..., L.A_LUNG_U]
-    m_t, m_u = ys[..., L.S_M_T], ys[..., L.S_M_U]
-    trans_total, total = product_totals(ys, als, les)
-    # cumulative viable cells infused up to each saved time (events at a saved time count as given)
-    infused = np.zeros(ys.shape[:2])
-    for i in range(ys.shape[0]):
-        m = inp.ev_k[i] == L.EV_INFUSION
-        times, amounts = inp.ev_t[i, m], inp.ev_a[i, m] + inp.ev_b[i, m]
-        infused[i] = (amounts[None, :] * (times[None, :] <= inp.t_save[:, None])).sum(axis=1)
+    memo: dict[str, np.ndarray] = {}
+
+    def once(key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
+    def vb_ul() -> np.ndarray:
+        return p[:, L.P_V_B][:, None] * 1000.0
+
+    def viable() -> np.ndarray:
+        return once("viable", lambda: les[..., L.LES_FIXED:].sum(axis=-1))
+
+    def nk_les(g: int) -> np.ndarray:  # g = 0 transduced, 1 untransduced
+        return once(f"nk_les{g}", lambda: les[..., L.L_K + g] + les[..., L.L_N + g] + les[..., L.L_X + g])
+
+    def totals() -> tuple[np.ndarray, np.ndarray]:
+        return once("totals", lambda: product_totals(ys, als, les))  # type: ignore[arg-type,return-value]
+
+    def infused() -> np.ndarray:
+        # cumulative viable cells infused up to each saved time (events at a saved time count as given)
+        out = np.zeros(ys.shape[:2])
+        for i in range(ys.shape[0]):
+            m = inp.ev_k[i] == L.EV_INFUSION
+            times, amounts = inp.ev_t[i, m], inp.ev_a[i, m] + inp.ev_b[i, m]
+            out[i] = (amounts[None, :] * (times[None, :] <= t_save[:, None])).sum(axis=1)
+        return out
+
     pt = ("patient", "time")
-    data = {
-        "viable_cells": ((*pt, "lesion"), viable),
-        "dead_cells": ((*pt, "lesion"), les[..., L.L_D]),
-        "tumor_class_cells": ((*pt, "lesion", "antigen_class"), cls),
-        "nk_lesion": ((*pt, "lesion"), nk_les_t + nk_les_u),
-        "nk_lesion_killing": ((*pt, "lesion"), les[..., L.L_K] + les[..., L.L_K + 1]),
-        "nk_lesion_exhausted": ((*pt, "lesion"), les[..., L.L_X] + les[..., L.L_X + 1]),
-        "tumor_viable_total": (pt, viable.sum(axis=-1)),
-        "nk_blood_per_ul": (pt, blood_per_ul(ys, inp)),
-        "car_nk_blood_per_ul": (pt, blood_per_ul(ys, inp, transduced_only=True)),
-        "product_cells_total": (pt, total),
-        "product_transduced_total": (pt, trans_total),
-        "lung_cells": (pt, lung_t + lung_u),
-        "long_lived_cells": (pt, m_t + m_u),
-        "il15_pg_ml": (pt, als[..., L.A_IL15]),
-        "il2_pg_ml": (pt, als[..., L.A_IL2]),
-        "cytokine_pg_ml": (pt, als[..., L.A_C]),
-        "cytokine_signal": (pt, als[..., L.A_S]),
-        "wbc_per_ul": (pt, ys[..., L.S_WBC]),
-        "host_alloreactivity": (pt, ys[..., L.S_H]),
-        "antibody_ug_ml": (pt, ys[..., L.S_AB]),
-        "car_expression": (pt, ys[..., L.S_Q]),
-        "kill_rate": (pt, als[..., L.A_KILL]),
-        "cum_kill_car": (pt, ys[..., L.S_CUM_KILL_CAR]),
-        "cum_kill_nat": (pt, ys[..., L.S_CUM_KILL_NAT]),
-        "cum_kill_adcc": (pt, ys[..., L.S_CUM_KILL_ADCC]),
-        "cum_chemo_killed": (pt, ys[..., L.S_CUM_CHEMO_KILLED]),
-        "cum_cleared": (pt, ys[..., L.S_CUM_CLEARED]),
-        "cum_prod_death": (pt, ys[..., L.S_CUM_PROD_DEATH]),
-        "cum_prod_div": (pt, ys[..., L.S_CUM_PROD_DIV]),
-        "cum_ag_div": (pt, ys[..., L.S_CUM_AG_DIV]),
+    lz = (*pt, "lesion")
+    data: dict[str, tuple[tuple[str, ...], Callable[[], np.ndarray]]] = {
+        "viable_cells": (lz, viable),
+        "dead_cells": (lz, lambda: les[..., L.L_D]),
+        "tumor_class_cells": ((*lz, "antigen_class"), lambda: les[..., L.LES_FIXED:]),
+        "nk_lesion": (lz, lambda: nk_les(0) + nk_les(1)),
+        "nk_lesion_killing": (lz, lambda: les[..., L.L_K] + les[..., L.L_K + 1]),
+        "nk_lesion_exhausted": (lz, lambda: les[..., L.L_X] + les[..., L.L_X + 1]),
+        "tumor_viable_total": (pt, lambda: viable().sum(axis=-1)),
+        "nk_blood_per_ul": (pt, lambda: blood_per_ul(ys, inp)),
+        "car_nk_blood_per_ul": (pt, lambda: blood_per_ul(ys, inp, transduced_only=True)),
+        "product_cells_total": (pt, lambda: totals()[1]),
+        "product_transduced_total": (pt, lambda: totals()[0]),
+        "lung_cells": (pt, lambda: als[..., L.A_LUNG_T] + als[..., L.A_LUNG_U]),
+        "long_lived_cells": (pt, lambda: ys[..., L.S_M_T] + ys[..., L.S_M_U]),
+        "il15_pg_ml": (pt, lambda: als[..., L.A_IL15]),
+        "il2_pg_ml": (pt, lambda: als[..., L.A_IL2]),
+        "cytokine_pg_ml": (pt, lambda: als[..., L.A_C]),
+        "cytokine_signal": (pt, lambda: als[..., L.A_S]),
+        "wbc_per_ul": (pt, lambda: ys[..., L.S_WBC]),
+        "host_alloreactivity": (pt, lambda: ys[..., L.S_H]),
+        "antibody_ug_ml": (pt, lambda: ys[..., L.S_AB]),
+        "car_expression": (pt, lambda: ys[..., L.S_Q]),
+        "kill_rate": (pt, lambda: als[..., L.A_KILL]),
+        "cum_kill_car": (pt, lambda: ys[..., L.S_CUM_KILL_CAR]),
+        "cum_kill_nat": (pt, lambda: ys[..., L.S_CUM_KILL_NAT]),
+        "cum_kill_adcc": (pt, lambda: ys[..., L.S_CUM_KILL_ADCC]),
+        "cum_chemo_killed": (pt, lambda: ys[..., L.S_CUM_CHEMO_KILLED]),
+        "cum_cleared": (pt, lambda: ys[..., L.S_CUM_CLEARED]),
+        "cum_prod_death": (pt, lambda: ys[..., L.S_CUM_PROD_DEATH]),
+        "cum_prod_div": (pt, lambda: ys[..., L.S_CUM_PROD_DIV]),
+        "cum_ag_div": (pt, lambda: ys[..., L.S_CUM_AG_DIV]),
         "cum_infused": (pt, infused),
-        "offtumor_activity": (pt, ys[..., L.S_CUM_OFFTUMOR]),
-        "new_lesion_hazard": (pt, ys[..., L.S_CUM_NEW_LESION_HAZARD]),
-        "death_hazard": (pt, ys[..., L.S_CUM_DEATH_HAZARD]),
-        "bsys_cells": (pt, ys[..., L.S_B_SYS]),
-        "bsys_blood_per_ul": (pt, ys[..., L.S_B_SYS] * p[:, L.P_F_B_BLOOD][:, None] / vb_ul),
-        "cum_kill_sys": (pt, ys[..., L.S_CUM_KILL_SYS]),
-        "cum_bsys_ld": (pt, ys[..., L.S_CUM_BSYS_LD]),
-        "cum_bsys_net": (pt, ys[..., L.S_CUM_BSYS_NET]),
-        "tsys_cells": (pt, ys[..., L.S_T_SYS]),
-        "tsys_marrow_fraction": (pt, ys[..., L.S_T_SYS] / np.where(p[:, L.P_K_TSYS] > 0, p[:, L.P_K_TSYS], 1.0)[:, None]),
-        "cum_kill_tsys": (pt, ys[..., L.S_CUM_KILL_TSYS]),
-        "cum_tsys_growth": (pt, ys[..., L.S_CUM_TSYS_GROWTH]),
-        "cum_tsys_chemo": (pt, ys[..., L.S_CUM_TSYS_CHEMO]),
+        "offtumor_activity": (pt, lambda: ys[..., L.S_CUM_OFFTUMOR]),
+        "new_lesion_hazard": (pt, lambda: ys[..., L.S_CUM_NEW_LESION_HAZARD]),
+        "death_hazard": (pt, lambda: ys[..., L.S_CUM_DEATH_HAZARD]),
+        "bsys_cells": (pt, lambda: ys[..., L.S_B_SYS]),
+        "bsys_blood_per_ul": (pt, lambda: ys[..., L.S_B_SYS] * p[:, L.P_F_B_BLOOD][:, None] / vb_ul()),
+        "cum_kill_sys": (pt, lambda: ys[..., L.S_CUM_KILL_SYS]),
+        "cum_bsys_ld": (pt, lambda: ys[..., L.S_CUM_BSYS_LD]),
+        "cum_bsys_net": (pt, lambda: ys[..., L.S_CUM_BSYS_NET]),
+        "tsys_cells": (pt, lambda: ys[..., L.S_T_SYS]),
+        "tsys_marrow_fraction": (pt, lambda: ys[..., L.S_T_SYS]
+                                 / np.where(p[:, L.P_K_TSYS] > 0, p[:, L.P_K_TSYS], 1.0)[:, None]),
+        "cum_kill_tsys": (pt, lambda: ys[..., L.S_CUM_KILL_TSYS]),
+        "cum_tsys_growth": (pt, lambda: ys[..., L.S_CUM_TSYS_GROWTH]),
+        "cum_tsys_chemo": (pt, lambda: ys[..., L.S_CUM_TSYS_CHEMO]),
     }
+    data = {k: data[k] for k in wanted}  # type: ignore[misc]
     ds = xr.Dataset(
-        {k: (dims, v, {"units": VARIABLES[k][0], "long_name": VARIABLES[k][1]}) for k, (dims, v) in data.items()},
+        {k: (dims, make(), {"units": VARIABLES[k][0], "long_name": VARIABLES[k][1]})
+         for k, (dims, make) in data.items()},
         coords={
             "patient": np.asarray(patient_ids),
-            "time": ("time", inp.t_save, {"units": "d", "long_name": "days since first infusion"}),
+            "time": ("time", t_save, {"units": "d", "long_name": "days since first infusion"}),
             "lesion": np.arange(nl),
             "antigen_class": inp.class_labels,
             "is_target": ("lesion", np.array([bool(p[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(nl)])),

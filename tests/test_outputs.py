@@ -1,0 +1,76 @@
+"""simulate(..., outputs=...): what comes back changes, the readouts never do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nksim
+from nksim.errors import InputError
+from nksim.kinetics.outputs import READOUT_VARIABLES, Outputs
+
+
+@pytest.fixture(scope="module")
+def daily():
+    return nksim.simulate("hcc-gpc3-car-nk-il15", n_patients=12, seed=5)
+
+
+@pytest.mark.parametrize("outputs", ["scans", "summary", [0.0, 10.5, 100.0], ["wbc_per_ul", "viable_cells"]])
+def test_readouts_are_identical_whatever_the_outputs(daily, outputs):
+    other = nksim.simulate("hcc-gpc3-car-nk-il15", n_patients=12, seed=5, outputs=outputs, chunk_size=5)
+    pd.testing.assert_frame_equal(other.patients, daily.patients, check_exact=True)
+    tr = other.trajectories
+    if outputs == "summary":
+        assert "time" not in tr.sizes and list(tr.data_vars) == [] and tr.sizes["patient"] == 12
+        return
+    if isinstance(outputs, list) and isinstance(outputs[0], str):
+        assert list(tr.data_vars) == outputs
+    if outputs == "scans":
+        ro = daily.scenario.resolved_readouts()
+        assert tr.time.values.tolist() == [daily.trajectories.time.values[0], *ro.scan_days]
+    if not isinstance(outputs[0], float):
+        common = tr.time.values
+    else:
+        common = np.intersect1d(tr.time.values, daily.trajectories.time.values)
+        assert tr.time.values.tolist() == outputs  # 10.5 is not on the daily grid: saved from the dense output
+    for v in tr.data_vars:  # a value at a time is the same whatever else is saved
+        np.testing.assert_array_equal(tr[v].sel(time=common).values, daily.trajectories[v].sel(time=common).values,
+                                      err_msg=v)
+
+
+def test_a_grid_value_between_days_lies_on_the_solution(daily):
+    """Day 10.5 is saved from the dense output: it sits between its neighbours' values for a smooth variable."""
+    tr = nksim.simulate("hcc-gpc3-car-nk-il15", n_patients=12, seed=5, outputs=[10.0, 10.5, 11.0]).trajectories
+    w = tr["wbc_per_ul"].values
+    lo, hi = np.minimum(w[:, 0], w[:, 2]), np.maximum(w[:, 0], w[:, 2])
+    span = hi - lo
+    assert np.all(w[:, 1] >= lo - 0.05 * span - 1e-9) and np.all(w[:, 1] <= hi + 0.05 * span + 1e-9)
+
+
+def test_the_readout_variables_are_all_the_readouts_read(daily):
+    """outcomes on a dataset of READOUT_VARIABLES only gives the table it gives on the full dataset (if the
+    readouts start reading another variable, this fails and READOUT_VARIABLES must name it)."""
+    from nksim.clinical import outcomes
+    from nksim.population.sampling import typical_values
+
+    sc = daily.scenario
+    cov = daily.patients[[c for c in daily.patients.columns if c in ("cd3_per_kg", "n_infusions", "indication")
+                          or c.startswith("antigen_")]]
+    args = (sc.resolved_readouts(),)
+    kw = {"seed": sc.simulation.seed, "params": typical_values(sc)}
+    full = outcomes(daily.trajectories, cov, *args, **kw)
+    narrow = outcomes(daily.trajectories[list(READOUT_VARIABLES)], cov, *args, **kw)
+    pd.testing.assert_frame_equal(narrow, full, check_exact=True)
+
+
+@pytest.mark.parametrize("bad, match", [("weekly", "daily"), ([5.0, 3.0], "increasing"), (["no_such_var"], "variable"),
+                                        ([], "not empty"), ([0.0, 1e6], "within the simulated span")])
+def test_bad_outputs_are_refused_with_what_is_allowed(bad, match):
+    with pytest.raises(InputError, match=match):
+        nksim.simulate("hcc-post-lt-allo-nk", n_patients=2, outputs=bad)
+
+
+def test_outputs_parse_keeps_a_parsed_choice():
+    o = Outputs.parse(np.array([1.0, 2.0]))
+    assert o.kind == "grid" and Outputs.parse(o) is o and Outputs.parse(None).kind == "daily"
