@@ -25,7 +25,7 @@ from nksim.spec.scenario import Scenario
 
 BACKENDS = ("compiled", "reference")
 MAX_STEPS = 500_000
-SUMMARY_CHUNK = 4096  #: patients per chunk of an ``outputs="summary"`` run without a chunk_size
+SUMMARY_CHUNK = 2048  #: patients per chunk of an ``outputs="summary"`` run without a chunk_size
 
 
 @dataclass

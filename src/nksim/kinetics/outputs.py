@@ -81,9 +81,17 @@ class Outputs:
         return np.asarray(save_grid, dtype=float)
 
 
-def merged_grid(readout_grid: np.ndarray, out_times: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(solver save grid: the union of both, positions of ``readout_grid`` in it, positions of ``out_times``)."""
+def merged_grid(readout_grid: np.ndarray, out_times: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray | slice, np.ndarray | slice]:
+    """(solver save grid: the union of both, positions of ``readout_grid`` in it, positions of ``out_times``);
+    positions are a slice where they are a contiguous run (a view of the solver's output, not a copy)."""
     if out_times is None:
-        return readout_grid, np.arange(readout_grid.size), np.arange(0)
+        return readout_grid, slice(0, readout_grid.size), slice(0, 0)
     grid = np.union1d(readout_grid, out_times)
-    return grid, np.searchsorted(grid, readout_grid), np.searchsorted(grid, out_times)
+    return grid, _as_slice(np.searchsorted(grid, readout_grid)), _as_slice(np.searchsorted(grid, out_times))
+
+
+def _as_slice(idx: np.ndarray) -> np.ndarray | slice:
+    if idx.size and np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
