@@ -51,7 +51,7 @@ def test_round_trip_is_exact():
     ov = {"car_fraction": 0.6}
     res = nksim.simulate(sc, overrides=ov, chunk_size=3)
     df = to_nonmem(res)
-    assert set(doses(df).CMT) == set(DOSE_CMTS)
+    assert set(doses(df).CMT) == set(DOSE_CMTS) - {8, 9}  # hepatic-artery CMTs: tests/test_per_infusion_dosing.py
     res2 = nksim.simulate(sc, overrides={**ov, "dosing": df}, chunk_size=2)
     assert_same_trajectories(res.trajectories, res2.trajectories)
     pd.testing.assert_frame_equal(to_nonmem(res2), df, check_exact=True)

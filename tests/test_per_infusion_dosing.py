@@ -4,6 +4,7 @@ through the dose records; validation names field, value and what is allowed; sce
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import small
 
@@ -118,3 +119,53 @@ def test_hepatic_artery_route_needs_liver_lesions():
 def test_explicit_doses_refuse_a_per_patient_base_dose():
     with pytest.raises(InputError, match="overrides.dose_per_kg.*per_infusion.multipliers"):
         nksim.simulate(allo(doses=[1e7] * 4), overrides={"dose_per_kg": 1e6})
+
+
+MIXED = ["iv", "hepatic_artery", "iv", "hepatic_artery"]
+
+
+def rise(res: nksim.SimulationResult, name: str) -> np.ndarray:
+    """(patient, infusion): rise of a trajectory variable across each infusion day (one save step)."""
+    tr = res.trajectories
+    t, v = tr["time"].values, tr[name].values
+    if v.ndim == 3:
+        v = v.sum(axis=2)
+    ks = [int(np.argmin(np.abs(t - d))) for d in DAYS]
+    return np.stack([v[:, k] - (v[:, k - 1] if k > 0 else 0.0) for k in ks], axis=1)
+
+
+def test_each_infusion_goes_by_its_own_route():
+    """i.v. infusions fill the lung first-pass pool, hepatic-artery ones put cells straight into the liver lesion;
+    the records carry the route as the dose compartment (CMT 2 i.v., CMT 9 hepatic artery)."""
+    res = nksim.simulate(allo(routes=MIXED))
+    lung, lesion = rise(res, "lung_cells"), rise(res, "nk_lesion")
+    dose = product_jumps(res)
+    assert (lung[:, [0, 2]] > 0.2 * dose[:, [0, 2]]).all() and (lung[:, [1, 3]] < 0).all()
+    assert (lesion[:, [1, 3]] > 10 * np.abs(lesion[:, [0, 2]])).all()
+    tr = res.trajectories
+    inf = np.isin(tr["dose_cmt"].values[0], (2, 9))
+    np.testing.assert_array_equal(tr["dose_cmt"].values[0][inf], [2, 9, 2, 9])
+
+
+def test_hepatic_artery_per_infusion_equals_the_regimen_route():
+    """All infusions by their own hepatic-artery route (CMT 9) = regimen.route hepatic_artery (CMT 2 with the
+    patient's route flag): the same trajectories."""
+    a = nksim.simulate(allo(routes=["hepatic_artery"] * 4))
+    b = nksim.simulate(allo().replace({"regimen.route": "hepatic_artery"}))
+    for name in ("tumor_viable_total", "product_cells_total", "nk_lesion", "lung_cells"):
+        np.testing.assert_allclose(a.trajectories[name].values, b.trajectories[name].values, rtol=1e-12, err_msg=name)
+
+
+def test_routes_round_trip_through_a_dosing_table():
+    res = nksim.simulate(allo(routes=MIXED, multipliers=[1, 2, 1, 2]))
+    df = nksim.to_nonmem(res)
+    again = nksim.simulate(allo(), overrides={"dosing": df})
+    for name in ("tumor_viable_total", "product_cells_total", "nk_lesion", "lung_cells"):
+        np.testing.assert_array_equal(res.trajectories[name].values, again.trajectories[name].values, err_msg=name)
+
+
+def test_hepatic_artery_records_need_liver_lesions():
+    sc = small("bnhl-ft516-like", n=1, horizon=30.0)
+    df = pd.DataFrame({"ID": [0], "TIME": [0.0], "AMT": [1e9], "CMT": [9]})
+    with pytest.raises(InputError, match=r"dosing.CMT = 9.*only with lesions in the liver"):
+        nksim.simulate(sc, overrides={"dosing": df})

@@ -327,4 +327,5 @@ EV_IL15 = 4  # a = pg into the IL-15 depot
 EV_ANTIBODY = 5  # a = ug/mL added
 EV_LOG_KILL = 6  # a = log10 kill of tumor
 EV_BOUNDARY = 7  # a = (none: a discontinuity of a piecewise-constant input)
-EVENTS: dict[int, str] = {1: 'infusion', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody'}
+EV_INFUSION_IA = 8  # a = viable transduced cells, hepatic artery; b = viable untransduced cells, hepatic artery
+EVENTS: dict[int, str] = {1: 'infusion', 8: 'infusion_ia', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody'}

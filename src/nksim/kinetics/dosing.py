@@ -44,14 +44,16 @@ CMT_IL2 = 4
 CMT_IL15 = 5
 CMT_ANTIBODY = 6
 CMT_CHEMO = 7
+CMT_PRODUCT_CAR_IA = 8
+CMT_PRODUCT_UNTRANSDUCED_IA = 9
 
 DOSE_CMTS: dict[int, DoseCompartment] = {c.cmt: c for c in (
     DoseCompartment(CMT_PRODUCT_CAR, "product_transduced", "cells",
-                    "viable transduced (CAR+ / construct+) product cells infused (route: the regimen's)",
-                    L.EV_INFUSION),
+                    "viable transduced (CAR+ / construct+) product cells infused (route: the regimen's "
+                    "regimen.route; i.v. when regimen.per_infusion.routes is given)", L.EV_INFUSION),
     DoseCompartment(CMT_PRODUCT_UNTRANSDUCED, "product_untransduced", "cells",
-                    "viable untransduced product cells infused (a product without a construct is all untransduced)",
-                    L.EV_INFUSION),
+                    "viable untransduced product cells infused (a product without a construct is all untransduced; "
+                    "route as CMT 1)", L.EV_INFUSION),
     DoseCompartment(CMT_LYMPHODEPLETION, "lymphodepletion", "1",
                     "lymphodepletion course intensity (1 = Cy 500 mg/m2 + Flu 30 mg/m2 x 3 d, given as one event); "
                     "at most one per patient, at TIME <= 0", L.EV_LD, 2.0),
@@ -63,9 +65,18 @@ DOSE_CMTS: dict[int, DoseCompartment] = {c.cmt: c for c in (
     DoseCompartment(CMT_CHEMO, "chemotherapy", "log10 kill",
                     "log-kill chemotherapy course: log10 tumor kill at chemosensitivity 1 (scaled by the patient's "
                     "chemosensitivity)", L.EV_LOGKILL, 3.0),
+    DoseCompartment(CMT_PRODUCT_CAR_IA, "product_transduced_hepatic_artery", "cells",
+                    "viable transduced product cells infused into the hepatic artery (liver lesions only)",
+                    L.EV_INFUSION_IA),
+    DoseCompartment(CMT_PRODUCT_UNTRANSDUCED_IA, "product_untransduced_hepatic_artery", "cells",
+                    "viable untransduced product cells infused into the hepatic artery (liver lesions only)",
+                    L.EV_INFUSION_IA),
 )}
-INFUSION_CMTS = (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED)
-EVENT_ORDER = (CMT_LYMPHODEPLETION, CMT_PRODUCT_CAR, CMT_IL2, CMT_IL15, CMT_ANTIBODY, CMT_CHEMO)
+INFUSION_CMTS = (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED, CMT_PRODUCT_CAR_IA, CMT_PRODUCT_UNTRANSDUCED_IA)
+#: (transduced, untransduced) compartment of an infusion by its own route (regimen.per_infusion.routes)
+ROUTE_CMTS = {"iv": (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED),
+              "hepatic_artery": (CMT_PRODUCT_CAR_IA, CMT_PRODUCT_UNTRANSDUCED_IA)}
+EVENT_ORDER = (CMT_LYMPHODEPLETION, CMT_PRODUCT_CAR, CMT_PRODUCT_CAR_IA, CMT_IL2, CMT_IL15, CMT_ANTIBODY, CMT_CHEMO)
 
 #: NONMEM columns that must be 0 (or empty) on dose rows: nksim gives bolus doses, one row per dose
 UNSUPPORTED_ZERO = {"RATE": "0 (bolus doses only; infusion rates are not modelled)",
@@ -92,13 +103,16 @@ def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: fl
     if len(per_infusion) != len(days):
         raise InputError("regimen.per_infusion", len(per_infusion),
                          f"one dose per regimen.infusion_days ({len(days)})")
-    for day, c in zip(days, per_infusion):
+    pi = getattr(regimen, "per_infusion", None)
+    routes = pi.routes if pi is not None and pi.routes is not None else None
+    for k, (day, c) in enumerate(zip(days, per_infusion)):
         if c > 0:
             a, b = c * car_fraction, c * (1.0 - car_fraction)
+            cmt_a, cmt_b = ROUTE_CMTS[routes[k]] if routes is not None else INFUSION_CMTS[:2]
             if a > 0:
-                out.append((day, CMT_PRODUCT_CAR, a))
+                out.append((day, cmt_a, a))
             if b > 0:
-                out.append((day, CMT_PRODUCT_UNTRANSDUCED, b))
+                out.append((day, cmt_b, b))
     out.sort(key=_TIME_CMT)
     return out
 
@@ -151,21 +165,12 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
     for t, _, amt in by_cmt[CMT_LYMPHODEPLETION]:
         ev.append((t, L.EV_LD, amt, ld_logkill * chemo * amt))
         ld = (t, amt)
-    car, untr = by_cmt[CMT_PRODUCT_CAR], by_cmt[CMT_PRODUCT_UNTRANSDUCED]
-    if not untr or not car:  # one product compartment: one infusion per record
-        infusions = [(t, amt, 0.0) for t, _, amt in car] + [(t, 0.0, amt) for t, _, amt in untr]
-    elif [d[0] for d in car] == [d[0] for d in untr]:  # the same times: pair them in order
-        infusions = [(t, a, b) for (t, _, a), (_, _, b) in zip(car, untr)]
-    else:
-        pairs: dict[tuple[float, int], list[float]] = {}
-        for j, group in enumerate((car, untr)):
-            rank: dict[float, int] = {}
-            for t, _, amt in group:
-                k = rank.get(t, 0)
-                rank[t] = k + 1
-                pairs.setdefault((t, k), [0.0, 0.0])[j] = amt
-        infusions = [(t, a, b) for (t, _), (a, b) in sorted(pairs.items())]
+    infusions = _paired(by_cmt[CMT_PRODUCT_CAR], by_cmt[CMT_PRODUCT_UNTRANSDUCED])
     ev.extend((t, L.EV_INFUSION, a, b) for t, a, b in infusions)
+    if by_cmt[CMT_PRODUCT_CAR_IA] or by_cmt[CMT_PRODUCT_UNTRANSDUCED_IA]:
+        ia = _paired(by_cmt[CMT_PRODUCT_CAR_IA], by_cmt[CMT_PRODUCT_UNTRANSDUCED_IA])
+        ev.extend((t, L.EV_INFUSION_IA, a, b) for t, a, b in ia)
+        infusions = sorted(infusions + ia, key=itemgetter(0))
     if by_cmt[CMT_IL2]:
         ev.extend((t, L.EV_IL2, amt * il2_pg_per_miu * f_sc_il2, 0.0) for t, _, amt in by_cmt[CMT_IL2])
     if by_cmt[CMT_IL15]:
@@ -175,6 +180,23 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
     if by_cmt[CMT_CHEMO]:
         ev.extend((t, L.EV_LOGKILL, amt * chemo, 0.0) for t, _, amt in by_cmt[CMT_CHEMO])
     return PatientEvents(ev, ld, infusions, bool(by_cmt[CMT_ANTIBODY]))
+
+
+def _paired(car: list[Dose], untr: list[Dose]) -> list[tuple[float, float, float]]:
+    """Infusions (time, transduced, untransduced) from one route's records: records at the same time pair up by
+    rank (the k-th transduced record with the k-th untransduced one)."""
+    if not untr or not car:  # one product compartment: one infusion per record
+        return [(t, amt, 0.0) for t, _, amt in car] + [(t, 0.0, amt) for t, _, amt in untr]
+    if [d[0] for d in car] == [d[0] for d in untr]:  # the same times: pair them in order
+        return [(t, a, b) for (t, _, a), (_, _, b) in zip(car, untr)]
+    pairs: dict[tuple[float, int], list[float]] = {}
+    for j, group in enumerate((car, untr)):
+        rank: dict[float, int] = {}
+        for t, _, amt in group:
+            k = rank.get(t, 0)
+            rank[t] = k + 1
+            pairs.setdefault((t, k), [0.0, 0.0])[j] = amt
+    return [(t, a, b) for (t, _), (a, b) in sorted(pairs.items())]
 
 
 def doses_array(records: Sequence[Sequence[Dose]]) -> np.ndarray:

@@ -115,12 +115,11 @@ def _class_fractions(patients: pd.DataFrame, antigens: Sequence[str]) -> np.ndar
 
 
 def _route_ia(regimen: Regimen) -> float:
-    """1.0 when the regimen's infusions go into the hepatic artery, 0.0 for i.v."""
-    routes = set(regimen.infusion_routes())
-    if len(routes) > 1:
-        raise InputError("regimen.per_infusion.routes", list(regimen.infusion_routes()),
-                         "one route for all infusions (mixed routes are not supported by the kernel yet)")
-    return float(routes == {"hepatic_artery"})
+    """The route flag of infusion records in CMT 1/2: 1.0 for ``regimen.route`` hepatic artery, else 0.0 (i.v.;
+    with ``per_infusion.routes`` each infusion's route is its dose compartment, ``dosing.ROUTE_CMTS``)."""
+    if regimen.per_infusion is not None and regimen.per_infusion.routes is not None:
+        return 0.0
+    return float(regimen.route == "hepatic_artery")
 
 
 def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None) -> EngineInputs:
@@ -324,6 +323,10 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],
                              typ["ab_volume_ml_per_kg"] * weight[i])
         ev = pe.events
+        ia_cmts = [d[1] for d in doses if d[1] in D.ROUTE_CMTS["hepatic_artery"]]
+        if ia_cmts and not tum.lesions_in_liver:
+            raise InputError("dosing.CMT", ia_cmts[0], "hepatic-artery infusions (CMT 8/9) only with "
+                             "lesions in the liver (tumor.in_liver or a liver indication)", f"patient {int(pids[i])}")
         if pe.ld is not None:
             t_ld[i], ld_int[i] = pe.ld
         ab = reg_i.antibody if reg_i.antibody is not None else (scenario.regimen.antibody if pe.has_antibody else None)

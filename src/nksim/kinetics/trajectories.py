@@ -132,7 +132,7 @@ def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: 
         # cumulative viable cells infused up to each saved time (events at a saved time count as given)
         out = np.zeros(ys.shape[:2])
         for i in range(ys.shape[0]):
-            m = inp.ev_k[i] == L.EV_INFUSION
+            m = (inp.ev_k[i] == L.EV_INFUSION) | (inp.ev_k[i] == L.EV_INFUSION_IA)
             times, amounts = inp.ev_t[i, m], inp.ev_a[i, m] + inp.ev_b[i, m]
             out[i] = (amounts[None, :] * (times[None, :] <= t_save[:, None])).sum(axis=1)
         return out

@@ -1,5 +1,7 @@
 """Process 1, dosing: an infusion puts viable cells into the body by its route.
 
+Two event kinds: ``infusion`` goes by the patient's ``route_ia`` flag (the regimen's route), ``infusion_ia`` always
+into the hepatic artery (an infusion whose own route is the hepatic artery, ``regimen.per_infusion.routes``).
 Intravenous: a share ``f_lung`` is held in the lung first-pass pool (:mod:`.trafficking`), the rest joins the
 functional systemic pool E. Hepatic artery: a share ``f_ia`` goes straight to the liver lesions, split by perfusion x
 volume (into killing-competent K and non-killing N by ``f_comp``), the rest joins E. Fresh transduced cells carry
@@ -9,7 +11,7 @@ full CAR expression: the pool's mean expression q becomes the cell-weighted mean
 from __future__ import annotations
 
 from nksim.kinetics.processes.base import Event, Model, Param
-from nksim.kinetics.symbolic import total, where
+from nksim.kinetics.symbolic import lift, total, where
 
 PARAMS = [
     Param("route_ia", "flag", "1 for a hepatic-artery infusion, 0 for i.v.", derived="regimen.route"),
@@ -17,7 +19,9 @@ PARAMS = [
     Param("ia_share", "flag", "1 for a lesion in the liver (reached by a hepatic-artery dose)", scope="lesion",
           derived="tumor.lesions_in_liver"),
 ]
-EVENTS = [Event("infusion", 1, a="viable transduced cells", b="viable untransduced cells")]
+EVENTS = [Event("infusion", 1, a="viable transduced cells", b="viable untransduced cells"),
+          Event("infusion_ia", 8, a="viable transduced cells, hepatic artery",
+                b="viable untransduced cells, hepatic artery")]
 
 
 def quantities(m: Model) -> None:
@@ -35,12 +39,12 @@ def _product_cells_transduced(m: Model) -> object:
 
 
 def on_event(m: Model, kind: str) -> None:
-    if kind != "infusion":
+    if kind not in ("infusion", "infusion_ia"):
         return
     a, b = m.arg_a, m.arg_b
     old = _product_cells_transduced(m)
     m.assign("q", where(a > 0.0, (m.y("q") * old + a) / (old + a), m.raw("q")))
-    ia = m.p("route_ia") > 0.5
+    ia = m.p("route_ia") > 0.5 if kind == "infusion" else lift(1.0) > 0.5
     weights = [m.pl(l, "ia_share") * m.pl(l, "perfusion") * total(m.tumor(l, c) for c in range(m.nc))
                for l in range(m.nl)]
     wsum = total(weights)
