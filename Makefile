@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cohort.py
+
+screenshots: $(STAMP)  # report and ABM pictures in headless Chromium (Debian: apt-get install chromium)
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) runs

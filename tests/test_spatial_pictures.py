@@ -100,7 +100,7 @@ def test_tissue_picture_has_um_axes_scale_bar_legend_and_every_nk(run_dir):
     assert any(isinstance(a, AnchoredSizeBar) for a in ax.artists)
     drawn = sum(len(c.get_offsets()) for c in ax.collections if (c.get_gid() or "").startswith("nk-"))
     assert drawn == int((agents["cell_type"] == "nk").sum())
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any(lab.startswith("NK, active") for lab in labels) and "tumor, CAR target +" in labels
     sizes = np.concatenate([c.get_sizes() for c in ax.collections if (c.get_gid() or "").startswith("nk-")])
     assert (np.sqrt(sizes) >= pic.MIN_MARKER_PT - 1e-9).all()  # never a 1-px NK

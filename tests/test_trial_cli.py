@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from nksim.cli import app
@@ -53,7 +55,23 @@ def test_compare_and_multiarm(tmp_path):
     r = runner.invoke(app, ["trial", "compare", "--designs", "3+3,boin,crm", "--true-tox", "0.05,0.15,0.3,0.45",
                             "--trials", "200", "--json", "--out", str(tmp_path / "c")])
     assert r.exit_code == 0, r.output
-    assert [o["design"] for o in json.loads(r.output)] == ["3+3", "boin", "crm"]
+    ocs = json.loads(r.output)
+    assert [o["design"] for o in ocs] == ["3+3", "boin", "crm"]
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "c" / "compare.csv", index_col=0)  # designs side by side
+    assert list(table.columns) == ["3+3", "boin", "crm"]
+    for j, oc in enumerate(ocs):
+        col = table.iloc[:, j]
+        assert float(col["selected dose 3 (%)"]) == pytest.approx(oc["selection_pct"][2], abs=0.05)
+        assert float(col["patients treated above target (%)"]) == pytest.approx(oc["overdose_allocation_pct"],
+                                                                               abs=0.05)
+        assert float(col["ended before max N = 30 (%)"]) == pytest.approx(oc["early_stop_pct"], abs=0.05)
+    r = runner.invoke(app, ["trial", "compare", "--designs", "3+3,boin", "--true-tox", "0.05,0.15,0.3,0.45",
+                            "--trials", "100", "--out", str(tmp_path / "c2")])
+    assert r.exit_code == 0, r.output
+    header = r.output.splitlines()[1].split()
+    assert header == ["3+3", "boin"] and "3+3 stops by" in r.output and "not a safety stop" in r.output
     r = runner.invoke(app, ["trial", "multiarm", "--arms", "low:0.2:4,high:0.35:7", "--n-per-arm", "20",
                             "--out", str(tmp_path / "m")])
     assert r.exit_code == 0, r.output

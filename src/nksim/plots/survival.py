@@ -82,7 +82,7 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
     ax.set_xlim(left=0, right=max(float(d.max()), 1.0) * 1.02 if d.size else 1.0)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=9, loc="upper right", title=f"{int(100 * (1 - alpha))}% pointwise band shaded",
+    ax.legend(fontsize=9, loc="best", title=f"{int(100 * (1 - alpha))}% pointwise band shaded",
               title_fontsize=9)
     if notes:
         ax.text(0.01, 0.03, "\n".join(textwrap.fill(n, 60) for n in notes), transform=ax.transAxes, fontsize=9,

@@ -200,7 +200,13 @@ def draw_tissue(ax, agents: pd.DataFrame, shape: tuple[int, int, int], voxel_um:
                            label=f"NK, active{note}"),
                     Line2D([], [], marker="o", ls="", mfc=NK_COLORS["exhausted"], mec="black", ms=7,
                            label="NK, exhausted")]
-        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        fig = ax.figure
+        for old in list(fig.legends):  # a GIF redraws the same figure
+            old.remove()
+        if fig.get_layout_engine() is not None:  # constrained layout keeps an "outside" legend in the picture
+            fig.legend(handles=handles, fontsize=8, loc="outside right upper", frameon=False)
+        else:
+            ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
 
 def snapshot_figure(agents: pd.DataFrame, shape, voxel_um: float, title: str):

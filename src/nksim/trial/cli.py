@@ -4,6 +4,7 @@ randomized multi-arm comparison."""
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any, Optional
 
@@ -59,8 +60,9 @@ def _print_oc(oc: dict[str, Any]) -> None:
     if any(oc["mean_response"]):
         typer.echo("mean responses      " + "".join(f"{v:9.2f}" for v in oc["mean_response"]))
     typer.echo(f"PCS {oc['pcs']:.2f}% (+- {oc['pcs_se_pct']:.2f} s.e.; correct doses {oc['correct_doses']}), "
-               f"patients at correct dose {oc['pca']:.1f}%, early stop {oc['early_stop_pct']:.2f}%, "
-               f"overdose selection {oc['overdose_selection_pct']:.2f}%, allocation "
+               f"patients at correct dose {oc['pca']:.1f}%, ended before max N {oc['early_stop_pct']:.2f}% "
+               f"(3+3 ends by its own rule; safety stops = 'none' selected), overdose selection "
+               f"{oc['overdose_selection_pct']:.2f}%, patients treated above target "
                f"{oc['overdose_allocation_pct']:.1f}%")
     typer.echo(f"mean patients {oc['mean_total_patients']:.2f}, DLTs {oc['mean_total_dlt']:.2f}, "
                f"duration {oc['duration_days']:.0f} days")
@@ -237,13 +239,19 @@ def compare_cmd(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "compare.json").write_text(json.dumps(ocs, indent=2, default=float))
     plot_selection(ocs, folder / "selection.png", p_tox)
+    from nksim.trial.simulate import COMPARE_NOTES, compare_table
+
+    table = compare_table(ocs)
+    table.to_csv(folder / "compare.csv", index_label="operating characteristic")
     if as_json:
         _echo_json(ocs)
         return
-    for oc in ocs:
-        _print_oc(oc)
-        typer.echo("")
-    typer.echo(f"run folder: {folder}")
+    typer.echo(f"{len(ocs)} designs on the same {trials} simulated trials (true DLT rates {p_tox}, target {target:g})")
+    typer.echo(table.to_string())
+    typer.echo("")
+    for note in COMPARE_NOTES:
+        typer.echo(textwrap.fill(note, 110, subsequent_indent="  "))
+    typer.echo(f"run folder: {folder} (compare.csv, compare.json, selection.png)")
 
 
 @app.command("next-dose")

@@ -186,3 +186,42 @@ def _merge(s: CohortState, prob: np.ndarray) -> tuple[CohortState, np.ndarray]:
     uniq, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
     merged = np.bincount(inv.ravel(), weights=prob, minlength=uniq.shape[0])
     return _take(s, first), merged
+
+
+COMPARE_NOTES = (
+    "ended before max N: the share of trials that stopped before enrolling the maximum sample size. 3+3 stops by "
+    "its own rule as soon as a dose is declared (MTD found or the lowest dose too toxic), so close to 100% is "
+    "expected for it and is not a safety stop; the safety-stop rate is 'no dose selected'.",
+    "patients treated above target: the share of all treated patients who received a dose whose true DLT rate "
+    "exceeds the target (allocation to overdoses, POA); overdose selected: trials selecting such a dose (POS).",
+    "PCS: probability of correct selection (the dose(s) whose true DLT rate is closest to the target), with its "
+    "Monte Carlo standard error; all designs ran on the same simulated patients (common random numbers).",
+)
+
+
+def compare_table(ocs: list[dict[str, Any]]) -> "Any":
+    """Designs side by side (one column each, one row per operating characteristic) from ``compare(...)``'s
+    ``to_dict()`` results; :data:`COMPARE_NOTES` explain the rows that are easy to misread."""
+    import pandas as pd
+
+    cols = {}
+    for oc in ocs:
+        k = len(oc["selection_pct"])
+        st = oc.get("settings", {})
+        max_n = st.get("max_n") or (st["cohort_size"] * st["n_cohorts"] if "cohort_size" in st and "n_cohorts" in st
+                                    else None)
+        col = {f"selected dose {j + 1} (%)": oc["selection_pct"][j] for j in range(k)}
+        col["no dose selected (%)"] = oc["no_selection_pct"]
+        col["correct dose(s)"] = ", ".join(str(d) for d in oc["correct_doses"])
+        col["PCS (%)"] = f"{oc['pcs']:.1f} +- {oc['pcs_se_pct']:.1f}"
+        col["overdose selected (%)"] = oc["overdose_selection_pct"]
+        col["patients at the correct dose (%)"] = oc["pca"]
+        col["patients treated above target (%)"] = oc["overdose_allocation_pct"]
+        col.update({f"mean patients at dose {j + 1}": oc["mean_patients"][j] for j in range(k)})
+        col["mean patients (total)"] = oc["mean_total_patients"]
+        col["mean DLTs (total)"] = oc["mean_total_dlt"]
+        col["ended before max N (%)" if max_n is None else f"ended before max N = {max_n} (%)"] = oc["early_stop_pct"]
+        col["mean duration (days)"] = oc["duration_days"]
+        cols[oc["design"]] = col
+    table = pd.DataFrame(cols)
+    return table.map(lambda v: round(v, 1) if isinstance(v, float) else v)
