@@ -117,3 +117,25 @@ def test_parameter_uncertainty_replicates(tmp_path):
                               "--json", "--out", str(tmp_path / "u")])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["uncertainty"]["replicates"] == 3
+
+
+def test_table_counts_whole_patients_plural_doses_and_the_two_costs_explained(tmp_path):
+    from nksim.manufacturing.cli import COST_NOTE, _planned, _rows
+
+    spec = load_manufacturing_spec({
+        "expansion": {"method": "mbil21", "days": 14}, "dose": {"cells_per_kg": 1e7},
+        "costs": {"qc_per_lot": 1000.0, "facility_per_day": 10.0}})
+    s = summarize_lots(simulate_lots(spec, 40, seed=3), spec)
+    rows = {r[0]: r[1:] for r in _rows(s)}
+    for name in ("patients a lot can treat (full dose)", "full doses per lot (at the planned dose)"):
+        med, span = rows[name]
+        lo, hi = span.split(" - ")
+        assert med.isdigit() and lo.isdigit() and hi.isdigit()  # no "62.1 patients"
+        assert int(lo) <= int(med) <= int(hi)
+    assert _planned(1) == "lot released with >= 1 full dose (the plan)" and "doses" in _planned(4)
+    assert any(k.startswith("cost per usable dose") for k in rows)
+    assert any(k.startswith("cost per dose of a released lot") for k in rows)
+    assert "failed" in COST_NOTE
+    res = runner.invoke(app, ["manufacture", "cb-car19-il15", "--lots", "10", "--no-plots", "--out",
+                              str(tmp_path / "m")])
+    assert res.exit_code == 0 and "lot meets planned" not in res.output

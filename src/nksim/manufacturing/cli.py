@@ -26,10 +26,25 @@ def _fmt(x: object, unit: str = "") -> str:
     return str(x) + unit
 
 
+def _planned(n: int) -> str:
+    return f"lot released with >= {n} full dose{'' if n == 1 else 's'} (the plan)"
+
+
+COST_NOTE = ("The two costs differ by failed lots: the cost per usable dose spreads the cost of every lot, failed ones "
+             "included, over the doses actually released (what a program pays per dose it can give); the cost per dose "
+             "of a released lot divides a successful lot's own cost by its doses.")
+
+
 def _rows(s: dict) -> list[tuple[str, str, str]]:
     def q(key: str, unit: str = "") -> tuple[str, str]:
         v = s[key]
         return _fmt(v["median"], unit), f"{_fmt(v['q05'])} - {_fmt(v['q95'])}"
+
+    def count(key) -> tuple[str, str]:
+        """Whole numbers (patients, doses): the quantiles of counts rounded down, never '62.1 patients'."""
+        v = s[key] if isinstance(key, str) else key
+        f = lambda x: "-" if x is None else ("inf" if math.isinf(x) else f"{math.floor(x + 1e-9):d}")  # noqa: E731
+        return f(v["median"]), f"{f(v['q05'])} - {f(v['q95'])}"
 
     def rate(v: dict) -> tuple[str, str]:
         return f"{100 * v['rate']:.1f}%", f"{100 * v['low']:.1f} - {100 * v['high']:.1f}% (95% CI)"
@@ -42,10 +57,10 @@ def _rows(s: dict) -> list[tuple[str, str, str]]:
         ("post-thaw viable recovery", *q("post_thaw_viability")),
         ("potency (vs fresh)", *q("potency")),
         ("CD3+ per kg at planned dose", *q("cd3_per_kg")),
-        ("doses per lot (full, planned)", *q("doses_per_lot")),
+        ("full doses per lot (at the planned dose)", *count("doses_per_lot")),
         ("release pass rate", *rate(s["release_pass"])),
-        (f"lot meets planned {s['dose_plan']['planned_doses_per_lot']} doses", *rate(s["meets_planned_dose_count"])),
-        ("patients a lot can treat (full dose)", *q("patients_per_lot")),
+        (_planned(s['dose_plan']['planned_doses_per_lot']), *rate(s["meets_planned_dose_count"])),
+        ("patients a lot can treat (full dose)", *count("patients_per_lot")),
         ("manufacturing cycle time (d)", *q("cycle_time_d")),
         ("vein-to-vein time (d)", *q("vein_to_vein_d")),
     ]
@@ -54,17 +69,19 @@ def _rows(s: dict) -> list[tuple[str, str, str]]:
             rows.append((f"  fails {test}", *rate(v)))
     if s.get("cost"):
         c = s["cost"]
-        rows.append((f"cost per released dose ({c['currency']})", _fmt(c["per_released_dose"]), "all lots, incl. failed"))
+        rows.append((f"cost per usable dose ({c['currency']}; all lots incl. failed)", _fmt(c["per_released_dose"]),
+                     "program cost: every lot's cost / doses released"))
         v = c["per_dose_in_released_lots"]
-        rows.append(("cost per dose, released lots", _fmt(v["median"]), f"{_fmt(v['q05'])} - {_fmt(v['q95'])}"))
+        rows.append((f"cost per dose of a released lot ({c['currency']})", _fmt(v["median"]),
+                     f"{_fmt(v['q05'])} - {_fmt(v['q95'])} (failed lots not counted)"))
     else:
         rows.append(("cost per dose", "-", s.get("cost_note", "")))
     if "patients_per_bank" in s:
         v = s["patients_per_bank"]
-        rows.append((f"patients per iPSC bank ({v['vials']} vials)", _fmt(v["median"]), f"{_fmt(v['q05'])} - {_fmt(v['q95'])}"))
+        rows.append((f"patients per iPSC bank ({v['vials']} vials)", *count(v)))
     if "patients_per_cord_blood_unit" in s:
         v = s["patients_per_cord_blood_unit"]
-        rows.append(("patients per cord-blood unit", _fmt(v["median"]), f"{_fmt(v['q05'])} - {_fmt(v['q95'])}"))
+        rows.append(("patients per cord-blood unit", *count(v)))
     if "cb_unit_optimal" in s:
         rows.append(("cord-blood units 'optimal' (nRBC, time)", *rate(s["cb_unit_optimal"])))
     return rows
@@ -82,6 +99,8 @@ def _print_table(s: dict, out_dir: Path) -> None:
     for r in _rows(s):
         t.add_row(*r)
     con.print(t)
+    if s.get("cost"):
+        con.print(COST_NOTE)
     if "uncertainty" in s:
         u = s["uncertainty"]
         tu = Table(title=f"Parameter uncertainty: {u['replicates']} replicates over the registry ranges of "
