@@ -80,3 +80,38 @@ def test_compare_and_multiarm(tmp_path):
 def test_unknown_design_is_a_clear_error():
     r = runner.invoke(app, ["trial", "oc", "--design", "boinn", "--true-tox", "0.1,0.2"])
     assert r.exit_code != 0 and "design" in str(r.exception)
+
+
+def test_dose_path_flowchart_lines_touch_their_boxes(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from nksim.trial.advisor import TrialData, dose_paths
+    from nksim.trial.designs import make_design
+    from nksim.trial.plots import plot_dose_transitions
+
+    d = make_design("boin", target=0.3, n_doses=4, cohort_size=3, n_cohorts=10)
+    tree = dose_paths(d, TrialData(np.zeros(0, np.int64), np.zeros(0, np.int64), None))
+    seen = {}
+    orig = Figure.savefig
+
+    def grab(self, *a, **k):
+        ax = self.axes[0]
+        boxes = [t.get_bbox_patch().get_window_extent() for t in ax.texts if t.get_bbox_patch() is not None]
+        lines = [ax.transData.transform(np.column_stack(ln.get_data())) for ln in ax.get_lines()
+                 if ln.get_gid() == "edge"]
+        seen.update(boxes=boxes, lines=lines)
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(Figure, "savefig", grab)
+    plot_dose_transitions(tree, tmp_path / "f.png", 1)
+    assert seen["lines"]
+
+    def on_edge(x, y):
+        return any((abs(x - b.x0) < 1.5 or abs(x - b.x1) < 1.5) and b.y0 - 1 <= y <= b.y1 + 1 for b in seen["boxes"])
+
+    for (x0, y0), (x1, y1) in seen["lines"]:
+        assert on_edge(x0, y0) and on_edge(x1, y1)  # each branch starts at its parent box and ends at its child

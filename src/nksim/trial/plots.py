@@ -97,31 +97,40 @@ def plot_dose_transitions(tree: list[dict[str, Any]], path: str | Path, start_do
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.32 * total)))
     ax.axis("off")
 
-    def draw(nodes, x0, y0, y_lo, y_hi):
+    edges: list[tuple[Any, Any, dict]] = []  # (parent box, child box, node): lines drawn once boxes have a size
+
+    def draw(nodes, parent, x0, y_lo, y_hi):
         span = (y_hi - y_lo) / max(sum(max(1, count(n["then"])) for n in nodes), 1)
         y = y_lo
         for node in nodes:
             h = span * max(1, count(node["then"]))
             yc = y + h / 2
             label = "stop" if node["next_dose"] is None else f"dose {node['next_dose']}"
-            ax.plot([x0, x0 + 1], [y0, yc], color="0.7", lw=0.8)
-            ax.text(x0 + 0.5, (y0 + yc) / 2, f"{node['dlts']}/{node['of']}", fontsize=7, ha="center",
-                    va="bottom", color="C3" if node["dlts"] else "C0")
-            ax.text(x0 + 1, yc, label, fontsize=8, ha="left", va="center",
-                    bbox={"boxstyle": "round", "fc": "white", "ec": "0.5", "lw": 0.6})
+            box = ax.text(x0 + 1, yc, label, fontsize=8, ha="left", va="center",
+                          bbox={"boxstyle": "round", "fc": "white", "ec": "0.5", "lw": 0.6})
+            edges.append((parent, box, node))
             if node["then"]:
-                draw(node["then"], x0 + 1.6, yc, y, y + h)
+                draw(node["then"], box, x0 + 1.6, y, y + h)
             y += h
 
-    ax.text(0, total / 2, f"dose {start_dose}", fontsize=9, ha="right", va="center",
-            bbox={"boxstyle": "round", "fc": "0.9", "ec": "0.4"})
-    draw(tree, 0.05, total / 2, 0, total)
+    root = ax.text(0, total / 2, f"dose {start_dose}", fontsize=9, ha="right", va="center",
+                   bbox={"boxstyle": "round", "fc": "0.9", "ec": "0.4"})
+    draw(tree, root, 0.05, 0, total)
     ax.set_xlim(-0.8, 4.2)
     ax.set_ylim(-0.5, total + 0.5)
     ax.invert_yaxis()
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    fig.canvas.draw()  # the boxes now have sizes: each line runs from its parent box's right edge to its child's left
+    to_data = ax.transData.inverted()
+    for parent, child, node in edges:
+        (px0, py0), (px1, py1) = to_data.transform(parent.get_bbox_patch().get_window_extent())
+        (cx0, cy0), (cx1, cy1) = to_data.transform(child.get_bbox_patch().get_window_extent())
+        a, b = (px1, (py0 + py1) / 2), (cx0, (cy0 + cy1) / 2)
+        ax.plot([a[0], b[0]], [a[1], b[1]], color="0.55", lw=0.8, gid="edge")
+        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, f"{node['dlts']}/{node['of']}", fontsize=7, ha="center",
+                va="bottom", color="C3" if node["dlts"] else "C0")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
