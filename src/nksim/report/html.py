@@ -99,7 +99,8 @@ def write_report(path: Path, title: str, sections: list[tuple[str, str]], proven
         body.append(f"<h2>{html.escape(heading)}</h2>\n{content}")
     prov = {k: v for k, v in provenance.items() if k != "resolved_scenario"}
     body.append("<h2>Provenance</h2>" + _table(pd.DataFrame({"value": {k: str(v) for k, v in prov.items()}})))
-    body.append("<h2>Resolved scenario</h2><pre>" + html.escape(str(provenance.get("resolved_scenario", ""))) + "</pre>")
+    body.append("<h2>Resolved scenario</h2><details><summary>the scenario as run (YAML; also scenario.yaml in the run "
+                "folder)</summary><pre>" + html.escape(str(provenance.get("resolved_scenario", ""))) + "</pre></details>")
     text = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
     path.write_text(text)
