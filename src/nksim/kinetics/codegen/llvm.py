@@ -144,7 +144,8 @@ def _load(arg: ir.Value):
 def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     """IR of ``rhs_{nl}x{nc}`` (W lanes), ``event_{nl}x{nc}`` (one patient), ``step_{nl}x{nc}`` (a step attempt
     of ``tableau`` over W lanes), ``init_{nl}x{nc}`` (initial steps; both call the right-hand side) and
-    ``dense_{nl}x{nc}`` (the tableau's dense output for one lane) and ``solve_{nl}x{nc}``, the lane scheduler
+    ``dense_{nl}x{nc}`` (the tableau's dense output for one lane), ``alg_{nl}x{nc}`` (the algebraic outputs alone,
+    at saved points) and ``solve_{nl}x{nc}``, the lane scheduler
     calling them (:mod:`nksim.kinetics.integrate.scheduler`)."""
     tr = trace(nl, nc)
     mod = ir.Module(name=f"nksim_model_{nl}x{nc}")
@@ -160,6 +161,18 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     em.region(schedule(tr.derivatives + tr.algebraic, _guard_lazy))
     for i, e in enumerate(tr.derivatives):
         b.store(em.value(e), _row(em, dyp, i), align=8)
+    for k, e in enumerate(tr.algebraic):
+        b.store(em.value(e), _row(em, algp, k), align=8)
+    b.ret_void()
+    # ---- the algebraic outputs alone over W lanes (at saved points: the derivatives are not needed there)
+    fa = ir.Function(mod, ir.FunctionType(ir.VoidType(), [_PTR] * 5), name=f"alg_{nl}x{nc}")
+    tp, yp, pp, sp, algp = fa.args
+    for a in fa.args:
+        a.add_attribute("noalias")
+    b = ir.IRBuilder(fa.append_basic_block("entry"))
+    tval_a = b.load(b.bitcast(tp, vt.as_pointer()), align=8)
+    em = _Emitter(b, W, {"y": _load(yp), "p": _load(pp), "seg": _load(sp), "t": lambda em, k: tval_a})
+    em.region(schedule(tr.algebraic, _guard_lazy))
     for k, e in enumerate(tr.algebraic):
         b.store(em.value(e), _row(em, algp, k), align=8)
     b.ret_void()
@@ -191,8 +204,8 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     init = emit_init(mod, tableau.order, n, fn, f"init_{nl}x{nc}")
     dense = emit_dense(mod, tableau, n, f"dense_{nl}x{nc}")
     lay = layout()
-    emit_solve(mod, f"solve_{nl}x{nc}", n, lay.n_params(nl, nc), lay.NSEG, lay.NALG, tableau.stages, fn, fe, step,
-               init, dense)
+    emit_solve(mod, f"solve_{nl}x{nc}", n, lay.n_params(nl, nc), lay.NSEG, lay.NALG, tableau.stages, fn, fa, fe,
+               step, init, dense)
     return mod
 
 

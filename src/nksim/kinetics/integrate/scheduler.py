@@ -30,7 +30,7 @@ STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 
 IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3  # what a lane does next
 
 
-def _algebraic(fr: Frame, rhs: ir.Function, i: ir.Value, n_saved: ir.Value) -> None:
+def _algebraic(fr: Frame, alg: ir.Function, i: ir.Value, n_saved: ir.Value) -> None:
     """Algebraic outputs of patient i at its saved points, W save points per right-hand-side call."""
     f, b = fr.f, fr.f.b
     ns = fr.a["ns"]
@@ -50,7 +50,7 @@ def _algebraic(fr: Frame, rhs: ir.Function, i: ir.Value, n_saved: ir.Value) -> N
                 b.store(b.load(fr.matrix("ys", b.add(row, j), k, fr.n)), fr.el(fr.YA, k, w))
             with f.range_(0, fr.nseg) as k:
                 b.store(b.load(fr.matrix("sg", b.add(row, j), k, fr.nseg)), fr.el(fr.SA, k, w))
-        b.call(rhs, [tt, fr.YA, fr.PA, fr.SA, fr.DA, fr.ALGA])
+        b.call(alg, [tt, fr.YA, fr.PA, fr.SA, fr.ALGA])
         for w in range(W):
             with b.if_then(b.icmp_signed("<", b.add(j0, i64(w)), n_saved)):
                 with f.range_(0, fr.nalg) as k:
@@ -65,7 +65,7 @@ def _save_segment(fr: Frame, w: ir.Value, i: ir.Value, j: ir.Value) -> None:
         b.store(b.load(fr.el(fr.SEG, k, w)), fr.matrix("sg", at, k, fr.nseg))
 
 
-def _boundaries(fr: Frame, rhs: ir.Function, event: ir.Function, nxt) -> None:
+def _boundaries(fr: Frame, alg: ir.Function, event: ir.Function, nxt) -> None:
     """Segment boundaries in every lane: events, saves, the end of a patient and the start of the next one."""
     f, b = fr.f, fr.f.b
     a = fr.a
@@ -104,7 +104,7 @@ def _boundaries(fr: Frame, rhs: ir.Function, event: ir.Function, nxt) -> None:
                          b.fcmp_ordered(">=", tw, a["t_end"]))
             with b.if_else(done) as (then, otherwise):
                 with then:  # the patient is finished
-                    _algebraic(fr, rhs, i, fr.get("js", w))
+                    _algebraic(fr, alg, i, fr.get("js", w))
                     for col, name in enumerate(("status", "n_acc", "n_rej")):
                         b.store(fr.get(name, w), fr.matrix("stats", i, col, 3))
                     fr.put("mode", w, i64(IDLE))
@@ -264,12 +264,14 @@ def _move_accepted(fr: Frame) -> None:
 
 
 def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: int, stages: int, rhs: ir.Function,
-               event: ir.Function, step: ir.Function, init: ir.Function, dense: ir.Function) -> ir.Function:
+               alg: ir.Function, event: ir.Function, step: ir.Function, init: ir.Function, dense: ir.Function
+               ) -> ir.Function:
     """Add the lane scheduler for a configuration (``n`` states, ``npar`` parameters, ``nseg`` segment values,
-    ``nalg`` algebraic outputs, a tableau of ``stages`` stages) calling the given model and step functions to
+    ``nalg`` algebraic outputs, a tableau of ``stages`` stages) calling the given model functions (``alg``: the
+    algebraic outputs alone, at saved points) and step functions to
     ``mod``: ``name(*ARGS)`` integrates patients ``rows`` from t0 to t_end and fills ys, als, sg (segment description
     at each save time) and stats (status, accepted and rejected steps) at those rows."""
-    for callee in (rhs, event, step, init, dense):  # each compiled once, not copied into the scheduler
+    for callee in (rhs, alg, event, step, init, dense):  # each compiled once, not copied into the scheduler
         callee.attributes.add("noinline")
     fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [t for _, t in ARGS]), name=name)
     # bookkeeping between step attempts: optimised for size (half the compile time of -O3 for it, no slower a run:
@@ -296,7 +298,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
     nxt = f.var(I64, i64(0))
     n_step = f.var(I64)
     with f.while_(lambda: ir.Constant(ir.IntType(1), 1)):
-        _boundaries(fr, rhs, event, nxt)
+        _boundaries(fr, alg, event, nxt)
         active = _count(fr, lambda w: b.icmp_signed("!=", fr.get("mode", w), i64(IDLE)))
         with b.if_then(b.icmp_signed("==", active, i64(0))):
             f.break_()
