@@ -40,6 +40,16 @@ def test_seed_trial_arms_are_built_in():
     assert sc.with_arm(None) is sc
 
 
+def test_cd19_dose_level_arms():
+    sc = nksim.load_scenario("bnhl-cd19-car-nk-il15-cb")
+    assert sc.control_arm == "ld-only" and list(sc.arms) == ["ld-only", "DL1", "DL2", "DL3"]
+    for k, arm in enumerate(("DL1", "DL2", "DL3")):
+        r = sc.with_arm(arm).regimen
+        assert r.dose_levels[r.dose_level - 1].value == 10.0 ** (5 + k)
+    ld = sc.with_arm("ld-only").regimen
+    assert ld.lymphodepletion == sc.regimen.lymphodepletion and set(ld.infusion_multipliers()) == {0.0}
+
+
 def test_unknown_arm_names_the_choices():
     with pytest.raises(InputError, match=r"arm = 'E' is not allowed; expected an arm of hcc-post-lt-allo-nk.*control, A, B, C, D"):
         nksim.load_scenario(HCC).with_arm("E")

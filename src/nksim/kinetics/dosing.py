@@ -338,7 +338,7 @@ def as_dosing(value: Any) -> DosingTable:
         first = pd.Series(inf[order]).groupby(ids[inf][order]).first().to_numpy()
         bad = t[first] != 0.0
         if bad.any():
-            fail("TIME", first[bad][0], "0 for a patient's first product infusion (CMT 1/2, AMT > 0): TIME is days "
+            fail("TIME", first[bad][0], "0 for a patient's first product infusion (CMT 1/2/8/9, AMT > 0): TIME is days "
                  "since the first infusion")
     # records: infusion rows with AMT 0 give no dose (as a zero dose gives no infusion event)
     keep = rows[~(np.isin(cmt[rows], INFUSION_CMTS) & (amt[rows] == 0.0))]

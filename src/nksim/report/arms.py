@@ -42,7 +42,7 @@ def km_figure(cmp: "ArmComparison") -> plt.Figure:
 
 
 def _days(v: float) -> str:
-    return "not reached" if not math.isfinite(v) else f"{v:g}"
+    return "not reached" if not math.isfinite(v) else f"{v:.4g}"
 
 
 def markdown(cmp: "ArmComparison") -> str:
