@@ -15,6 +15,7 @@ import nksim
 from nksim.arms import TABLE_COLUMNS
 from nksim.cli import app
 from nksim.errors import InputError
+from nksim.report.arms import markdown
 from nksim.spec.scenario import check_arms
 
 HCC = "hcc-post-lt-allo-nk"
@@ -157,3 +158,14 @@ def test_cli_arms_json_and_run_folder(tmp_path):
     assert "arm D" in (tmp_path / "d" / "scenario.yaml").read_text()
     bad = runner.invoke(app, ["run", HCC, "--arm", "D", "--arms", "all"])
     assert isinstance(bad.exception, InputError) and "either --arm" in str(bad.exception)
+
+
+def test_no_events_gives_no_hazard_ratio_and_valid_json():
+    """A horizon before any progression: log-rank chi2 0, hazard ratios not estimable (NaN, null in JSON)."""
+    sc = nksim.load_scenario(HCC).replace({"simulation.horizon_d": 25.0})
+    cmp = nksim.compare_arms(sc, arms="control,A", n_patients=4, seed=1)
+    assert (cmp.table.pfs_events == 0).all() and cmp.logrank_chi2 == 0.0
+    assert np.isnan(cmp.table.hazard_ratio_vs_control).all()
+    data = json.loads(json.dumps(cmp.to_dict(), allow_nan=False))
+    assert data["arms"][1]["hazard_ratio_vs_control"] is None and data["arms"][1]["median_pfs_d"] is None
+    assert "not estimable" in markdown(cmp)

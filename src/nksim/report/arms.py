@@ -54,8 +54,8 @@ def markdown(cmp: "ArmComparison") -> str:
              "control (95% CI) | description |", "|---|---|---|---|---|---|---|---|"]
     for r in cmp.table.itertuples():
         vs = "-" if r.arm == cmp.control else f"{r.logrank_chi2_vs_control:.3g} ({r.logrank_p_vs_control:.3g})"
-        hr = "-" if r.arm == cmp.control else (f"{r.hazard_ratio_vs_control:.3g} ({r.hazard_ratio_ci_low:.3g}-"
-                                              f"{r.hazard_ratio_ci_high:.3g})")
+        hr = ("-" if r.arm == cmp.control else "not estimable" if not math.isfinite(r.hazard_ratio_vs_control)
+              else f"{r.hazard_ratio_vs_control:.3g} ({r.hazard_ratio_ci_low:.3g}-{r.hazard_ratio_ci_high:.3g})")
         lines.append(f"| {r.arm} | {r.n} | {r.orr:.3f} ({r.orr_ci_low:.3f}-{r.orr_ci_high:.3f}) | {r.pfs_events} | "
                      f"{_days(r.median_pfs_d)} ({_days(r.median_pfs_ci_low_d)}-{_days(r.median_pfs_ci_high_d)}) | "
                      f"{vs} | {hr} | {r.description} |")

@@ -77,6 +77,7 @@ def analyze_arms(df: pd.DataFrame, reference: str | None = None) -> dict[str, An
     """ORR, KM PFS, log-rank and hazard ratios by arm (see module docstring). Arms in category order (or order of
     appearance); the reference defaults to the first."""
     from lifelines import CoxPHFitter, KaplanMeierFitter
+    from lifelines.exceptions import ConvergenceError
     from lifelines.statistics import logrank_test, multivariate_logrank_test
 
     need = {"arm", "pfs_months", "progressed", "response"}
@@ -106,11 +107,14 @@ def analyze_arms(df: pd.DataFrame, reference: str | None = None) -> dict[str, An
         if name != ref:
             lr = logrank_test(a["pfs_months"], ref_df["pfs_months"], a["progressed"], ref_df["progressed"])
             both = pd.concat([ref_df, a])
-            cph = CoxPHFitter().fit(
-                pd.DataFrame({"t": both["pfs_months"].to_numpy(), "e": both["progressed"].to_numpy(),
-                              "arm": (both["arm"] == name).astype(float).to_numpy()}), "t", "e")
-            hr = float(np.exp(cph.params_["arm"]))
-            lo, hi = np.exp(cph.confidence_intervals_.loc["arm"].to_numpy())
+            try:
+                cph = CoxPHFitter().fit(
+                    pd.DataFrame({"t": both["pfs_months"].to_numpy(), "e": both["progressed"].to_numpy(),
+                                  "arm": (both["arm"] == name).astype(float).to_numpy()}), "t", "e")
+                hr = float(np.exp(cph.params_["arm"]))
+                lo, hi = np.exp(cph.confidence_intervals_.loc["arm"].to_numpy())
+            except ConvergenceError:  # no events, or identical arms with too few patients: no hazard ratio
+                hr, lo, hi = float("nan"), float("nan"), float("nan")
             entry.update({"logrank_chi2": float(lr.test_statistic), "logrank_p": float(lr.p_value),
                           "hazard_ratio": hr, "hazard_ratio_ci95": [float(lo), float(hi)]})
         out["arms"][name] = entry
