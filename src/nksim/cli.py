@@ -1,35 +1,86 @@
-"""Command-line interface (typer). Sub-command groups come from the layer packages."""
+"""Command-line interface (typer). Sub-command groups come from the layer packages and are imported only when
+used (``nksim.cli_lazy``), so ``nksim --help`` stays fast."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from nksim.assay.cli import app as assay_app
-from nksim.calibrate.fit_cli import fit_command
+from nksim.cli_args import to_json
+from nksim.cli_lazy import LazyGroup
 from nksim.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, InputError, NksimError
-from nksim.export_cli import app as export_app
-from nksim.manufacturing.cli import app as manufacture_app
-from nksim.sensitivity.cli import sensitivity as sensitivity_cmd
-from nksim.spatial.cli import app as abm_app
-from nksim.trial.cli import app as trial_app
+
+EXIT_CODES = """Exit codes:
+
+0    success
+
+1    runtime failure: valid input, but the work failed (out of memory, disk full, an internal error)
+
+2    bad usage: unknown command or option, missing argument, wrong option type
+
+3    invalid input: a scenario, parameter, data file or output folder nksim refuses (one line per problem)
+
+130  interrupted (Ctrl-C); `run`, `demo` and `sensitivity` resume when the same command is run again, an ABM run \
+with `nksim abm resume RUN_FOLDER`"""
+
+RESUMABLE = {"run", "demo", "abm", "sensitivity"}  # commands whose rerun resumes (finished work is kept)
 
 app = typer.Typer(
+    cls=LazyGroup,
     help="nksim: simulate NK and CAR-NK cell therapy from product to virtual phase I trial.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(trial_app, name="trial")
-app.add_typer(abm_app, name="abm")
-app.add_typer(manufacture_app, name="manufacture")
-app.add_typer(assay_app, name="assay")
-app.add_typer(export_app, name="export")
-app.command("sensitivity")(sensitivity_cmd)
-app.command("fit")(fit_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nksim.version import __version__
+
+        typer.echo(f"nksim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                       help="print the installed nksim version and exit")) -> None:
+    """nksim: simulate NK and CAR-NK cell therapy from product to virtual phase I trial."""
+
+
+def _echo_json(obj: Any) -> None:
+    typer.echo(to_json(obj))
+
+
+def _warn(sc) -> None:
+    for note in sc.warnings():
+        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
+
+
+def _start_over(folder: Path) -> None:
+    """``--force``: remove a run folder nksim wrote (never a folder holding anything else)."""
+    import shutil
+
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    marks = ("scenario.yaml", "provenance.json", "chunks", "comparison.csv", "patients.parquet")
+    if not folder.is_dir() or (any(folder.iterdir()) and not any((folder / m).exists() for m in marks)):
+        raise InputError("--force", str(folder), "a run folder written by nksim (this one holds other files; "
+                         "nothing was deleted)")
+    shutil.rmtree(folder)
+
+
+def _run_json(result, folder: Path, report: Path) -> dict[str, Any]:
+    sc = result.scenario
+    return {"scenario": sc.name, "patients": len(result.patients), "seed": sc.simulation.seed,
+            "dose_level": sc.regimen.dose_level, "run_folder": str(folder), "report": str(report),
+            "files": sorted(p.name for p in Path(folder).iterdir() if p.is_file()),
+            "summary": result.summary().to_dict(orient="records")}
 
 
 @app.command()
@@ -41,26 +92,96 @@ def run(
     chunk_size: int = typer.Option(256, "--chunk-size", help="patients per chunk (written as each finishes)"),
     arm: Optional[str] = typer.Option(None, "--arm", help="one of the scenario's named arms (`nksim show` lists them)"),
     arms: Optional[str] = typer.Option(None, "--arms", help="compare arms (all, or A,B,...): as `nksim arms`"),
+    dose_level: Optional[int] = typer.Option(None, "--dose-level", "-d", help="dose level to give (1-based, as "
+                                             "regimen.dose_level; see `nksim show`)"),
+    set_: list[str] = typer.Option([], "--set", help="change a scenario field: PATH=VALUE, e.g. "
+                                   "regimen.infusion_days=[0,7,14] or k_car=0.5 (a bare registry name means "
+                                   "parameters.NAME); repeatable; checked like the file"),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="one run per value, PATH=V1,V2,...: e.g. "
+                                        "dose_level=1,2,3 or k_car=0.5,1,2; writes one folder per value and "
+                                        "comparison.csv / comparison.html side by side"),
+    force: bool = typer.Option(False, "--force", help="start the run folder over (delete what an earlier run "
+                               "wrote there) instead of resuming it"),
+    as_json: bool = typer.Option(False, "--json", help="print the result (run folder, files, clinical summary) as "
+                                 "JSON"),
 ) -> None:
     """Simulate a scenario's virtual cohort; write results, provenance and report.html into a run folder.
 
-    Re-running the same command resumes: finished chunks are kept and skipped."""
-    from nksim.runner import resolve, run_scenario
-
+    Re-running the same command resumes: finished chunks are kept and skipped (--force starts over)."""
+    from nksim.cli_args import parse_assignment, parse_sweep
     from nksim.outdirs import default_out
+    from nksim.runner import resolve, run_scenario
 
     if arms is not None:
         if arm is not None:
             raise InputError("--arm", arm, "either --arm (one arm) or --arms (a comparison), not both")
-        arms_command(scenario, patients, seed, arms, out, False)
+        arms_command(scenario, patients, seed, arms, out, as_json)
         return
     sc = resolve(scenario, patients, seed).with_arm(arm)
-    for note in sc.warnings():
-        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
+    changes = dict(parse_assignment(item, "--set") for item in set_)
+    if dose_level is not None:
+        changes["regimen.dose_level"] = dose_level
+    if changes:
+        sc = sc.replace(changes, where="--set" if set_ else "--dose-level")
+    _warn(sc)
     folder = out or default_out(sc.name, f"seed{sc.simulation.seed}")  # a slug of the name, always under runs/
-    result, report = run_scenario(sc, folder, chunk_size=chunk_size)
+    if sweep is not None:
+        path, values = parse_sweep(sweep)
+        folder = out or default_out(sc.name, f"seed{sc.simulation.seed}", "sweep", path.rsplit(".", 1)[-1])
+        _run_sweep(sc, path, values, folder, chunk_size, force, as_json)
+        return
+    if force:
+        _start_over(folder)
+    result, report = run_scenario(sc, folder, chunk_size=chunk_size, show_progress=not as_json)
+    if as_json:
+        _echo_json(_run_json(result, folder, report))
+        return
     typer.echo(f"{len(result.patients)} patients simulated; run folder: {folder}")
     typer.echo(f"report: {report}")
+
+
+def _run_sweep(sc, path: str, values: list, folder: Path, chunk_size: int, force: bool, as_json: bool) -> None:
+    from nksim.runner import run_scenario
+    from nksim.sweep import run_sweep, sweep_variants, wide
+
+    sweep_variants(sc, path, values)  # every value checked before anything runs
+    if force:
+        _start_over(folder)
+
+    def one(variant, sub: Path):
+        if not as_json:
+            typer.echo(f"{path} = {variant_value(variant, path)}: {sub}")
+        return run_scenario(variant, sub, chunk_size=chunk_size, show_progress=not as_json)[0]
+
+    table, report = run_sweep(sc, path, values, folder, one)
+    if as_json:
+        _echo_json({"scenario": sc.name, "sweep": path, "values": values, "run_folder": str(folder),
+                    "report": str(report), "comparison": table.to_dict(orient="records")})
+        return
+    _print_frame(wide(table))
+    typer.echo(f"comparison: {folder / 'comparison.csv'}, {report}")
+
+
+def variant_value(sc, path: str) -> Any:
+    """The value at a dotted ``path`` of a scenario (for messages)."""
+    cur: Any = sc.model_dump(mode="python")
+    for part in path.split("."):
+        cur = cur[int(part)] if isinstance(cur, list) else cur.get(part)
+    return cur
+
+
+def _print_frame(df) -> None:
+    """A DataFrame as a table that fits the terminal (COLUMNS when set; 80 columns when piped)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    table.add_column(df.index.name or "", overflow="fold")
+    for c in df.columns:
+        table.add_column(str(c), overflow="fold")
+    for idx, row in df.iterrows():
+        table.add_row(str(idx), *(str(v) for v in row))
+    Console(soft_wrap=False).print(table)
 
 
 @app.command("arms")
@@ -84,7 +205,7 @@ def arms_command(
     cmp = compare_arms(sc, arms=arms)
     paths = write_arms_report(cmp, folder)
     if as_json:
-        typer.echo(json.dumps({**cmp.to_dict(), "files": {k: str(v) for k, v in paths.items()}}, indent=2))
+        _echo_json({**cmp.to_dict(), "files": {k: str(v) for k, v in paths.items()}})
         return
     typer.echo(paths["md"].read_text().split("\n", 2)[2].rstrip())
     typer.echo(f"run folder: {folder} (KM curves {paths['png'].name}, report {paths['html'].name})")
@@ -93,12 +214,20 @@ def arms_command(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="run folder"),
-    patients: int = typer.Option(100, "--patients", "-n"),
+    patients: int = typer.Option(100, "--patients", "-n", help="number of virtual patients"),
+    force: bool = typer.Option(False, "--force", help="start the run folder over instead of resuming it"),
+    as_json: bool = typer.Option(False, "--json", help="print the result (run folder, files, clinical summary) as "
+                                 "JSON"),
 ) -> None:
     """Run the default scenario (unmodified allogeneic NK for HCC recurrence after liver transplantation)."""
     from nksim.runner import run_scenario
 
-    result, report = run_scenario("hcc-post-lt-allo-nk", out, n_patients=patients)
+    if force:
+        _start_over(out)
+    result, report = run_scenario("hcc-post-lt-allo-nk", out, n_patients=patients, show_progress=not as_json)
+    if as_json:
+        _echo_json(_run_json(result, out, report))
+        return
     typer.echo(f"demo: {len(result.patients)} virtual patients, scenario hcc-post-lt-allo-nk")
     typer.echo(f"results: {out}/trajectories.nc, {out}/patients.parquet")
     typer.echo(f"report:  {report.resolve()}")
@@ -110,6 +239,8 @@ def validate(
     schema: bool = typer.Option(False, "--schema", help="print the scenario JSON Schema instead"),
     list_names: Optional[str] = typer.Option(None, "--list", help="list the names a scenario may use: antigens, "
                                              "indications, criteria or chemokine_receptors (as `nksim catalog`)"),
+    as_json: bool = typer.Option(False, "--json", help="print the verdict as JSON: ok, name, problems, warnings "
+                                 "(exit code 3 when there are problems, as without --json)"),
 ) -> None:
     """Check a scenario file (field names, values, antigens, parameter names) without running it.
 
@@ -119,18 +250,33 @@ def validate(
     from nksim.spec.io import load_scenario
     from nksim.spec.scenario import Scenario, check_arms
 
+    from nksim.errors import InputErrors
+
     if schema:
         typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
         return
     if list_names is not None:
-        catalog(list_names, False)
+        catalog(list_names, as_json)
         return
     if file is None:
         raise typer.BadParameter("give a scenario file, --schema or --list", param_hint="FILE")
-    sc = check_arms(load_scenario(str(file)), str(file))  # every arm's changes too
-    typical_values(sc)  # checks every parameter name
-    for note in sc.warnings():
-        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
+    try:
+        sc = check_arms(load_scenario(str(file)), str(file))  # every arm's changes too
+        typical_values(sc)  # checks every parameter name
+    except InputError as exc:
+        if not as_json:
+            raise
+        problems = exc.problems if isinstance(exc, InputErrors) else [exc]
+        _echo_json({"ok": False, "file": str(file), "problems": [
+            {"field": p.field, "value": repr(p.value), "allowed": p.allowed, "message": str(p)} for p in problems],
+            "warnings": []})
+        raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        _echo_json({"ok": True, "file": str(file), "name": sc.name, "indication": sc.tumor.indication,
+                    "product": sc.product.name, "n_patients": sc.simulation.n_patients, "problems": [],
+                    "warnings": list(sc.warnings())})
+        return
+    _warn(sc)
     typer.echo(f"ok: {sc.name} ({sc.tumor.indication}, {sc.product.name}, {sc.simulation.n_patients} patients)")
 
 
@@ -159,26 +305,40 @@ def catalog(
 
 @app.command()
 def params(
+    name: Optional[str] = typer.Argument(None, help="one parameter to look up (default: the whole registry)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     module: Optional[str] = typer.Option(None, "--module", help="only this module (kinetics, population, ...)"),
 ) -> None:
-    """Print the parameter registry: default, unit, range, variability, source."""
+    """Print the parameter registry: default, unit, range, variability, status, source; or one parameter in full
+    (`nksim params k_car`)."""
+    from nksim.registry import load_registry
+
+    reg = load_registry()
+    if name is not None:
+        row = reg[name].as_dict()  # an unknown name: did you mean ..., exit code 3
+        if as_json:
+            _echo_json(row)
+            return
+        width = max(len(k) for k in row)
+        for k, v in row.items():
+            typer.echo(f"{k:{width}s}  {'' if v is None else v}")
+        return
+    if module is not None and module not in {p.module for p in reg.values()}:
+        raise InputError("--module", module, f"one of {', '.join(sorted({p.module for p in reg.values()}))}")
+    rows = reg.table(module)
+    if as_json:
+        _echo_json(rows)
+        return
     from rich.console import Console
     from rich.table import Table
 
-    from nksim.registry import load_registry
-
-    rows = load_registry().table(module)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
     table = Table(title=f"nksim parameter registry ({len(rows)} parameters)")
     for col in ("name", "module", "default", "unit", "range", "omega2", "status", "source"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["name"], r["module"], f"{r['default']:g}", r["unit"], f"{r['low']:g}-{r['high']:g}",
                       "" if r["iiv_omega2"] is None else f"{r['iiv_omega2']:g}", r["status"], r["source"])
-    Console(width=200).print(table)
+    Console().print(table)  # as wide as the terminal (COLUMNS when set; 80 columns when piped)
 
 
 @app.command()
@@ -199,13 +359,18 @@ def scenarios(as_json: bool = typer.Option(False, "--json", help="machine-readab
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="built-in scenario name or YAML file")) -> None:
+def show(
+    name: str = typer.Argument(..., help="built-in scenario name or YAML file"),
+    as_json: bool = typer.Option(False, "--json", help="the same scenario as JSON"),
+) -> None:
     """Print a scenario with every default filled in (YAML)."""
     from nksim.spec.io import dump_scenario, load_scenario
 
-    typer.echo(dump_scenario(load_scenario(name)))
-
-
+    sc = load_scenario(name)
+    if as_json:
+        typer.echo(sc.model_dump_json(indent=2))
+        return
+    typer.echo(dump_scenario(sc))
 
 
 @app.command()
@@ -277,6 +442,16 @@ def _crs_calibration(patients: int, seed: Optional[int], fit: bool, table: bool,
         typer.echo(df.to_json(orient="records", indent=2) if as_json else df.to_string(index=False))
 
 
+def interrupt_message(args: list[str]) -> str:
+    """What Ctrl-C prints: for a resumable command, that running it again continues where it stopped."""
+    words = [a for a in args if not a.startswith("-")]
+    if words and words[0] in RESUMABLE:
+        return ("interrupted: finished work is kept in the run folder; run the same command again to resume "
+                "(add --force to start over)" if words[0] in ("run", "demo", "sensitivity") else
+                "interrupted: `nksim abm resume RUN_FOLDER` continues from the last checkpoint")
+    return "interrupted"
+
+
 def main() -> None:
     """Entry point: user errors print one line (one per problem), never a traceback. Exit codes
     (``nksim.errors``, README "Exit codes"): 0 ok, 1 runtime failure, 2 bad usage, 3 invalid input, 130 interrupted."""
@@ -286,7 +461,7 @@ def main() -> None:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.secho("interrupted", fg=typer.colors.RED, err=True)
+        typer.secho(interrupt_message(sys.argv[1:]), fg=typer.colors.RED, err=True)
         sys.exit(EXIT_INTERRUPTED)
     except MemoryError:
         typer.secho("error: out of memory (fewer patients, a shorter horizon_d or a larger save_every_d need less)",

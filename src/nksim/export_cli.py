@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nksim.cli_args import parse_floats
+from nksim.cli_args import parse_floats, to_json
 from nksim.errors import InputError
 
 app = typer.Typer(help="Export simulated cohorts and the model in other tools' formats.", no_args_is_help=True)
@@ -34,6 +34,7 @@ def nonmem(
                                         "(default: every save time)"),
     covariates: Optional[str] = typer.Option(None, "--covariates", help="comma-separated patient-table columns, or "
                                              "none (default: the baseline covariates)"),
+    as_json: bool = typer.Option(False, "--json", help="print what was written as JSON"),
 ) -> None:
     """Write a cohort as a NONMEM-style dataset (ID, TIME, EVID, AMT, CMT, DV, MDV, DVID, covariates).
 
@@ -55,6 +56,10 @@ def nonmem(
         data = simulate(source, n_patients=patients, seed=seed, overrides=overrides)
     df = to_nonmem(data, observations=observations, times=_floats(times, "--times"), covariates=covariates)
     path = write_nonmem(df, out)
+    if as_json:
+        typer.echo(to_json({"file": str(path), "data_dictionary": str(sidecar_path(path)), "rows": len(df),
+                            "doses": int((df["EVID"] == 1).sum()), "patients": int(df["ID"].nunique())}))
+        return
     typer.echo(f"{len(df)} rows ({int((df['EVID'] == 1).sum())} doses) for {df['ID'].nunique()} patients: {path}")
     typer.echo(f"data dictionary (units per CMT/DVID): {sidecar_path(path)}")
 
@@ -66,6 +71,7 @@ def sbml(
     patient: str = typer.Option("0", "--patient", "-p", help="patient id (an integer >= 0, as nksim numbers "
                                 "patients) or 'typical' (patient 0 without between-patient variability)"),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", help="random seed (default: the scenario's)"),
+    as_json: bool = typer.Option(False, "--json", help="print what was written (and libsbml's counts) as JSON"),
 ) -> None:
     """Write one patient's kinetic model as SBML Level 3 Version 2 (libRoadRunner / Tellurium, COPASI, ...).
 
@@ -83,7 +89,11 @@ def sbml(
     problems = sbml_problems(text, units=False)
     errors = [p for p in problems if p[0] in ("Error", "Fatal")]
     who = "typical patient" if typical else f"patient {pid}"
-    typer.echo(f"SBML L3V2 model of {who}: {path} ({len(text) // 1024} KiB; libsbml: {len(errors)} errors, "
-               f"{len(problems) - len(errors)} warnings)")
+    if as_json:
+        typer.echo(to_json({"file": str(path), "patient": "typical" if typical else pid, "bytes": len(text),
+                            "libsbml_errors": len(errors), "libsbml_warnings": len(problems) - len(errors)}))
+    else:
+        typer.echo(f"SBML L3V2 model of {who}: {path} ({len(text) // 1024} KiB; libsbml: {len(errors)} errors, "
+                   f"{len(problems) - len(errors)} warnings)")
     if errors:
         raise NksimError(f"libsbml reports {len(errors)} errors in the exported file {path}: {errors[0][2]}")

@@ -26,6 +26,7 @@ def fit_command(
     n_starts: int = typer.Option(3, "--starts", help="optimizer starts: the registry value + prior draws"),
     seed: int = typer.Option(0, "--seed", help="seed of the prior draws and the VPC simulations"),
     out: Path = typer.Option(Path("runs/fit"), "--out", "-o", help="output folder"),
+    as_json: bool = typer.Option(False, "--json", help="print the estimates table, -2 log L and notes as JSON"),
 ) -> None:
     """Fit parameters to data by maximum likelihood; write calibration.yaml, estimates.csv, predictions.csv and
     goodness-of-fit plots (gof_*.png, VPC) into --out."""
@@ -37,6 +38,13 @@ def fit_command(
     mode = "population" if population else ("individual" if individual else "pooled")
     res, files = fit_file(data, out, free_params=free_params, scenario=scenario, error=error, mode=mode,
                           profile=profile, n_starts=n_starts, seed=seed)
+    if as_json:
+        from nksim.cli_args import to_json
+
+        typer.echo(to_json({"mode": mode, "objective": res.objective_value, "n_obs": res.n_obs,
+                            "estimates": res.table().to_dict(orient="records"), "notes": res.notes,
+                            "files": {k: str(p) for k, p in files.items()}}))
+        return
     typer.echo(res.summary())
     for note in res.notes:
         typer.echo(f"  note: {note}")

@@ -50,7 +50,7 @@ def check_resumable(out: Path, key: dict[str, Any]) -> None:
                              ) from None
         if old != key:
             diff = sorted(k for k in key if old.get(k) != key[k])
-            raise InputError("--out", str(out), f"a new folder, or the same run settings to resume (differs in {diff})")
+            raise InputError("--out", str(out), f"a new folder, the same run settings to resume (differs in {diff}), or --force to start it over")
     else:
         (out / CHUNK_DIR).mkdir(parents=True, exist_ok=True)
         write_json(marker, key)

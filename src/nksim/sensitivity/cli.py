@@ -31,6 +31,7 @@ def sensitivity(
     out: Path = typer.Option(Path("runs/sens"), "--out", help="run folder (resumes a run of the same "
                                                               "configuration)"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG figures"),
+    as_json: bool = typer.Option(False, "--json", help="print the indices and the run's provenance as JSON"),
 ) -> None:
     """Global sensitivity analysis: indices table (CSV), provenance (JSON), tornado and index plots."""
     from rich.console import Console
@@ -42,7 +43,13 @@ def sensitivity(
     check_method(method)
     check_n(method, n)
     res = run_sensitivity(scenario, params=params, outputs=outputs, method=method, n=n, patients=patients,
-                          seed=seed, out=out, second_order=second_order, progress=True, plots=not no_plots)
+                          seed=seed, out=out, second_order=second_order, progress=not as_json, plots=not no_plots)
+    if as_json:
+        from nksim.cli_args import to_json
+
+        print(to_json({"provenance": res.provenance, "indices": res.indices.to_dict(orient="records"),
+                       "baseline": res.baseline, "run_folder": str(out)}))
+        return
     p = res.provenance
     who = "one typical patient" if p["patients_per_sample"] == 1 else f"{p['patients_per_sample']} patients"
     console.print(f"[bold]{p['scenario']}[/bold]: {method}, {len(p['params'])} parameters, N = {n}, "

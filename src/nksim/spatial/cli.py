@@ -14,12 +14,12 @@ from nksim.spatial.pictures import attach_recorder
 app = typer.Typer(help="Spatial agent-based model of NK cells in the tumor microenvironment.", no_args_is_help=True)
 
 
-def _progress_run(sim, checkpoint: Path, every: int) -> float:
+def _progress_run(sim, checkpoint: Path, every: int, show: bool = True) -> float:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                  TimeElapsedColumn(), TimeRemainingColumn()) as bar:
+                  TimeElapsedColumn(), TimeRemainingColumn(), disable=not show) as bar:
         task = bar.add_task(f"abm {sim.spec.name} seed {sim.seed}", total=1.0,
                             completed=sim.scalars["fstep"] / max(1, sim.total_fsteps))
         sim.run(checkpoint=checkpoint, checkpoint_every_steps=every,
@@ -27,12 +27,21 @@ def _progress_run(sim, checkpoint: Path, every: int) -> float:
     return time.perf_counter() - t0
 
 
-def _finish(sim, out: Path, wall: float) -> None:
+def _finish(sim, out: Path, wall: float, as_json: bool = False) -> None:
+    from nksim.cli_args import to_json
     from nksim.spatial.outputs import write_outputs
 
     files = write_outputs(sim, out)
     s = sim.dataset()
     last = s.isel(time=-1)
+    if as_json:
+        keys = ("tumor_antigen_pos", "tumor_antigen_neg", "nk_total", "nk_exhausted", "kills_car", "kills_nat",
+                "kills_adcc")
+        typer.echo(to_json({"scenario": sim.spec.name, "seed": sim.seed, "day": float(last.time),
+                            **{k: int(last[k]) for k in keys}, "agent_updates": sim.agent_updates(),
+                            "wall_seconds": wall, "run_folder": str(out),
+                            "files": {k: str(p) for k, p in files.items()}}))
+        return
     typer.echo(f"{sim.spec.name} seed {sim.seed}: day {float(last.time):.2f}, tumor Ag+ {int(last.tumor_antigen_pos)}, "
                f"Ag- {int(last.tumor_antigen_neg)}, NK alive {int(last.nk_total)} (exhausted {int(last.nk_exhausted)}), "
                f"kills CAR {int(last.kills_car)} / natural {int(last.kills_nat)} / ADCC {int(last.kills_adcc)}")
@@ -50,6 +59,7 @@ def run(
     seed: int = typer.Option(0, "--seed", help="random seed (non-negative)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/abm-<name>-<seed>)"),
     checkpoint_every: int = typer.Option(24, "--checkpoint-every", help="tumor steps between checkpoints (0: end only)"),
+    as_json: bool = typer.Option(False, "--json", help="print the end state and output files as JSON"),
 ) -> None:
     """Run a spatial scenario; writes results.nc, PNG snapshots, tumor.gif, histograms and a checkpoint."""
     from nksim.spatial.model import Simulation
@@ -69,16 +79,19 @@ def run(
     out = prepare_out(out or default_out("abm", spec.name, seed))  # a name-derived folder stays under runs/
     sim = Simulation.create(spec, seed=seed, days=days)
     attach_recorder(sim, out)  # per-agent tables at every snapshot (agents/agents_<k>.csv)
-    wall = _progress_run(sim, out / "checkpoint.npz", checkpoint_every)
-    _finish(sim, out, wall)
+    wall = _progress_run(sim, out / "checkpoint.npz", checkpoint_every, show=not as_json)
+    _finish(sim, out, wall, as_json)
 
 
 @app.command("resume")
-def resume(run_dir: Path = typer.Argument(..., help="run folder holding checkpoint.npz")) -> None:
+def resume(
+    run_dir: Path = typer.Argument(..., help="run folder holding checkpoint.npz"),
+    as_json: bool = typer.Option(False, "--json", help="print the end state and output files as JSON"),
+) -> None:
     """Resume a run from its last checkpoint; the result equals an uninterrupted run with the same seed."""
     from nksim.spatial.model import Simulation
 
     sim = Simulation.resume(Path(run_dir) / "checkpoint.npz")
     attach_recorder(sim, Path(run_dir))
-    wall = _progress_run(sim, Path(run_dir) / "checkpoint.npz", 24)
-    _finish(sim, Path(run_dir), wall)
+    wall = _progress_run(sim, Path(run_dir) / "checkpoint.npz", 24, show=not as_json)
+    _finish(sim, Path(run_dir), wall, as_json)

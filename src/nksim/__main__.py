@@ -1,0 +1,3 @@
+from nksim.cli import main
+
+main()
