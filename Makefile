@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean screenshots
+.PHONY: demo test bench docs install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[docs]"
+	$(BIN)/python -m nksim.registry_docs
+	$(BIN)/mkdocs build --strict
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cohort.py
 
@@ -29,4 +34,4 @@ screenshots: $(STAMP)  # report and ABM pictures in headless Chromium (Debian: a
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site

@@ -41,6 +41,7 @@ def cases(tmp: Path) -> dict[tuple[str, ...], list[list[str]]]:
     abm = tmp / "abm"
     return {
         ("run",): [["run", "hcc-post-lt-allo-nk", "-n", "3", "--seed", "2", "--out", str(run)]],
+        ("arms",): [["arms", "hcc-post-lt-allo-nk", "-n", "3", "--arms", "all", "--out", str(tmp / "arms")]],
         ("demo",): [["demo", "-n", "2", "--out", str(tmp / "demo")]],
         ("validate",): [["validate", "hcc-gpc3-car-nk-il15"], ["validate", str(bad)]],
         ("show",): [["show", "hcc-gpc3-car-nk-il15"]],
