@@ -6,7 +6,8 @@ Layout of ``OUT``::
     provenance.json      version, seed, registry hash, backend, chunk size, timings
     chunks/chunk_00000.nc, chunks/patients_00000.parquet, ...   written as each chunk finishes
     trajectories.nc      all chunks joined (NetCDF4 via h5netcdf)
-    patients.parquet     one row per patient
+    patients.parquet     one row per patient (responses as ordered categoricals, units in the Parquet metadata)
+    scans.parquet        one row per patient and scan: day, response, burden (``nksim.io.tidy``)
 
 A run that stops (error, Ctrl-C) keeps its finished chunks; running the same command again skips them.
 """
@@ -79,8 +80,11 @@ def finalize(out: Path, parts: list[xr.Dataset], tables: list[pd.DataFrame], att
                                                         compat="override", join="outer")
     traj.attrs.update({k: (v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)) for k, v in attrs.items()})
     patients = pd.concat(tables)
+    from nksim.io.tidy import time_attrs, write_tidy_tables
+
+    traj["time"].attrs.update(time_attrs())  # CF-style time coordinate
     traj.to_netcdf(out / "trajectories.nc", engine="h5netcdf")
-    parquet_safe(patients).to_parquet(out / "patients.parquet")
+    write_tidy_tables(out, patients)  # patients.parquet (categorical responses, units) and scans.parquet
     return traj, patients
 
 

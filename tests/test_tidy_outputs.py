@@ -1,0 +1,84 @@
+"""Tidy run-folder outputs (issue 17 item 3): a long per-scan table beside the per-patient table, response columns
+as ordered categoricals, units in the Parquet metadata, a CF-style time coordinate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from nksim.io.tidy import (RESPONSE_DTYPE, categorical_responses, column_units, parquet_units, scan_table,
+                           write_tidy_tables)
+
+
+def wide_table() -> pd.DataFrame:
+    df = pd.DataFrame({
+        "best_response": ["PR", "PD", None],
+        "resp_d28": ["SD", "PD", None], "resp_d56": ["PR", None, "NE"],
+        "burden_d28": [40.0, 60.0, np.nan], "burden_d56": [25.0, np.nan, np.nan],
+        "baseline_burden_mm": [50.0, 45.0, np.nan], "pfs_days": [100.0, 28.0, 5.0], "k_car": [2.0, 1.0, 3.0],
+        "peak_nk_per_ul": [1.0, 2.0, 3.0], "dlt": [False, True, False],
+    }, index=pd.Index([4, 7, 9], name="patient"))
+    return df
+
+
+def test_scan_table_is_the_wide_columns_long():
+    long = scan_table(wide_table())
+    assert list(long.columns) == ["patient", "day", "response", "burden"]
+    assert len(long) == 3 * 2 and long["response"].dtype == RESPONSE_DTYPE
+    row = long[(long.patient == 4) & (long.day == 56)].iloc[0]
+    assert row.response == "PR" and row.burden == 25.0
+    assert long[(long.patient == 7) & (long.day == 56)].response.isna().all()  # not done -> missing
+    assert long["day"].tolist() == [28.0, 56.0] * 3
+
+
+def test_responses_are_ordered_categoricals():
+    df = categorical_responses(wide_table())
+    assert df["best_response"].dtype == RESPONSE_DTYPE and df["resp_d28"].dtype == RESPONSE_DTYPE
+    assert (df["best_response"] >= "PR").tolist() == [True, False, False]
+    assert df["best_response"].isna().tolist() == [False, False, True]
+    assert wide_table()["best_response"].dtype == object  # input untouched
+
+
+def test_units_from_registry_and_names():
+    u = column_units(wide_table())
+    assert u["k_car"] == "kills/(NK d)" and u["pfs_days"] == "d" and u["burden_d28"] == "mm"
+    assert u["peak_nk_per_ul"] == "cells/uL" and "best_response" not in u and "dlt" not in u
+    lugano = wide_table().assign(baseline_spd_mm2=[100.0, 90.0, np.nan])
+    assert column_units(lugano)["burden_d56"] == "mm2"
+
+
+def test_parquet_files_carry_units_and_categories(tmp_path):
+    paths = write_tidy_tables(tmp_path, wide_table())
+    pts = pd.read_parquet(paths["patients"])
+    assert pts["best_response"].dtype == RESPONSE_DTYPE and pts.index.name == "patient"
+    assert parquet_units(paths["patients"])["pfs_days"] == "d"
+    import pyarrow.parquet as pq
+
+    field = pq.read_schema(paths["patients"]).field("baseline_burden_mm")
+    assert field.metadata[b"unit"] == b"mm"
+    scans = pd.read_parquet(paths["scans"])
+    assert scans["response"].dtype == RESPONSE_DTYPE and parquet_units(paths["scans"]) == {"day": "d", "burden": "mm"}
+
+
+@pytest.mark.slow
+def test_run_folder_writes_scans_beside_patients(tmp_path):
+    from nksim.runner import run_scenario
+
+    out = tmp_path / "run"
+    result, _ = run_scenario("hcc-post-lt-allo-nk", out, n_patients=3, seed=2, show_progress=False)
+    pts = pd.read_parquet(out / "patients.parquet")
+    scans = pd.read_parquet(out / "scans.parquet")
+    n_scans = sum(c.startswith("resp_d") for c in pts.columns)
+    assert len(scans) == len(pts) * n_scans and set(scans["patient"]) == set(pts.index)
+    assert pts["best_response"].dtype == RESPONSE_DTYPE
+    # the long table holds exactly the wide table's values
+    day = scans["day"].iloc[0]
+    col = f"burden_d{int(day)}"
+    first = scans[scans.day == day].set_index("patient")["burden"]
+    np.testing.assert_array_equal(first.loc[pts.index].to_numpy(), pts[col].to_numpy())
+    assert parquet_units(out / "patients.parquet")["weight_kg"] == "kg"
+    with xr.open_dataset(out / "trajectories.nc", engine="h5netcdf") as ds:
+        assert ds["time"].attrs["standard_name"] == "time" and ds["time"].attrs["units"] == "d"
+        assert ds["time"].dtype.kind == "f"  # not decoded into datetimes
