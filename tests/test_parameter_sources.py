@@ -44,3 +44,13 @@ def test_parameters_page_is_generated_from_the_registry():
     assert sum(int(n) for _, n in counts) == len(reg)
     assert Path(DEFAULT_PATH).read_text(encoding="utf-8") == page, \
         "docs/parameters.md is stale: run `python -m nksim.registry_docs`"
+
+
+def test_shipped_data_files_cite_no_unshipped_notes():
+    data = resources.files("nksim").joinpath("data")
+    hits = []
+    for sub in ("scenarios", "spatial", "manufacturing", "calibration"):
+        for f in data.joinpath(sub).iterdir():
+            if f.name.endswith(".yaml"):
+                hits += [f"{sub}/{f.name}: {m.group(0)}" for m in UNSHIPPED.finditer(f.read_text())]
+    assert hits == []

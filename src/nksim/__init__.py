@@ -22,9 +22,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from nksim.version import __version__ as __version__
-
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "__version__": ("nksim.version", "__version__"),
     "Scenario": ("nksim.spec.scenario", "Scenario"),
     "SimulationResult": ("nksim.engine", "SimulationResult"),
     "compare_arms": ("nksim.arms", "compare_arms"),
@@ -40,6 +39,7 @@ __all__ = ["Scenario", "SimulationResult", "compare_arms", "list_scenarios", "lo
            "to_sbml", "__version__"]
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names directly
+    from nksim.version import __version__
     from nksim.arms import compare_arms
     from nksim.engine import SimulationResult, simulate
     from nksim.io.nonmem import read_nonmem, to_nonmem

@@ -379,7 +379,7 @@ def calibration(
     seed: Optional[int] = typer.Option(None, "--seed", "-s"),
     as_json: bool = typer.Option(False, "--json"),
     fit_crs: bool = typer.Option(False, "--fit-crs", help="re-fit the CRS thresholds on the CAR-T-like cohort "
-                                 "(MODEL.md 12 step 2) and print them next to the registry's"),
+                                 "(docs/calibration.md, CRS thresholds) and print them next to the registry's"),
     crs_table: bool = typer.Option(False, "--crs-table", help="CAR-NK CRS incidence across the NK/T release "
                                    "ratio (step 3: reported, never tuned)"),
     abc: bool = typer.Option(False, "--abc", help="fit --free parameters to --target targets by ABC-SMC "
