@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -109,6 +110,8 @@ def test_run_with_set_and_force_then_sweep(tmp_path):
     table = pd.read_csv(sw / "comparison.csv")
     assert list(dict.fromkeys(table["value"])) == [1, 3] and set(table["path"]) == {"regimen.dose_level"}
     assert "ORR" in set(table["metric"]) and (sw / "comparison.html").exists()
+    hr = table[table.metric == "PFS hazard ratio vs 1"].set_index("value")["estimate"]
+    assert hr.loc[1] == 1.0 and (np.isnan(hr.loc[3]) or hr.loc[3] > 0)  # the first value is the reference
     for level in (1, 3):
         assert f"dose_level: {level}" in (sw / f"dose_level-{level}" / "scenario.yaml").read_text()
     rows = [x for x in r.stdout.splitlines() if "│" in x or "┃" in x]

@@ -5,6 +5,8 @@ Layout of ``OUT``::
 
     <leaf>-<value>/      one run folder per value (scenario.yaml, patients.parquet, report.html, ...)
     comparison.csv       long table: path, value, metric, estimate, ci_low, ci_high, n_events, n, unit, run_folder
+                         (the clinical summary of each run, and PFS hazard ratio / log-rank p against the first
+                         value: the same virtual patients in every run, as `nksim arms` compares arms)
     comparison.html      the metrics side by side (one column per value) with links to each run's report
 """
 
@@ -41,12 +43,44 @@ def comparison_table(path: str, values: list[Any], summaries: list[pd.DataFrame]
     return pd.concat(frames, ignore_index=True)
 
 
+def pfs_contrasts(values: list[Any], patients: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Per value, the PFS hazard ratio and log-rank p against the first value (the same patients in every run),
+    as summary rows; from ``nksim.trial.multiarm.analyze_arms``, as ``nksim arms`` computes them."""
+    from nksim.arms import DAYS_PER_MONTH
+    from nksim.trial.multiarm import analyze_arms
+
+    names = [str(v) for v in values]
+    df = pd.concat([pd.DataFrame({"arm": n, "pfs_months": p["pfs_days"].to_numpy(float) / DAYS_PER_MONTH,
+                                  "progressed": p["pfs_event"].astype(int).to_numpy(),
+                                  "response": p["best_response"].isin(["CR", "PR"]).astype(int).to_numpy()})
+                    for n, p in zip(names, patients)], ignore_index=True)
+    df["arm"] = pd.Categorical(df["arm"], categories=names)
+    res = analyze_arms(df, reference=names[0])
+    nan = float("nan")
+    frames = []
+    for n, p in zip(names, patients):
+        e = res["arms"][n]
+        lo, hi = e.get("hazard_ratio_ci95", [nan, nan])
+        events = int(p["pfs_event"].astype(int).sum())
+        frames.append(pd.DataFrame([
+            {"metric": f"PFS hazard ratio vs {names[0]}",
+             "estimate": 1.0 if n == names[0] else e.get("hazard_ratio", nan), "ci_low": lo,
+             "ci_high": hi, "n_events": events, "n": len(p), "unit": "ratio"},
+            {"metric": f"PFS log-rank p vs {names[0]}", "estimate": e.get("logrank_p", nan), "ci_low": nan,
+             "ci_high": nan, "n_events": events, "n": len(p), "unit": "p"}]))
+    return frames
+
+
 def wide(table: pd.DataFrame) -> pd.DataFrame:
     """Metric rows x value columns, each cell ``estimate [ci_low, ci_high]`` (rates in %)."""
     def cell(r: pd.Series) -> str:
         scale, unit = (100.0, "%") if r["unit"] == "fraction" else (1.0, f" {r['unit']}" if r["unit"] else "")
         if pd.isna(r["estimate"]):
             return "n/a"
+        if r["unit"] in ("p", "ratio"):
+            scale, unit = 1.0, ""
+        if pd.isna(r["ci_low"]) and pd.isna(r["ci_high"]):
+            return f"{r['estimate'] * scale:.3g}{unit}"
         return f"{r['estimate'] * scale:.3g}{unit} [{r['ci_low'] * scale:.3g}, {r['ci_high'] * scale:.3g}]"
 
     t = table.assign(cell=table.apply(cell, axis=1))
@@ -73,6 +107,8 @@ def run_sweep(sc: Scenario, path: str, values: list[Any], out: Path,
     """Run each variant with ``run(scenario, folder) -> SimulationResult`` and write the comparison."""
     variants = sweep_variants(sc, path, values)
     folders = [sweep_folder(out, path, v) for v in values]
-    summaries = [run(v, f).summary() for v, f in zip(variants, folders)]
+    results = [run(v, f) for v, f in zip(variants, folders)]
+    contrasts = pfs_contrasts(values, [r.patients for r in results])
+    summaries = [pd.concat([r.summary(), c], ignore_index=True) for r, c in zip(results, contrasts)]
     table = comparison_table(path, values, summaries, folders)
     return table, write_comparison(out, table, f"nksim sweep: {sc.name}, {path} = {', '.join(map(str, values))}")
