@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from conftest import small
 
+from nksim.io.run_folder import open_trajectories
 from nksim.runner import run_scenario
 
 
@@ -18,19 +18,20 @@ def test_run_folder_and_resume(tmp_path):
     sc = small("hcc-post-lt-allo-nk", n=5, horizon=40.0)
     out = tmp_path / "run"
     res, report = run_scenario(sc, out, chunk_size=2, show_progress=False)
-    for f in ("scenario.yaml", "provenance.json", "trajectories.nc", "patients.parquet", "report.html"):
+    for f in ("scenario.yaml", "provenance.json", "run_key.json", "trajectories/part-00002.zarr.zip", "patients.parquet",
+              "report.html"):
         assert (out / f).exists(), f
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seed"] == sc.simulation.seed and prov["chunks"] == 3 and prov["chunks_resumed"] == 0
     html = report.read_text()
     assert html.count("data:image/png;base64") >= 4 and "<script src" not in html
-    first = xr.load_dataset(out / "trajectories.nc", engine="h5netcdf")
+    first = open_trajectories(out).load()
     # simulate an interruption: the last chunk is lost; re-running resumes and gives the same numbers
-    (out / "chunks" / "chunk_00002.nc").unlink()
+    (out / "chunks" / "part-00002.json").unlink()
     res2, _ = run_scenario(sc, out, chunk_size=2, show_progress=False)
     prov2 = json.loads((out / "provenance.json").read_text())
     assert prov2["chunks_resumed"] == 2
-    second = xr.load_dataset(out / "trajectories.nc", engine="h5netcdf")
+    second = open_trajectories(out)
     np.testing.assert_array_equal(first.viable_cells.values, second.viable_cells.values)
     pts = pd.read_parquet(out / "patients.parquet")
     assert list(pts.index) == [0, 1, 2, 3, 4]

@@ -132,7 +132,7 @@ def test_tiny_run_at_the_edges_of_the_allowed_domain(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     folder = tmp_path / "runs" / f"escape-seed{2**63 - 1}"
     assert (folder / "report.html").exists()
-    traj = __import__("xarray").open_dataset(folder / "trajectories.nc")
+    traj = __import__("nksim.io.run_folder").io.run_folder.open_trajectories(folder)
     assert np.isfinite(traj["tumor_viable_total"].values).all()
 
 

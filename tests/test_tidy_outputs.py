@@ -79,6 +79,8 @@ def test_run_folder_writes_scans_beside_patients(tmp_path):
     first = scans[scans.day == day].set_index("patient")["burden"]
     np.testing.assert_array_equal(first.loc[pts.index].to_numpy(), pts[col].to_numpy())
     assert parquet_units(out / "patients.parquet")["weight_kg"] == "kg"
-    with xr.open_dataset(out / "trajectories.nc", engine="h5netcdf") as ds:
+    from nksim.io.run_folder import open_trajectories
+
+    with open_trajectories(out) as ds:
         assert ds["time"].attrs["standard_name"] == "time" and ds["time"].attrs["units"] == "d"
         assert ds["time"].dtype.kind == "f"  # not decoded into datetimes

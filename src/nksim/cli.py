@@ -61,6 +61,10 @@ def _warn(sc) -> None:
         typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
 
 
+def _warn_line(message: str) -> None:
+    typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
+
+
 def _start_over(folder: Path) -> None:
     """``--force``: remove a run folder nksim wrote (never a folder holding anything else)."""
     import shutil
@@ -104,10 +108,15 @@ def run(
                                "wrote there) instead of resuming it"),
     as_json: bool = typer.Option(False, "--json", help="print the result (run folder, files, clinical summary) as "
                                  "JSON"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Dask worker processes on this machine "
+                                          "(a LocalCluster for N > 1; same numbers as one process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a running Dask scheduler "
+                                            "(e.g. tcp://host:8786); the run folder must be reachable from here"),
 ) -> None:
     """Simulate a scenario's virtual cohort; write results, provenance and report.html into a run folder.
 
-    Re-running the same command resumes: finished chunks are kept and skipped (--force starts over)."""
+    Re-running the same command resumes: finished chunks are checked and skipped, damaged ones computed again
+    (--force starts over). --workers/--scheduler run the chunks on Dask (docs/cluster.md)."""
     from nksim.cli_args import parse_assignment, parse_sweep
     from nksim.outdirs import default_out
     from nksim.runner import resolve, run_scenario
@@ -130,9 +139,13 @@ def run(
         folder = out or default_out(sc.name, f"seed{sc.simulation.seed}", "sweep", path.rsplit(".", 1)[-1])
         _run_sweep(sc, path, values, folder, chunk_size, force, as_json)
         return
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers", workers, "either --workers (a cluster on this machine) or --scheduler (an "
+                         "existing one), not both")
     if force:
         _start_over(folder)
-    result, report = run_scenario(sc, folder, chunk_size=chunk_size, show_progress=not as_json)
+    result, report = run_scenario(sc, folder, chunk_size=chunk_size, show_progress=not as_json, workers=workers,
+                                  scheduler=scheduler, log=_warn_line)
     if as_json:
         _echo_json(_run_json(result, folder, report))
         return

@@ -16,6 +16,7 @@ import xarray as xr
 from nksim.version import __version__
 from nksim.errors import InputError
 from nksim.kinetics.inputs import EngineInputs, build_inputs, check_overrides
+from nksim.io.sinks import ChunkSink, MemorySink
 from nksim.kinetics.outputs import READOUT_VARIABLES, Outputs, OutputsSpec, merged_grid
 from nksim.kinetics.trajectories import to_dataset
 from nksim.population.sampling import sample_patients, typical_values
@@ -175,11 +176,39 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[np.ndarray]:
         yield np.arange(start, min(n, start + chunk_size))
 
 
+def compute_chunk(scenario: Scenario, ids: np.ndarray, overrides: Mapping[str, Any], backend: str,
+                  outputs: Outputs | None = None) -> tuple[xr.Dataset, pd.DataFrame]:
+    """Sample and simulate the patients ``ids`` (the unit of work a Dask worker runs)."""
+    return simulate_chunk(scenario, sample_patients(scenario, ids), overrides, backend, outputs=outputs)
+
+
+def run_key(scenario: Scenario, n: int, chunk_size: int, backend: str, patient_ids: np.ndarray | None,
+            overrides: Mapping[str, Any], outputs: Outputs | None = None) -> dict[str, Any]:
+    """Everything that fixes a run's numbers and its chunks (a resumable sink refuses to mix runs that differ)."""
+    import hashlib
+    import pickle
+
+    key: dict[str, Any] = {"scenario": dump_scenario(scenario), "chunk_size": chunk_size, "n_patients": n,
+                           "backend": backend}
+    if outputs is not None and outputs != Outputs.parse(None):
+        key["outputs"] = repr(outputs)
+    if patient_ids is not None:
+        key["patient_ids_sha256"] = hashlib.sha256(np.ascontiguousarray(patient_ids, dtype=np.int64)).hexdigest()
+    if overrides:
+        try:
+            blob = pickle.dumps(dict(sorted(overrides.items())), protocol=4)
+        except Exception:  # an override that does not pickle: its text stands in
+            blob = repr(sorted(overrides.items())).encode()
+        key["overrides_sha256"] = hashlib.sha256(blob).hexdigest()
+    return key
+
+
 def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int | None = None,
              backend: str = "compiled", chunk_size: int | None = None, overrides: Mapping[str, Any] | None = None,
              patient_ids: np.ndarray | None = None, workers: int | None = None,
              progress: bool | Callable[[int, int], None] = False, arm: str | None = None,
-             outputs: OutputsSpec | None = None) -> SimulationResult:
+             outputs: OutputsSpec | None = None, sink: ChunkSink | None = None,
+             scheduler: Any = None) -> SimulationResult:
     """Simulate a virtual cohort.
 
     ``scenario``: a Scenario, a built-in name or a YAML path. ``n_patients``/``seed`` override the scenario's.
@@ -191,6 +220,10 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     (baseline and scan days), ``"summary"`` (none: the patient table only, in chunks of at most
     ``SUMMARY_CHUNK`` patients unless ``chunk_size`` says otherwise, so memory stays O(chunk)), a grid of days, or a
     list of variable names (``nksim.kinetics.outputs``). The patient table is the same whatever ``outputs``.
+    ``sink``: where finished chunks go: in memory (default) or ``nksim.io.run_folder.RunFolder(path)`` (compressed
+    files, resumable, memory O(chunk); ``.trajectories`` then opens lazily from the folder). ``scheduler``: run the
+    chunks on a Dask cluster: a ``distributed.Client`` or a scheduler address (same numbers as in one process).
+    ``progress``: a bar (True) or a callable ``(chunks done, patients done)``.
     """
     out = Outputs.parse(outputs)
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -227,38 +260,46 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         from nksim.kinetics.solver import set_workers
 
         set_workers(int(workers))
-    parts: list[xr.Dataset] = []
-    tables: list[pd.DataFrame] = []
+    sink = MemorySink() if sink is None else sink
     chunks = list(iter_chunks(n, size))
-    bar = _progress(progress, len(chunks), n)
-    for k, idx in enumerate(chunks):
-        patients = sample_patients(sc, ids[idx])
-        ds, table = simulate_chunk(sc, patients, _slice_overrides(ov, idx, n), backend, outputs=out)
-        parts.append(ds)
-        tables.append(table)
-        bar(k + 1, int(idx[-1]) + 1)
-    traj = parts[0] if len(parts) == 1 else xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal",
-                                                        compat="override", join="outer")
+    todo = sink.open(run_key(sc, n, size, backend, patient_ids, ov, out), [ids[idx] for idx in chunks])
+    jobs = {k: (sc, ids[chunks[k]], _slice_overrides(ov, chunks[k], n), backend, out) for k in todo}
+    bar = _progress(progress, len(chunks), n, sc.name)
+    done_chunks, done_patients = len(chunks) - len(todo), n - sum(len(chunks[k]) for k in todo)
+    if done_chunks:
+        bar(done_chunks, done_patients)
+    from nksim.scaleout import run_jobs
+
+    try:
+        for k, payload in run_jobs(compute_chunk, jobs, sink.encode, scheduler, workers):
+            sink.store(k, payload)
+            done_chunks, done_patients = done_chunks + 1, done_patients + len(chunks[k])
+            bar(done_chunks, done_patients)
+    finally:
+        bar(-1, done_patients)  # closes a bar
     prov = provenance(sc, backend)
-    traj.attrs.update({k: (str(v) if not isinstance(v, (int, float, str)) else v) for k, v in prov.items()})
-    return SimulationResult(traj, pd.concat(tables), sc, prov)
+    prov.update({"chunk_size": size, **sink.stats})
+    traj, table = sink.finish(prov)
+    return SimulationResult(traj, table, sc, prov)
 
 
-def _progress(progress: bool | Callable[[int, int], None], n_chunks: int, n: int) -> Callable[[int, int], None]:
+def _progress(progress: bool | Callable[[int, int], None], n_chunks: int, n: int,
+              name: str = "") -> Callable[[int, int], None]:
+    """``update(chunks done, patients done)``; ``update(-1, m)`` closes the bar."""
     if callable(progress):
-        return progress
+        return lambda k, m: None if k < 0 else progress(k, m)
     if not progress or n_chunks < 2:
         return lambda k, m: None
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    prog = Progress(transient=False)
-    task = prog.add_task(f"simulating {n} patients", total=n)
+    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), transient=False)
+    task = prog.add_task(f"{name + ': ' if name else ''}patients", total=n)
     prog.start()
 
     def update(k: int, m: int) -> None:
         prog.update(task, completed=m)
-        if k == n_chunks:
+        if k < 0:
             prog.stop()
 
     return update
-

@@ -1,18 +1,17 @@
-"""`nksim run`: simulate a scenario chunk by chunk into a run folder and write its report."""
+"""`nksim run`: ``simulate`` into a run folder (``nksim.io.run_folder.RunFolder``) and write its report."""
 
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-from nksim.engine import SimulationResult, iter_chunks, provenance, simulate_chunk
+from nksim.engine import SimulationResult, simulate
 from nksim.errors import InputError
+from nksim.io.atomic import write_text_atomic
+from nksim.io.run_folder import RunFolder, write_json
 from nksim.outdirs import prepare_out
-from nksim.io.run_folder import parquet_safe, check_resumable, finalize, load_chunk, save_chunk, write_json
-from nksim.population.sampling import sample_patients
 from nksim.spec.io import dump_scenario, load_scenario
 from nksim.spec.scenario import Scenario
 
@@ -36,43 +35,31 @@ def resolve(scenario: Scenario | str, n_patients: int | None, seed: int | None) 
 
 
 def run_scenario(scenario: Scenario | str, out: Path, n_patients: int | None = None, seed: int | None = None,
-                 chunk_size: int = DEFAULT_CHUNK, show_progress: bool = True) -> tuple[SimulationResult, Path]:
-    """Simulate into ``out`` (resumable) and write report.html. Returns (result, report path)."""
+                 chunk_size: int = DEFAULT_CHUNK, show_progress: bool = True, scheduler: Any = None,
+                 workers: int | None = None, log: Callable[[str], None] | None = None,
+                 report: bool = True) -> tuple[SimulationResult, Path | None]:
+    """Simulate into the run folder ``out`` (resumable, memory O(chunk)) and write report.html. ``scheduler``: a
+    Dask client or scheduler address; ``workers`` > 1 without one starts a LocalCluster of that many processes.
+    ``log`` receives one line per damaged chunk recomputed. Returns (result with lazy trajectories, report path)."""
     sc = resolve(scenario, n_patients, seed)
     if chunk_size < 1:
         raise InputError("--chunk-size", chunk_size, "an integer >= 1")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", workers, "an integer >= 1")
     prepare_out(out)
-    n = sc.simulation.n_patients
-    key = {"scenario": dump_scenario(sc), "chunk_size": chunk_size, "n_patients": n}
-    check_resumable(out, key)
-    (out / "scenario.yaml").write_text(dump_scenario(sc))
+    write_text_atomic(out / "scenario.yaml", dump_scenario(sc))
     t_start = time.perf_counter()
-    parts, tables, resumed = [], [], 0
-    chunks = list(iter_chunks(n, chunk_size))
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn()]
-    with Progress(*columns, disable=not show_progress, transient=False) as prog:
-        task = prog.add_task(f"{sc.name}: patients", total=n)
-        for k, idx in enumerate(chunks):
-            done = load_chunk(out, k)
-            if done is None:
-                patients = sample_patients(sc, idx)
-                ds, table = simulate_chunk(sc, patients)
-                save_chunk(out, k, ds, parquet_safe(table))
-            else:
-                ds, table = done
-                resumed += 1
-            parts.append(ds)
-            tables.append(table)
-            prog.update(task, advance=len(idx))
-    prov = provenance(sc, "compiled")
-    prov.update({"chunk_size": chunk_size, "chunks": len(chunks), "chunks_resumed": resumed,
-                 "wall_seconds": round(time.perf_counter() - t_start, 3)})
-    traj, patients = finalize(out, parts, tables, prov)
-    write_json(out / "provenance.json", prov)
-    result = SimulationResult(traj, patients, sc, prov)
-    report = write_run_report(result, out)
-    return result, report
+    with ExitStack() as stack:
+        if scheduler is None and workers is not None and workers > 1:
+            from nksim.scaleout import local_cluster
+
+            scheduler = stack.enter_context(local_cluster(workers))
+        result = simulate(sc, chunk_size=chunk_size, sink=RunFolder(out, log), scheduler=scheduler,
+                          progress=show_progress)
+    result.provenance["wall_seconds"] = round(time.perf_counter() - t_start, 3)
+    result.provenance["workers"] = workers or 1
+    write_json(out / "provenance.json", result.provenance)
+    return result, (write_run_report(result, out) if report else None)
 
 
 def write_run_report(result: SimulationResult, out: Path) -> Path:

@@ -112,15 +112,16 @@ def _load_source(source: Any) -> tuple[xr.Dataset, pd.DataFrame, dict[str, Any]]
         return source.trajectories, source.patients, prov
     if isinstance(source, (str, Path)):
         folder = Path(source)
-        nc, pq = folder / "trajectories.nc", folder / "patients.parquet"
-        if not (folder.is_dir() and nc.exists() and pq.exists()):
-            raise InputError("run folder", str(source), "a folder written by `nksim run` (trajectories.nc and "
-                             "patients.parquet)")
+        from nksim.io.run_folder import open_patients, open_trajectories
+
+        if not folder.is_dir():
+            raise InputError("run folder", str(source), "a folder written by `nksim run`")
+        traj, pts = open_trajectories(folder), open_patients(folder)
         prov: dict[str, Any] = {}
         if (folder / "provenance.json").exists():
             prov = json.loads((folder / "provenance.json").read_text())
         prov.pop("resolved_scenario", None)
-        return xr.open_dataset(nc, engine="h5netcdf"), pd.read_parquet(pq), prov
+        return traj, pts, prov
     raise InputError("to_nonmem source", type(source).__name__, "a SimulationResult or a run folder path")
 
 

@@ -1,0 +1,83 @@
+"""Where the engine's finished chunks go: the ``ChunkSink`` interface and the in-memory sink ``simulate`` uses
+without a run folder (``nksim.io.run_folder.RunFolder`` is the on-disk one).
+
+A chunk's result is turned into a payload by ``encode`` (a pure function of the chunk, so it can run on the Dask
+worker that computed it: compression happens in parallel) and kept by ``store`` in the process that drives the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+Log = Callable[[str], None]
+
+
+class ChunkSink(Protocol):
+    """Receives chunk results in any order and returns the whole cohort at the end."""
+
+    def open(self, key: dict[str, Any], chunks: list[np.ndarray]) -> list[int]:
+        """Prepare for a run with these settings (``key``) and chunks; returns the chunk numbers still to compute
+        (a resumable sink skips the chunks it already holds intact)."""
+        ...
+
+    def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> Any:
+        """The payload ``store`` keeps (pure; may run on a worker)."""
+        ...
+
+    def store(self, k: int, payload: Any) -> None:
+        ...
+
+    def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
+        """All chunks' trajectories (possibly lazy, dask-backed) and the patient table, in chunk order."""
+        ...
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """``chunks``, ``chunks_resumed`` and ``chunks_recomputed`` (damaged chunks found and computed again)."""
+        ...
+
+
+def concat_chunks(parts: list[xr.Dataset]) -> xr.Dataset:
+    """Chunks joined on ``patient`` (the ``dose`` records of chunks of different lengths are NaN-padded)."""
+    if len(parts) == 1:
+        return parts[0]
+    return xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal", compat="override", join="outer")
+
+
+def attrs_safe(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Provenance as NetCDF attributes (numbers and strings; anything else as text)."""
+    return {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in attrs.items()}
+
+
+class MemorySink:
+    """Keeps every chunk in memory and joins them at the end (``simulate`` without a run folder)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, tuple[xr.Dataset, pd.DataFrame]] = {}
+        self.n_chunks = 0
+
+    def open(self, key: dict[str, Any], chunks: list[np.ndarray]) -> list[int]:
+        self.n_chunks = len(chunks)
+        return list(range(len(chunks)))
+
+    def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
+        return ds, table
+
+    def store(self, k: int, payload: tuple[xr.Dataset, pd.DataFrame]) -> None:
+        self.parts[k] = payload
+
+    def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
+        order = sorted(self.parts)
+        traj = concat_chunks([self.parts[k][0] for k in order])
+        table = pd.concat([self.parts[k][1] for k in order])
+        self.parts.clear()
+        traj.attrs.update(attrs_safe(attrs))
+        return traj, table
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return {"chunks": self.n_chunks, "chunks_resumed": 0, "chunks_recomputed": []}

@@ -1,0 +1,143 @@
+"""The run-folder sink: compressed chunk files, lazy trajectories, resume after a kill, damaged state recomputed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import small
+
+from nksim.engine import simulate
+from nksim.errors import EXIT_INPUT
+from nksim.io.run_folder import RunFolder, open_patients, open_trajectories
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return small("hcc-post-lt-allo-nk", n=5, horizon=40.0)
+
+
+@pytest.fixture(scope="module")
+def reference(scenario):
+    """The in-memory run every folder run must equal."""
+    return simulate(scenario, chunk_size=2)
+
+
+def _run(sc, out, log=None):
+    msgs: list[str] = [] if log is None else log
+    return simulate(sc, chunk_size=2, sink=RunFolder(out, msgs.append)), msgs
+
+
+def _same(res, reference):
+    xr.testing.assert_equal(res.trajectories.load(), reference.trajectories)  # values, coords (attrs aside)
+    pd.testing.assert_frame_equal(res.patients.astype(str), reference.patients.astype(str))
+
+
+def test_folder_run_is_lazy_compressed_and_equals_memory(scenario, reference, tmp_path):
+    out = tmp_path / "run"
+    res, msgs = _run(scenario, out)
+    assert msgs == [] and res.provenance["chunks"] == 3 and res.provenance["chunks_resumed"] == 0
+    assert isinstance(res.trajectories["viable_cells"].data, da.Array)  # nothing read yet
+    assert set(reference.trajectories.data_vars) == set(res.trajectories.data_vars)
+    parts = sorted((out / "trajectories").iterdir())
+    assert [p.name for p in parts] == [f"part-0000{k}.zarr.zip" for k in range(3)]
+    for v in ("viable_cells", "nk_blood_per_ul"):  # compressed losslessly (blosc-zstd), one zarr chunk per run chunk
+        assert res.trajectories[v].encoding["compressors"][0].cname == "zstd"
+        assert res.trajectories[v].data.chunks[0] == (2, 2, 1)
+    _same(res, reference)
+    # one copy of the data: no merged file, no temporary files left
+    assert not (out / "trajectories.nc").exists() and not list(out.rglob(".*.tmp"))
+    xr.testing.assert_equal(open_trajectories(out).load(), reference.trajectories)
+    assert open_trajectories(out)["time"].attrs["standard_name"] == "time"  # CF-style
+    tidy = open_patients(out)
+    assert list(tidy.index) == list(range(5)) and (out / "scans.parquet").is_file()
+    np.testing.assert_array_equal(tidy["pfs_days"], reference.patients["pfs_days"])
+
+
+def test_interrupted_run_resumes_with_the_same_numbers(scenario, reference, tmp_path):
+    out = tmp_path / "run"
+
+    class Killed(RunFolder):
+        def store(self, k, payload):
+            if k == 1:
+                raise KeyboardInterrupt  # the run dies while chunk 1 is being written
+            super().store(k, payload)
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(scenario, chunk_size=2, sink=Killed(out))
+    res, msgs = _run(scenario, out)
+    assert res.provenance["chunks_resumed"] == 1 and msgs == []
+    _same(res, reference)
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda out: _truncate(out / "trajectories" / "part-00001.zarr.zip"), "truncated"),
+    (lambda out: _flip(out / "chunks" / "patients-00001.parquet"), "checksum"),
+    (lambda out: (out / "chunks" / "part-00001.json").write_text("{\"chunk\": 1, "), "record"),
+    (lambda out: (out / "trajectories" / "part-00001.zarr.zip").unlink(), "missing"),
+])
+def test_a_damaged_chunk_is_recomputed_and_reported(scenario, reference, tmp_path, damage, words):
+    out = tmp_path / "run"
+    _run(scenario, out)
+    damage(out)
+    res, msgs = _run(scenario, out)
+    assert len(msgs) == 1 and msgs[0].startswith("chunk 1 (patients 2-3)") and words in msgs[0], msgs
+    assert res.provenance["chunks_resumed"] == 2 and res.provenance["chunks_recomputed"] == [1]
+    _same(res, reference)
+    assert _run(scenario, out)[1] == []  # repaired: a third run finds nothing wrong
+
+
+def test_a_damaged_run_key_is_reported_and_chunks_checked_on_their_own(scenario, reference, tmp_path):
+    out = tmp_path / "run"
+    _run(scenario, out)
+    (out / "run_key.json").write_bytes(b"\x00\xff{not json")
+    res, msgs = _run(scenario, out)
+    assert len(msgs) == 1 and "run_key.json is damaged" in msgs[0]
+    assert res.provenance["chunks_resumed"] == 3  # each chunk's record carries the settings it was computed with
+    _same(res, reference)
+    assert json.loads((out / "run_key.json").read_text())["chunk_size"] == 2
+
+
+def test_chunks_of_other_settings_are_refused_or_recomputed(scenario, reference, tmp_path):
+    out = tmp_path / "run"
+    _run(scenario, out)
+    other = scenario.replace({"simulation.seed": scenario.simulation.seed + 1})
+    with pytest.raises(Exception, match="differs in \\['scenario'\\]"):
+        _run(other, out)
+    (out / "run_key.json").write_text("garbage")  # the key is lost: every chunk is checked against its record
+    res, msgs = _run(other, out)
+    assert res.provenance["chunks_recomputed"] == [0, 1, 2] and all("other run settings" in m for m in msgs[1:])
+    assert not np.array_equal(res.trajectories["viable_cells"].values, reference.trajectories["viable_cells"].values)
+
+
+def test_run_folder_errors_exit_3_without_traceback(tmp_path, monkeypatch, capsys):
+    import nksim.cli as cli
+
+    blocked = tmp_path / "blocked"
+    (blocked / "trajectories").parent.mkdir()
+    (blocked / "trajectories").write_text("a file where the chunk folder goes")
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    for out, words in ((f, "existing file"), (f / "below", "is a file"), (Path("/proc/nksim-no/run"), "created"),
+                       (blocked, "should be a folder")):
+        monkeypatch.setattr("sys.argv", ["nksim", "run", "hcc-post-lt-allo-nk", "-n", "2", "--out", str(out)])
+        with pytest.raises(SystemExit) as exc:
+            cli.main()
+        err = capsys.readouterr().err
+        assert exc.value.code == EXIT_INPUT and "--out" in err and words in err and "Traceback" not in err, err
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _flip(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
