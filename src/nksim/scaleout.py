@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 Job = tuple[Any, ...]  # the arguments of one chunk's function
 
 RETRIES = 1
+CONNECT_TIMEOUT = "10s"
 
 
 def _task(fn: Callable[..., tuple[Any, Any]], args: Job, encode: Callable[[Any, Any], Any],
@@ -43,7 +44,9 @@ def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: C
         futures = {client.submit(_task, fn, args, encode, kernel_threads, key=f"nksim-chunk-{run}-{k}",
                                  retries=RETRIES, pure=False): k for k, args in jobs.items()}
         try:
-            for fut in as_completed(futures):
+            with client.as_current():  # as_completed looks for the current client; ours is not the default
+                done = as_completed(list(futures))
+            for fut in done:
                 k = futures.pop(fut)
                 yield k, fut.result()
                 fut.release()
@@ -65,7 +68,7 @@ def _client(scheduler: Any) -> Iterator[Any]:
         raise InputError("scheduler", type(scheduler).__name__, "a distributed.Client or a scheduler address "
                          "such as tcp://host:8786")
     try:
-        client = Client(scheduler, set_as_default=False, timeout="20s")
+        client = Client(scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         from nksim.errors import InputError
 

@@ -1,0 +1,79 @@
+"""Chunks on a Dask LocalCluster of 2 worker processes: the same bits as one process, and a worker that dies
+mid-run costs only its chunk."""
+
+from __future__ import annotations
+
+import sys
+
+import cloudpickle
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import small
+
+from nksim.engine import simulate
+from nksim.io.run_folder import RunFolder
+
+distributed = pytest.importorskip("distributed")
+
+
+class DieOnce(distributed.WorkerPlugin):
+    """In each worker process: log every chunk computed (one file per computation) and make the worker process
+    exit abruptly the first time chunk 1 starts (a lost worker, as when a node dies)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def setup(self, worker) -> None:
+        import os
+        import uuid
+        from pathlib import Path
+
+        import nksim.engine as engine
+
+        real, folder = engine.compute_chunk, Path(self.folder)
+
+        def compute_chunk(scenario, ids, overrides, backend):
+            (folder / f"chunk{int(ids[0])}-{uuid.uuid4().hex}").touch()
+            marker = folder / "died"
+            if int(ids[0]) == 2 and not marker.exists():
+                marker.touch()
+                os._exit(1)
+            return real(scenario, ids, overrides, backend)
+
+        engine.compute_chunk = compute_chunk
+
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+
+
+@pytest.fixture(scope="module")
+def client():
+    from nksim.scaleout import local_cluster
+
+    with local_cluster(2, silence_logs=50) as c:
+        yield c
+
+
+def test_two_workers_equal_one_process_and_survive_a_lost_worker(client, tmp_path):
+    sc = small("hcc-post-lt-allo-nk", n=6, horizon=30.0)
+    one = simulate(sc, chunk_size=2)
+    client.register_plugin(DieOnce(str(tmp_path)))
+    seen: list[tuple[int, int]] = []
+    res = simulate(sc, chunk_size=2, scheduler=client, progress=lambda k, m: seen.append((k, m)),
+                   sink=RunFolder(tmp_path / "run"))
+    xr.testing.assert_identical(res.trajectories.load().drop_attrs(), one.trajectories.drop_attrs())
+    pd.testing.assert_frame_equal(res.patients.astype(str), one.patients.astype(str))
+    assert (tmp_path / "died").exists()  # a worker was lost while computing chunk 1
+    runs = {k: len(list(tmp_path.glob(f"chunk{2 * k}-*"))) for k in range(3)}
+    assert runs[1] == 2 and runs[0] <= 2 and runs[2] <= 2, runs  # chunk 1 ran again; the others at most once more
+    assert [k for k, _ in seen] == [1, 2, 3] and seen[-1][1] == 6  # progress across workers
+
+
+def test_an_unreachable_scheduler_is_a_clear_input_error(monkeypatch):
+    from nksim.errors import InputError
+
+    monkeypatch.setattr("nksim.scaleout.CONNECT_TIMEOUT", "1s")
+    sc = small("hcc-post-lt-allo-nk", n=2, horizon=20.0)
+    with pytest.raises(InputError, match="--scheduler = 'tcp://127.0.0.1:9' .* running Dask scheduler"):
+        simulate(sc, scheduler="tcp://127.0.0.1:9")
