@@ -33,13 +33,13 @@ class DieOnce(distributed.WorkerPlugin):
 
         real, folder = engine.compute_chunk, Path(self.folder)
 
-        def compute_chunk(scenario, ids, overrides, backend):
+        def compute_chunk(scenario, ids, overrides, backend, outputs=None):
             (folder / f"chunk{int(ids[0])}-{uuid.uuid4().hex}").touch()
             marker = folder / "died"
             if int(ids[0]) == 2 and not marker.exists():
                 marker.touch()
                 os._exit(1)
-            return real(scenario, ids, overrides, backend)
+            return real(scenario, ids, overrides, backend, outputs)
 
         engine.compute_chunk = compute_chunk
 
