@@ -8,25 +8,18 @@ time of each figure group, so that a before/after comparison runs both in one pr
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-import xarray as xr
-
 
 def load(folder: Path):
-    from nksim.engine import SimulationResult
-    from nksim.spec.io import load_scenario
+    from nksim.io.run_folder import open_run
 
-    traj = xr.open_dataset(folder / "trajectories.nc").load()
-    pts = pd.read_parquet(folder / "patients.parquet")
-    sc = load_scenario(str(folder / "scenario.yaml"))
-    prov = json.loads((folder / "provenance.json").read_text())
-    return SimulationResult(traj, pts, sc, prov)
+    res = open_run(folder)
+    res.trajectories.load()
+    return res
 
 
 def main() -> None:

@@ -29,13 +29,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "compare_arms": ("nksim.arms", "compare_arms"),
     "list_scenarios": ("nksim.spec.io", "builtin_names"),
     "load_scenario": ("nksim.spec.io", "load_scenario"),
+    "open_run": ("nksim.io.run_folder", "open_run"),
     "read_nonmem": ("nksim.io.nonmem", "read_nonmem"),
     "simulate": ("nksim.engine", "simulate"),
     "to_nonmem": ("nksim.io.nonmem", "to_nonmem"),
     "to_sbml": ("nksim.io.sbml", "to_sbml"),
 }
 
-__all__ = ["Scenario", "SimulationResult", "compare_arms", "list_scenarios", "load_scenario", "read_nonmem", "simulate", "to_nonmem",
+__all__ = ["Scenario", "SimulationResult", "compare_arms", "list_scenarios", "load_scenario", "open_run", "read_nonmem", "simulate", "to_nonmem",
            "to_sbml", "__version__"]
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names directly
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from nksim.arms import compare_arms
     from nksim.engine import SimulationResult, simulate
     from nksim.io.nonmem import read_nonmem, to_nonmem
+    from nksim.io.run_folder import open_run
     from nksim.io.sbml import to_sbml
     from nksim.spec.io import builtin_names as list_scenarios
     from nksim.spec.io import load_scenario

@@ -242,7 +242,7 @@ def demo(
         _echo_json(_run_json(result, out, report))
         return
     typer.echo(f"demo: {len(result.patients)} virtual patients, scenario hcc-post-lt-allo-nk")
-    typer.echo(f"results: {out}/trajectories.nc, {out}/patients.parquet")
+    typer.echo(f"results: {out}/trajectories/, {out}/patients.parquet (nksim.open_run(\"{out}\") opens both)")
     typer.echo(f"report:  {report.resolve()}")
 
 

@@ -262,3 +262,21 @@ def open_patients(folder: Path | str) -> pd.DataFrame:
     if not path.is_file():
         raise InputError("run folder", str(folder), f"a folder written by `nksim run` (with {PATIENTS})")
     return pd.read_parquet(path)
+
+
+def open_run(folder: Path | str):
+    """A run folder as a ``SimulationResult``: lazy trajectories, patient table, resolved scenario, provenance."""
+    from nksim.engine import SimulationResult
+    from nksim.spec.io import load_scenario
+
+    folder = Path(folder)
+    prov_path = folder / "provenance.json"
+    if not (folder / "scenario.yaml").is_file() or not prov_path.is_file():
+        raise InputError("run folder", str(folder), "a finished `nksim run` folder (scenario.yaml, provenance.json)")
+    try:
+        prov = json.loads(prov_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("run folder", str(folder), "a readable provenance.json (rerun the same command to "
+                         "rewrite it)") from None
+    return SimulationResult(open_trajectories(folder), open_patients(folder), load_scenario(str(folder / "scenario.yaml")),
+                            prov)
