@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench docs install clean screenshots
+.PHONY: demo test fuzz bench docs install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ docs: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[docs]"
 	$(BIN)/python -m nksim.registry_docs
 	$(BIN)/mkdocs build --strict
+
+# >= 10,000 generated cases over every entry point and the full parameter sweep; prints the counts (~1 h on 2 cores)
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/run_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cohort.py

@@ -119,8 +119,9 @@ def safe_load(text: str) -> Any:
         loader.dispose()
 
 
-def read_text(path: Path, what: str = "file") -> str:
-    """A UTF-8 text file's content, or ``InputError`` naming the path: unreadable, too large, binary, not UTF-8."""
+def read_text(path: Path, what: str = "file", kind: str = "YAML") -> str:
+    """A UTF-8 text file's content, or ``InputError`` naming the path: unreadable, too large, binary, not UTF-8
+    (``kind``: the format named in messages, e.g. "CSV")."""
     from nksim.errors import InputError
 
     path = Path(path)
@@ -132,12 +133,22 @@ def read_text(path: Path, what: str = "file") -> str:
     except OSError as exc:
         raise InputError(what, str(path), f"a readable file ({exc.strerror or exc})") from None
     if len(data) > MAX_BYTES:
-        raise InputError(what, str(path), f"a YAML text file of at most {MAX_BYTES // 1_000_000} MB")
+        raise InputError(what, str(path), f"a {kind} text file of at most {MAX_BYTES // 1_000_000} MB")
     if b"\x00" in data:
-        raise InputError(what, str(path), "a YAML text file (this one holds binary content)")
+        raise InputError(what, str(path), f"a {kind} text file (this one holds binary content)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = data[exc.start:exc.start + 1]
         raise InputError(what, str(path), f"UTF-8 text (byte {exc.start} is not UTF-8: {bad!r})") from None
     return text.removeprefix("\ufeff")
+
+
+def describe_error(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (``... at line 3, column 5``); no reader internals."""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    position = getattr(exc, "position", None)
+    return f"{problem} at character {position + 1}" if isinstance(position, int) else problem

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from nksim.errors import InputError
 from nksim.spec.manufacturing import ManufacturingSpec
-from nksim.yaml_load import read_text, safe_load
+from nksim.yaml_load import describe_error, read_text, safe_load
 
 
 def builtin_processes() -> dict[str, str]:
@@ -78,7 +78,7 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
             try:
                 raw = safe_load(read_text(path, "scenario"))
             except yaml.YAMLError as exc:
-                raise InputError("scenario", str(obj), f"valid YAML ({exc})") from None
+                raise InputError("scenario", str(obj), f"valid YAML ({describe_error(exc)})") from None
             spec = spec_from_dict(raw, where=str(path))
             return spec if spec.name else spec.model_copy(update={"name": path.stem})
         names = builtin_processes()

@@ -76,11 +76,42 @@ def run(
         raise InputError("--seed", seed, "a non-negative integer")
     from nksim.outdirs import default_out, prepare_out
 
+    if checkpoint_every < 0:
+        raise InputError("--checkpoint-every", checkpoint_every, "a whole number >= 0 (0: at the end only)")
     out = prepare_out(out or default_out("abm", spec.name, seed))  # a name-derived folder stays under runs/
-    sim = Simulation.create(spec, seed=seed, days=days)
+    sim = _resumable(out / "checkpoint.npz", spec, seed, spec.time.days if days is None else float(days))
+    if sim is None:
+        sim = Simulation.create(spec, seed=seed, days=days)
+    elif not as_json:
+        typer.echo(f"resuming {out} from its checkpoint at day {sim.time_min / 1440.0:.3g}")
     attach_recorder(sim, out)  # per-agent tables at every snapshot (agents/agents_<k>.csv)
     wall = _progress_run(sim, out / "checkpoint.npz", checkpoint_every, show=not as_json)
     _finish(sim, out, wall, as_json)
+
+
+def _resumable(checkpoint: Path, spec, seed: int, days: float):
+    """The run saved in ``checkpoint`` when it is this run (same scenario, seed and days): re-running a killed
+    `abm run` resumes it. None when there is no checkpoint or a damaged one (said; the run starts over);
+    InputError when the folder holds a different run."""
+    from nksim.spatial.model import Simulation
+
+    if not checkpoint.exists():
+        return None
+    try:
+        meta = Simulation.checkpoint_meta(checkpoint)
+    except InputError as exc:
+        typer.secho(f"warning: {exc}; starting over", fg=typer.colors.YELLOW, err=True)
+        return None
+    mine = {"spec": spec.model_dump(mode="json"), "seed": seed, "days": days}
+    diff = [k for k in mine if meta.get(k) != mine[k]]
+    if diff:
+        raise InputError("--out", str(checkpoint.parent), "a new folder, or the same scenario, seed and days to "
+                         f"resume the run saved there (differs in {diff})")
+    try:
+        return Simulation.resume(checkpoint)
+    except InputError as exc:
+        typer.secho(f"warning: {exc}; starting over", fg=typer.colors.YELLOW, err=True)
+        return None
 
 
 @app.command("resume")
@@ -93,5 +124,5 @@ def resume(
 
     sim = Simulation.resume(Path(run_dir) / "checkpoint.npz")
     attach_recorder(sim, Path(run_dir))
-    wall = _progress_run(sim, Path(run_dir) / "checkpoint.npz", 24, show=not as_json)
+    wall = _progress_run(sim, Path(run_dir) / "checkpoint.npz", sim.checkpoint_every, show=not as_json)
     _finish(sim, Path(run_dir), wall, as_json)

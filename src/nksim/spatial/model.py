@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from nksim.spatial.params import (
 from nksim.spatial.params import RECORD_NAMES as RECORD_NAMES  # defined beside COUNTER_NAMES; kept importable here
 from nksim.spatial.results import to_dataset
 from nksim.spatial.tissue import build_tissue, depth_map, lattice_shape, tumor_mask
-from nksim.spec.spatial import SpatialSpec, spec_from_dict
+from nksim.spec.spatial import MAX_ABM_DAYS, SpatialSpec, spec_from_dict
 
 KILL_HIST_MAX = 64
 NK_ARRAYS = {"pos": np.int64, "state": np.int8, "ids": np.int64, "comp": np.uint8, "car": np.uint8,
@@ -58,6 +58,7 @@ class Simulation:
     frames: list[np.ndarray] = field(default_factory=list)
     frame_times: list[float] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
+    checkpoint_every: int = 24  # tumor steps between checkpoints (kept in the checkpoint for `abm resume`)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -65,12 +66,10 @@ class Simulation:
         if seed < 0:
             raise InputError("seed", seed, "a non-negative integer")
         days = spec.time.days if days is None else float(days)
-        if not days > 0:
-            raise InputError("days", days, "a positive number of days")
+        if not 0 < days <= MAX_ABM_DAYS:
+            raise InputError("days", days, f"a number of days in (0, {MAX_ABM_DAYS:g}]")
         shape = lattice_shape(spec)
         nvox = int(np.prod(shape))
-        if nvox > 2e8:
-            raise InputError("tissue.size", spec.tissue.size, "at most 2e8 voxels")
         cell, ag = build_tissue(spec, seed)
         arrays = {"cell": cell, "ag": ag, "engaged": np.zeros(nvox, np.uint8), "nk_occ": np.zeros(nvox, np.uint8),
                   "F": np.zeros((4, nvox)), "counters": np.zeros(len(COUNTER_NAMES), np.int64),
@@ -187,6 +186,8 @@ class Simulation:
         a, nk, sc = self.arrays, self.nk, self.scalars
         t = self.spec.time
         dt_f = t.dt_field_min
+        if checkpoint is not None:
+            self.checkpoint_every = int(checkpoint_every_steps)
         rate_v = self.values["abm_entry_per_vessel_day"]
         gain = self.values["abm_entry_chemo_gain"] if self.spec.receptor_matches() else 0.0
         done_t = 0
@@ -358,7 +359,8 @@ class Simulation:
         payload["scalars"] = np.array([self.scalars[k] for k in ("n_nk", "next_id", "fstep", "tstep")], np.int64)
         payload["meta"] = np.array(json.dumps({"spec": self.spec.model_dump(mode="json"), "seed": self.seed,
                                                "days": self.days, "depth_times": self.depth_times,
-                                               "frame_times": self.frame_times}))
+                                               "frame_times": self.frame_times,
+                                               "checkpoint_every": self.checkpoint_every}))
         payload["records"] = np.array(self.records, dtype=np.float64)
         payload["depth_profiles"] = np.array(self.depth_profiles) if self.depth_profiles else np.zeros((0, 0))
         payload["frames"] = np.array(self.frames) if self.frames else np.zeros((0, 0, 0, 3), np.uint8)
@@ -366,31 +368,62 @@ class Simulation:
         np.savez_compressed(tmp, **payload)
         tmp.replace(path)
 
+    @staticmethod
+    def checkpoint_meta(path: Path) -> dict:
+        """The run settings a checkpoint holds (spec, seed, days, checkpoint cadence); InputError when it is
+        missing or damaged."""
+        return _read_checkpoint(Path(path))[1]
+
     @classmethod
     def resume(cls, path: Path) -> "Simulation":
+        """The simulation saved in ``path``; InputError naming the file when it is missing or damaged."""
         path = Path(path)
-        if not path.exists():
-            raise InputError("checkpoint", str(path), "an existing checkpoint.npz written by `nksim abm run`")
+        z, meta = _read_checkpoint(path)
+        spec = spec_from_dict(meta["spec"], where=str(path))
+        try:
+            arrays = {k[2:]: z[k].copy() for k in z.files if k.startswith("a_")}
+            s = z["scalars"]
+            scalars = {"n_nk": int(s[0]), "next_id": int(s[1]), "fstep": int(s[2]), "tstep": int(s[3])}
+            nk = {}
+            cap = max(1024, 2 * scalars["n_nk"])
+            for k, dt in NK_ARRAYS.items():
+                b = np.zeros(cap, dt)
+                b[: scalars["n_nk"]] = z[f"nk_{k}"]
+                nk[k] = b
+            sim = cls(spec, int(meta["seed"]), float(meta["days"]), arrays, nk, scalars)
+            sim.records = [list(r) for r in z["records"]]
+            sim.depth_profiles = list(z["depth_profiles"]) if z["depth_profiles"].size else []
+            sim.depth_times = list(meta["depth_times"])
+            sim.frames = list(z["frames"]) if z["frames"].size else []
+            sim.frame_times = list(meta["frame_times"])
+            sim.checkpoint_every = int(meta.get("checkpoint_every", 24))
+            sim._setup()
+        except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy raise many types for a damaged file
+            raise _damaged(path, exc) from None
+        if sim.arrays.get("cell") is None or sim.arrays["cell"].size != sim.nvox:
+            raise _damaged(path, ValueError("lattice size"))
+        return sim
+
+
+def _damaged(path: Path, exc: BaseException) -> InputError:
+    return InputError("checkpoint", str(path), f"a complete checkpoint.npz (this one is damaged: "
+                      f"{exc.__class__.__name__}; run `nksim abm run` again into a new folder)")
+
+
+def _read_checkpoint(path: Path) -> tuple[Any, dict]:
+    """(the open .npz, its metadata) of a checkpoint, or InputError naming the file."""
+    import zipfile
+
+    if not path.is_file():
+        raise InputError("checkpoint", str(path), "an existing checkpoint.npz written by `nksim abm run`")
+    try:
         z = np.load(path, allow_pickle=False)
         meta = json.loads(str(z["meta"]))
-        spec = spec_from_dict(meta["spec"], where=str(path))
-        arrays = {k[2:]: z[k].copy() for k in z.files if k.startswith("a_")}
-        s = z["scalars"]
-        scalars = {"n_nk": int(s[0]), "next_id": int(s[1]), "fstep": int(s[2]), "tstep": int(s[3])}
-        nk = {}
-        cap = max(1024, 2 * scalars["n_nk"])
-        for k, dt in NK_ARRAYS.items():
-            b = np.zeros(cap, dt)
-            b[: scalars["n_nk"]] = z[f"nk_{k}"]
-            nk[k] = b
-        sim = cls(spec, int(meta["seed"]), float(meta["days"]), arrays, nk, scalars)
-        sim.records = [list(r) for r in z["records"]]
-        sim.depth_profiles = list(z["depth_profiles"]) if z["depth_profiles"].size else []
-        sim.depth_times = list(meta["depth_times"])
-        sim.frames = list(z["frames"]) if z["frames"].size else []
-        sim.frame_times = list(meta["frame_times"])
-        sim._setup()
-        return sim
+        if not isinstance(meta, dict) or not {"spec", "seed", "days"} <= set(meta):
+            raise ValueError("metadata")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, exc) from None
+    return z, meta
 
 
 def simulate(spec: SpatialSpec, seed: int = 0, days: float | None = None, **run_kwargs):

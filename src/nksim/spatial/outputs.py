@@ -131,7 +131,7 @@ def summarize(ds) -> dict:
         "kills_car": float(last.kills_car), "kills_nat": float(last.kills_nat), "kills_adcc": float(last.kills_adcc),
         "nk_entered": float(last.nk_entered), "nk_infiltrated": float(last.nk_infiltrated),
         "nk_alive_end": float(last.nk_total), "nk_exhausted_end": float(last.nk_exhausted),
-        "fraction_nk_no_kill": float((kills == 0).mean()) if n else float("nan"),
+        "fraction_nk_no_kill": float((kills == 0).mean()) if n else None,  # null: no NK to count
         "mean_kills_of_killers": float(killers.mean()) if killers.size else 0.0,
         "share_of_kills_by_top20pct_nk": float(top),
         "agent_updates": int(ds.attrs.get("agent_updates", 0)),

@@ -23,7 +23,7 @@ from nksim.errors import InputError
 from nksim.registry import load_registry
 from nksim.spec.scenario import Scenario
 from nksim.version import __version__
-from nksim.yaml_load import read_text, safe_load
+from nksim.yaml_load import describe_error, read_text, safe_load
 
 FORMAT = "nksim-calibration/1"
 OMEGA = "omega2:"  # prefix of a between-patient variance
@@ -87,7 +87,7 @@ def load_calibration(path: str | Path) -> Calibration:
     try:
         raw = safe_load(read_text(p, "calibration"))
     except yaml.YAMLError as exc:
-        raise InputError("calibration", str(p), f"valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise InputError("calibration", str(p), f"valid YAML ({describe_error(exc)})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise InputError("calibration.format", raw.get("format") if isinstance(raw, dict) else type(raw).__name__,
                          f"{FORMAT!r} (a file written by nksim's calibration tools)", str(p))

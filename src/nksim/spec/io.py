@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from nksim.errors import InputError, InputErrors, did_you_mean
 from nksim.spec.base import FieldProblem, Frozen
 from nksim.spec.scenario import Scenario
-from nksim.yaml_load import read_text, safe_load
+from nksim.yaml_load import describe_error, read_text, safe_load
 
 BUILTIN_DIR = "data/scenarios"
 
@@ -204,6 +204,10 @@ def scenario_from_dict(data: Any, where: str = "scenario") -> Scenario:
         raise validation_to_input_error(exc, where) from None
 
 
+#: mappings keyed by names (registry parameters, covariates) rather than fields: the rest of a path is one name
+NAME_MAPS = {"parameters", "product.parameters", "population.covariates", "population.omega2"}
+
+
 def apply_changes(data: dict[str, Any], changes: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``data`` (a scenario as plain dicts and lists) with each dotted path of ``changes`` set (copied, not
     changed in place); missing groups are created, list positions are numbers."""
@@ -227,6 +231,8 @@ def apply_changes(data: dict[str, Any], changes: Mapping[str, Any], where: str) 
                 k: Any = int(part)
             elif isinstance(cur, dict):
                 k = part
+                if ".".join(parts[:i]) in NAME_MAPS:  # a name may hold dots itself (antigen_fraction_CLDN18.2)
+                    k, last = ".".join(parts[i:]), True
             else:
                 raise InputError(".".join(parts[:i]), cur, "a group of fields to set "
                                  f"{'.'.join(parts[i:])!r} in (this is a value)", where)
@@ -251,10 +257,7 @@ def read_yaml(path: Path) -> Any:
     try:
         return safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError("yaml", path.name, f"valid YAML ({problem}{at})", str(path)) from None
+        raise InputError("yaml", path.name, f"valid YAML ({describe_error(exc)})", str(path)) from None
 
 
 def builtin_names() -> list[str]:
@@ -284,7 +287,11 @@ def with_calibration(scenario: Scenario, base: Path | None = None) -> Scenario:
     cal_path = Path(scenario.calibration)
     if not cal_path.is_absolute() and base is not None:
         cal_path = base / cal_path
-    if not cal_path.exists():
+    try:
+        found = cal_path.is_file()
+    except OSError:  # a name the file system refuses (too long, ...)
+        found = False
+    if not found:
         raise InputError("calibration", scenario.calibration, "an existing calibration file (relative to the scenario)")
     return load_calibration(cal_path).apply(scenario, where=cal_path.name)
 

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from nksim.errors import InputError
-from nksim.spec.base import Frozen
+from nksim.spec.base import FieldProblem, Frozen
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS
-from nksim.yaml_load import read_text, safe_load
+from nksim.yaml_load import describe_error, read_text, safe_load
+
+
+#: Largest lattice (voxels) and its memory per voxel: cell, antigen, occupancy bytes, 4 fields and solver scratch
+MAX_VOXELS = 200_000_000
+BYTES_PER_VOXEL = 120
+MAX_ABM_DAYS = 365.0
+MAX_PATCH_UM = 2000.0
 
 
 class AntigenPattern(Frozen):
@@ -25,7 +33,7 @@ class AntigenPattern(Frozen):
     name: str
     positive_fraction: float = Field(0.76, ge=0.0, le=1.0)
     pattern: Literal["patchy", "mixed"] = "patchy"
-    patch_um: float = Field(150.0, gt=0.0, description="correlation length of patches (um)")
+    patch_um: float = Field(150.0, gt=0.0, le=MAX_PATCH_UM, description="correlation length of patches (um)")
 
     @field_validator("name")
     @classmethod
@@ -46,15 +54,24 @@ class TissueSpec(Frozen):
     tumor_density: float = Field(0.9, ge=0.0, le=1.0, description="fraction of tumor-region voxels holding a tumor cell")
     stroma_in_tumor: float = Field(0.05, ge=0.0, le=1.0)
     stroma_outside: float = Field(0.5, ge=0.0, le=1.0)
-    vessel_density_per_mm2: float = Field(40.0, ge=0.0, description="vessel voxels per mm^2 (per mm^3 in 3D)")
+    vessel_density_per_mm2: float = Field(40.0, ge=0.0, le=1e6, description="vessel voxels per mm^2 (per mm^3 in 3D)")
     vessel_layout: Literal["uniform", "peripheral", "none"] = "uniform"
     antigens: tuple[AntigenPattern, ...] = ()
 
     @model_validator(mode="after")
     def _size(self) -> "TissueSpec":
         if len(self.size) != self.dims or any(s < 3 for s in self.size):
-            raise ValueError(f"size {self.size} must have {self.dims} entries, each >= 3 voxels")
+            raise FieldProblem("size", list(self.size), f"{self.dims} entries (tissue.dims = {self.dims}), each >= 3 "
+                               "voxels")
+        n = math.prod(self.size)
+        if n > MAX_VOXELS:
+            raise FieldProblem("size", list(self.size), f"at most {MAX_VOXELS:.0e} voxels in all (this lattice has "
+                               f"{n:.3g}; about {n * BYTES_PER_VOXEL / 1e9:,.0f} GB)")
         return self
+
+    @property
+    def n_voxels(self) -> int:
+        return math.prod(self.size)
 
 
 class FieldSpec(Frozen):
@@ -70,20 +87,19 @@ class FieldSpec(Frozen):
 class NKInputSpec(Frozen):
     """NK supply: an initial seeding and entry from vessels driven by the blood level (fixed or a series)."""
 
-    initial_nk: int = Field(0, ge=0)
+    initial_nk: int = Field(0, ge=0, description="NK placed at t = 0 (at most one per voxel)")
     initial_placement: Literal["uniform", "outside", "tumor"] = "uniform"
     transduced_fraction: float = Field(1.0, ge=0.0, le=1.0)
-    blood_nk_per_ul: tuple[float, ...] = (10.0,)
-    blood_times_d: tuple[float, ...] = (0.0,)
+    blood_nk_per_ul: tuple[Annotated[float, Field(ge=0.0, le=1e5)], ...] = (10.0,)
+    blood_times_d: tuple[Annotated[float, Field(ge=0.0, le=MAX_ABM_DAYS)], ...] = (0.0,)
 
     @model_validator(mode="after")
     def _series(self) -> "NKInputSpec":
         if len(self.blood_nk_per_ul) != len(self.blood_times_d) or not self.blood_nk_per_ul:
-            raise ValueError("blood_nk_per_ul and blood_times_d must have the same, non-zero length")
-        if any(v < 0 for v in self.blood_nk_per_ul):
-            raise ValueError("blood_nk_per_ul must be >= 0")
+            raise FieldProblem("blood_nk_per_ul", list(self.blood_nk_per_ul), "one level per day of blood_times_d "
+                               f"({len(self.blood_times_d)} given), at least one")
         if list(self.blood_times_d) != sorted(self.blood_times_d):
-            raise ValueError("blood_times_d must be increasing")
+            raise FieldProblem("blood_times_d", list(self.blood_times_d), "days in increasing order")
         return self
 
 
@@ -128,12 +144,12 @@ class TumorBiologySpec(Frozen):
 class TimeSpec(Frozen):
     """Multi-rate time steps (min): NK << fields <= tumor; each a multiple of the NK step."""
 
-    dt_nk_min: float = Field(1.0, gt=0.0)
-    dt_field_min: float = Field(10.0, gt=0.0)
-    dt_tumor_min: float = Field(60.0, gt=0.0)
-    days: float = Field(7.0, gt=0.0)
-    record_every_min: float = Field(60.0, gt=0.0)
-    snapshots: int = Field(12, ge=0)
+    dt_nk_min: float = Field(1.0, ge=0.01, le=60.0)
+    dt_field_min: float = Field(10.0, gt=0.0, le=1440.0)
+    dt_tumor_min: float = Field(60.0, gt=0.0, le=1440.0)
+    days: float = Field(7.0, gt=0.0, le=MAX_ABM_DAYS)
+    record_every_min: float = Field(60.0, gt=0.0, le=MAX_ABM_DAYS * 1440.0)
+    snapshots: int = Field(12, ge=0, le=1000)
     nk_parallel_bands: bool = Field(False, description="update NK in parallel x-bands (large tissue lattices)")
 
     @model_validator(mode="after")
@@ -142,12 +158,13 @@ class TimeSpec(Frozen):
             r = a / b
             return abs(r - round(r)) < 1e-9 and round(r) >= 1
 
-        if not mult(self.dt_field_min, self.dt_nk_min):
-            raise ValueError("dt_field_min must be an integer multiple of dt_nk_min")
-        if not mult(self.dt_tumor_min, self.dt_field_min):
-            raise ValueError("dt_tumor_min must be an integer multiple of dt_field_min")
-        if not mult(self.record_every_min, self.dt_tumor_min):
-            raise ValueError("record_every_min must be an integer multiple of dt_tumor_min")
+        problems = []
+        for name, value, of in (("dt_field_min", self.dt_field_min, "dt_nk_min"),
+                                ("dt_tumor_min", self.dt_tumor_min, "dt_field_min"),
+                                ("record_every_min", self.record_every_min, "dt_tumor_min")):
+            if not mult(value, getattr(self, of)):
+                problems.append(FieldProblem(name, value, f"a whole multiple of {of} = {getattr(self, of):g}"))
+        FieldProblem.raise_all(problems)
         return self
 
 
@@ -171,6 +188,13 @@ class SpatialSpec(Frozen):
         if v not in INDICATIONS:
             raise ValueError(f"indication {v!r} is not in INDICATIONS ({sorted(INDICATIONS)})")
         return v
+
+    @model_validator(mode="after")
+    def _nk_fit(self) -> "SpatialSpec":
+        if self.nk.initial_nk > self.tissue.n_voxels:
+            raise FieldProblem("nk.initial_nk", self.nk.initial_nk, f"at most {self.tissue.n_voxels:,} (one per voxel "
+                               f"of tissue.size = {list(self.tissue.size)})")
+        return self
 
     @model_validator(mode="after")
     def _antigens_declared(self) -> "SpatialSpec":
@@ -235,7 +259,7 @@ def load_spatial_spec(name_or_path: str | Path) -> SpatialSpec:
     try:
         data = safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise InputError("yaml", str(name_or_path), f"valid YAML ({getattr(exc, 'problem', None) or exc})", where) from None
+        raise InputError("yaml", str(name_or_path), f"valid YAML ({describe_error(exc)})", where) from None
     if not isinstance(data, dict):
         raise InputError("scenario", type(data).__name__, "a YAML mapping", where)
     return spec_from_dict(data, where)

@@ -50,14 +50,33 @@ def read_trial_data(path: str | Path, n_doses: int) -> TrialData:
     """Read and check the advisor CSV (errors name the row, the column and what is allowed)."""
     import pandas as pd
 
+    import io
+    import re
+
+    from nksim.yaml_load import read_text
+
     p = Path(path)
+    columns = "a header line dose_level,dlt[,response][,followup_days]"
     if not p.is_file():
         raise InputError("data", str(path), "an existing CSV file with columns dose_level, dlt[, response]")
+    text = read_text(p, "data", kind="CSV")
     try:
-        df = pd.read_csv(p)
-    except Exception as exc:  # pandas raises many types for malformed files
-        raise InputError("data", str(path), f"a readable CSV file ({exc.__class__.__name__}: {exc})") from None
+        df = pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        raise InputError("data", str(path), f"a CSV file with {columns} (this one is empty)") from None
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        what = (f"rows with as many fields as the header (line {m[2]} has {m[3]}, the header {m[1]})" if m
+                else "a CSV file with one patient per row and comma-separated fields")
+        raise InputError("data", str(path), what) from None
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types for malformed files
+        raise InputError("data", str(path), f"a readable CSV file with {columns} ({exc.__class__.__name__})"
+                         ) from None
     df.columns = [str(c).strip().lower() for c in df.columns]
+    twice = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if twice:
+        raise InputError("data columns", list(df.columns), f"each column once (names are compared without case and "
+                         f"spaces; {', '.join(twice)} appears twice)")
     for col in ("dose_level", "dlt"):
         if col not in df.columns:
             raise InputError("data columns", list(df.columns), "columns dose_level and dlt (and optional response)")
