@@ -112,40 +112,40 @@ def test_a_new_process_is_one_file(monkeypatch):
     PROCESSES, appears in the layout, the derivatives and the generated code, and nothing else changes."""
     from nksim.kinetics.processes.base import Model, Param, State
 
-    mod = types.ModuleType("nksim.kinetics.processes.tregs")
-    mod.STATES = [State("Treg", "cells/uL", "host regulatory T cells in blood", atol=1e-6)]
-    mod.PARAMS = [Param("treg0", "cells/uL", "Treg count at rest", registry="treg0_per_ul"),
-                  Param("k_treg", "1/d", "Treg homeostatic return", registry="k_treg")]
+    mod = types.ModuleType("nksim.kinetics.processes.macrophages")
+    mod.STATES = [State("Mac", "cells/uL", "tumor-associated macrophages (hypothetical)", atol=1e-6)]
+    mod.PARAMS = [Param("mac0", "cells/uL", "count at rest", registry="treg0_per_ul"),
+                  Param("k_mac", "1/d", "homeostatic return", registry="k_treg")]
 
     def rates(m: Model) -> None:
-        m.flux("Treg", m.p("k_treg") * (m.p("treg0") - m.y("Treg"))
-               - m.p("w_kill") * m.p("ld_int") * m.q.chemo_f * m.y("Treg"))
+        m.flux("Mac", m.p("k_mac") * (m.p("mac0") - m.y("Mac"))
+               - m.p("w_kill") * m.p("ld_int") * m.q.chemo_f * m.y("Mac"))
 
     mod.rates = rates
     monkeypatch.setattr(procs, "PROCESSES", PROCESSES + (mod,))
     layout.cache_clear()
     try:
         L = layout()
-        assert "Treg" in L.SYSTEMIC_INDEX and "treg0" in L.PARAM_INDEX
+        assert "Mac" in L.SYSTEMIC_INDEX and "mac0" in L.PARAM_INDEX
         tr = trace(1, 1)
-        d = tr.derivatives[L.SYSTEMIC_INDEX["Treg"]]
+        d = tr.derivatives[L.SYSTEMIC_INDEX["Mac"]]
         assert d.op != "const"
         ns: dict = {}
         exec(module_source(1, 1), ns)  # the generated scalar code (not the cached one: this layout is temporary)
-        env = {("y", L.SYSTEMIC_INDEX["Treg"]): 10.0, ("t",): 0.0, ("seg", 0): 0.0}
+        env = {("y", L.SYSTEMIC_INDEX["Mac"]): 10.0, ("t",): 0.0, ("seg", 0): 0.0}
         env.update({("p", i): 1.0 for i in range(L.NPAR)})
-        env[("p", L.PARAM_INDEX["treg0"])] = 30.0
-        env[("p", L.PARAM_INDEX["k_treg"])] = 0.5
+        env[("p", L.PARAM_INDEX["mac0"])] = 30.0
+        env[("p", L.PARAM_INDEX["k_mac"])] = 0.5
         env[("p", L.PARAM_INDEX["t_ld"])] = np.inf
         env[("p", L.PARAM_INDEX["tau_chemo"])] = 1.0
         assert evaluate(d, env) == pytest.approx(0.5 * (30.0 - 10.0))
         y = np.zeros(L.n_states(1, 1))
-        y[L.SYSTEMIC_INDEX["Treg"]] = 10.0
+        y[L.SYSTEMIC_INDEX["Mac"]] = 10.0
         p = np.array([env[("p", i)] for i in range(L.NPAR)] + [1.0] * (L.NLP + L.NCP))
         dy = np.zeros_like(y)
         ns["rhs"](0.0, y, p, np.zeros(L.NSEG), dy, np.zeros(L.NALG))
-        assert dy[L.SYSTEMIC_INDEX["Treg"]] == pytest.approx(10.0)
+        assert dy[L.SYSTEMIC_INDEX["Mac"]] == pytest.approx(10.0)
     finally:
         monkeypatch.undo()
         layout.cache_clear()
-    assert "Treg" not in layout().SYSTEMIC_INDEX
+    assert "Mac" not in layout().SYSTEMIC_INDEX

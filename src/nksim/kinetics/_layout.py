@@ -10,6 +10,7 @@ from __future__ import annotations
 
 # ---- systemic states -------------------------------------------------------------------------------------
 SYSTEMIC_STATES: list[tuple[str, str, str]] = [
+    ('cum_lesion_entry', 'cells', 'cumulative product cells entering the lesions (from blood and by hepatic-artery delivery)'),  # trafficking
     ('dep_il2', 'pg', 's.c. IL-2 depot'),  # cytokines
     ('dep_il15', 'pg', 's.c. IL-15 depot'),  # cytokines
     ('E_t', 'cells', 'functional transduced product NK, blood + tissue (rapid equilibrium; blood share f_blood)'),  # product
@@ -39,37 +40,40 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ('cum_kill_tsys', 'cells', 'cumulative systemic tumor cells killed by the CAR pathway'),  # systemic_antigen
     ('cum_tsys_growth', 'cells', 'cumulative net growth of the systemic tumor'),  # systemic_antigen
     ('cum_tsys_chemo', 'cells', 'cumulative systemic tumor cells killed by chemotherapy (events)'),  # systemic_antigen
+    ('Treg', 'cells/uL', 'host regulatory T cells in blood'),  # tregs
 ]
-S_DEP_IL2 = 0
-S_DEP_IL15 = 1
-S_E_T = 2
-S_E_U = 3
-S_M_T = 4
-S_M_U = 5
-S_Q = 6
-S_CUM_PROD_DEATH = 7
-S_CUM_PROD_DIV = 8
-S_CUM_AG_DIV = 9
-S_CUM_KILL_CAR = 10
-S_CUM_KILL_NAT = 11
-S_CUM_KILL_ADCC = 12
-S_CUM_CLEARED = 13
-S_CUM_NEW_LESION_HAZARD = 14
-S_CUM_DEATH_HAZARD = 15
-S_CUM_CHEMO_KILLED = 16
-S_H = 17
-S_WBC = 18
-S_AB = 19
-S_CUM_OFFTUMOR = 20
-S_B_SYS = 21
-S_CUM_KILL_SYS = 22
-S_CUM_BSYS_LD = 23
-S_CUM_BSYS_NET = 24
-S_T_SYS = 25
-S_CUM_KILL_TSYS = 26
-S_CUM_TSYS_GROWTH = 27
-S_CUM_TSYS_CHEMO = 28
-NSYS = 29
+S_CUM_LESION_ENTRY = 0
+S_DEP_IL2 = 1
+S_DEP_IL15 = 2
+S_E_T = 3
+S_E_U = 4
+S_M_T = 5
+S_M_U = 6
+S_Q = 7
+S_CUM_PROD_DEATH = 8
+S_CUM_PROD_DIV = 9
+S_CUM_AG_DIV = 10
+S_CUM_KILL_CAR = 11
+S_CUM_KILL_NAT = 12
+S_CUM_KILL_ADCC = 13
+S_CUM_CLEARED = 14
+S_CUM_NEW_LESION_HAZARD = 15
+S_CUM_DEATH_HAZARD = 16
+S_CUM_CHEMO_KILLED = 17
+S_H = 18
+S_WBC = 19
+S_AB = 20
+S_CUM_OFFTUMOR = 21
+S_B_SYS = 22
+S_CUM_KILL_SYS = 23
+S_CUM_BSYS_LD = 24
+S_CUM_BSYS_NET = 25
+S_T_SYS = 26
+S_CUM_KILL_TSYS = 27
+S_CUM_TSYS_GROWTH = 28
+S_CUM_TSYS_CHEMO = 29
+S_TREG = 30
+NSYS = 31
 
 # ---- per-lesion states (offsets inside a lesion block; the tumor classes follow) -------------------------
 LESION_STATE_TABLE: list[tuple[str, str, str]] = [
@@ -138,6 +142,8 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('car_t', '1/d', 'CAR kill rate per transduced effector at full expression'),  # killing
     ('adcc_u', '1/d', 'ADCC rate per untransduced effector at saturating antibody'),  # killing
     ('adcc_t', '1/d', 'ADCC rate per transduced effector at saturating antibody'),  # killing
+    ('tgf_t', '1', 'cell-intrinsic TGF-beta factor of transduced effectors in lesions (granules, IFN-gamma, proliferation)'),  # killing
+    ('tgf_u', '1', 'cell-intrinsic TGF-beta factor of untransduced effectors in lesions'),  # killing
     ('k_r', '1', 'effector interference in the ratio-dependent law'),  # killing
     ('kappa', 'kills/cell', 'serial kills per effector before exhaustion'),  # exhaustion
     ('k_rec', '1/d', 'recovery from exhaustion at full signal'),  # exhaustion
@@ -175,6 +181,16 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('f_b_blood', 'fraction', 'blood share of the lineage (readouts)'),  # systemic_antigen
     ('r_tsys', '1/d', 'net growth rate of the systemic tumor'),  # systemic_antigen
     ('k_tsys', 'cells', 'marrow capacity of the systemic tumor (0: none)'),  # systemic_antigen
+    ('g_ifn', 'fraction', 'largest growth slowdown by effector IFN-gamma'),  # cytostasis
+    ('k_ifn', 'effectors/tumor cell', 'killing-competent effectors per tumor cell at half-maximal slowdown'),  # cytostasis
+    ('ifn_u', '1', 'IFN-gamma secretion of an untransduced effector relative to an unsuppressed NK'),  # cytostasis
+    ('ifn_t', '1', 'IFN-gamma secretion of a transduced effector relative to an unsuppressed NK'),  # cytostasis
+    ('treg0', 'cells/uL', 'blood Tregs at rest'),  # tregs
+    ('k_treg', '1/d', 'homeostatic return of Tregs'),  # tregs
+    ('rho_treg', '1/d', 'IL-2-driven Treg proliferation at saturation'),  # tregs
+    ('ec50_2_treg', 'pg/mL', 'IL-2 at half-maximal Treg proliferation (high-affinity receptor)'),  # tregs
+    ('u_treg', 'pg/(cell d)', 'IL-2 consumption per Treg at saturation'),  # tregs
+    ('f_treg_blood', 'fraction', "blood share of the body's Tregs"),  # tregs
 ]
 P_ROUTE_IA = 0
 P_F_IA = 1
@@ -219,44 +235,56 @@ P_NAT_T = 39
 P_CAR_T = 40
 P_ADCC_U = 41
 P_ADCC_T = 42
-P_K_R = 43
-P_KAPPA = 44
-P_K_REC = 45
-P_DENSITY = 46
-P_K_TUM = 47
-P_MU_LOSS = 48
-P_K_CLEAR = 49
-P_H_NEW = 50
-P_H_DEATH = 51
-P_T_LD = 52
-P_LD_INT = 53
-P_TAU_CHEMO = 54
-P_CONV_INHIB = 55
-P_CONV_START = 56
-P_CONV_END = 57
-P_H_LD = 58
-P_K_H = 59
-P_H_MAX = 60
-P_WBC0 = 61
-P_K_WBC = 62
-P_W_KILL = 63
-P_K_AB = 64
-P_EC50_AB = 65
-P_C0 = 66
-P_K_C = 67
-P_C_CAR = 68
-P_C_NK = 69
-P_C_DIV = 70
-P_C_IL2 = 71
-P_OFFTUMOR_W = 72
-P_B_SYS0 = 73
-P_K_B = 74
-P_W_KILL_B = 75
-P_CAR_SYS = 76
-P_F_B_BLOOD = 77
-P_R_TSYS = 78
-P_K_TSYS = 79
-NPAR = 80
+P_TGF_T = 43
+P_TGF_U = 44
+P_K_R = 45
+P_KAPPA = 46
+P_K_REC = 47
+P_DENSITY = 48
+P_K_TUM = 49
+P_MU_LOSS = 50
+P_K_CLEAR = 51
+P_H_NEW = 52
+P_H_DEATH = 53
+P_T_LD = 54
+P_LD_INT = 55
+P_TAU_CHEMO = 56
+P_CONV_INHIB = 57
+P_CONV_START = 58
+P_CONV_END = 59
+P_H_LD = 60
+P_K_H = 61
+P_H_MAX = 62
+P_WBC0 = 63
+P_K_WBC = 64
+P_W_KILL = 65
+P_K_AB = 66
+P_EC50_AB = 67
+P_C0 = 68
+P_K_C = 69
+P_C_CAR = 70
+P_C_NK = 71
+P_C_DIV = 72
+P_C_IL2 = 73
+P_OFFTUMOR_W = 74
+P_B_SYS0 = 75
+P_K_B = 76
+P_W_KILL_B = 77
+P_CAR_SYS = 78
+P_F_B_BLOOD = 79
+P_R_TSYS = 80
+P_K_TSYS = 81
+P_G_IFN = 82
+P_K_IFN = 83
+P_IFN_U = 84
+P_IFN_T = 85
+P_TREG0 = 86
+P_K_TREG = 87
+P_RHO_TREG = 88
+P_EC50_2_TREG = 89
+P_U_TREG = 90
+P_F_TREG_BLOOD = 91
+NPAR = 92
 
 SCALAR_PARAMS = [name for name, _, _ in SCALAR_PARAM_TABLE]
 
@@ -308,6 +336,7 @@ ALGEBRAIC: list[tuple[str, str, str]] = [
     ('signal', '1', 'cytokine signal S of untransduced cells'),
     ('cytokine_pg_ml', 'pg/mL', 'inflammatory cytokine proxy C, IL-6-like (quasi-steady state)'),
     ('kill_rate', 'cells/d', 'tumor cells killed per day, all pathways'),
+    ('treg_il2_use', 'pg/(mL d)', 'IL-2 consumed by host Tregs'),
 ]
 A_LUNG_T = 0
 A_LUNG_U = 1
@@ -316,7 +345,8 @@ A_IL2_PG_ML = 3
 A_SIGNAL = 4
 A_CYTOKINE_PG_ML = 5
 A_KILL_RATE = 6
-NALG = 7
+A_TREG_IL2_USE = 7
+NALG = 8
 
 # ---- events ------------------------------------------------------------------------------------------------
 EV_NONE = 0
@@ -328,4 +358,5 @@ EV_ANTIBODY = 5  # a = ug/mL added
 EV_LOG_KILL = 6  # a = log10 kill of tumor
 EV_BOUNDARY = 7  # a = (none: a discontinuity of a piecewise-constant input)
 EV_INFUSION_IA = 8  # a = viable transduced cells, hepatic artery; b = viable untransduced cells, hepatic artery
-EVENTS: dict[int, str] = {1: 'infusion', 8: 'infusion_ia', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody'}
+EV_TREG_DEPLETION = 9  # a = fraction of Tregs removed
+EVENTS: dict[int, str] = {1: 'infusion', 8: 'infusion_ia', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody', 9: 'treg_depletion'}

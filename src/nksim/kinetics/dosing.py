@@ -46,6 +46,7 @@ CMT_ANTIBODY = 6
 CMT_CHEMO = 7
 CMT_PRODUCT_CAR_IA = 8
 CMT_PRODUCT_UNTRANSDUCED_IA = 9
+CMT_TREG_DEPLETION = 10
 
 DOSE_CMTS: dict[int, DoseCompartment] = {c.cmt: c for c in (
     DoseCompartment(CMT_PRODUCT_CAR, "product_transduced", "cells",
@@ -71,12 +72,16 @@ DOSE_CMTS: dict[int, DoseCompartment] = {c.cmt: c for c in (
     DoseCompartment(CMT_PRODUCT_UNTRANSDUCED_IA, "product_untransduced_hepatic_artery", "cells",
                     "viable untransduced product cells infused into the hepatic artery (liver lesions only)",
                     L.EV_INFUSION_IA),
+    DoseCompartment(CMT_TREG_DEPLETION, "treg_depletion", "1",
+                    "regulatory-T-cell-depleting agent (e.g. IL2-DT): fraction of host Tregs removed by the dose",
+                    L.EV_TREG_DEPLETION, 1.0),
 )}
 INFUSION_CMTS = (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED, CMT_PRODUCT_CAR_IA, CMT_PRODUCT_UNTRANSDUCED_IA)
 #: (transduced, untransduced) compartment of an infusion by its own route (regimen.per_infusion.routes)
 ROUTE_CMTS = {"iv": (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED),
               "hepatic_artery": (CMT_PRODUCT_CAR_IA, CMT_PRODUCT_UNTRANSDUCED_IA)}
-EVENT_ORDER = (CMT_LYMPHODEPLETION, CMT_PRODUCT_CAR, CMT_PRODUCT_CAR_IA, CMT_IL2, CMT_IL15, CMT_ANTIBODY, CMT_CHEMO)
+EVENT_ORDER = (CMT_LYMPHODEPLETION, CMT_PRODUCT_CAR, CMT_PRODUCT_CAR_IA, CMT_IL2, CMT_IL15, CMT_ANTIBODY, CMT_CHEMO,
+               CMT_TREG_DEPLETION)
 
 #: NONMEM columns that must be 0 (or empty) on dose rows: nksim gives bolus doses, one row per dose
 UNSUPPORTED_ZERO = {"RATE": "0 (bolus doses only; infusion rates are not modelled)",
@@ -90,14 +95,20 @@ def cmt_choices() -> str:
     return ", ".join(f"{c.cmt} ({c.name}, {c.unit})" for c in DOSE_CMTS.values())
 
 
-def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: float) -> list[Dose]:
+def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: float,
+                  treg_fraction: float = 0.7) -> list[Dose]:
     """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion (one number for
     every infusion, or one per ``regimen.infusion_days``; an infusion of 0 cells gives no record), a
-    ``car_fraction`` share of them transduced."""
+    ``car_fraction`` share of them transduced; ``treg_fraction``: Tregs removed per Treg-depletion dose when the
+    regimen does not say."""
     try:
         out = list(_regimen_fixed_doses(regimen))
     except TypeError:  # an unhashable regimen-like object: no cache
         out = list(_regimen_fixed_doses.__wrapped__(regimen))
+    dep = getattr(regimen, "treg_depletion", None)
+    if dep is not None:
+        frac = dep.fraction if dep.fraction is not None else treg_fraction
+        out.extend((day, CMT_TREG_DEPLETION, frac) for day in dep.days)
     days = regimen.infusion_days
     per_infusion = [float(cells)] * len(days) if np.ndim(cells) == 0 else list(cells)  # type: ignore[arg-type]
     if len(per_infusion) != len(days):
@@ -179,6 +190,8 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
         ev.extend((t, L.EV_AB, amt * 1000.0 / ab_volume_ml, 0.0) for t, _, amt in by_cmt[CMT_ANTIBODY])
     if by_cmt[CMT_CHEMO]:
         ev.extend((t, L.EV_LOGKILL, amt * chemo, 0.0) for t, _, amt in by_cmt[CMT_CHEMO])
+    if by_cmt[CMT_TREG_DEPLETION]:
+        ev.extend((t, L.EV_TREG_DEPLETION, amt, 0.0) for t, _, amt in by_cmt[CMT_TREG_DEPLETION])
     return PatientEvents(ev, ld, infusions, bool(by_cmt[CMT_ANTIBODY]))
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
-from nksim.kinetics.pathways import car_class_weights, rates_per_effector
+from nksim.kinetics.pathways import car_class_weights, cell_intrinsic_factors, rates_per_effector
 from nksim.kinetics.processes import layout as model_layout
 from nksim.population.sampling import typical_values
 from nksim.registry import load_registry
@@ -190,9 +190,10 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     kir_eff = prod.kir_inhibition * np.where(patients["kir_matched"].to_numpy(bool), 1.0, val("kir_mismatch"))
     is_nk = prod.cell_type == "NK"
     pw = {name: val(name) for name in ("k_nat", "i_self", "hyp_supp", "k_car", "k_adcc", "dn_rescue", "m_cd16")}
-    pw.update({name: typ[name] for name in ("tgf_ic50_nat", "tgf_ic50_car", "tgf_ic50_adcc")})
+    pw.update({name: typ[name] for name in ("tgf_ic50_nat", "tgf_ic50_car", "tgf_ic50_adcc", "tgf_ic50_fn")})
     rates = rates_per_effector(pw, con, is_nk, tgfb=val("tgfb_ng_ml"), ligand=val("ligand_level"),
                                hla=val("hla_level"), kir=kir_eff, hypoxia=val("hypoxia"), f_is=f_is, potency=potency)
+    rates.update(cell_intrinsic_factors(pw, con, tgfb=val("tgfb_ng_ml"), f_is=f_is, potency=potency))
     for name, v in rates.items():
         setp(name, v)
     if tum.microenvironment == "abm_table":
@@ -319,7 +320,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         given_k = [c for c in cells_k if c > 0]
         cells = (given_k[0] if len(set(given_k)) == 1 else float(np.mean(given_k))) if given_k else 0.0
         listed = table is not None and int(pids[i]) in table.doses
-        doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells_k, car_fraction[i])
+        doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells_k, car_fraction[i],
+                                                                            typ["treg_depletion_fraction"])
         pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],
                              typ["ab_volume_ml_per_kg"] * weight[i])
         ev = pe.events
@@ -380,6 +382,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     y0[:, L.S_Q] = 1.0
     y0[:, L.S_H] = h_max
     y0[:, L.S_WBC] = val("wbc0_per_ul")
+    y0[:, L.S_TREG] = val("treg0_per_ul")
     y0[:, L.S_B_SYS] = b_sys0
     y0[:, L.S_T_SYS] = t_sys0
     lb = L.lesion_block(nc)
@@ -395,7 +398,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
                                        [d for d in sim.scan_days if t0 <= d <= sim.horizon_d]]))
     atol = np.full(y0.shape[1], sim.atol_cells)
     for idx, tol in ((L.S_Q, 1e-9), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
-                     (L.S_DEP_IL15, 1.0), (L.S_CUM_OFFTUMOR, 1e-9), (L.S_CUM_NEW_LESION_HAZARD, 1e-12),
+                     (L.S_DEP_IL15, 1.0), (L.S_TREG, 1e-6), (L.S_CUM_OFFTUMOR, 1e-9), (L.S_CUM_NEW_LESION_HAZARD, 1e-12),
                      (L.S_CUM_DEATH_HAZARD, 1e-12)):
         atol[idx] = tol
     labels = ["".join(f"{ag}{'+' if (a >> j) & 1 else '-'}" for j, ag in enumerate(antigens)) or "all"

@@ -8,7 +8,9 @@ well) alike: one place for the algebra, on numbers or numpy arrays.
 - ADCC: ``k_adcc`` x TGF(``tgf_ic50_adcc``) (x (1 + ``m_cd16``) for hnCD16 transduced cells; x antibody occupancy,
   applied by the caller);
 - TGF(IC50) = 1/(1 + TGFb/IC50); dnTGFBR2 multiplies TGFb by (1 - ``dn_rescue``) for transduced cells;
-- potency and the immunosuppression factor multiply every pathway; T-cell products have no natural or ADCC pathway.
+- potency and the immunosuppression factor multiply every pathway; T-cell products have no natural or ADCC pathway;
+- beyond the rate, TGF-beta lowers what a killer can do in a lesion (:func:`cell_intrinsic_factors`): its granule
+  budget, its proliferation and its IFN-gamma.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ def rates_per_effector(p: Mapping[str, object], construct: Construct, is_nk: boo
         "adcc_u": adcc * tgf_factor(tgfb, p["tgf_ic50_adcc"]),
         "adcc_t": adcc * tgf_factor(tgfb_t, p["tgf_ic50_adcc"]) * (1.0 + (p["m_cd16"] if construct.hn_cd16 else 0.0)),
     }
+
+
+def cell_intrinsic_factors(p: Mapping[str, object], construct: Construct, *, tgfb, f_is, potency) -> dict[str, object]:
+    """Per-group factors of effectors in a lesion beyond the kill rate: ``tgf_t``/``tgf_u``, the cell-intrinsic
+    TGF-beta factor TGF(``tgf_ic50_fn``) (granule content, i.e. the serial-kill budget; lesion proliferation), and
+    ``ifn_t``/``ifn_u``, IFN-gamma secretion relative to an unsuppressed NK (x immunosuppression x potency).
+    dnTGFBR2 rescues transduced cells as for the pathways."""
+    tgfb_t = tgfb * (1.0 - p["dn_rescue"]) if construct.dn_tgfbr2 else tgfb
+    tgf_t = tgf_factor(tgfb_t, p["tgf_ic50_fn"])
+    tgf_u = tgf_factor(tgfb, p["tgf_ic50_fn"])
+    return {"tgf_t": tgf_t, "tgf_u": tgf_u, "ifn_t": tgf_t * f_is * potency, "ifn_u": tgf_u * f_is * potency}
 
 
 def car_class_weights(construct: Construct, antigens: Sequence[str], ligand) -> np.ndarray:

@@ -147,6 +147,17 @@ class CytokineDoses(Frozen):
     dose: float = Field(default=0.0, ge=0, description="IL-2 in MIU per dose; IL-15 in ug per dose")
 
 
+class TregDepletion(Frozen):
+    """A regulatory-T-cell-depleting agent given before or with the product (e.g. IL-2-diphtheria toxin fusion,
+    denileukin diftitox: Bachanova 2014)."""
+
+    agent: str = "IL2-DT (denileukin diftitox)"
+    days: tuple[Day, ...] = Field(min_length=1, description="days of the doses (d, relative to the first infusion)")
+    fraction: float | None = Field(default=None, gt=0, le=1,
+                                   description="fraction of Tregs removed per dose; default: the registry's "
+                                               "treg_depletion_fraction")
+
+
 class Antibody(Frozen):
     target: AntigenName
     days: tuple[Day, ...] = (0.0,)
@@ -244,6 +255,7 @@ class Regimen(Frozen):
     il15: CytokineDoses | None = None
     antibody: Antibody | None = None
     concomitant: Concomitant | None = None
+    treg_depletion: TregDepletion | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Regimen":

@@ -21,6 +21,7 @@ from nksim.kinetics.processes import (
     antibody,
     chemotherapy,
     cytokines,
+    cytostasis,
     dosing,
     exhaustion,
     host,
@@ -30,6 +31,7 @@ from nksim.kinetics.processes import (
     product,
     systemic_antigen,
     trafficking,
+    tregs,
     tumor,
 )
 from nksim.kinetics.processes.base import Algebraic, Event, Model, Param, Pool, State
@@ -38,7 +40,7 @@ from nksim.kinetics.symbolic import Expr
 # order = the order in which contributions to a derivative are added, and the layout order
 PROCESSES: tuple[ModuleType, ...] = (
     dosing, trafficking, cytokines, product, killing, exhaustion, tumor, chemotherapy, host, antibody, inflammation,
-    off_tumor, systemic_antigen,
+    off_tumor, systemic_antigen, cytostasis, tregs,
 )
 EV_NONE = 0  # no event: the segment description is brought up to the current time only
 

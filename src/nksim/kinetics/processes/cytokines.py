@@ -2,9 +2,10 @@
 
 IL-15 production ``p_15`` (x (1 + ``a_ld`` intensity e^{-(t - t_LD)/tau_ld}) after lymphodepletion) + secretion by
 IL-15-armored transduced cells + absorption from a s.c. depot; IL-2 from its s.c. depot; both cleared first-order and
-consumed by product cells (saturating). Each follows its production within hours, so each is the positive root of
-production - clearance - consumption = 0 (:func:`qss_cytokine`). S = u/(1 + u), u = I15/EC50_15 + I2/EC50_2; cells
-with membrane or autocrine IL-15 see S_cell = 1 - (1 - s_cell)(1 - S).
+consumed by product cells (saturating); IL-2 also by host regulatory T cells (:mod:`.tregs`), IL-15 not. Each follows
+its production within hours, so each is the positive root of production - clearance - consumption = 0
+(:func:`qss_cytokine`). S = u/(1 + u), u = I15/EC50_15 + I2/EC50_2; cells with membrane or autocrine IL-15 see
+S_cell = 1 - (1 - s_cell)(1 - S).
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def quantities(m: Model) -> None:
     m.define("prod15", prod15)
     m.define("consumption", lambda m: m.p("u_cyt") * m.q.n_prod * m.q.inv_vb)
     m.define("il15", lambda m: qss_cytokine(m.q.prod15, m.p("k_15"), m.q.consumption, m.p("k_u")))
+    # IL-2 is also used by host Tregs (:mod:`.tregs`, high affinity); IL-15 is not
     m.define("il2", lambda m: qss_cytokine(m.p("ka_il2") * m.y("dep_il2") / m.p("V_2"), m.p("k_2"),
-                                           m.q.consumption, m.p("k_u")))
+                                           m.q.consumption + m.q.treg_use_max, m.p("k_u")))
     m.define("u", lambda m: m.q.il15 / m.p("ec50_15") + where(m.q.il2 > 0.0, m.q.il2 / m.p("ec50_2"), 0.0))
     m.define("sig", lambda m: m.q.u / (1.0 + m.q.u))
     m.define("sig_t", lambda m: 1.0 - (1.0 - m.p("s_cell_t")) * (1.0 - m.q.sig))

@@ -50,6 +50,7 @@ def on_event(m: Model, kind: str) -> None:
     wsum = total(weights)
     f_ia = where(wsum > 0.0, m.p("f_ia"), 0.0)
     f_comp = m.p("f_comp")
+    m.assign("cum_lesion_entry", m.raw("cum_lesion_entry") + where(ia & (wsum > 0.0), f_ia * (a + b), 0.0))
     for l in range(m.nl):
         share = where(ia & (wsum > 0.0), f_ia * weights[l] / wsum, 0.0)
         m.assign("K_t", m.raw("K_t", l) + share * a * f_comp, l)

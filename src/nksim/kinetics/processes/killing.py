@@ -28,6 +28,10 @@ PARAMS = [
           derived="k_adcc x TGF(tgf_ic50_adcc) x f_is x potency"),
     Param("adcc_t", "1/d", "ADCC rate per transduced effector at saturating antibody",
           derived="as adcc_u (1 + m_cd16 for hnCD16)"),
+    Param("tgf_t", "1", "cell-intrinsic TGF-beta factor of transduced effectors in lesions (granules, IFN-gamma, "
+          "proliferation)", derived="TGF(tgf_ic50_fn), dnTGFBR2-rescued TGF-beta"),
+    Param("tgf_u", "1", "cell-intrinsic TGF-beta factor of untransduced effectors in lesions",
+          derived="TGF(tgf_ic50_fn) = 1/(1 + TGFb/tgf_ic50_fn)"),
     Param("k_r", "1", "effector interference in the ratio-dependent law", registry="k_r"),
     Param("car_w", "1", "CAR targeting weight of the class (ligand level for an NKG2D CAR)", scope="class",
           derived="construct targets and logic, antigen bits of the class"),

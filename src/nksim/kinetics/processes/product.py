@@ -2,8 +2,10 @@
 
 Per-cell death ``delta_0`` (1 - ``s_max`` S_cell) + host rejection ``k_rej`` H g_HLA (+ ``extra_death`` for
 irradiated lines). The long-lived pool M forms from E at ``k_m`` S_cell^``n_m`` and dies at ``beta_m`` + rejection.
-Homeostatic proliferation in E at ``rho_h`` S_cell (1 - N_prod/``k_niche``); antigen-driven proliferation of
-transduced cells in a lesion at ``rho_a`` q R/(``k_a`` + R), R = targetable tumor cells per transduced cell there,
+Homeostatic proliferation in E at ``rho_h`` S (1 - N_prod/``k_niche``), S the systemic signal (a cell's own
+membrane / autocrine IL-15 supports its survival, not homeostatic expansion); antigen-driven proliferation of
+transduced cells in a lesion at ``rho_a`` ``tgf_t`` q R/(``k_a`` + R) (TGF-beta blunts IL-15/mTOR-driven
+proliferation of NK in the lesion: Viel 2016), R = targetable tumor cells per transduced cell there,
 daughters split by ``f_comp``. CAR expression q decays at ``k_q`` (transient, mRNA constructs).
 """
 
@@ -67,13 +69,15 @@ def quantities(m: Model) -> None:
     m.define("death_t", lambda m: m.p("delta_0") * (1.0 - m.p("s_max") * m.q.sig_t) + m.q.rej)
     m.define("death_u", lambda m: m.p("delta_0") * (1.0 - m.p("s_max") * m.q.sig) + m.q.rej)
     m.define("room", lambda m: pos(1.0 - m.q.n_prod / m.p("k_niche")))
-    m.define("prol_t", lambda m: m.p("rho_h") * m.q.sig_t * m.q.room)
+    # homeostatic proliferation follows the systemic (trans-presented) cytokine signal S: membrane / autocrine IL-15
+    # supports the survival of the cell that carries it (S_cell in death_t), not a homeostatic expansion
+    m.define("prol_t", lambda m: m.p("rho_h") * m.q.sig * m.q.room)
     m.define("prol_u", lambda m: m.p("rho_h") * m.q.sig * m.q.room)
     m.define("mform_t", lambda m: m.p("k_m") * power(m.q.sig_t, m.p("n_m")))
     m.define("mform_u", lambda m: m.p("k_m") * power(m.q.sig, m.p("n_m")))
     m.define("mdeath", lambda m: m.p("beta_m") + m.q.rej)
     m.define_lesion("div", lambda m, l: antigen_driven_divisions(
-        m.p("rho_a"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
+        m.p("rho_a") * m.p("tgf_t"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
     m.define("div_ag", lambda m: total(m.lq(l).div for l in range(m.nl)))
 
 

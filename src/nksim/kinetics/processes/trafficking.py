@@ -8,9 +8,13 @@ the indication), entering cells split into killing-competent K (``f_comp``) and 
 
 from __future__ import annotations
 
-from nksim.kinetics.processes.base import Algebraic, Model, Param, Pool
+from nksim.kinetics.processes.base import Algebraic, Model, Param, Pool, State
 from nksim.kinetics.symbolic import total
 
+STATES = [
+    State("cum_lesion_entry", "cells", "cumulative product cells entering the lesions (from blood and by hepatic-artery "
+          "delivery)"),
+]
 PARAMS = [
     Param("V_b", "mL", "blood volume", derived="blood_volume_ml_per_kg x weight"),
     Param("f_lung", "fraction", "first-pass lung retention of an i.v. dose", registry="f_lung"),
@@ -60,5 +64,6 @@ def rates(m: Model) -> None:
         m.flux("N_u", (1.0 - f_comp) * q.fin_u, l)
         for name in ("K_t", "K_u", "N_t", "N_u", "X_t", "X_u"):
             m.flux(name, -k_out * m.y(name, l), l)
+    m.flux("cum_lesion_entry", total(m.lq(l).fin_t + m.lq(l).fin_u for l in range(m.nl)))
     m.alg("lung_t", m.q.lung_t)
     m.alg("lung_u", m.q.lung_u)

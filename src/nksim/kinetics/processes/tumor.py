@@ -1,8 +1,8 @@
 """Process 8, tumor: Gompertz growth per lesion, antigen loss between classes, dead-cell clearance, hazards.
 
-Every class of lesion l grows at r_l ln(``k_tum``/T_l) (x the concomitant slowdown); a class below one cell does not
-grow. A class carrying antigen j loses it at ``mu_loss`` (moves to the class without bit j). Killed cells go to D_l,
-cleared at ``k_clear``. New-lesion and death hazards accumulate at ``h_new`` x burden and ``h_death`` x burden.
+Every class of lesion l grows at r_l ln(``k_tum``/T_l) (x the concomitant slowdown, x the IFN-gamma cytostasis of
+:mod:`.cytostasis`); a class below one cell does not grow. A class carrying antigen j loses it at ``mu_loss`` (moves
+to the class without bit j). Killed cells go to D_l, cleared at ``k_clear``. New-lesion and death hazards accumulate at ``h_new`` x burden and ``h_death`` x burden.
 Chemotherapy log-kills (:func:`log_kill`) move a share of every class to D at once.
 """
 
@@ -39,7 +39,7 @@ def quantities(m: Model) -> None:
     m.define_lesion("tl", lambda m, l: total(m.tumor(l, a) for a in range(m.nc)))
     m.define_lesion("vol", lambda m, l: (m.lq(l).tl + m.y("D", l)) / m.p("density"))
     m.define_lesion("grow", lambda m, l: where(m.lq(l).tl >= 1.0, m.pl(l, "r_growth") * log(m.p("k_tum") / m.lq(l).tl)
-                                               * m.q.conv, 0.0))
+                                               * m.q.conv * m.lq(l).cytostasis, 0.0))
     m.define("burden", lambda m: total(m.lq(l).tl for l in range(m.nl)))
 
 
