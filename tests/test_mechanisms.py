@@ -86,8 +86,10 @@ def test_tregs_compete_for_il2_not_il15():
     assert float(with_il2_dt.product_cells_total.sel(time=14)) > float(with_il2.product_cells_total.sel(time=14))
     no_il2 = run(**{"regimen.lymphodepletion": ld(1.0)})
     no_il2_dt = run(**{"regimen.lymphodepletion": ld(1.0), "regimen.treg_depletion": dep})
-    np.testing.assert_allclose(no_il2_dt.il15_pg_ml.values, no_il2.il15_pg_ml.values, rtol=1e-12)
-    np.testing.assert_allclose(no_il2_dt.product_cells_total.values, no_il2.product_cells_total.values, rtol=1e-9)
+    # equal within the solver tolerance (the dose day is an extra step boundary)
+    np.testing.assert_allclose(no_il2_dt.il15_pg_ml.values, no_il2.il15_pg_ml.values, rtol=1e-5)
+    np.testing.assert_allclose(no_il2_dt.product_cells_total.values, no_il2.product_cells_total.values, rtol=1e-5,
+                               atol=1.0)
 
 
 def _kills(tgfb: float, dn: bool) -> tuple[float, float]:
