@@ -138,3 +138,23 @@ def test_iv_lesion_entry_is_within_the_expected_share_of_the_dose():
     assert 1e-3 <= share <= 1e-2
     ia = _hcc(1, 2e7, "hepatic_artery")
     assert float(ia.cum_lesion_entry.isel(time=-1) / ia.cum_infused.isel(time=-1)) > 10 * share
+
+
+def test_product_fitness_acts_on_expansion_and_persistence():
+    """Cord-blood unit quality (Marin 2024) through mechanism: a less fit product expands and persists less."""
+    sc = nksim.load_scenario("bnhl-cd19-car-nk-il15-cb").replace({"population.variability": False})
+    fit = nksim.simulate(sc, n_patients=1, seed=1).trajectories.isel(patient=0)
+    unfit = nksim.simulate(sc, n_patients=1, seed=1, overrides={"fitness": 0.6}).trajectories.isel(patient=0)
+    assert float(unfit.product_cells_total.max()) < 0.7 * float(fit.product_cells_total.max())
+    assert float(unfit.car_nk_blood_per_ul.sel(time=180)) < float(fit.car_nk_blood_per_ul.sel(time=180))
+    with pytest.raises(nksim.errors.InputError, match="fitness"):
+        nksim.simulate(sc, n_patients=1, seed=1, overrides={"fitness": -1.0})
+
+
+def test_suboptimal_cord_blood_units_carry_lower_fitness():
+    from nksim.manufacturing.lot import Lot
+
+    assert Lot.__dataclass_fields__["fitness"].default == 1.0
+    from nksim.registry import load_registry
+
+    assert load_registry().defaults()["mfg_cb_suboptimal_fitness"] < 1.0

@@ -33,6 +33,7 @@ OVERRIDE_KEYS: dict[str, str] = {
     "dose_per_kg": "nominal cells per kg per infusion (>= 0), replaces the dose level",
     "viability": "post-thaw viable fraction in (0, 1]",
     "potency": "cytotoxicity relative to fresh, in [0, 3]",
+    "fitness": "proliferative fitness relative to the reference product, in [0, 3] (multiplies rho_a and rho_h)",
     "car_fraction": "transduced fraction in [0, 1]",
     "car_half_life_d": "CAR expression half-life in days (> 0; inf = stable)",
     "cd3_per_kg": "CD3+ T cells per kg in a dose (>= 0)",
@@ -142,6 +143,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     # per-patient product attributes
     viability = _per_patient(ov, "viability", n, prod.viability)
     potency = _per_patient(ov, "potency", n, prod.potency)
+    fitness = _per_patient(ov, "fitness", n, prod.fitness)
     car_fraction = _per_patient(ov, "car_fraction", n, prod.transduced_fraction)
     cd3 = _per_patient(ov, "cd3_per_kg", n, prod.cd3_per_kg)
     hl_default = con.car_half_life_d if con.car_expression == "transient" else math.inf
@@ -151,6 +153,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     regimens = _per_patient(ov, "regimen", n, scenario.regimen)
     _check_range("viability", viability, 0.0, 1.0, lo_open=True)
     _check_range("potency", potency, 0.0, 3.0)
+    _check_range("fitness", fitness, 0.0, 3.0)
     _check_range("car_fraction", car_fraction, 0.0, 1.0)
     _check_range("cd3_per_kg", cd3, 0.0, np.inf)
     _check_range("dose_scale", dose_scale, 0.0, np.inf)
@@ -166,6 +169,9 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     # parameters that are registry values as they are (declared with ``registry=`` by their process)
     for prm in REGISTRY_PARAMS:
         setp(prm.name, val(prm.registry))
+    # product fitness (cord-blood unit quality, culture history) acts on in vivo proliferation
+    for name in ("rho_a", "rho_h"):
+        P[:, PARAM_INDEX[name]] *= fitness
     # derived parameters, process by process
     # transport
     setp("V_b", vb)
@@ -354,13 +360,13 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
             per_kg = cells / (weight[i] * viability[i])
             rows.append({"dose_level": 0, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
                          "n_infusions": n_inf, "car_fraction": given_t / given if given > 0 else car_fraction[i],
-                         "viability": viability[i], "potency": potency[i], "cd3_per_kg": cd3[i],
-                         "treated": n_inf > 0})
+                         "viability": viability[i], "potency": potency[i], "fitness": fitness[i],
+                         "cd3_per_kg": cd3[i], "treated": n_inf > 0})
             continue
         rows.append({"dose_level": lvl, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
                      "n_infusions": len(given_k),
                      "car_fraction": car_fraction[i], "viability": viability[i], "potency": potency[i],
-                     "cd3_per_kg": cd3[i], "treated": bool(treated[i] and cells > 0)})
+                     "fitness": fitness[i], "cd3_per_kg": cd3[i], "treated": bool(treated[i] and cells > 0)})
     setp("t_ld", t_ld)
     setp("ld_int", ld_int)
     setp("k_ab", k_ab)

@@ -19,7 +19,8 @@ from nksim.errors import InputError
 from nksim.manufacturing.lot import Lot, dose_plan, simulate_lots
 from nksim.manufacturing.params import resolve_parameters
 
-OVERRIDE_KEYS = ("viability", "potency", "car_fraction", "car_half_life_d", "cd3_per_kg", "dose_scale", "treated")
+OVERRIDE_KEYS = ("viability", "potency", "fitness", "car_fraction", "car_half_life_d", "cd3_per_kg", "dose_scale",
+                 "treated")
 
 
 def _weights(body_weight_kg, n: int, default: float) -> np.ndarray:
@@ -44,7 +45,7 @@ def lots_to_overrides(lots: Sequence[Lot], n_patients: int | None = None, *, bod
     assigned); replaces the process's planned dose, so cells run out sooner at higher dose levels.
 
     viability: fraction of labelled viable cells viable at infusion (post-thaw; 1 for fresh); potency:
-    cytotoxicity relative to fresh; car_fraction: CAR+ fraction; car_half_life_d: CAR expression half-life
+    cytotoxicity relative to fresh; fitness: in vivo proliferative fitness (cord-blood unit quality); car_fraction: CAR+ fraction; car_half_life_d: CAR expression half-life
     (inf for stable transfer); cd3_per_kg: T cells per kg in each delivered dose; dose_scale: delivered / planned
     dose (0 untreated); treated: bool.
     """
@@ -77,6 +78,7 @@ def lots_to_overrides(lots: Sequence[Lot], n_patients: int | None = None, *, bod
         lot = lots[i // m]
         out["viability"][i] = lot.post_thaw_viability
         out["potency"][i] = lot.potency
+        out["fitness"][i] = lot.fitness
         out["car_fraction"][i] = lot.car_fraction
         out["car_half_life_d"][i] = lot.transfer.half_life_d
         if not lot.released:

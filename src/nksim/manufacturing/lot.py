@@ -85,6 +85,7 @@ class Lot:
     persistent: bool  # False for irradiated NK-92
     plan: DosePlan
     ledger: tuple[LedgerRow, ...] = field(repr=False)
+    fitness: float = 1.0  # in vivo proliferative fitness relative to a reference product (cord-blood unit quality)
 
     @property
     def failures(self) -> tuple[str, ...]:
@@ -107,7 +108,8 @@ class Lot:
             "harvest_viability": self.harvest_viability, "transfer_efficiency": self.transfer.efficiency,
             "car_fraction": self.car_fraction, "car_half_life_d": self.transfer.half_life_d,
             "formulated_nk": self.formulated_nk, "formulated_t": self.formulated_t, "doses": self.doses,
-            "post_thaw_viability": self.post_thaw_viability, "potency": self.potency, "cd3_per_kg": self.cd3_per_kg,
+            "post_thaw_viability": self.post_thaw_viability, "potency": self.potency, "fitness": self.fitness,
+            "cd3_per_kg": self.cd3_per_kg,
             "released": self.released, "failures": ";".join(self.failures), "cost": self.cost,
             "cycle_time_d": self.cycle_time_d, "vein_to_vein_d": self.vein_to_vein_d,
             "patients_served": self.patients_served,
@@ -223,8 +225,10 @@ def simulate_lot(spec: ManufacturingSpec, lot_id: int, seed: int, params: Params
         ledger.append(row("freeze and thaw", "nk", filled_nk, filled_nk * v_thaw,
                           post_thaw_death=filled_nk * (1 - v_thaw)))
         ledger.append(row("freeze and thaw", "t", filled_t, filled_t * v_thaw, post_thaw_death=filled_t * (1 - v_thaw)))
+    fitness = 1.0
     if src.covariates.get("cb_unit_optimal") is False:
         potency *= p["mfg_cb_suboptimal_potency"]
+        fitness = p["mfg_cb_suboptimal_fitness"]
 
     # 7. release
     t_per_nk = form_t / form_nk if form_nk > 0 else 0.0
@@ -249,7 +253,7 @@ def simulate_lot(spec: ManufacturingSpec, lot_id: int, seed: int, params: Params
         potency=potency, cd3_per_kg=cd3_per_kg, tests=tests, released=released, cost=cost, cost_items=items,
         cycle_time_d=cycle, vein_to_vein_d=v2v,
         persistent=not (spec.source.kind == "nk92" and getattr(spec.source, "irradiated", False)),
-        plan=plan, ledger=tuple(ledger),
+        plan=plan, ledger=tuple(ledger), fitness=fitness,
     )
 
 

@@ -116,6 +116,10 @@ class Product(Frozen):
     construct: Construct = Construct()
     transduced_fraction: float = Field(default=0.0, ge=0, le=1, description="CAR+/construct+ share of product NK")
     potency: float = Field(default=1.0, ge=0, le=3, description="cytotoxicity relative to fresh product")
+    fitness: float = Field(default=1.0, ge=0, le=3,
+                           description="proliferative fitness relative to a reference product (cord-blood unit "
+                                       "quality, culture history): multiplies antigen-driven and homeostatic "
+                                       "proliferation in vivo")
     viability: float = Field(default=1.0, gt=0, le=1, description="post-thaw viable fraction (viable dose = nominal x it)")
     cd3_per_kg: float = Field(default=0.0, ge=0, le=MAX_DOSE_PER_KG,
                               description="residual CD3+ T cells per kg in a dose")
