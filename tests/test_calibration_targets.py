@@ -27,6 +27,7 @@ MET = [
     "B-ALL CAR-T-like: CRS any grade",
     "B-ALL CAR-T-like: CRS grade >= 3",
     "Liu 2020: grade >= 2 CRS",
+    "Liu 2020: detectable at 12 months",
 ]
 
 

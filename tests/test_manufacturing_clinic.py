@@ -15,7 +15,8 @@ from nksim.manufacturing import (
     simulate_lots,
 )
 
-EXPECTED_KEYS = {"viability", "potency", "car_fraction", "car_half_life_d", "cd3_per_kg", "dose_scale", "treated"}
+EXPECTED_KEYS = {"viability", "potency", "fitness", "car_fraction", "car_half_life_d", "cd3_per_kg", "dose_scale",
+                 "treated"}
 
 
 def test_exact_override_keys_and_shapes():
