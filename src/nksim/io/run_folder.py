@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +39,8 @@ PATIENTS = "patients.parquet"
 RECORD_DIR = "chunks"
 RUN_KEY = "run_key.json"
 LEGACY_TRAJ = "trajectories.nc"  # the single-file layout of earlier versions (still opened by open_trajectories)
-TRAJ_SUFFIX = ".zarr.zip"
-# blosc-zstd with byte shuffle: lossless, ~4.4x smaller than raw float64 here; NetCDF4/zlib is as small but the
-# h5netcdf writer and reader cost ~0.25 s per file (50 variables), Zarr ~0.03 s
-COMPRESSOR = {"cname": "zstd", "clevel": 5, "shuffle": 1}
+TRAJ_SUFFIX = ".zarr.zip"  # Zarr v2 in a zip (blosc-zstd; NetCDF4/zlib is as small, but h5netcdf costs ~0.25 s per
+# file of ~55 variables to open, Zarr ~0.03 s)
 
 
 class ResumeWarning(UserWarning):
@@ -68,25 +65,16 @@ def part_name(k: int) -> str:
 
 
 def encode_chunk(ds: xr.Dataset, table: pd.DataFrame) -> tuple[bytes, bytes]:
-    """A chunk as file contents: a zipped Zarr (format 2, consolidated metadata, one compressed Zarr chunk per
-    variable; CF-style time attributes) and Parquet."""
-    import zarr
-    from numcodecs import Blosc
-
+    """A chunk as file contents: a zipped Zarr store (``nksim.io.zarr_zip``; CF-style time attributes) and
+    Parquet."""
     from nksim.io.tidy import time_attrs
+    from nksim.io.zarr_zip import dataset_to_zarr_zip
 
     if "time" in ds.coords:
         ds = ds.assign_coords(time=ds["time"].copy().assign_attrs(time_attrs()))
-    store: dict[str, Any] = {}
-    enc = {v: {"compressors": Blosc(**COMPRESSOR), "chunks": ds[v].shape} for v in ds.data_vars}
-    ds.to_zarr(zarr.storage.MemoryStore(store), encoding=enc, zarr_format=2, consolidated=True)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # entries are compressed already
-        for name in sorted(store):
-            zf.writestr(name, store[name].to_bytes())
     table_buf = io.BytesIO()
     parquet_safe(table).to_parquet(table_buf)
-    return buf.getvalue(), table_buf.getvalue()
+    return dataset_to_zarr_zip(ds), table_buf.getvalue()
 
 
 class RunFolder:
