@@ -233,8 +233,12 @@ def open_trajectories(folder: Path | str, n_chunks: int | None = None) -> xr.Dat
     if missing:
         raise InputError("run folder", str(folder), f"a complete run ({missing[0].relative_to(folder)} is missing; "
                          "rerun the same command to compute it)")
-    ds = concat_chunks([xr.open_zarr(zarr.storage.ZipStore(p, mode="r", read_only=True), consolidated=True,
-                                     zarr_format=2) for p in paths])
+    from nksim.io.zarr_zip import open_zarr_zips
+
+    ds = open_zarr_zips([str(p) for p in paths], "patient")
+    if ds is None:  # chunks of different shapes (e.g. dose records of different lengths): xarray aligns them
+        ds = concat_chunks([xr.open_zarr(zarr.storage.ZipStore(p, mode="r", read_only=True), consolidated=True,
+                                         zarr_format=2) for p in paths])
     prov = folder / "provenance.json"
     if prov.is_file():
         try:

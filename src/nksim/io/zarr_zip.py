@@ -60,3 +60,61 @@ def dataset_to_zarr_zip(ds: xr.Dataset, codec_options: dict[str, Any] | None = N
         for key, data in chunks.items():
             zf.writestr(key, data)
     return buf.getvalue()
+
+
+def read_metadata(path: str) -> dict[str, Any]:
+    """The consolidated metadata of a zipped store (``.zmetadata``'s ``metadata``: key -> JSON document)."""
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read(".zmetadata"))["metadata"]
+
+
+def read_array(path: str, name: str, meta: dict[str, Any]) -> np.ndarray:
+    """Variable ``name`` of a zipped store written by ``dataset_to_zarr_zip`` (``meta``: its ``.zarray``)."""
+    from numcodecs import get_codec
+
+    shape, dtype = tuple(meta["shape"]), np.dtype(meta["dtype"])
+    out = np.empty(shape, dtype)
+    if out.size:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read(f"{name}/" + ".".join("0" * len(shape) or "0"))
+        get_codec(meta["compressor"]).decode(raw, out=out)
+    return out
+
+
+def open_zarr_zips(paths: list[str], dim: str) -> xr.Dataset | None:
+    """Stores written by ``dataset_to_zarr_zip`` joined along ``dim`` as one lazy Dataset: one dask task per store
+    and variable, nothing read but the ``dim`` coordinate. None when the stores differ in anything but their length
+    along ``dim`` (then join them with ``xarray.concat``)."""
+    import dask.array as da
+
+    metas = [read_metadata(p) for p in paths]
+    first = metas[0]
+    names = [k[: -len("/.zarray")] for k in first if k.endswith("/.zarray")]
+    dims = {n: first[f"{n}/.zattrs"]["_ARRAY_DIMENSIONS"] for n in names}
+    along = {n: bool(d) and d[0] == dim for n, d in dims.items()}
+    for m in metas[1:]:
+        if sorted(k for k in m if k.endswith("/.zarray")) != sorted(f"{n}/.zarray" for n in names):
+            return None
+        for n in names:
+            a, b = first[f"{n}/.zarray"], m[f"{n}/.zarray"]
+            if a["dtype"] != b["dtype"] or a["shape"][along[n]:] != b["shape"][along[n]:]:
+                return None
+    variables: dict[str, xr.Variable] = {}
+    for n in names:
+        attrs = {k: v for k, v in first[f"{n}/.zattrs"].items() if k != "_ARRAY_DIMENSIONS"}
+        meta = first[f"{n}/.zarray"]
+        if n == dim or not along[n]:  # coordinates: read now
+            data = (np.concatenate([read_array(p, n, m[f"{n}/.zarray"]) for p, m in zip(paths, metas)]) if n == dim
+                    else read_array(paths[0], n, meta))
+        else:
+            key = f"nksim-zarr-zip-{n}-{json.dumps(paths)}"
+            lengths = tuple(m[f"{n}/.zarray"]["shape"][0] for m in metas)
+            graph = {(key, i) + (0,) * (len(meta["shape"]) - 1): (read_array, p, n, m[f"{n}/.zarray"])
+                     for i, (p, m) in enumerate(zip(paths, metas))}
+            chunks = (lengths, *((s,) for s in meta["shape"][1:]))
+            data = da.Array(graph, key, chunks, dtype=np.dtype(meta["dtype"]))
+        variables[n] = xr.Variable(dims[n], data, attrs)
+    group = dict(first.get(".zattrs", {}))
+    coord_names = set(group.pop("coordinates", "").split()) | {n for n in names if dims[n] == [n]}
+    return xr.Dataset({n: v for n, v in variables.items() if n not in coord_names},
+                      coords={n: v for n, v in variables.items() if n in coord_names}, attrs=group)
