@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from nksim.errors import InputError
 from nksim.plots._common import as_float_array, need_columns, new_axes, sample_rows
@@ -103,7 +104,16 @@ def pk_matrix(times: Sequence[float], values: np.ndarray, *, lloq=None, blq: str
         floor = np.nanmin(lim) / 3 if lim is not None and np.isfinite(lim).any() else (
             np.percentile(pos, 1) if pos.size else 1e-3)
         top = np.nanmax(pos) * 2 if pos.size else floor * 100
-        ax.set_ylim(max(floor, top * 1e-8) / 1.5, max(top, floor * 10))
+        bottom = max(floor, top * 1e-8) / 1.5
+        ax.set_ylim(bottom, max(top, floor * 10))
+        if top / bottom < 30:  # under ~1.5 decades: plain numbers, not 2x10^0
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        under = int((np.isfinite(y) & ~below & ((y <= 0) | (y < bottom))).sum())
+        if under and lim is None:
+            handles.append(Line2D([], [], ls="", label=f"{100 * under / max(np.isfinite(y).sum(), 1):.0f}% of values "
+                                                        f"below {bottom:.1g} (axis floor) not drawn"))
     ax.set_xlim(float(t.min()) if t.size else 0, float(t.max()) if t.size else 1)
     n_blq = int((below & np.isfinite(y)).sum())
     n_obs = int(np.isfinite(y).sum())
