@@ -36,7 +36,7 @@ def _lloq_matrix(lloq, shape: tuple[int, int]) -> np.ndarray | None:
 
 def pk_matrix(times: Sequence[float], values: np.ndarray, *, lloq=None, blq: str = "mask", log: bool = True,
               max_lines: int = PK_MAX_LINES, seed: int = 0, band: bool = True, ax: plt.Axes | None = None,
-              ylabel: str = "cells per uL blood", xlabel: str = "day since first dose", lloq_label: str = "LLOQ",
+              ylabel: str = "cells per µL blood", xlabel: str = "day since first dose", lloq_label: str = "LLOQ",
               title: str | None = None, color: str = "C0", size: tuple[float, float] = (7.0, 4.4),
               legend_loc: str = "best") -> plt.Figure:
     """Concentration-time plot of ``values[i, j]`` (patient i at ``times[j]``; NaN = not sampled).

@@ -131,13 +131,13 @@ def _need_var(trajectories: xr.Dataset, var: str) -> np.ndarray:
 def detection_limit_note(kind: str) -> str:
     """Why the detection limit drawn in cells/uL moves (qPCR, chimerism) or not (flow)."""
     if kind == "qpcr":
-        return ("qPCR reads transgene copies per ug of genomic DNA; a fixed limit in copies/ug is fewer cells per uL "
-                "when leukocytes are few, so the limit in cells/uL falls after lymphodepletion and rises as the "
+        return ("qPCR reads transgene copies per µg of genomic DNA; a fixed limit in copies/µg is fewer cells per µL "
+                "when leukocytes are few, so the limit in cells/µL falls after lymphodepletion and rises as the "
                 "white-cell count recovers (dashed line: median over patients).")
     if kind == "chimerism":
-        return ("donor chimerism detects product cells as a fraction of leukocytes, so the limit in cells/uL follows "
+        return ("donor chimerism detects product cells as a fraction of leukocytes, so the limit in cells/µL follows "
                 "the white-cell count (dashed line: median over patients).")
-    return "flow cytometry counts product cells per uL against a fixed limit."
+    return "flow cytometry counts product cells per µL against a fixed limit."
 
 
 def persistence_plot(trajectories: xr.Dataset, patients: pd.DataFrame,
@@ -160,7 +160,7 @@ def persistence_plot(trajectories: xr.Dataset, patients: pd.DataFrame,
     what = "CAR+ product cells" if var == "car_nk_blood_per_ul" else "product cells"
     det = patients["detected"].mean() if "detected" in patients.columns and len(patients) else float("nan")
     title = f"Persistence in blood ({_fmt(100 * det)}% ever detected)" if det == det else "Persistence in blood"
-    return pk_matrix(t, y, lloq=lim, blq="mask", ylabel=f"{what} / uL blood", xlabel="day since first infusion",
+    return pk_matrix(t, y, lloq=lim, blq="mask", ylabel=f"{what} / µL blood", xlabel="day since first infusion",
                      lloq_label=f"detection limit ({assay.kind})", title=title, size=(11.0, 4.4))
 
 

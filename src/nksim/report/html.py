@@ -54,7 +54,7 @@ def kinetic_figures(traj: xr.Dataset, detection_limit_per_ul: float | None = Non
     figs = []
     specs = [
         ("tumor_viable_total", "viable tumor cells (all lesions)", True),
-        ("nk_blood_per_ul", "product cells per uL blood", True),
+        ("nk_blood_per_ul", "product cells per µL blood", True),
         ("il15_pg_ml", "IL-15 (pg/mL)", False),
         ("cytokine_pg_ml", "inflammatory cytokine C, IL-6-like (pg/mL)", True),
     ]

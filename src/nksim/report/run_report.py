@@ -39,7 +39,7 @@ def cohort_table(result) -> pd.DataFrame:
         "median sum of diameters (mm)": [pts["sum_diameters_mm"].median()],
         "median viable tumor day 0 (cells)": [np.median(tumor[:, day0])],
         "median viable tumor end / day 0": [np.median(tumor[:, -1] / np.maximum(tumor[:, day0], 1.0))],
-        "median peak product cells/uL": [np.median(traj["nk_blood_per_ul"].values.max(axis=1))],
+        "median peak product cells/µL": [np.median(traj["nk_blood_per_ul"].values.max(axis=1))],
         "median solver steps": [pts["solver_steps"].median()],
     }).T.rename(columns={0: "value"})
 
