@@ -82,7 +82,7 @@ TIME_ORIGIN = "days since the first product infusion (day 0)"
 UNIT_IDS: dict[str, str] = {
     "cells": "cell", "cells/d": "cell_per_day", "cells/uL": "cell_per_uL", "cells/mL": "cell_per_mL",
     "pg": "pg", "pg/mL": "pg_per_mL", "pg/(mL d)": "pg_per_mL_per_day", "pg/(cell d)": "pg_per_cell_per_day",
-    "pg/cell": "pg_per_cell", "ug/mL": "ug_per_mL", "1/d": "per_day", "mL/(mL d)": "per_day", "d": "day",
+    "pg/cell": "pg_per_cell", "pg/ug": "pg_per_ug", "ug/mL": "ug_per_mL", "1/d": "per_day", "mL/(mL d)": "per_day", "d": "day",
     "mL": "mL", "1e9 cell-days": "cell_day_1e9", "1/(1e10 cell d)": "per_1e10_cell_per_day",
     "1/(1e11 cell d)": "per_1e11_cell_per_day",
     "1": "dimensionless", "flag": "dimensionless", "fraction": "dimensionless", "fold": "dimensionless",
@@ -105,6 +105,7 @@ UNIT_DEFINITIONS: dict[str, list[tuple[str, int, int, float]]] = {
     "pg_per_cell": [("gram", 1, -12, 1.0), ("item", -1, 0, 1.0)],
     "pg_per_cell_per_day": [("gram", 1, -12, 1.0), ("item", -1, 0, 1.0), ("second", -1, 0, 86400.0)],
     "ug_per_mL": [("gram", 1, -6, 1.0), ("litre", -1, -3, 1.0)],
+    "pg_per_ug": [("dimensionless", 1, -6, 1.0)],
     "cell_day_1e9": [("item", 1, 0, 1e9), _DAY],
     "per_1e10_cell_per_day": [("item", -1, 0, 1e10), ("second", -1, 0, 86400.0)],
     "per_1e11_cell_per_day": [("item", -1, 0, 1e11), ("second", -1, 0, 86400.0)],

@@ -41,6 +41,9 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ('cum_tsys_growth', 'cells', 'cumulative net growth of the systemic tumor'),  # systemic_antigen
     ('cum_tsys_chemo', 'cells', 'cumulative systemic tumor cells killed by chemotherapy (events)'),  # systemic_antigen
     ('Treg', 'cells/uL', 'host regulatory T cells in blood'),  # tregs
+    ('ENG', 'ug/mL', 'NK engager concentration'),  # engager
+    ('dep_eng', 'ug/mL', 's.c. engager depot (as plasma-concentration equivalent)'),  # engager
+    ('cum_kill_eng', 'cells', 'cumulative tumor cells killed by engager-redirected NK (product and endogenous)'),  # engager
 ]
 S_CUM_LESION_ENTRY = 0
 S_DEP_IL2 = 1
@@ -73,7 +76,10 @@ S_CUM_KILL_TSYS = 27
 S_CUM_TSYS_GROWTH = 28
 S_CUM_TSYS_CHEMO = 29
 S_TREG = 30
-NSYS = 31
+S_ENG = 31
+S_DEP_ENG = 32
+S_CUM_KILL_ENG = 33
+NSYS = 34
 
 # ---- per-lesion states (offsets inside a lesion block; the tumor classes follow) -------------------------
 LESION_STATE_TABLE: list[tuple[str, str, str]] = [
@@ -191,6 +197,13 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('ec50_2_treg', 'pg/mL', 'IL-2 at half-maximal Treg proliferation (high-affinity receptor)'),  # tregs
     ('u_treg', 'pg/(cell d)', 'IL-2 consumption per Treg at saturation'),  # tregs
     ('f_treg_blood', 'fraction', "blood share of the body's Tregs"),  # tregs
+    ('k_eng', '1/d', 'engager elimination (ln 2 / half-life)'),  # engager
+    ('ka_eng', '1/d', 's.c. engager absorption'),  # engager
+    ('ec50_eng', 'ug/mL', 'engager at half-maximal redirected killing'),  # engager
+    ('eng_il15', 'pg/ug', 'IL-15-equivalent signal per engager concentration'),  # engager
+    ('k_eng_endo', '1/d', 'per-capita kill of targeted tumor by engager-redirected endogenous NK at saturation'),  # engager
+    ('eng_t', '1/d', 'engager-redirected kill rate per transduced effector at saturating engager'),  # engager
+    ('eng_u', '1/d', 'engager-redirected kill rate per untransduced effector at saturating engager'),  # engager
 ]
 P_ROUTE_IA = 0
 P_F_IA = 1
@@ -284,7 +297,14 @@ P_RHO_TREG = 88
 P_EC50_2_TREG = 89
 P_U_TREG = 90
 P_F_TREG_BLOOD = 91
-NPAR = 92
+P_K_ENG = 92
+P_KA_ENG = 93
+P_EC50_ENG = 94
+P_ENG_IL15 = 95
+P_K_ENG_ENDO = 96
+P_ENG_T = 97
+P_ENG_U = 98
+NPAR = 99
 
 SCALAR_PARAMS = [name for name, _, _ in SCALAR_PARAM_TABLE]
 
@@ -308,11 +328,13 @@ CLASS_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('car_w', '1', 'CAR targeting weight of the class (ligand level for an NKG2D CAR)'),  # killing
     ('ab_w', 'flag', "1 for a class carrying the antibody's target"),  # killing
     ('mask', 'bits', 'antigen bits of the class (readouts)'),  # tumor
+    ('eng_w', 'flag', "1 for a class carrying the engager's target"),  # engager
 ]
 CP_CAR_W = 0
 CP_AB_W = 1
 CP_MASK = 2
-NCP = 3
+CP_ENG_W = 3
+NCP = 4
 
 CLASS_PARAMS = [name for name, _, _ in CLASS_PARAM_TABLE]
 
@@ -359,4 +381,5 @@ EV_LOG_KILL = 6  # a = log10 kill of tumor
 EV_BOUNDARY = 7  # a = (none: a discontinuity of a piecewise-constant input)
 EV_INFUSION_IA = 8  # a = viable transduced cells, hepatic artery; b = viable untransduced cells, hepatic artery
 EV_TREG_DEPLETION = 9  # a = fraction of Tregs removed
-EVENTS: dict[int, str] = {1: 'infusion', 8: 'infusion_ia', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody', 9: 'treg_depletion'}
+EV_ENGAGER = 10  # a = ug/mL added to plasma (i.v.); b = ug/mL added to the s.c. depot
+EVENTS: dict[int, str] = {1: 'infusion', 8: 'infusion_ia', 3: 'il2', 4: 'il15', 2: 'lymphodepletion', 6: 'log_kill', 7: 'boundary', 5: 'antibody', 9: 'treg_depletion', 10: 'engager'}

@@ -47,6 +47,7 @@ CMT_CHEMO = 7
 CMT_PRODUCT_CAR_IA = 8
 CMT_PRODUCT_UNTRANSDUCED_IA = 9
 CMT_TREG_DEPLETION = 10
+CMT_ENGAGER = 21  # 11-20 are the observation compartments (10 + DVID)
 
 DOSE_CMTS: dict[int, DoseCompartment] = {c.cmt: c for c in (
     DoseCompartment(CMT_PRODUCT_CAR, "product_transduced", "cells",
@@ -75,13 +76,16 @@ DOSE_CMTS: dict[int, DoseCompartment] = {c.cmt: c for c in (
     DoseCompartment(CMT_TREG_DEPLETION, "treg_depletion", "1",
                     "regulatory-T-cell-depleting agent (e.g. IL2-DT): fraction of host Tregs removed by the dose",
                     L.EV_TREG_DEPLETION, 1.0),
+    DoseCompartment(CMT_ENGAGER, "engager", "mg",
+                    "NK cell engager, amount per administration (target, binding arm, route and PK: the scenario's "
+                    "regimen.engager)", L.EV_ENGAGER),
 )}
 INFUSION_CMTS = (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED, CMT_PRODUCT_CAR_IA, CMT_PRODUCT_UNTRANSDUCED_IA)
 #: (transduced, untransduced) compartment of an infusion by its own route (regimen.per_infusion.routes)
 ROUTE_CMTS = {"iv": (CMT_PRODUCT_CAR, CMT_PRODUCT_UNTRANSDUCED),
               "hepatic_artery": (CMT_PRODUCT_CAR_IA, CMT_PRODUCT_UNTRANSDUCED_IA)}
 EVENT_ORDER = (CMT_LYMPHODEPLETION, CMT_PRODUCT_CAR, CMT_PRODUCT_CAR_IA, CMT_IL2, CMT_IL15, CMT_ANTIBODY, CMT_CHEMO,
-               CMT_TREG_DEPLETION)
+               CMT_TREG_DEPLETION, CMT_ENGAGER)
 
 #: NONMEM columns that must be 0 (or empty) on dose rows: nksim gives bolus doses, one row per dose
 UNSUPPORTED_ZERO = {"RATE": "0 (bolus doses only; infusion rates are not modelled)",
@@ -96,11 +100,11 @@ def cmt_choices() -> str:
 
 
 def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: float,
-                  treg_fraction: float = 0.7) -> list[Dose]:
+                  treg_fraction: float = 0.7, weight_kg: float | None = None) -> list[Dose]:
     """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion (one number for
     every infusion, or one per ``regimen.infusion_days``; an infusion of 0 cells gives no record), a
     ``car_fraction`` share of them transduced; ``treg_fraction``: Tregs removed per Treg-depletion dose when the
-    regimen does not say."""
+    regimen does not say; an engager dosed per kg needs the patient's ``weight_kg``."""
     try:
         out = list(_regimen_fixed_doses(regimen))
     except TypeError:  # an unhashable regimen-like object: no cache
@@ -109,6 +113,12 @@ def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: fl
     if dep is not None:
         frac = dep.fraction if dep.fraction is not None else treg_fraction
         out.extend((day, CMT_TREG_DEPLETION, frac) for day in dep.days)
+    eng = getattr(regimen, "engager", None)
+    if eng is not None:
+        if weight_kg is None and eng.dose_unit != "mg":
+            raise ValueError("regimen_doses: an engager dosed per kg needs weight_kg")
+        mg = eng.dose_mg(weight_kg if weight_kg is not None else 0.0)
+        out.extend((day, CMT_ENGAGER, mg) for day in eng.days)
     days = regimen.infusion_days
     per_infusion = [float(cells)] * len(days) if np.ndim(cells) == 0 else list(cells)  # type: ignore[arg-type]
     if len(per_infusion) != len(days):
@@ -160,12 +170,14 @@ class PatientEvents:
     ld: tuple[float, float] | None  # (day, intensity) of the lymphodepletion course
     infusions: list[tuple[float, float, float]]  # (day, transduced, untransduced viable cells) per infusion
     has_antibody: bool
+    has_engager: bool = False
 
 
 def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg_per_miu: float, f_sc_il2: float,
-                  ab_volume_ml: float) -> PatientEvents:
+                  ab_volume_ml: float, eng_volume_ml: float = np.inf, eng_sc: bool = False) -> PatientEvents:
     """One patient's dose records (canonical order) as engine events (time, kind, a, b), in the engine's kind
-    order (lymphodepletion, infusions, IL-2, IL-15, antibody, chemotherapy); the caller adds boundary events and
+    order (lymphodepletion, infusions, IL-2, IL-15, antibody, chemotherapy, engager: mg / ``eng_volume_ml`` into
+    plasma, or into the s.c. depot when ``eng_sc``); the caller adds boundary events and
     sorts by time. Infusion records at the same time pair up by rank (the k-th transduced record with the k-th
     untransduced one) into one infusion event."""
     by_cmt: list[list[Dose]] = [[] for _ in range(_N_CMT)]
@@ -192,7 +204,11 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
         ev.extend((t, L.EV_LOGKILL, amt * chemo, 0.0) for t, _, amt in by_cmt[CMT_CHEMO])
     if by_cmt[CMT_TREG_DEPLETION]:
         ev.extend((t, L.EV_TREG_DEPLETION, amt, 0.0) for t, _, amt in by_cmt[CMT_TREG_DEPLETION])
-    return PatientEvents(ev, ld, infusions, bool(by_cmt[CMT_ANTIBODY]))
+    if by_cmt[CMT_ENGAGER]:
+        for t, _, amt in by_cmt[CMT_ENGAGER]:
+            c = amt * 1000.0 / eng_volume_ml
+            ev.append((t, L.EV_ENGAGER, 0.0, c) if eng_sc else (t, L.EV_ENGAGER, c, 0.0))
+    return PatientEvents(ev, ld, infusions, bool(by_cmt[CMT_ANTIBODY]), bool(by_cmt[CMT_ENGAGER]))
 
 
 def _paired(car: list[Dose], untr: list[Dose]) -> list[tuple[float, float, float]]:

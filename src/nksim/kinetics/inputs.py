@@ -195,10 +195,13 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     f_is = val("f_is") if immuno else np.ones(n)
     kir_eff = prod.kir_inhibition * np.where(patients["kir_matched"].to_numpy(bool), 1.0, val("kir_mismatch"))
     is_nk = prod.cell_type == "NK"
-    pw = {name: val(name) for name in ("k_nat", "i_self", "hyp_supp", "k_car", "k_adcc", "dn_rescue", "m_cd16")}
+    pw = {name: val(name) for name in ("k_nat", "i_self", "hyp_supp", "k_car", "k_adcc", "dn_rescue", "m_cd16",
+                                       "k_eng_rel")}
     pw.update({name: typ[name] for name in ("tgf_ic50_nat", "tgf_ic50_car", "tgf_ic50_adcc", "tgf_ic50_fn")})
+    eng = scenario.regimen.engager
     rates = rates_per_effector(pw, con, is_nk, tgfb=val("tgfb_ng_ml"), ligand=val("ligand_level"),
-                               hla=val("hla_level"), kir=kir_eff, hypoxia=val("hypoxia"), f_is=f_is, potency=potency)
+                               hla=val("hla_level"), kir=kir_eff, hypoxia=val("hypoxia"), f_is=f_is, potency=potency,
+                               engager=eng)
     rates.update(cell_intrinsic_factors(pw, con, tgfb=val("tgfb_ng_ml"), f_is=f_is, potency=potency))
     for name, v in rates.items():
         setp(name, v)
@@ -268,6 +271,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         P[:, cpo + a * L.NCP + L.CP_CAR] = car_w
         ab = scenario.regimen.antibody
         P[:, cpo + a * L.NCP + L.CP_AB] = float(ab is not None and bits[antigens.index(ab.target)] == 1)
+        P[:, cpo + a * L.NCP + L.CP_ENG_W] = float(eng is not None and bits[antigens.index(eng.target)] == 1)
         P[:, cpo + a * L.NCP + L.CP_MASK] = a
 
     # systemic tumor (docs/model.md process 15): marrow / blood leukemia of a systemic indication, the part that
@@ -293,6 +297,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     chemo = val("chemosensitivity")
     ld_logkill = val("ld_logkill")
     k_ab = np.zeros(n)
+    k_eng = np.zeros(n)
     t_ld = np.full(n, np.inf)
     ld_int = np.zeros(n)
     conv = np.zeros((n, 3))
@@ -327,9 +332,13 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         cells = (given_k[0] if len(set(given_k)) == 1 else float(np.mean(given_k))) if given_k else 0.0
         listed = table is not None and int(pids[i]) in table.doses
         doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells_k, car_fraction[i],
-                                                                            typ["treg_depletion_fraction"])
+                                                                            typ["treg_depletion_fraction"], weight[i])
+        eng_i = reg_i.engager if reg_i.engager is not None else eng
+        eng_vol = ((eng_i.volume_ml_per_kg if eng_i is not None and eng_i.volume_ml_per_kg else
+                    typ["eng_volume_ml_per_kg"]) * weight[i])
         pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],
-                             typ["ab_volume_ml_per_kg"] * weight[i])
+                             typ["ab_volume_ml_per_kg"] * weight[i], eng_vol,
+                             eng_i is not None and eng_i.route == "sc")
         ev = pe.events
         ia_cmts = [d[1] for d in doses if d[1] in D.ROUTE_CMTS["hepatic_artery"]]
         if ia_cmts and not tum.lesions_in_liver:
@@ -343,6 +352,11 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
                              "(its target antigen and half-life)", f"patient {int(pids[i])}")
         if ab is not None:
             k_ab[i] = math.log(2) / (ab.half_life_d or typ["ab_half_life_d"])
+        if pe.has_engager and eng is None:
+            raise InputError("dosing.CMT", D.CMT_ENGAGER, "engager doses only with regimen.engager in the scenario "
+                             "(its target antigen, binding arm and PK)", f"patient {int(pids[i])}")
+        if eng_i is not None:
+            k_eng[i] = math.log(2) / (eng_i.half_life_d or typ["eng_half_life_d"])
         if reg_i.concomitant is not None:
             c = reg_i.concomitant
             if c.growth_inhibition > 0 and c.end_d > c.start_d:
@@ -370,6 +384,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     setp("t_ld", t_ld)
     setp("ld_int", ld_int)
     setp("k_ab", k_ab)
+    setp("k_eng", k_eng)
+    setp("eng_il15", typ["eng_il15_pg_per_ug"] * typ["eng_il15_potency"] if eng is not None and eng.il15_moiety else 0.0)
     setp("conv_inhib", conv[:, 0])
     setp("conv_start", conv[:, 1])
     setp("conv_end", conv[:, 2])
@@ -403,7 +419,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     t_save = np.unique(np.concatenate([grid, [0.0, sim.horizon_d],
                                        [d for d in sim.scan_days if t0 <= d <= sim.horizon_d]]))
     atol = np.full(y0.shape[1], sim.atol_cells)
-    for idx, tol in ((L.S_Q, 1e-9), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
+    for idx, tol in ((L.S_Q, 1e-9), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_ENG, 1e-9), (L.S_DEP_ENG, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
                      (L.S_DEP_IL15, 1.0), (L.S_TREG, 1e-6), (L.S_CUM_OFFTUMOR, 1e-9), (L.S_CUM_NEW_LESION_HAZARD, 1e-12),
                      (L.S_CUM_DEATH_HAZARD, 1e-12)):
         atol[idx] = tol

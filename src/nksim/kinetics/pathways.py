@@ -7,6 +7,10 @@ well) alike: one place for the algebra, on numbers or numpy arrays.
   applied by the caller: :func:`car_class_weights`);
 - ADCC: ``k_adcc`` x TGF(``tgf_ic50_adcc``) (x (1 + ``m_cd16``) for hnCD16 transduced cells; x antibody occupancy,
   applied by the caller);
+- engager-redirected (docs/model.md process 18): ``k_adcc`` x ``k_eng_rel`` x TGF(``tgf_ic50_adcc``) x the binding
+  arm's factor: CD16 (x (1 + ``m_cd16``) for hnCD16 transduced cells, as ADCC: native CD16 sheds, hnCD16 does not),
+  NKp46 (x (1 - ``hyp_supp`` hypoxia): hypoxia blocks NCR up-regulation, Balsamo 2013; no hnCD16 boost); an engager
+  binding both takes the stronger arm (co-engagement synergy is not modelled); x engager occupancy by the caller;
 - TGF(IC50) = 1/(1 + TGFb/IC50); dnTGFBR2 multiplies TGFb by (1 - ``dn_rescue``) for transduced cells;
 - potency and the immunosuppression factor multiply every pathway; T-cell products have no natural or ADCC pathway;
 - beyond the rate, TGF-beta lowers what a killer can do in a lesion (:func:`cell_intrinsic_factors`): its granule
@@ -19,7 +23,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from nksim.spec.scenario import Construct
+from nksim.spec.scenario import Construct, Engager
 
 
 def tgf_factor(tgfb, ic50):
@@ -28,16 +32,28 @@ def tgf_factor(tgfb, ic50):
 
 
 def rates_per_effector(p: Mapping[str, object], construct: Construct, is_nk: bool, *, tgfb, ligand, hla, kir, hypoxia,
-                       f_is, potency) -> dict[str, object]:
+                       f_is, potency, engager: Engager | None = None) -> dict[str, object]:
     """Kill rates (1/d) per killing-competent effector: ``nat_u``, ``nat_t``, ``car_t`` (at full expression, before
-    the class weight), ``adcc_u``, ``adcc_t`` (at saturating antibody). ``p`` maps registry names to values (numbers
-    or per-patient arrays); ``kir`` is the effective KIR inhibition (product x KIR-ligand match)."""
+    the class weight), ``adcc_u``, ``adcc_t`` (at saturating antibody), ``eng_u``, ``eng_t`` (at saturating
+    engager; 0 without ``engager``; ``p`` then also needs ``k_eng_rel``). ``p`` maps registry names to values
+    (numbers or per-patient arrays); ``kir`` is the effective KIR inhibition (product x KIR-ligand match)."""
     tgfb_t = tgfb * (1.0 - p["dn_rescue"]) if construct.dn_tgfbr2 else tgfb
     zero = 0.0 * potency
     nat_core = (p["k_nat"] * ligand * (1.0 - p["i_self"] * hla * kir) * (1.0 - p["hyp_supp"] * hypoxia) * f_is
                 * potency) if is_nk else zero
     adcc = p["k_adcc"] * f_is * potency if is_nk else zero
+    eng_u = eng_t = zero
+    if engager is not None and is_nk:
+        base = p["k_adcc"] * p["k_eng_rel"] * f_is * potency
+        cd16 = "CD16" in engager.binding
+        nkp46 = (1.0 - p["hyp_supp"] * hypoxia) if "NKp46" in engager.binding else zero
+        arm_u = np.maximum(1.0 if cd16 else zero, nkp46)
+        arm_t = np.maximum((1.0 + (p["m_cd16"] if construct.hn_cd16 else 0.0)) if cd16 else zero, nkp46)
+        eng_u = base * tgf_factor(tgfb, p["tgf_ic50_adcc"]) * arm_u
+        eng_t = base * tgf_factor(tgfb_t, p["tgf_ic50_adcc"]) * arm_t
     return {
+        "eng_u": eng_u,
+        "eng_t": eng_t,
         "nat_u": nat_core * tgf_factor(tgfb, p["tgf_ic50_nat"]),
         "nat_t": nat_core * tgf_factor(tgfb_t, p["tgf_ic50_nat"]),
         "car_t": p["k_car"] * tgf_factor(tgfb_t, p["tgf_ic50_car"]) * f_is * potency if construct.has_car else zero,

@@ -51,7 +51,7 @@ def write_run_report(result, out: Path) -> Path:
     sc = result.scenario
     traj, pts = result.trajectories, result.patients
     names = {"cum_kill_car": "CAR-mediated", "cum_kill_nat": "natural cytotoxicity", "cum_kill_adcc": "ADCC",
-             "cum_chemo_killed": "chemotherapy"}
+             "cum_kill_engager": "NK engager", "cum_chemo_killed": "chemotherapy"}
     kills = {names[k]: float(traj[k].isel(time=-1).sum()) for k in names if k in traj}
     total = sum(kills.values()) or 1.0
     shares = pd.DataFrame({"tumor cells killed": kills, "share": {k: f"{100 * v / total:.1f}%" for k, v in kills.items()}})

@@ -39,6 +39,10 @@ ANTIGENS: dict[str, Antigen] = {
         Antigen("CLDN18.2", "tumor-associated", 0.1, "gastric/pancreatic; normal gastric mucosa"),
         Antigen("HER2", "tumor-associated", 0.1, "solid tumors; low normal epithelial expression"),
         Antigen("B7H3", "tumor-associated", 0.05, "Chaudhry 2022 (B7H3 CAR-NK with DNR)"),
+        Antigen("CD30", "tumor-associated", 0.02, "Hodgkin Reed-Sternberg cells and CD30+ lymphomas; engager AFM13 "
+                "(CD30xCD16A, Rothe 2015; Nieto 2025); low on activated lymphocytes (assumption)"),
+        Antigen("CD33", "lineage", 0.1, "myeloid lineage (AML/MDS blasts); TriKE GTB-3550 (CD16xIL-15xCD33, Vallera "
+                "2016); normal myeloid progenitors carry it (off-tumor exposure weight: assumption)"),
     ]
 }
 
@@ -66,6 +70,8 @@ INDICATIONS: dict[str, Indication] = {
                    "B-cell acute lymphoblastic leukemia: marrow / blood disease as a systemic tumor; response is read "
                    "from the marrow blast share (ALL-marrow criteria), not from lesions", True),
         Indication("CLL", "Lugano2014", "lymph node", ("CXCL12", "CXCL13"), "chronic lymphocytic leukemia (nodal disease)"),
+        Indication("HL", "Lugano2014", "lymph node", ("CCL17", "CCL22"),
+                   "Hodgkin lymphoma and other CD30+ lymphomas (nodal disease)"),
         Indication("GC", "RECIST1.1", "stomach", ("CXCL8", "CXCL1"), "gastric cancer"),
         Indication("CRC", "RECIST1.1", "colon", ("CXCL8", "CXCL1"), "colorectal cancer"),
         Indication("PDAC", "RECIST1.1", "pancreas", ("CXCL8", "CXCL12"), "pancreatic adenocarcinoma"),

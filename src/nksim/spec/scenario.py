@@ -169,6 +169,68 @@ class Antibody(Frozen):
     half_life_d: float | None = Field(default=None, gt=0, le=MAX_DAY, description="overrides the registry default")
 
 
+EngagerArm = Literal["CD16", "NKp46"]
+#: largest engager dose: per kg (mg/kg; ug/kg is converted) and flat (mg)
+MAX_ENGAGER_MG_PER_KG = 100.0
+MAX_ENGAGER_MG = 1e4
+
+
+class Engager(Frozen):
+    """An NK cell engager (BiKE / TriKE / ANKET; docs/model.md process 18): a soluble molecule bridging an NK
+    activating receptor (``binding``: CD16A and/or NKp46) and a tumor antigen (``target``), with one-compartment PK
+    of its own and an optional IL-15 moiety (TriKE) that adds to the IL-15 signal. It redirects product NK (both
+    groups) in the lesions to the antigen-positive classes; CD16 binding is boosted by hnCD16 like ADCC, NKp46
+    binding is not (and is lowered by hypoxia, which blocks NCR up-regulation, Balsamo 2013)."""
+
+    name: str = "NK engager"
+    target: AntigenName = Field(description="tumor antigen of the tumor-binding arm")
+    binding: tuple[EngagerArm, ...] = Field(default=("CD16",), min_length=1,
+                                            description="NK receptor(s) the engager binds: CD16 (CD16A) and/or NKp46")
+    il15_moiety: bool = Field(default=False, description="carries an IL-15 moiety (TriKE, e.g. GTB-3550)")
+    days: tuple[Day, ...] = Field(default=(0.0,), min_length=1, description="administration days (ascending)")
+    dose: float = Field(ge=0, description="amount per administration, in dose_unit (0: none, a control arm)")
+    dose_unit: Literal["mg/kg", "ug/kg", "mg"] = "mg/kg"
+    route: Literal["iv", "sc"] = Field(default="iv", description="iv: bolus into plasma; sc: depot absorbed at ka_eng")
+    half_life_d: float | None = Field(default=None, gt=0, le=MAX_DAY,
+                                      description="elimination half-life (d); default: registry eng_half_life_d")
+    volume_ml_per_kg: float | None = Field(default=None, gt=0, le=1000.0,
+                                           description="distribution volume (mL/kg); default: eng_volume_ml_per_kg")
+
+    @field_validator("binding")
+    @classmethod
+    def _arms(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise FieldProblem("", list(v), "each of CD16, NKp46 listed once")
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        if v == "NKG2DL":
+            raise FieldProblem("", v, "a tumor antigen that splits tumor cells into classes (not NKG2DL, a ligand "
+                               "level): " + ", ".join(sorted(a for a in ANTIGENS if a != "NKG2DL")))
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "Engager":
+        problems = []
+        if sorted(self.days) != list(self.days) or len(set(self.days)) != len(self.days):
+            problems.append(FieldProblem("days", list(self.days), "strictly ascending days"))
+        per_kg = {"mg/kg": self.dose, "ug/kg": self.dose / 1000.0}.get(self.dose_unit)
+        if per_kg is not None and per_kg > MAX_ENGAGER_MG_PER_KG:
+            problems.append(FieldProblem("dose", self.dose, f"at most {MAX_ENGAGER_MG_PER_KG:g} mg/kg "
+                                         f"({self.dose_unit})"))
+        if per_kg is None and self.dose > MAX_ENGAGER_MG:
+            problems.append(FieldProblem("dose", self.dose, f"at most {MAX_ENGAGER_MG:g} mg (flat)"))
+        FieldProblem.raise_all(problems)
+        return self
+
+    def dose_mg(self, weight_kg: float) -> float:
+        """Amount per administration (mg) for a patient of ``weight_kg``."""
+        return {"mg/kg": self.dose * weight_kg, "ug/kg": self.dose * weight_kg / 1000.0, "mg": self.dose}[
+            self.dose_unit]
+
+
 class Concomitant(Frozen):
     """Conventional treatment given alongside (e.g. TACE, sorafenib, post-transplant care)."""
 
@@ -258,6 +320,7 @@ class Regimen(Frozen):
     il2: CytokineDoses | None = None
     il15: CytokineDoses | None = None
     antibody: Antibody | None = None
+    engager: Engager | None = Field(default=None, description="NK cell engager (BiKE/TriKE/ANKET) with its own PK")
     concomitant: Concomitant | None = None
     treg_depletion: TregDepletion | None = None
 
@@ -489,6 +552,7 @@ class Scenario(Frozen):
                             ("regimen.il2.days", reg.il2.days if reg.il2 else ()),
                             ("regimen.il15.days", reg.il15.days if reg.il15 else ()),
                             ("regimen.antibody.days", reg.antibody.days if reg.antibody else ()),
+                            ("regimen.engager.days", reg.engager.days if reg.engager else ()),
                             ("regimen.concomitant.logkill_days",
                              reg.concomitant.logkill_days if reg.concomitant else ())):
             late = [d for d in days if d > horizon]
@@ -564,13 +628,16 @@ class Scenario(Frozen):
 
     @property
     def study_antigens(self) -> tuple[str, ...]:
-        """Antigens that split tumor cells into classes: CAR targets (not NKG2DL), antibody target, listed antigens."""
+        """Antigens that split tumor cells into classes: CAR targets (not NKG2DL), listed antigens, antibody target,
+        engager target."""
         names: list[str] = []
         for a in (*self.product.construct.car_targets, *(self.tumor.antigens)):
             if a != "NKG2DL" and a not in names:
                 names.append(a)
         if self.regimen.antibody is not None and self.regimen.antibody.target not in names:
             names.append(self.regimen.antibody.target)
+        if self.regimen.engager is not None and self.regimen.engager.target not in names:
+            names.append(self.regimen.engager.target)
         return tuple(names)
 
 

@@ -23,6 +23,7 @@ from nksim.kinetics.processes import (
     cytokines,
     cytostasis,
     dosing,
+    engager,
     exhaustion,
     host,
     inflammation,
@@ -40,7 +41,7 @@ from nksim.kinetics.symbolic import Expr
 # order = the order in which contributions to a derivative are added, and the layout order
 PROCESSES: tuple[ModuleType, ...] = (
     dosing, trafficking, cytokines, product, killing, exhaustion, tumor, chemotherapy, host, antibody, inflammation,
-    off_tumor, systemic_antigen, cytostasis, tregs,
+    off_tumor, systemic_antigen, cytostasis, tregs, engager,
 )
 EV_NONE = 0  # no event: the segment description is brought up to the current time only
 

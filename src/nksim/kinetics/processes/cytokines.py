@@ -4,8 +4,8 @@ IL-15 production ``p_15`` (x (1 + ``a_ld`` intensity e^{-(t - t_LD)/tau_ld}) aft
 IL-15-armored transduced cells + absorption from a s.c. depot; IL-2 from its s.c. depot; both cleared first-order and
 consumed by product cells (saturating); IL-2 also by host regulatory T cells (:mod:`.tregs`), IL-15 not. Each follows
 its production within hours, so each is the positive root of production - clearance - consumption = 0
-(:func:`qss_cytokine`). S = u/(1 + u), u = I15/EC50_15 + I2/EC50_2; cells with membrane or autocrine IL-15 see
-S_cell = 1 - (1 - s_cell)(1 - S).
+(:func:`qss_cytokine`). S = u/(1 + u), u = (I15 + I15_eng)/EC50_15 + I2/EC50_2, I15_eng the IL-15-equivalent of an
+engager's IL-15 moiety (:mod:`.engager`); cells with membrane or autocrine IL-15 see S_cell = 1 - (1 - s_cell)(1 - S).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def quantities(m: Model) -> None:
     # IL-2 is also used by host Tregs (:mod:`.tregs`, high affinity); IL-15 is not
     m.define("il2", lambda m: qss_cytokine(m.p("ka_il2") * m.y("dep_il2") / m.p("V_2"), m.p("k_2"),
                                            m.q.consumption + m.q.treg_use_max, m.p("k_u")))
-    m.define("u", lambda m: m.q.il15 / m.p("ec50_15") + where(m.q.il2 > 0.0, m.q.il2 / m.p("ec50_2"), 0.0))
+    m.define("u", lambda m: (m.q.il15 + m.q.eng_il15_pg_ml) / m.p("ec50_15")
+             + where(m.q.il2 > 0.0, m.q.il2 / m.p("ec50_2"), 0.0))
     m.define("sig", lambda m: m.q.u / (1.0 + m.q.u))
     m.define("sig_t", lambda m: 1.0 - (1.0 - m.p("s_cell_t")) * (1.0 - m.q.sig))
 

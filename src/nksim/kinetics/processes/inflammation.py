@@ -1,5 +1,5 @@
 """Process 12, the inflammatory cytokine proxy C (IL-6-like, quasi-steady state), read by the CRS model:
-C = ``c0`` + (``c_car`` CAR kills + ``c_nk`` other kills + ``c_div`` antigen-driven divisions)/(V_b ``k_c``)
+C = ``c0`` + (``c_car`` CAR kills + ``c_nk`` other kills (natural, ADCC, engager) + ``c_div`` antigen-driven divisions)/(V_b ``k_c``)
 + ``c_il2`` I2/``k_c``. Other processes (the systemic antigen compartment) add their own release to C.
 """
 
@@ -23,6 +23,7 @@ ALGEBRAIC = [
 
 def rates(m: Model) -> None:
     q = m.q
-    release = m.p("c_car") * q.kill_car + m.p("c_nk") * (q.kill_nat + q.kill_adcc) + m.p("c_div") * q.div_ag
+    other = q.kill_nat + q.kill_adcc + q.kill_eng + q.kill_eng_endo
+    release = m.p("c_car") * q.kill_car + m.p("c_nk") * other + m.p("c_div") * q.div_ag
     m.alg("cytokine_pg_ml", m.p("c0") + (release * q.inv_vb + m.p("c_il2") * q.il2) * (1.0 / m.p("k_c")))
-    m.alg("kill_rate", q.kill_car + q.kill_nat + q.kill_adcc)
+    m.alg("kill_rate", q.kill_car + other)

@@ -4,7 +4,8 @@ Kills of antigen class a in lesion l = sum over groups g of K^g r^g_a T_a / (k_r
 r the per-effector pathway rates (already containing ligand, missing self, hypoxia, TGF-beta, potency and
 immunosuppression, resolved per patient in ``nksim.kinetics.inputs``): natural (both groups), CAR (transduced
 cells, x CAR expression q x the class's targeting weight), ADCC (x antibody occupancy AB/(AB + EC50) on classes
-carrying the antibody's target). :func:`kill_rate_per_target` is the law itself; the release-assay model
+carrying the antibody's target), engager-redirected (x engager occupancy, :mod:`.engager`, on classes carrying the
+engager's target). :func:`kill_rate_per_target` is the law itself; the release-assay model
 (``nksim.assay``) evaluates the same function on numbers.
 """
 
@@ -52,20 +53,23 @@ def quantities(m: Model) -> None:
     m.define_lesion("kill_car", lambda m, l: total(k[0] for k in m.lq(l).kills))
     m.define_lesion("kill_nat", lambda m, l: total(k[1] + k[2] for k in m.lq(l).kills))
     m.define_lesion("kill_adcc", lambda m, l: total(k[3] + k[4] for k in m.lq(l).kills))
-    m.define_lesion("kills_by_t", lambda m, l: total(k[0] + k[1] + k[3] for k in m.lq(l).kills))
-    m.define_lesion("kills_by_u", lambda m, l: total(k[2] + k[4] for k in m.lq(l).kills))
+    m.define_lesion("kill_eng", lambda m, l: total(k[5] + k[6] for k in m.lq(l).kills))
+    m.define_lesion("kills_by_t", lambda m, l: total(k[0] + k[1] + k[3] + k[5] for k in m.lq(l).kills))
+    m.define_lesion("kills_by_u", lambda m, l: total(k[2] + k[4] + k[6] for k in m.lq(l).kills))
     m.define_lesion("ktot", lambda m, l: total(_sum(k) for k in m.lq(l).kills))
     m.define("kill_car", lambda m: total(m.lq(l).kill_car for l in range(m.nl)))
     m.define("kill_nat", lambda m: total(m.lq(l).kill_nat for l in range(m.nl)))
     m.define("kill_adcc", lambda m: total(m.lq(l).kill_adcc for l in range(m.nl)))
+    m.define("kill_eng", lambda m: total(m.lq(l).kill_eng for l in range(m.nl)))
 
 
 def _sum(k):
-    return k[0] + k[1] + k[2] + k[3] + k[4]
+    return total(k)
 
 
 def _kills(m: Model, l: int) -> list[tuple]:
-    """Per class: (CAR, natural by t, natural by u, ADCC by t, ADCC by u) kills per day."""
+    """Per class: (CAR, natural by t, natural by u, ADCC by t, ADCC by u, engager by t, engager by u) kills per
+    day."""
     k_t, k_u = m.y("K_t", l), m.y("K_u", l)
     tl = m.lq(l).tl
     k_r = m.p("k_r")
@@ -75,11 +79,16 @@ def _kills(m: Model, l: int) -> list[tuple]:
     w_nat_u = kill_rate_per_target(k_u, m.p("nat_u"), k_t + k_u, tl, k_r)
     w_ad_t = kill_rate_per_target(k_t, m.p("adcc_t") * abf, k_t + k_u, tl, k_r)
     w_ad_u = kill_rate_per_target(k_u, m.p("adcc_u") * abf, k_t + k_u, tl, k_r)
+    engf = m.q.engf
+    w_eng_t = kill_rate_per_target(k_t, m.p("eng_t") * engf, k_t + k_u, tl, k_r)
+    w_eng_u = kill_rate_per_target(k_u, m.p("eng_u") * engf, k_t + k_u, tl, k_r)
     out = []
     for a in range(m.nc):
         ta = m.tumor(l, a)
         aw = m.pc(a, "ab_w")
-        out.append((w_car * m.pc(a, "car_w") * ta, w_nat_t * ta, w_nat_u * ta, w_ad_t * aw * ta, w_ad_u * aw * ta))
+        ew = m.pc(a, "eng_w")
+        out.append((w_car * m.pc(a, "car_w") * ta, w_nat_t * ta, w_nat_u * ta, w_ad_t * aw * ta, w_ad_u * aw * ta,
+                    w_eng_t * ew * ta, w_eng_u * ew * ta))
     return out
 
 
