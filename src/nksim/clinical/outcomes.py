@@ -29,6 +29,7 @@ from nksim.clinical.lesions import diameter_mm
 from nksim.clinical.lugano import lugano_scan_responses
 from nksim.clinical.marrow import marrow_scan_responses
 from nksim.clinical.recist import recist_scan_responses
+from nksim.clinical.recurrence import recurrence_free_survival
 from nksim.clinical.safety import (
     ctcae_leukopenia_grade,
     ctcae_neutropenia_grade,
@@ -372,6 +373,10 @@ def outcomes(
             "days_detectable": days_det,
         }
     )
+    if ro.setting == "adjuvant":  # recurrence-free survival (nksim.clinical.recurrence)
+        detect = ro.recurrence_detect_mm or p["clinical_recurrence_detect_mm"]
+        cols.update(recurrence_free_survival(t, viable, density, scan_days, new_day, death_day, end_day, detect,
+                                             baseline_day))
     out = pd.DataFrame(cols, index=pd.Index(pid, name="patient"))
     extra = [col for col in patients.columns if col not in out.columns]
     return out.join(cov[extra].set_axis(out.index))

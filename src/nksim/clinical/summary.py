@@ -71,6 +71,8 @@ def _summary_rows(df: pd.DataFrame, alpha: float) -> list[dict]:
     rows.append(_rate("DCR", bor.isin(["CR", "PR", "SD"]), alpha))
     rows.append(_median("median PFS", df["pfs_days"], df["pfs_event"], alpha))
     rows.append(_median("median OS", df["os_days"], df["os_event"], alpha))
+    if "rfs_days" in df:  # adjuvant setting (nksim.clinical.recurrence)
+        rows.append(_median("median RFS", df["rfs_days"], df["rfs_event"], alpha))
     rows.append(_rate("CRS any grade", df["crs_grade"] >= 1, alpha))
     rows.append(_rate("CRS grade>=3", df["crs_grade"] >= 3, alpha))
     rows.append(_rate("ICANS any grade", df["icans_grade"] >= 1, alpha))

@@ -17,7 +17,7 @@ from nksim.plots.response import spider_matrix, swimmer, waterfall
 from nksim.plots.survival import kaplan_meier
 
 _SCAN = re.compile(r"^(resp|burden)_d(\d+(?:\.\d+)?)$")
-KINDS = ("spider", "waterfall", "swimmer", "pfs", "os", "pk")
+KINDS = ("spider", "waterfall", "swimmer", "pfs", "os", "pk")  # and "rfs" for a result of the adjuvant setting
 
 
 def scan_columns(patients: pd.DataFrame, kind: str) -> list[tuple[float, str]]:
@@ -133,10 +133,10 @@ def plot_patients(patients: pd.DataFrame, kind: str, trajectories=None, params: 
         return waterfall(patients["best_pct_change"].to_numpy(float), best_response(patients), **kw)
     if kind == "swimmer":
         return swimmer(swimmer_table(patients), **kwargs)
-    if kind in ("pfs", "os"):
+    if kind in ("pfs", "os", "rfs"):  # rfs: recurrence-free survival, adjuvant setting (dated at scans, as PFS)
         need(patients, [f"{kind}_days", f"{kind}_event"], f"{kind}_days, {kind}_event")
-        grid = [d for d, _ in scan_columns(patients, "resp")] if kind == "pfs" else None
-        name = "Progression-free survival" if kind == "pfs" else "Overall survival"
+        grid = [d for d, _ in scan_columns(patients, "resp")] if kind in ("pfs", "rfs") else None
+        name = {"pfs": "Progression-free survival", "os": "Overall survival", "rfs": "Recurrence-free survival"}[kind]
         kw = {"grid": grid or None, "title": name, **kwargs}
         return kaplan_meier(patients[f"{kind}_days"].to_numpy(float), patients[f"{kind}_event"].to_numpy(bool), **kw)
     if kind == "pk":
@@ -149,7 +149,7 @@ def plot_patients(patients: pd.DataFrame, kind: str, trajectories=None, params: 
         unit = trajectories[var].attrs.get("units", "")
         kw = {"ylabel": f"{var} ({unit})" if unit else var, **kwargs}
         return pk_matrix(trajectories["time"].values, y, **kw)
-    raise InputError("kind", kind, f"one of {KINDS}")
+    raise InputError("kind", kind, f"one of {KINDS}, or 'rfs' (adjuvant setting)")
 
 
 def plot_result(result, kind: str = "waterfall", **kwargs) -> plt.Figure:

@@ -104,10 +104,11 @@ def swimmer_plot(trajectories: xr.Dataset, patients: pd.DataFrame, max_patients:
 
 
 def km_plot(trajectories: xr.Dataset, patients: pd.DataFrame, endpoint: str = "pfs", **kwargs) -> plt.Figure:
-    """Kaplan-Meier curve of PFS or OS (``endpoint``) with the 95% pointwise band, number at risk, and the median
-    with its 95% interval (PFS: explained on the scan grid, where progression is dated)."""
-    if endpoint not in ("pfs", "os"):
-        raise InputError("endpoint", endpoint, "'pfs' or 'os'")
+    """Kaplan-Meier curve of PFS, OS or RFS (``endpoint``; RFS in the adjuvant setting) with the 95% pointwise band,
+    number at risk, and the median with its 95% interval (PFS, RFS: explained on the scan grid, where progression
+    and recurrence are dated)."""
+    if endpoint not in ("pfs", "os", "rfs"):
+        raise InputError("endpoint", endpoint, "'pfs', 'os' or 'rfs' (adjuvant setting)")
     return pr.plot_patients(patients, endpoint, **kwargs)
 
 
@@ -286,7 +287,9 @@ def clinical_sections(trajectories: xr.Dataset, patients: pd.DataFrame,
          + fig_to_img(spider_plot(trajectories, patients), "spider plot")),
         ("Time on study", fig_to_img(swimmer_plot(trajectories, patients), "swimmer plot")),
         ("Progression-free and overall survival (Kaplan-Meier, 95% bands, number at risk)",
-         grid(fig_to_img(pfs_plot(trajectories, patients), "Kaplan-Meier PFS"),
+         grid(*([fig_to_img(km_plot(trajectories, patients, "rfs"), "Kaplan-Meier RFS")]
+                if "rfs_days" in patients else []),
+              fig_to_img(pfs_plot(trajectories, patients), "Kaplan-Meier PFS"),
               fig_to_img(os_plot(trajectories, patients), "Kaplan-Meier OS"))),
         ("Safety: cytokine release and neurotoxicity",
          (f"<p>{html.escape(sentence)}</p>" if sentence else "") + grid(*safety)),

@@ -107,6 +107,12 @@ class ReadoutSpec(Frozen):
     dlt_window_days: float = Field(default=28.0, gt=0, le=MAX_DAY)
     dlt_rules: tuple[DLTRule, ...] = DEFAULT_DLT_RULES
     assay: AssaySpec = AssaySpec()
+    setting: Literal["advanced", "adjuvant"] = Field(
+        default="advanced", description="adjuvant: no measurable disease at start (after resection or "
+        "transplantation); adds recurrence-free survival (rfs_days, rfs_event; nksim.clinical.recurrence)")
+    recurrence_detect_mm: float | None = Field(
+        default=None, gt=0, description="adjuvant: a lesion is a detected recurrence at this viable diameter (mm); "
+        "None = registry clinical_recurrence_detect_mm")
 
     @field_validator("scan_days")
     @classmethod
