@@ -94,3 +94,20 @@ def test_rfs_km_plot(adjuvant):
     _, nk, _ = adjuvant
     fig = km_plot(nk.trajectories, nk.patients, "rfs")
     assert "Recurrence-free" in fig.axes[0].get_title()
+
+
+def test_arms_table_has_rfs_in_the_adjuvant_setting():
+    from nksim.arms import compare_arms
+    from nksim.clinical.recurrence import RFS_TABLE_COLUMNS
+    from nksim.report.arms import markdown
+
+    sc = small("hcc-adjuvant-post-lt-nk", n=12, horizon=1095.0)
+    cmp = compare_arms(sc, arms="control,kim2021")
+    t = cmp.table.set_index("arm")
+    assert set(RFS_TABLE_COLUMNS) <= set(t.columns)
+    for arm, res in cmp.results.items():
+        p = res.patients
+        assert t.loc[arm, "rfs_events"] == int(p.rfs_event.sum())
+        assert t.loc[arm, "rfs_2y"] == pytest.approx(rfs_at(p.rfs_days, p.rfs_event, 730.5))
+    assert np.isnan(t.loc["control", "rfs_logrank_p_vs_control"]) and 0 <= t.loc["kim2021", "rfs_logrank_p_vs_control"] <= 1
+    assert "Recurrence-free survival" in markdown(cmp)

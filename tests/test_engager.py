@@ -205,3 +205,15 @@ def test_engager_dose_per_kg_scales_with_weight():
     assert e.dose_mg(80.0) == pytest.approx(4.0)
     assert Engager(target="CD33", dose=3.0, dose_unit="mg").dose_mg(80.0) == 3.0
     assert math.isclose(Engager(target="CD33", dose=1.0).dose_mg(70.0), 70.0)
+
+
+def test_per_patient_regimen_engager_must_match_the_scenario(afm13):
+    other = afm13.regimen.model_copy(update={"engager": afm13.regimen.engager.model_copy(update={"target": "CD33"})})
+    with pytest.raises(InputError) as exc:
+        nksim.simulate(afm13, overrides={"regimen": other})
+    assert "regimen.engager" in str(exc.value)
+    # a different dose and half-life per patient is fine
+    same = afm13.regimen.model_copy(update={"engager": afm13.regimen.engager.model_copy(
+        update={"dose": 20.0, "half_life_d": 2.0})})
+    low = nksim.simulate(afm13, overrides={"regimen": same}).trajectories
+    assert float(low.engager_ug_ml.max()) < float(nksim.simulate(afm13).trajectories.engager_ug_ml.max())

@@ -5,7 +5,9 @@ keyed by (seed, patient id, parameter) (``nksim.population.sampling``), so patie
 arm (unless an arm changes the population itself). Per arm: n, ORR (CR + PR over all patients of the arm, NE counts
 as non-response) with its exact 95% interval, Kaplan-Meier median PFS with its 95% interval; across arms: the
 log-rank test of all arms (lifelines ``multivariate_logrank_test``) and, against the control arm (the arm marked
-``control: true``, else the first), pairwise log-rank tests and Cox hazard ratios (``nksim.trial.multiarm``).
+``control: true``, else the first), pairwise log-rank tests and Cox hazard ratios (``nksim.trial.multiarm``). In
+the adjuvant setting (``readouts.setting: adjuvant``) the table also has recurrence-free survival per arm
+(``nksim.clinical.recurrence.RFS_TABLE_COLUMNS``: events, median, RFS at 1 and 2 years, log-rank vs control).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class ArmComparison:
         return {"scenario": self.scenario, "control": self.control, "seed": self.seed, "n_patients": self.n_patients,
                 "arms": rows, "logrank_all": {"test": "multivariate log-rank (lifelines)", "chi2": _plain(
                     self.logrank_chi2), "df": self.logrank_df, "p": _plain(self.logrank_p)},
-                "units": {"median_pfs_d": "days", "orr": "fraction"}}
+                "units": {"median_pfs_d": "days", "orr": "fraction", "median_rfs_d": "days", "rfs_1y": "fraction",
+                          "rfs_2y": "fraction"}}
 
 
 def _plain(v: Any) -> Any:
@@ -114,7 +117,13 @@ def compare_arms(scenario: Scenario | str, arms: str | Sequence[str] | None = No
                      "hazard_ratio_vs_control": e.get("hazard_ratio", np.nan),
                      "hazard_ratio_ci_low": hr_lo, "hazard_ratio_ci_high": hr_hi})
     n = len(next(iter(results.values())).patients)
-    return ArmComparison(sc.name, control, seed, n, pd.DataFrame(rows, columns=TABLE_COLUMNS),
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    if all("rfs_days" in r.patients for r in results.values()):  # adjuvant setting
+        from nksim.clinical.recurrence import rfs_by_arm
+
+        rfs = rfs_by_arm({a: r.patients for a, r in results.items()}, control)
+        table = pd.concat([table, rfs.reset_index(drop=True)], axis=1)
+    return ArmComparison(sc.name, control, seed, n, table,
                          out["logrank_all_chi2"], out["logrank_all_p"], len(names) - 1, results)
 
 

@@ -13,7 +13,12 @@ surgery: see their ``sources``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from nksim.clinical import _grid
 from nksim.clinical.lesions import diameter_mm
@@ -65,4 +70,30 @@ def rfs_at(rfs_days: np.ndarray, rfs_event: np.ndarray, day: float) -> float:
     return float(kmf.survival_function_at_times(day).iloc[0])
 
 
-__all__ = ["RFS_COLUMNS", "recurrence_free_survival", "rfs_at"]
+#: columns :func:`rfs_by_arm` adds to a multi-arm comparison table (``nksim.arms``)
+RFS_TABLE_COLUMNS = ["rfs_events", "median_rfs_d", "median_rfs_ci_low_d", "median_rfs_ci_high_d", "rfs_1y", "rfs_2y",
+                     "rfs_logrank_chi2_vs_control", "rfs_logrank_p_vs_control"]
+
+
+def rfs_by_arm(patients: dict[str, "pd.DataFrame"], control: str) -> "pd.DataFrame":
+    """Per arm (rows in ``patients`` order, indexed by arm): RFS events, Kaplan-Meier median RFS (days, 95% CI; inf
+    = not reached), RFS at 1 and 2 years, and the log-rank test of RFS against ``control`` (lifelines)."""
+    import pandas as pd
+    from lifelines.statistics import logrank_test
+
+    from nksim.clinical.summary import km_median
+
+    ref = patients[control]
+    rows = {}
+    for arm, p in patients.items():
+        d, e = p["rfs_days"].to_numpy(float), p["rfs_event"].to_numpy(bool)
+        med, lo, hi = km_median(d, e)
+        chi2 = pval = float("nan")
+        if arm != control:
+            lr = logrank_test(d, ref["rfs_days"].to_numpy(float), e, ref["rfs_event"].to_numpy(bool))
+            chi2, pval = float(lr.test_statistic), float(lr.p_value)
+        rows[arm] = [int(e.sum()), med, lo, hi, rfs_at(d, e, 365.25), rfs_at(d, e, 730.5), chi2, pval]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=RFS_TABLE_COLUMNS)
+
+
+__all__ = ["RFS_COLUMNS", "RFS_TABLE_COLUMNS", "recurrence_free_survival", "rfs_at", "rfs_by_arm"]

@@ -334,6 +334,12 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells_k, car_fraction[i],
                                                                             typ["treg_depletion_fraction"], weight[i])
         eng_i = reg_i.engager if reg_i.engager is not None else eng
+        if reg_i.engager is not None and (eng is None or (reg_i.engager.target, reg_i.engager.binding,
+                                                          reg_i.engager.il15_moiety) != (eng.target, eng.binding,
+                                                                                         eng.il15_moiety)):
+            raise InputError("overrides.regimen.engager", reg_i.engager.name, "the scenario's regimen.engager target, "
+                             "binding and IL-15 moiety (they set the antigen classes and pathway rates of the cohort); "
+                             "dose, days, route and PK may differ per patient", f"patient {int(pids[i])}")
         eng_vol = ((eng_i.volume_ml_per_kg if eng_i is not None and eng_i.volume_ml_per_kg else
                     typ["eng_volume_ml_per_kg"]) * weight[i])
         pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],

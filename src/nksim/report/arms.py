@@ -22,21 +22,23 @@ if TYPE_CHECKING:
 FILES = {"png": "km_pfs_by_arm.png", "csv": "arms.csv", "json": "arms.json", "md": "arms.md", "html": "arms.html"}
 
 
-def km_figure(cmp: "ArmComparison") -> plt.Figure:
-    """Kaplan-Meier PFS of every arm on one axis (censoring ticks, 95% bands)."""
+def km_figure(cmp: "ArmComparison", endpoint: str = "pfs") -> plt.Figure:
+    """Kaplan-Meier PFS (``endpoint`` "pfs") or recurrence-free survival ("rfs", adjuvant setting) of every arm on one
+    axis (censoring ticks, 95% bands)."""
     from lifelines import KaplanMeierFitter
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     for arm, res in cmp.results.items():
         p = res.patients
-        label = f"{arm}{' (control)' if arm == cmp.control and arm != 'control' else ''} (n = {len(p)}, {int(p['pfs_event'].sum())} events)"
-        KaplanMeierFitter(label=label).fit(p["pfs_days"], p["pfs_event"].astype(bool)).plot_survival_function(
+        label = f"{arm}{' (control)' if arm == cmp.control and arm != 'control' else ''} (n = {len(p)}, {int(p[f'{endpoint}_event'].sum())} events)"
+        KaplanMeierFitter(label=label).fit(p[f"{endpoint}_days"], p[f"{endpoint}_event"].astype(bool)).plot_survival_function(
             ax=ax, ci_show=True, ci_alpha=0.12, show_censors=True, censor_styles={"ms": 3, "marker": "|"})
     ax.set_xlabel("days since first infusion")
-    ax.set_ylabel("progression-free survival")
+    ax.set_ylabel("progression-free survival" if endpoint == "pfs" else "recurrence-free survival")
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"{cmp.scenario}: PFS by arm (log-rank chi2 {cmp.logrank_chi2:.3g}, df {cmp.logrank_df}, "
-                 f"p {cmp.logrank_p:.3g})", fontsize=10)
+    test = (f"log-rank chi2 {cmp.logrank_chi2:.3g}, df {cmp.logrank_df}, p {cmp.logrank_p:.3g}" if endpoint == "pfs"
+            else "log-rank vs control in the table")
+    ax.set_title(f"{cmp.scenario}: {endpoint.upper()} by arm ({test})", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 
@@ -61,6 +63,15 @@ def markdown(cmp: "ArmComparison") -> str:
                      f"{vs} | {hr} | {r.description} |")
     lines += ["", f"All arms, multivariate log-rank (lifelines): chi2 = {cmp.logrank_chi2:.4g}, df = {cmp.logrank_df}, "
               f"p = {cmp.logrank_p:.4g}.", ""]
+    if "median_rfs_d" in cmp.table:  # adjuvant setting: recurrence-free survival
+        lines += ["Recurrence-free survival (adjuvant setting; event = recurrence or death):", "",
+                  "| arm | RFS events | median RFS, d (95% CI) | RFS 1 y | RFS 2 y | log-rank vs control chi2 (p) |",
+                  "|---|---|---|---|---|---|"]
+        for r in cmp.table.itertuples():
+            vs = "-" if r.arm == cmp.control else f"{r.rfs_logrank_chi2_vs_control:.3g} ({r.rfs_logrank_p_vs_control:.3g})"
+            lines.append(f"| {r.arm} | {r.rfs_events} | {_days(r.median_rfs_d)} ({_days(r.median_rfs_ci_low_d)}-"
+                         f"{_days(r.median_rfs_ci_high_d)}) | {r.rfs_1y:.3f} | {r.rfs_2y:.3f} | {vs} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -84,5 +95,8 @@ def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
                                             f"p = {cmp.logrank_p:.4g} (lifelines multivariate_logrank_test); the "
                                             f"same {cmp.n_patients} virtual patients in every arm (seed "
                                             f"{cmp.seed}); control arm {cmp.control}</p>")]
+    if "median_rfs_d" in cmp.table:  # adjuvant setting
+        sections.insert(0, ("Recurrence-free survival by arm", fig_to_img(km_figure(cmp, "rfs"),
+                                                                          "Kaplan-Meier RFS by arm")))
     write_report(paths["html"], f"nksim arms: {cmp.scenario}", sections, prov)
     return paths
