@@ -194,7 +194,7 @@ def test_dosing_table_engager_needs_regimen_engager(afm13):
     import pandas as pd
 
     sc = _with(afm13, **{"regimen.engager": None})
-    df = pd.DataFrame({"ID": [0, 0], "TIME": [0.0, 0.0], "EVID": [1, 1], "AMT": [5e8, 100.0], "CMT": [2, 10]})
+    df = pd.DataFrame({"ID": [0, 0], "TIME": [0.0, 0.0], "EVID": [1, 1], "AMT": [5e8, 100.0], "CMT": [2, 21]})
     with pytest.raises(InputError) as exc:
         nksim.simulate(sc, overrides={"dosing": df})
     assert "regimen.engager" in str(exc.value)

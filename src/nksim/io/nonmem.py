@@ -80,7 +80,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "TIME": ("d", TIME_ORIGIN),
     "EVID": ("1", "event id: 1 dose, 0 observation"),
     "AMT": ("unit of the CMT", "dose amount in the dose compartment's unit (see compartments); 0 on observation rows"),
-    "CMT": ("1", "compartment: 1-10 dose compartments, 11-20 observation compartments (10 + DVID)"),
+    "CMT": ("1", "compartment: 1-10 and 21 dose compartments, 11-20 observation compartments (10 + DVID)"),
     "DV": ("unit of the CMT", "observed (simulated) value in the observation's unit; 0 on dose rows"),
     "MDV": ("1", "missing dependent variable: 1 on dose rows, 0 on observation rows"),
     "DVID": ("1", "observation type (see compartments); 0 on dose rows"),
