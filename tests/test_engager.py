@@ -34,18 +34,20 @@ def _classes(ds):
 
 
 def test_engager_kills_antigen_positive_class_only(afm13):
+    """Engager kills need the target antigen: with (almost) no CD30+ tumor cells the engager kills (almost) nothing,
+    though it is dosed and the NK are there; with the scenario's CD30+ tumor it kills. (Tumor size is not the test:
+    extra kills also exhaust killers, which lowers their IFN-gamma cytostasis, docs/model.md process 16.)"""
     afm13 = _with(afm13, **{"parameters.mu_loss": 0.0})  # no antigen loss: the classes exchange no cells
     with_eng = nksim.simulate(afm13).trajectories
     without = nksim.simulate(_with(afm13, **{"regimen.engager": None, "tumor.antigens": ["CD30"]})).trajectories
-    pos, neg = _classes(with_eng)
-    assert float(with_eng.cum_kill_engager.isel(time=-1).min()) > 0.0
+    assert float(with_eng.cum_kill_engager.isel(time=-1).min()) > 1e6
     assert float(without.cum_kill_engager.max()) == 0.0
-    cls_w = with_eng.tumor_class_cells.sum("lesion").isel(time=-1)
-    cls_wo = without.tumor_class_cells.sum("lesion").isel(time=-1)
-    # antigen-positive tumor falls further with the engager; the antigen-negative class is not killed by it (it can
-    # only grow a little faster, Gompertz on a smaller lesion, and meet NK that spent less of their budget)
-    assert np.all(cls_w.isel(antigen_class=pos).values < cls_wo.isel(antigen_class=pos).values)
-    assert np.all(cls_w.isel(antigen_class=neg).values >= cls_wo.isel(antigen_class=neg).values * (1 - 1e-6))
+    neg_only = _with(afm13, **{"population.covariates.antigen_fraction_CD30": 1e-6,
+                               "population.omega2.antigen_fraction_CD30": 0.0})
+    few = nksim.simulate(neg_only).trajectories
+    assert float(few.engager_ug_ml.max()) > 1.0  # dosed as before
+    ratio = few.cum_kill_engager.isel(time=-1).values / with_eng.cum_kill_engager.isel(time=-1).values
+    assert np.all(ratio < 1e-4)
 
 
 def test_engager_pathway_only_on_classes_with_its_target():
