@@ -33,7 +33,7 @@ COUNTS: Counter = Counter()
 FAILURES: list[tuple[str, str, str]] = []
 KINDS = ("cases", "tracebacks", "hangs", "nan_inf", "outside", "bad_message", "bad_exit")
 
-CASE_TIMEOUT_S = int(os.environ.get("NKSIM_FUZZ_CASE_TIMEOUT", "120"))
+CASE_TIMEOUT_S = int(os.environ.get("NKSIM_FUZZ_CASE_TIMEOUT", "600"))  # generous: 2 shared cores
 #: words that must never reach a user (pydantic, numpy, Python internals)
 FOREIGN = ("Traceback", "Input should", "Value error", "np.float", "np.int", "pydantic", "Error:", "errors.pydantic")
 OUTPUT_TABLES = (".csv", ".parquet", ".nc", ".json")
@@ -216,6 +216,34 @@ def dataset_problems(path: Path) -> list[str]:
     return bad
 
 
+def failed_patients(status):
+    """Patients whose solver status says they failed: non-zero codes (``solver_status``) or text other than "ok"."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(status):
+        return (status.fillna(-1) != 0)
+    return ~status.astype(str).str.lower().isin(["ok", "0"])
+
+
+def run_folder_problems(paths: list[Path]) -> list[str]:
+    """The trajectories of every run folder among ``paths`` (chunked Zarr stores) checked like a result."""
+    import pandas as pd
+
+    from nksim.io.run_folder import open_trajectories
+
+    folders = {p.parent.parent for p in paths if p.name.endswith(".zarr.zip") and p.parent.name == "trajectories"}
+    bad = []
+    for folder in sorted(folders):
+        try:
+            traj = open_trajectories(folder).load()
+            pts = pd.read_parquet(folder / "patients.parquet")
+        except Exception as exc:  # noqa: BLE001 - an unreadable run folder after exit 0 is a failure too
+            bad.append(f"{folder.name}: unreadable ({exc.__class__.__name__})")
+            continue
+        bad += [f"{folder.name}: {b}" for b in result_problems(traj, pts)]
+    return bad
+
+
 def _signed(name: str) -> bool:
     """Variables that may be negative by definition (changes, log ratios, days relative to an event)."""
     return any(w in name for w in ("change", "log", "delta", "slope", "_rel", "time", "day"))
@@ -251,7 +279,7 @@ def record(o: Outcome, entry: str, args: list[str] | None = None, inputs: tuple[
     if o.outside:
         fail("outside", ", ".join(o.outside[:10]))
     if o.code == EXIT_OK:
-        nan = table_problems(o.written)
+        nan = table_problems(o.written) + run_folder_problems(o.written)
         if nan:
             fail("nan_inf", "; ".join(nan[:5]))
 
@@ -263,7 +291,7 @@ def ok(o: Outcome) -> bool:
     if o.code == EXIT_INPUT:
         return message_problems(o.err) is None
     if o.code == EXIT_OK:
-        return not table_problems(o.written)
+        return not table_problems(o.written) and not run_folder_problems(o.written)
     return o.code == EXIT_USAGE
 
 
@@ -325,6 +353,12 @@ def simulate_case(path: Path, entry: str = "simulate", n_patients: int = 2) -> O
 def result_problems(traj, patients) -> list[str]:
     """Non-finite or negative trajectory values; inf in the patient table (NaN there means 'not reached')."""
     bad = []
+    status = next((c for c in ("solver_status", "status") if c in patients.columns), None)
+    if status is not None:  # patients reported as failed (with a message) may hold NaN: not silent
+        failed = failed_patients(patients[status])
+        if failed.any() and "patient" in traj.dims and traj.sizes["patient"] == len(patients):
+            traj = traj.isel(patient=np.flatnonzero(~failed.to_numpy()))
+            patients = patients[~failed.to_numpy()]
     for name, var in traj.data_vars.items():
         if var.dtype.kind != "f":
             continue

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from fuzz.harness import result_problems
+from fuzz.harness import failed_patients, result_problems
 
-STATUS_COLUMNS = ("status", "solver_status")
+STATUS_COLUMNS = ("solver_status", "status")
 
 
 @dataclass
@@ -74,9 +74,9 @@ def run_case(scenario, changes: dict[str, float], n_patients: int, seed: int, re
         return
     pts = res.patients
     status = next((c for c in STATUS_COLUMNS if c in pts.columns), None)
-    failed = pts.index[pts[status].astype(str) != "ok"] if status else pts.index[:0]
+    failed = pts.index[failed_patients(pts[status]).to_numpy()] if status else pts.index[:0]
     if len(failed):
-        msg_col = next((c for c in ("status_message", "message", "solver_message") if c in pts.columns), None)
+        msg_col = next((c for c in ("solver_message", "status_message", "message") if c in pts.columns), None)
         result.counts["patients_failed"] += len(failed)
         result.add("patient_failed", **label, patients=[int(i) for i in failed],
                    message=str(pts.loc[failed[0], msg_col]) if msg_col else f"{status}={pts.loc[failed[0], status]}")
