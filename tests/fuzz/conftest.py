@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,4 @@ def box(tmp_path) -> Path:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("NKSIM_FUZZ_COUNTS")
-    if path:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        Path(path).mkdir(parents=True, exist_ok=True)
-        (Path(path) / f"{worker}.json").write_text(json.dumps(
-            {"counts": dict(harness.COUNTS), "failures": harness.FAILURES}, indent=1))
+    harness.flush_counts()

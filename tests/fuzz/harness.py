@@ -249,9 +249,24 @@ def _signed(name: str) -> bool:
     return any(w in name for w in ("change", "log", "delta", "slope", "_rel", "time", "day"))
 
 
+def flush_counts() -> None:
+    """Write the counts so far to $NKSIM_FUZZ_COUNTS/<worker>.json (a long run can be read while it goes)."""
+    path = os.environ.get("NKSIM_FUZZ_COUNTS")
+    if path:
+        import json
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(path).mkdir(parents=True, exist_ok=True)
+        tmp = Path(path) / f".{worker}.json.tmp"
+        tmp.write_text(json.dumps({"counts": dict(COUNTS), "failures": FAILURES}, indent=1))
+        os.replace(tmp, Path(path) / f"{worker}.json")
+
+
 def record(o: Outcome, entry: str, args: list[str] | None = None, inputs: tuple[Path, ...] = ()) -> None:
     COUNTS["cases"] += 1
     COUNTS[f"cases:{entry}"] += 1
+    if COUNTS["cases"] % 25 == 0:
+        flush_counts()
 
     def fail(kind: str, detail: str) -> None:
         COUNTS[kind] += 1

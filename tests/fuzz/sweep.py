@@ -32,9 +32,13 @@ class SweepResult:
     counts: Counter = field(default_factory=Counter)
     findings: list[dict[str, Any]] = field(default_factory=list)
 
+    echo: bool = False
+
     def add(self, kind: str, **detail: Any) -> None:
         self.counts[kind] += 1
         self.findings.append({"kind": kind, **detail})
+        if self.echo:
+            print(f"  [{kind}] " + ", ".join(f"{k}={v}" for k, v in detail.items()), flush=True)
 
 
 def parameter_ends() -> list[tuple[str, float, float]]:
@@ -94,7 +98,7 @@ def sweep(scenarios: list[str] | None = None, params: list[str] | None = None, n
     """One parameter at a time at each end, then ``joint`` random joint draws per scenario."""
     from nksim.spec.io import builtin_names, load_scenario
 
-    result = SweepResult()
+    result = SweepResult(echo=progress)
     ends = [e for e in parameter_ends() if params is None or e[0] in params]
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
@@ -119,7 +123,8 @@ def sweep(scenarios: list[str] | None = None, params: list[str] | None = None, n
             run_case(sc, changes, n_patients, seed + j, result, {"scenario": name, "joint_draw": j,
                                                                   "seed": seed + j})
         if progress:
-            print(f"  {name}: {result.counts['cases']} cases, {time.perf_counter() - t0:.0f} s", flush=True)
+            print(f"  {name}: {result.counts['cases']} cases, {time.perf_counter() - t0:.0f} s; "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())), flush=True)
     return result
 
 

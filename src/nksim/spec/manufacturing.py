@@ -19,6 +19,10 @@ from nksim.spec.base import Frozen
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+#: physical domains (a spec beyond them would only overflow later): culture days, cell numbers, hours
+CultureDays = Annotated[float, Field(ge=0.0, le=365.0)]
+Cells = Annotated[float, Field(gt=0.0, le=1e14)]
+Hours = Annotated[float, Field(ge=0.0, le=8760.0)]
 
 ExpansionMethod = Literal["il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none"]
 TransferMethod = Literal["none", "retroviral", "lentiviral_vsvg", "lentiviral_baev", "mrna_electroporation", "transposon",
@@ -32,7 +36,7 @@ class PeripheralBloodSource(Frozen):
 
     kind: Literal["peripheral_blood"] = "peripheral_blood"
     donor: Literal["allogeneic", "autologous"] = "allogeneic"
-    lymphocytes_collected: Positive | None = None  # cells per apheresis; None = registry (donor-variable)
+    lymphocytes_collected: Cells | None = None  # cells per apheresis; None = registry (donor-variable)
     nk_fraction: Fraction | None = None  # NK fraction of lymphocytes; None = drawn per donor from the registry
     cd3_depletion: bool = True  # CD3+ depletion of the input
 
@@ -41,9 +45,9 @@ class CordBloodSource(Frozen):
     """A cryopreserved cord-blood unit; unit-quality covariates nRBC and collection-to-cryopreservation time."""
 
     kind: Literal["cord_blood"] = "cord_blood"
-    tnc: Positive | None = None  # total nucleated cells in the unit; None = registry (unit-variable)
-    nrbc: NonNegative | None = None  # nucleated red blood cells in the unit; None = drawn from the bank
-    collection_to_cryo_h: NonNegative | None = None  # hours; None = drawn from the bank
+    tnc: Cells | None = None  # total nucleated cells in the unit; None = registry (unit-variable)
+    nrbc: Annotated[float, Field(ge=0.0, le=1e14)] | None = None  # nucleated red blood cells in the unit; None = drawn from the bank
+    collection_to_cryo_h: Hours | None = None  # hours; None = drawn from the bank
     cd3_depletion: bool = True
 
 
@@ -51,15 +55,15 @@ class IPSCSource(Frozen):
     """An iPSC master cell bank; one vial seeds one lot through NK differentiation."""
 
     kind: Literal["ipsc"] = "ipsc"
-    bank_vials: int | None = Field(None, ge=1)  # vials in the bank (for "patients served per bank")
-    cells_per_vial: Positive | None = None  # None = registry
+    bank_vials: int | None = Field(None, ge=1, le=1_000_000)  # vials in the bank (for "patients served per bank")
+    cells_per_vial: Cells | None = None  # None = registry
 
 
 class NK92Source(Frozen):
     """The NK-92 cell line (a vial of the master bank); irradiated before infusion, so it does not persist."""
 
     kind: Literal["nk92"] = "nk92"
-    cells_per_vial: Positive | None = None  # None = registry
+    cells_per_vial: Cells | None = None  # None = registry
     irradiated: bool = True
 
 
@@ -73,8 +77,8 @@ class ExpansionSpec(Frozen):
 
     method: ExpansionMethod = "mbil21"
     vessel: Literal["flask", "bioreactor"] = "flask"
-    days: NonNegative = 14.0  # days in culture (0 = no expansion)
-    seed_nk_cells: Positive | None = None  # NK cells put into culture at most; None = registry
+    days: CultureDays = 14.0  # days in culture (0 = no expansion)
+    seed_nk_cells: Cells | None = None  # NK cells put into culture at most; None = registry
     final_cd3_depletion: bool = False  # a second CD3+ depletion at harvest
 
 
@@ -86,7 +90,7 @@ class GeneTransferSpec(Frozen):
     """
 
     method: TransferMethod = "none"
-    day: NonNegative | None = None  # culture day of transfer; None = registry default (mRNA: at harvest)
+    day: CultureDays | None = None  # culture day of transfer; None = registry default (mRNA: at harvest)
     efficiency: Fraction | None = None  # mean CAR+ fraction; None = registry (method-specific, lot-variable)
 
 
@@ -111,11 +115,11 @@ class ReleaseSpec(Frozen):
 class DoseSpec(Frozen):
     """Planned dose: per kg or flat (exactly one), its cell basis, doses per patient, body weight for counting."""
 
-    cells_per_kg: Positive | None = None
-    flat_cells: Positive | None = None
+    cells_per_kg: Annotated[float, Field(gt=0.0, le=1e10)] | None = None
+    flat_cells: Cells | None = None
     basis: Literal["total_nk", "car_positive"] = "total_nk"
-    doses_per_patient: int = Field(1, ge=1)
-    body_weight_kg: Positive | None = None  # weight used to count doses; None = registry reference weight
+    doses_per_patient: int = Field(1, ge=1, le=100)
+    body_weight_kg: Annotated[float, Field(gt=0.0, le=500.0)] | None = None  # weight used to count doses; None = registry reference weight
     min_dose_fraction: Fraction = 1.0  # treat at a lower dose if at least this fraction of a dose is available
 
     @model_validator(mode="after")
@@ -144,8 +148,8 @@ class LogisticsSpec(Frozen):
     """How lots meet patients: made to order (vein-to-vein from collection) or off the shelf (from inventory)."""
 
     mode: Literal["made_to_order", "off_the_shelf"] = "made_to_order"
-    patients_per_lot: int | None = Field(None, ge=1)  # None: 1 (made to order) or planned doses / doses per patient
-    planned_doses_per_lot: int | None = Field(None, ge=1)  # target; None = doses_per_patient x patients_per_lot
+    patients_per_lot: int | None = Field(None, ge=1, le=1_000_000)  # None: 1 (made to order) or planned doses / doses per patient
+    planned_doses_per_lot: int | None = Field(None, ge=1, le=10_000_000)  # target; None = doses_per_patient x patients_per_lot
 
 
 class ManufacturingSpec(Frozen):
