@@ -82,3 +82,104 @@ def keyed_normals(seed: int, module: str, ids: np.ndarray, *keys: int) -> np.nda
     from scipy.special import ndtri
 
     return ndtri(keyed_uniforms(seed, module, ids, *keys))
+
+
+# ---- vectorised twin of ``stream(seed, module, *ids).random(n)`` ------------------------------------------------
+# numpy's SeedSequence (entropy pool of 4 uint32 words, hashmix/mix constants) and Philox4x64-10 (Salmon et al.
+# 2011, Random123) written on arrays, so a cohort's per-patient streams cost one pass instead of one Generator per
+# patient. ``tests/test_rng_stream_uniforms.py`` checks it against ``stream`` draw for draw.
+_SS_INIT_A, _SS_MULT_A = np.uint32(0x43B0D7E5), np.uint32(0x931E8875)
+_SS_INIT_B, _SS_MULT_B = np.uint32(0x8B51F9DD), np.uint32(0x58F38DED)
+_SS_MIX_L, _SS_MIX_R = np.uint32(0xCA01F9DD), np.uint32(0x4973F715)
+_SS_SHIFT = np.uint32(16)
+_PHILOX_M = (np.uint64(0xD2E7470EE14C6C93), np.uint64(0xCA5A826395121157))
+_PHILOX_W = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBB67AE8584CAA73B))
+_LO32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+
+
+def _uint32_words(value: int) -> list[int]:
+    """numpy SeedSequence's coercion of a non-negative int: little-endian 32-bit words, [0] for 0."""
+    words = []
+    while True:
+        words.append(value & 0xFFFFFFFF)
+        value >>= 32
+        if value == 0:
+            return words
+
+
+def _seed_sequence_key(entropy: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Philox key (2 uint64 arrays) of ``Philox(SeedSequence(entropy))`` for entropy words given as uint32 arrays."""
+    n = len(entropy)
+    hash_const = np.full(entropy[0].shape, _SS_INIT_A, dtype=np.uint32)
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal hash_const
+        value = value ^ hash_const
+        hash_const = hash_const * _SS_MULT_A
+        value = value * hash_const
+        return value ^ (value >> _SS_SHIFT)
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r = _SS_MIX_L * x - _SS_MIX_R * y
+        return r ^ (r >> _SS_SHIFT)
+
+    zero = np.zeros_like(hash_const)
+    pool = [hashmix(entropy[i] if i < n else zero) for i in range(4)]
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(4, n):
+        for dst in range(4):
+            pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+    h = np.full(hash_const.shape, _SS_INIT_B, dtype=np.uint32)
+    state = []
+    for i in range(4):
+        v = pool[i % 4] ^ h
+        h = h * _SS_MULT_B
+        v = v * h
+        state.append((v ^ (v >> _SS_SHIFT)).astype(np.uint64))
+    return state[0] | (state[1] << _S32), state[2] | (state[3] << _S32)
+
+
+def _mulhilo(a: np.uint64, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a0, a1 = a & _LO32, a >> _S32
+    b0, b1 = b & _LO32, b >> _S32
+    p01, p10 = a0 * b1, a1 * b0
+    mid = ((a0 * b0) >> _S32) + (p01 & _LO32) + (p10 & _LO32)
+    return a1 * b1 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32), a * b
+
+
+def stream_uniforms(seed: int, module: str, ids: np.ndarray, n: int, extra: np.ndarray | None = None) -> np.ndarray:
+    """``stream(seed, module, id[, extra]).random(n)`` for every id at once: shape (len(ids), n), identical values.
+
+    ``extra``: a second integer key per id (omitted: the key is (seed, module, id))."""
+    ids = np.asarray(ids, dtype=np.int64)
+    keys = [ids] if extra is None else [ids, np.asarray(extra, dtype=np.int64)]
+    if seed < 0 or any(k.size and (k.min() < 0 or k.max() >= 2**32) for k in keys):
+        rows = zip(*(k.tolist() for k in keys))
+        return np.array([stream(seed, module, *r).random(n) for r in rows]).reshape(ids.size, n)
+    shape = ids.shape
+    entropy = [np.full(shape, w, dtype=np.uint32) for w in (*_uint32_words(int(seed)), module_key(module))]
+    entropy += [k.astype(np.uint32) for k in keys]
+    with np.errstate(over="ignore"):
+        k0, k1 = _seed_sequence_key(entropy)
+        out = np.empty((ids.size, n))
+        block = 0
+        while block * 4 < n:
+            block += 1
+            c = [np.full(shape, np.uint64(block)), np.zeros(shape, np.uint64), np.zeros(shape, np.uint64),
+                 np.zeros(shape, np.uint64)]
+            key0, key1 = k0, k1
+            for r in range(10):
+                if r:
+                    key0, key1 = key0 + _PHILOX_W[0], key1 + _PHILOX_W[1]
+                hi0, lo0 = _mulhilo(_PHILOX_M[0], c[0])
+                hi1, lo1 = _mulhilo(_PHILOX_M[1], c[2])
+                c = [hi1 ^ c[1] ^ key0, lo1, hi0 ^ c[3] ^ key1, lo0]
+            for j in range(4):
+                col = (block - 1) * 4 + j
+                if col < n:
+                    out[:, col] = (c[j] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return out

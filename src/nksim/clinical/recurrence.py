@@ -38,7 +38,17 @@ def recurrence_free_survival(t: np.ndarray, viable: np.ndarray, density: np.ndar
     not done."""
     scan_days = np.asarray(scan_days, dtype=float)
     times = np.concatenate([[baseline_day], scan_days])
-    d = diameter_mm(_grid.interp_at(viable, t, times), density[:, None, None])  # (patient, 1 + scan, lesion)
+    return recurrence_free_survival_at(_grid.interp_at(viable, t, times), density, scan_days, new_day, death_day,
+                                       end_day, detect_mm, baseline_day)
+
+
+def recurrence_free_survival_at(viable_at: np.ndarray, density: np.ndarray, scan_days: np.ndarray,
+                                new_day: np.ndarray, death_day: np.ndarray, end_day: float, detect_mm: float,
+                                baseline_day: float) -> dict[str, np.ndarray]:
+    """:func:`recurrence_free_survival` from the viable cells at the baseline and the scan days, ``viable_at``
+    (patient, 1 + scan, lesion) (what ``nksim.clinical.inputs.ReadoutInputs`` carries)."""
+    scan_days = np.asarray(scan_days, dtype=float)
+    d = diameter_mm(viable_at, density[:, None, None])  # (patient, 1 + scan, lesion)
     seen = (d >= detect_mm - 1e-9).any(axis=2)
     disease_free = ~seen[:, 0]
     done = (scan_days[None, :] <= end_day) & (scan_days[None, :] >= baseline_day) & (scan_days[None, :] < death_day[:, None])
@@ -96,4 +106,4 @@ def rfs_by_arm(patients: dict[str, "pd.DataFrame"], control: str) -> "pd.DataFra
     return pd.DataFrame.from_dict(rows, orient="index", columns=RFS_TABLE_COLUMNS)
 
 
-__all__ = ["RFS_COLUMNS", "RFS_TABLE_COLUMNS", "recurrence_free_survival", "rfs_at", "rfs_by_arm"]
+__all__ = ["RFS_COLUMNS", "RFS_TABLE_COLUMNS", "recurrence_free_survival", "recurrence_free_survival_at", "rfs_at", "rfs_by_arm"]

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from nksim.spec.base import MAX_DAY, Day, FieldProblem, Frozen
+from nksim.spec.catalog import ANTIGENS
 
 Criteria = Literal["RECIST1.1", "mRECIST", "Lugano2014", "ALL-marrow"]
 Toxicity = Literal["crs", "icans", "gvhd", "offtumor", "neutropenia", "leukopenia", "infusion_fever"]
@@ -33,7 +34,8 @@ class DLTRule(Frozen):
 
 
 #: A common phase I definition (protocol choice, not a model parameter): grade >= 3 CRS, ICANS, acute GvHD
-#: (III-IV) or on-target/off-tumor toxicity, or grade 4 neutropenia lasting 28 days.
+#: (III-IV) or on-target/off-tumor toxicity, or grade 4 neutropenia lasting 28 days. Toxicities the scenario
+#: expects from the mechanism (``ReadoutSpec.dlt_expected``: B-cell aplasia of a CD19/CD20 CAR) are not DLT.
 DEFAULT_DLT_RULES: tuple[DLTRule, ...] = (
     DLTRule(toxicity="crs", min_grade=3),
     DLTRule(toxicity="icans", min_grade=3),
@@ -106,6 +108,12 @@ class ReadoutSpec(Frozen):
     follow_up_days: float = Field(default=365.0, gt=0, le=MAX_DAY)
     dlt_window_days: float = Field(default=28.0, gt=0, le=MAX_DAY)
     dlt_rules: tuple[DLTRule, ...] = DEFAULT_DLT_RULES
+    dlt_expected: tuple[Toxicity, ...] | None = Field(
+        default=None,
+        description="toxicities expected from the mechanism: graded and reported as adverse events, never counted as "
+        "DLT; None = resolved from the product (Scenario.resolved_readouts): ('offtumor',) when every CAR target is "
+        "a lineage antigen (on-target off-tumor B-cell aplasia of a CD19/CD20 CAR), else (). [] counts every rule",
+    )
     assay: AssaySpec = AssaySpec()
     setting: Literal["advanced", "adjuvant"] = Field(
         default="advanced", description="adjuvant: no measurable disease at start (after resection or "
@@ -129,6 +137,15 @@ class ReadoutSpec(Frozen):
         if self.confirmation is not None:
             return self.confirmation
         return confirmation_for(self.criteria or "RECIST1.1")
+
+
+def expected_toxicities(car_targets: tuple[str, ...]) -> tuple[str, ...]:
+    """Toxicities a product's mechanism makes expected (reported as adverse events, not DLT): the on-target
+    off-tumor effect of a CAR whose every target is a lineage antigen (catalog kind 'lineage': B-cell aplasia of a
+    CD19 or CD20 CAR, an expected pharmacodynamic effect rather than organ damage)."""
+    if car_targets and all(ANTIGENS[a].kind == "lineage" for a in car_targets if a in ANTIGENS):
+        return ("offtumor",)
+    return ()
 
 
 def confirmation_for(criteria: str) -> bool:

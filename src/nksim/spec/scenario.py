@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, mod
 from nksim.errors import did_you_mean
 from nksim.spec.base import MAX_DAY, MAX_HORIZON_D, MIN_DAY, Day, FieldProblem, Frozen
 from nksim.spec.catalog import ANTIGENS, CHEMOKINE_RECEPTORS, INDICATIONS, RESPONSE_CRITERIA
-from nksim.spec.clinical import DEFAULT_SCAN_DAYS, ReadoutSpec
+from nksim.spec.clinical import DEFAULT_SCAN_DAYS, ReadoutSpec, expected_toxicities
 from nksim.spec.manufacturing import ManufacturingSpec
 
 # "construct" is the domain word; pydantic warns that it shadows the deprecated BaseModel.construct
@@ -623,8 +623,11 @@ class Scenario(Frozen):
         return self.readouts.criteria or self.tumor.criteria or INDICATIONS[self.tumor.indication].criteria
 
     def resolved_readouts(self) -> ReadoutSpec:
-        """Readouts with the scan schedule of ``simulation`` and the criteria resolved."""
-        return self.readouts.model_copy(update={"scan_days": self.simulation.scan_days, "criteria": self.criteria})
+        """Readouts with the scan schedule of ``simulation``, the criteria and the expected toxicities resolved."""
+        update: dict = {"scan_days": self.simulation.scan_days, "criteria": self.criteria}
+        if self.readouts.dlt_expected is None:
+            update["dlt_expected"] = expected_toxicities(self.product.construct.car_targets)
+        return self.readouts.model_copy(update=update)
 
     @property
     def study_antigens(self) -> tuple[str, ...]:
