@@ -99,12 +99,24 @@ def _slice_overrides(ov: Mapping[str, Any], idx: np.ndarray, n_total: int) -> di
     return out
 
 
+#: words for the solver's per-patient status codes (nksim.kinetics.integrate.scheduler)
+SOLVER_STATUS = {0: "ok", 1: "step limit reached", 2: "step size underflow", 3: "non-finite state (NaN/inf)"}
+
+
+def solver_message(status: int) -> str:
+    """What a per-patient solver status means ('' for a finished solve)."""
+    if status == 0:
+        return ""
+    return f"solver status {status}: {SOLVER_STATUS.get(status, 'failed')}; check extreme parameter values or overrides"
+
+
 def solve_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
-                backend: str = "compiled", extra_times: Callable[[EngineInputs], np.ndarray | None] | None = None
-                ) -> tuple[EngineInputs, np.ndarray, np.ndarray, np.ndarray]:
-    """Engine inputs and raw solver output (states, algebraic outputs, statistics) of one chunk; a patient the
-    solver could not finish is an error naming it. ``extra_times(inputs)``: days saved besides the save grid (the
-    rows of the output are then ``union(inputs.t_save, extra_times(inputs))``)."""
+                backend: str = "compiled", extra_times: Callable[[EngineInputs], np.ndarray | None] | None = None,
+                on_failure: str = "raise") -> tuple[EngineInputs, np.ndarray, np.ndarray, np.ndarray]:
+    """Engine inputs and raw solver output (states, algebraic outputs, statistics) of one chunk. A patient the
+    solver could not finish is an error naming it (``on_failure="raise"``) or, with ``"flag"``, keeps its status
+    in ``stats[:, 0]`` with its states and outputs set to NaN. ``extra_times(inputs)``: days saved besides the save
+    grid (the rows of the output are then ``union(inputs.t_save, extra_times(inputs))``)."""
     from nksim.kinetics.reference import solve_reference_batch
     from nksim.kinetics.solver import STATUS_OK, solve_batch
 
@@ -117,11 +129,16 @@ def solve_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[s
                             inp.ev_b, inp.t0, inp.t_end, t_save, sim.rtol, inp.atol,
                             *((MAX_STEPS,) if backend == "compiled" else ()))
     bad = stats[:, 0] != STATUS_OK
-    if bad.any():
+    if bad.any() and on_failure == "raise":
         i = int(np.flatnonzero(bad)[0])
         raise InputError("simulation", f"patient {patients.index[i]}",
                          f"a solvable configuration (solver status {int(stats[i, 0])}: step limit/underflow/NaN); "
                          "check extreme parameter overrides")
+    if bad.any():
+        ys = ys.astype(float, copy=True)
+        als = als.astype(float, copy=True)
+        ys[bad] = np.nan
+        als[bad] = np.nan
     return inp, ys, als, stats
 
 
@@ -130,18 +147,23 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
                    ) -> tuple[xr.Dataset, pd.DataFrame]:
     """Simulate one chunk of given patients; returns (trajectories as ``outputs`` asks, see
     ``nksim.kinetics.outputs``; patient table: covariates, product given, solver statistics and, with
-    ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``, the same whatever ``outputs``)."""
+    ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``, the same whatever ``outputs``).
+
+    A patient the solver could not finish does not stop the run: its ``solver_status`` is non-zero, its
+    ``solver_message`` says why, its trajectories are NaN and its readouts NaN/None (a RuntimeWarning counts them).
+    """
     out = Outputs.parse(outputs)
     ids = patients.index.to_numpy()
     if out.kind == "daily":
-        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend)
+        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, on_failure="flag")
         ds = readout_ds = to_dataset(ys, als, inp, ids)
     else:
         def out_times_of(inp: EngineInputs) -> np.ndarray | None:
             t = inp.t_save
             return out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
 
-        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, extra_times=out_times_of)
+        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, extra_times=out_times_of,
+                                                on_failure="flag")
         out_times = out_times_of(inp)
         t_all, at_readout, at_out = merged_grid(inp.t_save, out_times)
         readout_ds = (to_dataset(ys[:, at_readout], als[:, at_readout], inp, ids, READOUT_VARIABLES)
@@ -154,6 +176,16 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     table = patients.join(inp.product_given)
     table["solver_steps"] = stats[:, 1]
     table["solver_rejected"] = stats[:, 2]
+    table["solver_status"] = stats[:, 0].astype(np.int64)
+    table["solver_message"] = [solver_message(int(s)) for s in stats[:, 0]]
+    failed = np.flatnonzero(stats[:, 0] != 0)
+    if failed.size:
+        import warnings
+
+        warnings.warn(f"{failed.size} of {len(table)} patients could not be solved (patient "
+                      f"{int(patients.index[failed[0]])}: {solver_message(int(stats[failed[0], 0]))}); their "
+                      "trajectories are NaN and their readouts NaN/None (patients.solver_status)", RuntimeWarning,
+                      stacklevel=2)
     if with_outcomes:
         from nksim.clinical import outcomes
 

@@ -191,8 +191,9 @@ def _block_readouts(inp: ReadoutInputs, cov: pd.DataFrame, settings: ReadoutSett
     if inp.ok is None or np.all(inp.ok):
         return _readouts(inp, cov, settings, seed)
     good = np.asarray(inp.ok, dtype=bool)
-    if not good.any():
-        part = _readouts(inp.subset(slice(0, 1)), cov.iloc[:1], settings, seed).iloc[:0]
+    if not good.any():  # only the columns are needed: computed on one failed row (NaN in, discarded)
+        with np.errstate(all="ignore"):
+            part = _readouts(inp.subset(slice(0, 1)), cov.iloc[:1], settings, seed).iloc[:0]
     else:
         part = _readouts(inp.subset(good), cov.iloc[np.flatnonzero(good)], settings, seed)
     return _with_failed_rows(part, pd.Index(inp.patient, name="patient"))

@@ -4,7 +4,9 @@ Rates carry exact Clopper-Pearson intervals (beta quantiles); medians come from 
 (lifelines) with the interval of lifelines' ``median_survival_times`` on the pointwise confidence band (an
 infinite bound or estimate means "not reached"). Response rates use the patients with measurable disease at
 baseline as denominator (NE counts as non-response); the DLT rate uses the DLT-evaluable patients (a DLT, or
-followed alive through the window); other safety rates use every patient. Stratification by a column (e.g. a
+followed alive through the window); other safety rates use every patient. Patients whose solve failed
+(``solver_status`` != 0) are left out of every estimate and counted in a "solver failures" row; candidates screened
+out at enrollment are counted in a "screen failures" row. Stratification by a column (e.g. a
 biomarker such as antigen_GPC3) answers patient-selection questions.
 """
 
@@ -64,6 +66,12 @@ def _median(name: str, days: pd.Series, events: pd.Series, alpha: float) -> dict
 
 def _summary_rows(df: pd.DataFrame, alpha: float) -> list[dict]:
     rows: list[dict] = []
+    failed = None
+    if "solver_status" in df:  # a patient whose solve failed has no readouts: counted, then left out
+        failed = df["solver_status"].fillna(0) != 0
+        df = df[~failed]
+        df = df.astype({c: ("bool" if str(t) == "boolean" else "int64") for c, t in df.dtypes.items()
+                        if str(t) in ("boolean", "Int64")})
     evaluable = df[df["measurable"]] if "measurable" in df else df
     bor = evaluable["best_response"]
     rows.append(_rate("ORR", bor.isin(["CR", "PR"]), alpha))
@@ -83,6 +91,14 @@ def _summary_rows(df: pd.DataFrame, alpha: float) -> list[dict]:
         rows.append(_rate("GvHD grade>=2", df["gvhd_grade"] >= 2, alpha))
     if "detected" in df:
         rows.append(_rate("product detected", df["detected"].astype(bool), alpha))
+    if "screen_failures" in df:  # candidates screened out at enrollment (nksim.population.screening)
+        k = int(df["screen_failures"].sum())
+        rows.append({"metric": "screen failures", "estimate": float(k), "ci_low": np.nan, "ci_high": np.nan,
+                     "n_events": k, "n": int(len(df)) + k, "unit": "candidates"})
+    if failed is not None:
+        k = int(failed.sum())
+        rows.append({"metric": "solver failures", "estimate": float(k), "ci_low": np.nan, "ci_high": np.nan,
+                     "n_events": k, "n": int(failed.size), "unit": "patients"})
     return rows
 
 

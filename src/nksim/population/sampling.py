@@ -148,23 +148,40 @@ def _eligible(df: pd.DataFrame, scenario: Scenario) -> np.ndarray:
 
 
 def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None) -> pd.DataFrame:
-    """Covariates of the given patients (default ids 0..n_patients-1), drawn from the eligible population."""
+    """Covariates of the given patients (default ids 0..n_patients-1), drawn from the eligible population: the
+    protocol's ``population.eligibility`` rules and the clinical screen (``nksim.population.screening``: not at a
+    lethal burden, not dying before treatment). ``draw_attempt``: candidates drawn before this one for the same id;
+    ``screen_failures``: how many of them the clinical screen excluded."""
+    from nksim.population.screening import passes_screen
+
     reg = load_registry()
     ids = np.arange(scenario.simulation.n_patients) if patient_ids is None else np.asarray(patient_ids, dtype=np.int64)
     if ids.size and ids.min() < 0:
         raise InputError("patient_ids", int(ids.min()), "non-negative integers")
+    typ = typical_values(scenario, reg)
     attempt = np.zeros(ids.shape, dtype=np.int64)
+    screen_failures = np.zeros(ids.shape, dtype=np.int64)
+
+    def check(frame: pd.DataFrame, att: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        frame["draw_attempt"] = att
+        clinical_ok = passes_screen(scenario, frame, typ)
+        screen_failures[rows] += ~clinical_ok
+        return ~(_eligible(frame, scenario) & clinical_ok)
+
     df = _draw(scenario, ids, attempt, reg)
-    bad = ~_eligible(df, scenario)
+    bad = check(df, attempt, np.arange(ids.size))
     rounds = 0
     while bad.any():
         rounds += 1
         if rounds >= MAX_ATTEMPTS:
             raise InputError("population.eligibility", list(scenario.population.eligibility),
-                             f"rules that at least ~1/{MAX_ATTEMPTS} of the population meets")
-        attempt[bad] += 1
-        redraw = _draw(scenario, ids[bad], attempt[bad], reg)
+                             f"rules that at least ~1/{MAX_ATTEMPTS} of the population meets (with the clinical "
+                             "screen: not at a lethal burden, not dying before treatment)")
+        rows = np.flatnonzero(bad)
+        attempt[rows] += 1
+        redraw = _draw(scenario, ids[rows], attempt[rows], reg)
+        bad[rows] = check(redraw, attempt[rows], rows)
         df.loc[redraw.index, redraw.columns] = redraw
-        bad = ~_eligible(df, scenario)
     df["draw_attempt"] = attempt
+    df["screen_failures"] = screen_failures
     return df
