@@ -19,7 +19,7 @@ from nksim.kinetics.inputs import EngineInputs, build_inputs, check_overrides
 from nksim.io.sinks import ChunkSink, MemorySink
 from nksim.kinetics.outputs import READOUT_VARIABLES, Outputs, OutputsSpec, merged_grid
 from nksim.kinetics.trajectories import to_dataset
-from nksim.population.sampling import sample_patients, typical_values
+from nksim.population.sampling import sample_patients
 from nksim.registry import load_registry
 from nksim.spec.io import dump_scenario, load_scenario
 from nksim.spec.scenario import Scenario
@@ -38,6 +38,14 @@ class SimulationResult:
     patients: pd.DataFrame
     scenario: Scenario
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved(self) -> Any:
+        """The scenario resolved once (``nksim.clinical.resolved.ResolvedScenario``): parameter typical values,
+        readout settings, the response-criteria object and its thresholds / reference lines."""
+        from nksim.clinical.resolved import resolve
+
+        return resolve(self.scenario)
 
     def summary(self, by: str | None = None, bins: Any = None) -> pd.DataFrame:
         """ORR, CR rate, DCR, median PFS/OS, CRS any-grade and >= 3, DLT rate, each with a 95% interval; optionally
@@ -189,8 +197,10 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     if with_outcomes:
         from nksim.clinical import outcomes
 
-        table = outcomes(readout_ds, table, scenario.resolved_readouts(), seed=scenario.simulation.seed,
-                         params=typical_values(scenario))
+        from nksim.clinical.resolved import resolve
+
+        res = resolve(scenario)
+        table = outcomes(readout_ds, table, res.readouts, seed=scenario.simulation.seed, params=res.params)
     return ds, table
 
 

@@ -57,13 +57,20 @@ def time_below(
     a, b = y[:, :-1], y[:, 1:]
     lo = np.minimum(a, b)
     hi = np.maximum(a, b)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    frac = np.where(hi < level, 1.0, np.where(lo >= level, 0.0, (level - lo) / span))
+    # share of each interval below the level: 1 wholly below, 0 wholly above, else linear (then hi > lo)
+    frac = np.subtract(level, lo)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac /= hi - lo
+    frac[hi < level] = 1.0
+    frac[lo >= level] = 0.0
     # restrict each interval to the window (approximately: by the share of the interval inside it)
     t0, t1 = t[:-1], t[1:]
     t_to = np.broadcast_to(np.asarray(t_to, dtype=float), (y.shape[0],))[:, None]
-    inside = np.clip(np.minimum(t1, t_to) - np.maximum(t0, t_from), 0.0, None)
-    return np.sum(frac * inside, axis=1)
+    inside = np.minimum(t1, t_to)
+    inside -= np.maximum(t0, t_from)
+    np.maximum(inside, 0.0, out=inside)
+    frac *= inside
+    return np.sum(frac, axis=1)
 
 
 def run_start_time(t: np.ndarray, mask: np.ndarray) -> np.ndarray:

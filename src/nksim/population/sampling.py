@@ -30,9 +30,26 @@ def _key(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
+_TYPICAL: dict[int, tuple[Scenario, Registry, dict[str, float]]] = {}
+
+
 def typical_values(scenario: Scenario, registry: Registry | None = None) -> dict[str, float]:
-    """Registry defaults with the scenario's, the product's and the population's overrides (names checked)."""
+    """Registry defaults with the scenario's, the product's and the population's overrides (names checked).
+
+    Resolved once per (scenario, registry) object pair (both immutable; a fresh copy is returned each call), so the
+    engine, readouts, report and trials share one resolution (``nksim.clinical.resolved``)."""
     reg = registry or load_registry()
+    hit = _TYPICAL.get(id(scenario))
+    if hit is not None and hit[0] is scenario and hit[1] is reg:
+        return dict(hit[2])
+    values = _typical_values(scenario, reg)
+    if len(_TYPICAL) >= 64:
+        _TYPICAL.pop(next(iter(_TYPICAL)))
+    _TYPICAL[id(scenario)] = (scenario, reg, values)
+    return dict(values)
+
+
+def _typical_values(scenario: Scenario, reg: Registry) -> dict[str, float]:
     values = reg.resolve(scenario.parameters, where="parameters")
     for where, extra in (("product.parameters", scenario.product.parameters),
                          ("population.covariates", scenario.population.covariates)):

@@ -55,11 +55,12 @@ def clinical_settings(trajectories: xr.Dataset, params: Mapping[str, float] | No
     sc = _scenario(trajectories)
     over: dict[str, float] = {}
     readouts = ReadoutSpec()
-    if sc is not None:
-        from nksim.population.sampling import typical_values
+    if sc is not None:  # the scenario resolved once (nksim.clinical.resolved), as the engine read it
+        from nksim.clinical.resolved import resolve
 
-        over = {k: v for k, v in typical_values(sc).items() if k.startswith("clinical_") or k == "tumor_cell_density"}
-        readouts = sc.resolved_readouts()
+        res = resolve(sc)
+        over = {k: v for k, v in res.params.items() if k.startswith("clinical_") or k == "tumor_cell_density"}
+        readouts = res.readouts
     over.update(params or {})
     return readouts, clinical_params(over)
 
