@@ -10,6 +10,7 @@
 
 Everything is emitted as LLVM IR (with :mod:`nksim.kinetics.codegen.irflow`'s structured control flow) into a
 configuration's module, next to the model's right-hand side ``rhs(t*, Y*, P*, SEG*, DY*, ALG*)`` over W lanes and its
-event function ``event(kind, t, y*, p*, seg*, a, b)`` (:mod:`nksim.kinetics.codegen.llvm` builds and compiles the
-module). The integrator knows nothing of the model beyond these two functions and the sizes.
+event function ``event(kind, t, y*, p*, seg*, a, b)``, and its algebraic outputs alone ``alg(t*, Y*, P*, SEG*, ALG*)``
+(evaluated at saved points) (:mod:`nksim.kinetics.codegen.llvm` builds and compiles the module). The integrator knows
+nothing of the model beyond these functions and the sizes.
 """
