@@ -112,8 +112,9 @@ def pk_matrix(times: Sequence[float], values: np.ndarray, *, lloq=None, blq: str
             ax.yaxis.set_minor_formatter(NullFormatter())
         under = int((np.isfinite(y) & ~below & ((y <= 0) | (y < bottom))).sum())
         if under and lim is None:
-            handles.append(Line2D([], [], ls="", label=f"{100 * under / max(np.isfinite(y).sum(), 1):.0f}% of values "
-                                                        f"below {bottom:.1g} (axis floor) not drawn"))
+            pct = 100 * under / max(int(np.isfinite(y).sum()), 1)
+            share = f"{pct:.0f}%" if pct >= 0.5 else "<1%"
+            handles.append(Line2D([], [], ls="", label=f"{share} of values below {bottom:.1g} (axis floor) not drawn"))
     ax.set_xlim(float(t.min()) if t.size else 0, float(t.max()) if t.size else 1)
     n_blq = int((below & np.isfinite(y)).sum())
     n_obs = int(np.isfinite(y).sum())
