@@ -173,3 +173,13 @@ def car_nk_result():
     from conftest import small
 
     return nksim.simulate(small("hcc-gpc3-car-nk-il15", n=6), seed=2)
+
+
+def test_report_prints_dose_levels_readably_with_the_1_based_level_used():
+    import nksim
+    from nksim.report.run_report import dose_levels_text
+
+    sc = nksim.load_scenario("hcc-post-lt-allo-nk")
+    sc = sc.replace({"regimen.dose_levels": [{"value": 1e6, "unit": "cells/kg"}, {"value": 1e7, "unit": "cells/kg"},
+                                            {"value": 1e8, "unit": "cells/kg"}], "regimen.dose_level": 2})
+    assert dose_levels_text(sc) == "1e6, 1e7, 1e8 cells/kg (level 2 used: 1e7 cells/kg)"

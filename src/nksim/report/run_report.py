@@ -16,14 +16,15 @@ from nksim.report.provenance import assumptions_html
 
 
 def dose_levels_text(scenario) -> str:
-    """'1e6, 1e7, 1e8 cells/kg (level 2 used: 1e7)': the dose levels the way a protocol writes them."""
+    """'1e6, 1e7, 1e8 cells/kg (level 2 used: 1e7 cells/kg)': the dose levels as a protocol writes them
+    (``regimen.dose_level`` is 1-based)."""
     levels = scenario.regimen.dose_levels
     unit = levels[0].unit if levels else ""
     used = scenario.regimen.dose_level
     vals = ", ".join(sci(d.value) for d in levels)
     chosen = ""
-    if isinstance(used, int) and 0 <= used < len(levels):
-        chosen = f" (level index {used} used: {sci(levels[used].value)} {unit})"
+    if isinstance(used, int) and 1 <= used <= len(levels):  # regimen.dose_level is 1-based
+        chosen = f" (level {used} used: {sci(levels[used - 1].value)} {unit})"
     return f"{vals} {unit}{chosen}"
 
 
