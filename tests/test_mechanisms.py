@@ -158,3 +158,19 @@ def test_suboptimal_cord_blood_units_carry_lower_fitness():
     from nksim.registry import load_registry
 
     assert load_registry().defaults()["mfg_cb_suboptimal_fitness"] < 1.0
+
+
+def test_programmed_burst_gives_a_dose_response_in_expansion_and_persistence():
+    """Each infused transduced cell runs a clonal burst of about burst_div antigen-driven divisions: a 100-fold
+    smaller CAR-NK dose expands later and persists less (in the population: fewer responses, docs/arms.md)."""
+    sc = nksim.load_scenario("bnhl-cd19-car-nk-il15-cb").replace({"population.variability": False})
+    lo = nksim.simulate(sc, n_patients=1, seed=1, overrides={"dose_level": 1}).trajectories.isel(patient=0)
+    hi = nksim.simulate(sc, n_patients=1, seed=1, overrides={"dose_level": 3}).trajectories.isel(patient=0)
+    assert float(lo.product_transduced_total.sel(time=7)) < float(hi.product_transduced_total.sel(time=7))
+    assert float(lo.car_nk_blood_per_ul.sel(time=365)) < float(hi.car_nk_blood_per_ul.sel(time=365))
+    # the burst is spent: divisions per infused cell stay of the order of burst_div
+    from nksim.registry import load_registry
+
+    burst = load_registry().defaults()["burst_div"]
+    per_cell = float(lo.cum_ag_div.isel(time=-1)) / float(lo.cum_infused.isel(time=-1) * 0.69)
+    assert per_cell < 3 * burst

@@ -44,6 +44,7 @@ def on_event(m: Model, kind: str) -> None:
     a, b = m.arg_a, m.arg_b
     old = _product_cells_transduced(m)
     m.assign("q", where(a > 0.0, (m.y("q") * old + a) / (old + a), m.raw("q")))
+    m.assign("cum_infused_t", m.raw("cum_infused_t") + a)
     ia = m.p("route_ia") > 0.5 if kind == "infusion" else lift(1.0) > 0.5
     weights = [m.pl(l, "ia_share") * m.pl(l, "perfusion") * total(m.tumor(l, c) for c in range(m.nc))
                for l in range(m.nl)]

@@ -6,7 +6,7 @@ Homeostatic proliferation in E at ``rho_h`` S (1 - N_prod/``k_niche``), S the sy
 membrane / autocrine IL-15 supports its survival, not homeostatic expansion); antigen-driven proliferation of
 transduced cells in a lesion at ``rho_a`` ``tgf_t`` q R/(``k_a`` + R) (TGF-beta blunts IL-15/mTOR-driven
 proliferation of NK in the lesion: Viel 2016), R = targetable tumor cells per transduced cell there,
-daughters split by ``f_comp``. CAR expression q decays at ``k_q`` (transient, mRNA constructs).
+daughters split by ``f_comp``, x the share of the programmed clonal burst left (:func:`burst_capacity`). CAR expression q decays at ``k_q`` (transient, mRNA constructs).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ STATES = [
     State("cum_prod_death", "cells", "cumulative product-cell deaths (all pools, lung included)"),
     State("cum_prod_div", "cells", "cumulative product-cell divisions"),
     State("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
+    State("cum_infused_t", "cells", "cumulative viable transduced cells infused"),
     State("K_t", "cells", "killing-competent transduced product NK in the lesion", scope="lesion"),
     State("K_u", "cells", "killing-competent untransduced product NK in the lesion", scope="lesion"),
     State("N_t", "cells", "non-killing transduced product NK in the lesion", scope="lesion"),
@@ -45,6 +46,8 @@ PARAMS = [
     Param("k_niche", "cells", "niche capacity for homeostatic proliferation", registry="k_niche"),
     Param("rho_a", "1/d", "antigen-driven proliferation at saturation", registry="rho_a"),
     Param("k_a", "targets/cell", "targets per transduced cell at half-maximal stimulation", registry="k_a"),
+    Param("burst", "divisions/cell", "programmed clonal burst: antigen-driven divisions per transduced cell infused at "
+          "half the proliferation program", registry="burst_div"),
     Param("f_comp", "fraction", "killing-competent share of cells entering a lesion", registry="f_comp"),
     Param("k_q", "1/d", "CAR expression decay (ln 2 / half-life; 0 stable)", derived="car_half_life_d"),
 ]
@@ -56,6 +59,14 @@ def antigen_driven_divisions(rho_a: Expr, q: Expr, targets: Expr, stimulated: Ex
     ``cells`` transduced cells sharing them: rho_a q R/(k_a + R) x stimulated, R = targets/(cells + 1)."""
     r = targets / (cells + 1.0)
     return rho_a * q * r / (k_a + r) * stimulated
+
+
+def burst_capacity(ag_div: Expr, infused: Expr, burst: Expr) -> Expr:
+    """Share of the antigen-driven proliferation program left: 1/(1 + (D/``burst``)^2), D = antigen-driven divisions
+    so far per transduced cell infused. Stimulated cells run a programmed clonal burst of about ``burst``-fold and
+    then stop dividing whatever the antigen (Kaech & Ahmed 2001; van Stipdonk 2001)."""
+    d = ag_div / (infused + 1.0) / burst
+    return 1.0 / (1.0 + d * d)
 
 
 def quantities(m: Model) -> None:
@@ -76,7 +87,8 @@ def quantities(m: Model) -> None:
     m.define("mform_t", lambda m: m.p("k_m") * power(m.q.sig_t, m.p("n_m")))
     m.define("mform_u", lambda m: m.p("k_m") * power(m.q.sig, m.p("n_m")))
     m.define("mdeath", lambda m: m.p("beta_m") + m.q.rej)
-    m.define_lesion("div", lambda m, l: antigen_driven_divisions(
+    m.define("burst_left", lambda m: burst_capacity(m.y("cum_ag_div"), m.y("cum_infused_t"), m.p("burst")))
+    m.define_lesion("div", lambda m, l: m.q.burst_left * antigen_driven_divisions(
         m.p("rho_a") * m.p("tgf_t"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
     m.define("div_ag", lambda m: total(m.lq(l).div for l in range(m.nl)))
 

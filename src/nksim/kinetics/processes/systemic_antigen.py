@@ -47,8 +47,8 @@ def quantities(m: Model) -> None:
     m.define("sys_kill_all", lambda m: kill_rate_per_target(
         m.p("f_comp") * m.y("E_t"), m.p("car_sys") * m.y("q"), m.p("f_comp") * m.y("E_t"), m.q.sys_antigen,
         m.p("k_r")) * m.q.sys_antigen)
-    m.define("sys_div", lambda m: antigen_driven_divisions(m.p("rho_a"), m.y("q"), m.q.sys_antigen, m.y("E_t"),
-                                                           m.y("E_t"), m.p("k_a")))
+    m.define("sys_div", lambda m: m.q.burst_left * antigen_driven_divisions(
+        m.p("rho_a"), m.y("q"), m.q.sys_antigen, m.y("E_t"), m.y("E_t"), m.p("k_a")))
 
 
 def _on(m: Model, value: Expr) -> Expr:
