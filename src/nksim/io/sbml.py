@@ -87,7 +87,7 @@ UNIT_IDS: dict[str, str] = {
     "1/(1e11 cell d)": "per_1e11_cell_per_day",
     "1": "dimensionless", "flag": "dimensionless", "fraction": "dimensionless", "fold": "dimensionless",
     "bits": "dimensionless", "targets/cell": "dimensionless", "kills/cell": "dimensionless",
-    "effectors/tumor cell": "dimensionless",
+    "effectors/tumor cell": "dimensionless", "divisions/cell": "dimensionless",
 }
 _DAY = ("second", 1, 0, 86400.0)
 # id -> [(kind, exponent, scale, multiplier)]: a unit is (multiplier x 10^scale x kind)^exponent
