@@ -128,8 +128,8 @@ def test_outside_the_plausible_range_is_a_warning_with_range_and_source():
     d = copy.deepcopy(_BASE)
     d["parameters"] = {"k_LB": 10.0}
     notes = scenario_from_dict(d).warnings()
-    assert any("parameters.k_LB = 10 is outside the plausible range [0.3, 3]" in n and "Meller 2004" in n
-               for n in notes)
+    assert any("parameters.k_LB = 10 is outside the plausible range [0.3, 3]" in n and "Meller" in n
+               and "10.1007/s00259-003-1398-4" in n for n in notes)  # the registry's source, with its DOI
 
 
 def test_no_numpy_reprs_in_messages():
