@@ -162,7 +162,10 @@ def test_result_plot_every_kind(car_nk_result):
     for kind in plots.KINDS:
         fig = car_nk_result.plot(kind)
         assert isinstance(fig, plt.Figure) and fig.axes
-    assert "best % change in sum of diameters" in car_nk_result.plot("waterfall").axes[0].get_ylabel()
+    wf = car_nk_result.plot("waterfall").axes[0]
+    assert "best % change in sum of diameters" in wf.get_ylabel()
+    dashed = {round(float(ln.get_ydata()[0]), 9) for ln in wf.get_lines() if ln.get_linestyle() == "--"}
+    assert dashed == set(car_nk_result.resolved.criteria.reference_lines.values())  # the criteria's PD/PR lines
     with pytest.raises(InputError, match="kind"):
         car_nk_result.plot("pie")
 

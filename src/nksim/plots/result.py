@@ -152,6 +152,20 @@ def plot_patients(patients: pd.DataFrame, kind: str, trajectories=None, params: 
     raise InputError("kind", kind, f"one of {KINDS}, or 'rfs' (adjuvant setting)")
 
 
+def criteria_lines(resolved) -> tuple[float, ...] | None:
+    """The PD/PR reference lines (% change) of a resolved scenario's response criteria, or None without one."""
+    lines = getattr(getattr(resolved, "criteria", None), "reference_lines", None)
+    return tuple(sorted(lines.values(), reverse=True)) if isinstance(lines, dict) else None
+
+
 def plot_result(result, kind: str = "waterfall", **kwargs) -> plt.Figure:
-    """``res.plot(kind, **kwargs)``: a plot of a :class:`nksim.SimulationResult` (see :data:`KINDS`)."""
+    """``res.plot(kind, **kwargs)``: a plot of a :class:`nksim.SimulationResult` (see :data:`KINDS`); the spider
+    and waterfall reference lines are those of the run's response criteria."""
+    if kind in ("spider", "waterfall") and "reference_lines" not in kwargs:
+        try:
+            lines = criteria_lines(result.resolved)
+        except Exception:  # a result without a resolvable scenario: the thresholds of the clinical parameters
+            lines = None
+        if lines is not None:
+            kwargs["reference_lines"] = lines
     return plot_patients(result.patients, kind, trajectories=result.trajectories, **kwargs)

@@ -81,20 +81,32 @@ def _need(patients: pd.DataFrame, cols: list[str], what: str) -> None:
     pr.need(patients, cols, what)
 
 
+def _criteria_lines(trajectories: xr.Dataset) -> dict[str, Any]:
+    """``{"reference_lines": ...}`` from the recorded scenario's resolved response criteria, else {}."""
+    sc = _scenario(trajectories)
+    if sc is None:
+        return {}
+    from nksim.clinical.resolved import resolve
+
+    lines = pr.criteria_lines(resolve(sc))
+    return {} if lines is None else {"reference_lines": lines}
+
+
 def spider_plot(trajectories: xr.Dataset, patients: pd.DataFrame, **kwargs) -> plt.Figure:
     """% change from baseline of the sum of target diameters (Lugano: SPD; ALL-marrow: marrow blasts) at each scan
     for each measurable patient, colored by best overall response, with the criteria's PD/PR lines (read from the
     run's clinical parameters). Up to 200 patients as one LineCollection; larger cohorts: a stated seeded sample
     over the per-response medians of all (:func:`nksim.plots.spider_matrix`)."""
     _, p = clinical_settings(trajectories)
-    return pr.plot_patients(patients, "spider", params=p, **kwargs)
+    return pr.plot_patients(patients, "spider", params=p, **{**_criteria_lines(trajectories), **kwargs})
 
 
 def waterfall_plot(trajectories: xr.Dataset, patients: pd.DataFrame, **kwargs) -> plt.Figure:
     """Best % change from baseline per patient (one bar each, sorted, one PolyCollection), colored by best
     response; the axis note says who has no bar and the ORR denominator."""
     _, p = clinical_settings(trajectories)
-    return pr.plot_patients(patients, "waterfall", params=p, **{"note": None, **kwargs})
+    return pr.plot_patients(patients, "waterfall", params=p,
+                            **{"note": None, **_criteria_lines(trajectories), **kwargs})
 
 
 def swimmer_plot(trajectories: xr.Dataset, patients: pd.DataFrame, max_patients: int = MAX_SWIMMERS,
