@@ -174,3 +174,14 @@ def test_programmed_burst_gives_a_dose_response_in_expansion_and_persistence():
     burst = load_registry().defaults()["burst_div"]
     per_cell = float(lo.cum_ag_div.isel(time=-1)) / float(lo.cum_infused.isel(time=-1) * 0.69)
     assert per_cell < 3 * burst
+
+
+def test_a_lesion_near_its_capacity_does_not_run_away():
+    """Issue 15's robustness case: without lymphodepletion at dose level 3 (220 patients, seed 2020) one patient's
+    bulky node starts within a factor e of the Gompertz capacity; its growth rate stays finite and positive, so
+    every patient is solved and no overall survival is negative."""
+    sc = nksim.load_scenario("bnhl-cd19-car-nk-il15-cb").replace(
+        {"regimen.lymphodepletion": None, "regimen.dose_level": 3})
+    p = nksim.simulate(sc, n_patients=220, seed=2020).patients
+    assert (p["solver_status"] == 0).all()
+    assert (p["os_days"] >= 0).all()

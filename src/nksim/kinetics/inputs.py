@@ -257,7 +257,9 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         dev = patients[f"lesion{l}_growth_dev"].to_numpy(float) if l < nt else np.ones(n)
         perf = patients[f"lesion{l}_perfusion"].to_numpy(float) if l < nt else val("tumor_perfusion_ml_per_ml_d")
         t0l = np.maximum(t_init[:, l], 1.0)
-        P[:, base + L.LP_R] = lam0 * dev / np.log(k_tum / t0l)
+        # a lesion within a factor e of the capacity (or above it) grows at the initial rate at most: its Gompertz
+        # rate stays positive and finite (a lesion above k_tum then shrinks towards it instead of running away)
+        P[:, base + L.LP_R] = lam0 * dev / np.maximum(np.log(k_tum / t0l), 1.0)
         P[:, base + L.LP_Q] = perf
         P[:, base + L.LP_IA] = in_liver
         P[:, base + L.LP_TARGET] = 1.0 if l < nt else 0.0

@@ -29,7 +29,7 @@ PARAMS = [
     Param("h_new", "1/(1e10 cell d)", "new-lesion hazard per burden", registry="h_new_lesion"),
     Param("h_death", "1/(1e11 cell d)", "death hazard per burden", registry="h_death"),
     Param("r_growth", "1/d", "Gompertz rate of the lesion", scope="lesion",
-          derived="ln2/tvdt_d x growth deviation / ln(k_tum/T0)"),
+          derived="ln2/tvdt_d x growth deviation / max(ln(k_tum/T0), 1)"),
     Param("is_target", "flag", "1 for a target lesion (readouts)", scope="lesion", derived="tumor.n_target_lesions"),
     Param("mask", "bits", "antigen bits of the class (readouts)", scope="class", derived="class index"),
 ]
