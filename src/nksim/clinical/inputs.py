@@ -130,6 +130,7 @@ def unit_factor(units: str | None) -> float:
 
 def _arr(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> np.ndarray:
     """Variable as a float array in ``dims`` order; a numeric units prefix is multiplied in."""
-    values = np.asarray(ds[name].transpose(*dims).values, dtype=float)
+    # contiguous (the engine's variables can be strided views of its state array): every pass below reads rows
+    values = np.ascontiguousarray(ds[name].transpose(*dims).values, dtype=float)
     factor = unit_factor(ds[name].attrs.get("units"))
     return values * factor if factor != 1.0 else values
