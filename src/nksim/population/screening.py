@@ -10,8 +10,8 @@ simulation (the earliest regimen day, lymphodepletion included):
   ``nksim.clinical.outcomes.patient_draws``) before the first infusion (day 0): it would die before treatment.
 
 The natural history is the closed-form Gompertz course of each lesion (process 8 without treatment: r_l ln(k/T),
-r_l = ln 2 / TVDT x deviation / ln(k/T0)) and, for a systemic indication, exponential growth of the marrow tumor
-capped at its capacity. Treatment only removes tumor, so the untreated course bounds the simulated one from above:
+r_l = ln 2 / TVDT x deviation / max(ln(k/T0), 1)), bounded by its larger end value, and, for a systemic
+indication, exponential growth of the marrow tumor capped at its capacity. Treatment only removes tumor, so the untreated course bounds the simulated one from above:
 an enrolled patient never reaches the lethal burden before the first scan nor dies before day 0, and
 ``os_days`` is never negative. A screened-out candidate is replaced by the next draw of the same patient id (as for
 the protocol's eligibility rules), so the screen is deterministic for a seed and independent of chunking.
@@ -76,23 +76,23 @@ def passes_screen(scenario: Scenario, df: pd.DataFrame, typ: Mapping[str, float]
     start = earliest_day(scenario.regimen)
     first_scan = float(scenario.simulation.scan_days[0])
 
-    def burden(dt: float) -> np.ndarray:
+    def peak_burden(dt: float) -> np.ndarray:
+        """Upper bound of the total burden over [0, dt] days: each lesion's course is monotone (it grows towards
+        k_tum, or shrinks towards it from above), so its larger end value bounds it."""
         total = np.zeros(n)
         for t0l, dev in zip(t_init, devs):
-            t0c = np.maximum(t0l, 1.0)
-            with np.errstate(divide="ignore"):
-                r = lam0 * dev / np.log(k / t0c)
-            total += _gompertz(t0l, r, k, dt)
+            r = lam0 * dev / np.maximum(np.log(k / np.maximum(t0l, 1.0)), 1.0)  # as nksim.kinetics.inputs
+            total += np.fmax(t0l, _gompertz(t0l, r, k, dt))
         return total
 
-    ok = ~(burden(first_scan - start) >= lethal_cells)  # NaN (runaway) counts as lethal
+    ok = ~(peak_burden(first_scan - start) >= lethal_cells)  # NaN counts as lethal
     pre = -start  # days of natural history before the first infusion
     if pre > 0:
-        load = burden(pre)
+        load = peak_burden(pre)
         if INDICATIONS[scenario.tumor.indication].systemic:
             cap = val("tsys_marrow_cells_per_kg") * val("weight_kg")
             load = load + np.minimum(cap, val("tsys_blast_fraction") * cap * np.exp(val("tsys_growth_rate") * pre))
-        hazard = val("h_death") * load * 1e-11 * pre  # the course rises, so its end value bounds the integral
+        hazard = val("h_death") * load * 1e-11 * pre  # the peak bounds the integral
         from nksim.clinical.outcomes import patient_draws
 
         u = patient_draws(scenario.simulation.seed, df.index.to_numpy(), df["draw_attempt"].to_numpy())
