@@ -28,6 +28,7 @@ MET = [
     "B-ALL CAR-T-like: CRS grade >= 3",
     "Liu 2020: grade >= 2 CRS",
     "Liu 2020: detectable at 12 months",
+    "CD19 CAR/IL-15 CB-NK (Liu 2020): ORR",
 ]
 
 

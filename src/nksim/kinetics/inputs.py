@@ -169,9 +169,11 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     # parameters that are registry values as they are (declared with ``registry=`` by their process)
     for prm in REGISTRY_PARAMS:
         setp(prm.name, val(prm.registry))
-    # product fitness (cord-blood unit quality, culture history) acts on in vivo proliferation
+    # product fitness (cord-blood unit quality, culture history; iPSC-derived NK expand little in vivo) acts on in
+    # vivo proliferation
+    source_fitness = val("fitness_ipsc") if prod.source == "ipsc" else 1.0
     for name in ("rho_a", "rho_h"):
-        P[:, PARAM_INDEX[name]] *= fitness
+        P[:, PARAM_INDEX[name]] *= fitness * source_fitness
     # derived parameters, process by process
     # transport
     setp("V_b", vb)
