@@ -72,7 +72,7 @@ def _start_over(folder: Path) -> None:
     folder = Path(folder)
     if not folder.exists():
         return
-    marks = ("scenario.yaml", "provenance.json", "chunks", "comparison.csv", "patients.parquet")
+    marks = ("scenario.yaml", "run_key.json", "provenance.json", "chunks", "comparison.csv", "patients.parquet")
     if not folder.is_dir() or (any(folder.iterdir()) and not any((folder / m).exists() for m in marks)):
         raise InputError("--force", str(folder), "a run folder written by nksim (this one holds other files; "
                          "nothing was deleted)")

@@ -103,8 +103,8 @@ class RunFolder:
     def open(self, key: dict[str, Any], chunks: list[np.ndarray]) -> list[int]:
         out = self.out
         if (out / RECORD_DIR / RUN_KEY).exists() or (out / LEGACY_TRAJ).is_file():
-            raise InputError("--out", str(out), "a new folder (this one holds a run written by an earlier nksim "
-                             "version; open it with nksim.io.run_folder.open_trajectories)")
+            raise InputError("--out", str(out), "a new folder, or --force to start it over (this one holds a run "
+                             "written by an earlier nksim version; open it with nksim.io.run_folder.open_trajectories)")
         self._check_key(key)
         for sub in (TRAJ_DIR, RECORD_DIR):
             if (out / sub).exists() and not (out / sub).is_dir():
@@ -181,8 +181,8 @@ class RunFolder:
             return
         if old != key:
             diff = sorted(k for k in set(key) | set(old) if old.get(k) != key.get(k))
-            raise InputError("--out", str(self.out), f"a new folder, or the same run settings to resume (differs "
-                             f"in {diff})")
+            raise InputError("--out", str(self.out), f"a new folder, the same run settings to resume (differs "
+                             f"in {diff}), or --force to start it over")
 
     def _check_chunk(self, k: int, ids: np.ndarray) -> str | None:
         """None when chunk ``k`` is intact; "" when it was never finished; otherwise what is wrong with it."""
