@@ -69,10 +69,12 @@ def _client(scheduler: Any) -> Iterator[Any]:
                          "such as tcp://host:8786")
     try:
         client = Client(scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address ("missing port number")
         from nksim.errors import InputError
 
-        raise InputError("--scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from None
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError("--scheduler", scheduler, f"the address of a running Dask scheduler such as "
+                         f"tcp://host:8786 ({reason})") from None
     try:
         yield client
     finally:

@@ -141,10 +141,20 @@ def _command():
 _LINE = re.compile(r"^error: (.+)$")
 
 
-def message_problems(err: str) -> str | None:
+def message_problems(err: str, out: str | None = None) -> str | None:
     """Why an exit-3 message breaks the rules (None when it is fine): one "error:" line, or "N problems" and N
     indented lines; each naming ``field = value is not allowed; expected ...`` or the reader's own words."""
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")]
+    if not lines and out is not None:  # --json: the problems as JSON on stdout, each with field, value, allowed
+        import json
+
+        try:
+            doc = json.loads(out)
+            problems = doc["problems"]
+            if problems and all({"field", "value", "allowed"} <= set(p) for p in problems):
+                return None
+        except (ValueError, KeyError, TypeError):
+            pass
     if not lines:
         return "no message"
     for word in FOREIGN:
@@ -286,7 +296,7 @@ def record(o: Outcome, entry: str, args: list[str] | None = None, inputs: tuple[
     elif o.code is None:
         fail("hangs", f"past {CASE_TIMEOUT_S} s")
     elif o.code == EXIT_INPUT:
-        why = message_problems(o.err)
+        why = message_problems(o.err, o.out)
         if why:
             fail("bad_message", f"{why}\n{o.err[:2000]}")
     elif o.code not in (EXIT_OK, EXIT_USAGE):
@@ -304,7 +314,7 @@ def ok(o: Outcome) -> bool:
     if o.tb is not None or o.code is None or o.outside:
         return False
     if o.code == EXIT_INPUT:
-        return message_problems(o.err) is None
+        return message_problems(o.err, o.out) is None
     if o.code == EXIT_OK:
         return not table_problems(o.written) and not run_folder_problems(o.written)
     return o.code == EXIT_USAGE

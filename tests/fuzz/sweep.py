@@ -99,7 +99,7 @@ ORDERED = [["clinical_crs_hypotension_fluids_pg_ml", "clinical_crs_hypotension_o
             "clinical_crs_hypotension_multi_vasopressor_pg_ml"],
            ["clinical_crs_hypoxia_low_flow_pg_ml", "clinical_crs_hypoxia_high_flow_pg_ml",
             "clinical_crs_hypoxia_positive_pressure_pg_ml"],
-           ["clinical_icans_ice_zero_pg_ml", "clinical_icans_unarousable_pg_ml"],
+           ["clinical_icans_onset_pg_ml", "clinical_icans_ice_zero_pg_ml", "clinical_icans_unarousable_pg_ml"],
            ["clinical_offtumor_grade1", "clinical_offtumor_grade2", "clinical_offtumor_grade3",
             "clinical_offtumor_grade4"]]
 

@@ -65,9 +65,11 @@ def test_alias_bomb_does_not_hang_a_subprocess(box):
     (["manufacture", "nk92-irradiated", "-n", "2", "--out", "{in}/file.txt"], ["--out", "existing file"]),
     (["trial", "next-dose", "--n-doses", "3", "--data", "{in}/nope.csv"], ["data", "existing CSV"]),
     (["catalog", "antigenz"], ["catalog = 'antigenz'", "antigens"]),
+    (["run", "{in}/tiny.yaml", "--scheduler", "0.05,0.15,0.3"], ["--scheduler", "tcp://host:8786", "port"]),
 ])
 def test_bad_arguments_get_one_clear_line(args, words, box):
     (box / "in" / "file.txt").write_text("x")
+    (box / "in" / "tiny.yaml").write_text("name: t\nproduct: {name: p}\nregimen: {dose_levels: [{value: 1e7}]}\n")
     o = harness.invoke([a.replace("{in}", str(box / "in")) for a in args], box)
     assert harness.ok(o) and o.code == 3, harness.explain(o)
     for word in words:
