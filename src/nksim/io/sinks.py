@@ -41,11 +41,40 @@ class ChunkSink(Protocol):
         ...
 
 
-def concat_chunks(parts: list[xr.Dataset]) -> xr.Dataset:
-    """Chunks joined on ``patient`` (the ``dose`` records of chunks of different lengths are NaN-padded)."""
+def concat_chunks(parts: list[xr.Dataset], consume: bool = False) -> xr.Dataset:
+    """Chunks joined on ``patient`` (the ``dose`` records of chunks of different lengths are NaN-padded).
+
+    ``consume``: in-memory chunks of the same shape are joined variable by variable, each chunk's copy dropped as
+    soon as it is joined (peak memory about the cohort plus one variable, not twice the cohort as ``xr.concat``)."""
     if len(parts) == 1:
         return parts[0]
-    return xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal", compat="override", join="outer")
+    if not (consume and _same_layout(parts)):
+        return xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal", compat="override",
+                         join="outer")
+    first = parts[0]
+    coords = {n: v for n, v in first.coords.items() if "patient" not in v.dims}
+    joined: dict[str, xr.Variable] = {}
+    for name in [n for n, v in first.variables.items() if "patient" in v.dims]:
+        var = first.variables[name]
+        joined[name] = xr.Variable(var.dims, np.concatenate([p.variables[name].values for p in parts],
+                                                            axis=var.dims.index("patient")), var.attrs)
+        if name in first.data_vars:
+            for p in parts:
+                del p[name]
+    is_coord = set(first.coords)
+    return xr.Dataset({n: v for n, v in joined.items() if n not in is_coord},
+                      coords={**coords, **{n: v for n, v in joined.items() if n in is_coord}}, attrs=first.attrs)
+
+
+def _same_layout(parts: list[xr.Dataset]) -> bool:
+    """Same variables, dims and sizes (the patient dimension aside) in every chunk, ``patient`` an index."""
+    first = parts[0]
+    if "patient" not in first.indexes:
+        return False
+    sizes = {d: n for d, n in first.sizes.items() if d != "patient"}
+    layout = {n: v.dims for n, v in first.variables.items()}
+    return all({d: n for d, n in p.sizes.items() if d != "patient"} == sizes
+               and {n: v.dims for n, v in p.variables.items()} == layout for p in parts[1:])
 
 
 def attrs_safe(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +101,7 @@ class MemorySink:
 
     def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
         order = sorted(self.parts)
-        traj = concat_chunks([self.parts[k][0] for k in order])
+        traj = concat_chunks([self.parts[k][0] for k in order], consume=True)
         table = pd.concat([self.parts[k][1] for k in order])
         self.parts.clear()
         traj.attrs.update(attrs_safe(attrs))
