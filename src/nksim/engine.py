@@ -27,6 +27,7 @@ from nksim.spec.scenario import Scenario
 BACKENDS = ("compiled", "reference")
 MAX_STEPS = 500_000
 SUMMARY_CHUNK = 2048  #: patients per chunk of an ``outputs="summary"`` run without a chunk_size
+SINK_CHUNK = 256  #: patients per chunk of a run into a sink (a run folder) or on a cluster, without a chunk_size
 
 
 @dataclass
@@ -263,7 +264,8 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     ``SUMMARY_CHUNK`` patients unless ``chunk_size`` says otherwise, so memory stays O(chunk)), a grid of days, or a
     list of variable names (``nksim.kinetics.outputs``). The patient table is the same whatever ``outputs``.
     ``sink``: where finished chunks go: in memory (default) or ``nksim.io.run_folder.RunFolder(path)`` (compressed
-    files, resumable, memory O(chunk); ``.trajectories`` then opens lazily from the folder). ``scheduler``: run the
+    files, resumable, memory O(chunk), ``SINK_CHUNK`` patients per chunk unless ``chunk_size`` says otherwise;
+    ``.trajectories`` then opens lazily from the folder). ``scheduler``: run the
     chunks on a Dask cluster: a ``distributed.Client`` or a scheduler address (same numbers as in one process).
     ``progress``: a bar (True) or a callable ``(chunks done, patients done)``.
     """
@@ -293,7 +295,12 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         ov["dosing"] = as_dosing(ov["dosing"])
         ov["dosing"].check_ids(ids)
     n = len(ids)
-    size = (min(n, SUMMARY_CHUNK) if out.kind == "summary" else n) if chunk_size is None else int(chunk_size)
+    if chunk_size is not None:
+        size = int(chunk_size)
+    elif out.kind == "summary" or sink is not None or scheduler is not None:  # memory O(chunk), or parallel tasks
+        size = min(n, SUMMARY_CHUNK if out.kind == "summary" else SINK_CHUNK)
+    else:
+        size = n
     if size < 1:
         raise InputError("chunk_size", chunk_size, "an integer >= 1")
     if workers is not None:
