@@ -220,7 +220,7 @@ def arms_command(
     if as_json:
         _echo_json({**cmp.to_dict(), "files": {k: str(v) for k, v in paths.items()}})
         return
-    typer.echo(paths["md"].read_text().split("\n", 2)[2].rstrip())
+    typer.echo(paths["md"].read_text(encoding="utf-8").split("\n", 2)[2].rstrip())
     typer.echo(f"run folder: {folder} (KM curves {paths['png'].name}, report {paths['html'].name})")
 
 

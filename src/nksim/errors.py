@@ -39,7 +39,12 @@ def show_value(value: object) -> str:
         text = "{" + ", ".join(f"{k!r}: ..." for k in list(value)[:6]) + (", ..." if len(value) > 6 else "") + "}"
     else:
         text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + " ..."
+    if len(text) <= _MAX_SHOWN:
+        return text
+    if isinstance(value, str):  # keep both ends: a file path keeps its file name
+        half = (_MAX_SHOWN - 9) // 2
+        return repr(value[:half] + " ... " + value[-half:])
+    return text[: _MAX_SHOWN - 4] + " ..."
 
 
 class NksimError(Exception):

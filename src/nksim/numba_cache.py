@@ -35,14 +35,14 @@ def refresh(package_file: str, also: tuple[str, ...] = ()) -> bool:
     stamp = cache / STAMP
     current = fingerprint(pkg, also)
     try:
-        if stamp.exists() and stamp.read_text() == current:
+        if stamp.exists() and stamp.read_text(encoding="utf-8") == current:
             return False
         removed = False
         for f in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
             f.unlink(missing_ok=True)
             removed = True
         cache.mkdir(exist_ok=True)
-        stamp.write_text(current)
+        stamp.write_text(current, encoding="utf-8")
         return removed
     except OSError:
         return False

@@ -182,6 +182,6 @@ class Registry(Mapping[str, Parameter]):
 @lru_cache(maxsize=1)
 def load_registry() -> Registry:
     """Load and validate ``nksim/data/parameters.yaml`` (cached)."""
-    text = resources.files("nksim").joinpath("data/parameters.yaml").read_text()
+    text = resources.files("nksim").joinpath("data/parameters.yaml").read_text(encoding="utf-8")
     raw = safe_load(text) or []
     return Registry((_check_entry(r, i) for i, r in enumerate(raw)), text)

@@ -105,7 +105,7 @@ def write_datasets(folder: str | Path = DATA_DIR, seed: int = 14) -> dict[str, P
                       **LYSIS_TRUTH},
         "pk_ft596.csv": {"scenario": PK_SCENARIO, "generator": "nksim.calibrate.datasets.pk_dataset",
                          "population_variability": "off except the listed omega2", "lloq_cells_per_ul": PK_LLOQ,
-                         **PK_TRUTH}}, sort_keys=False))
+                         **PK_TRUTH}}, sort_keys=False), encoding="utf-8")
     return out
 
 

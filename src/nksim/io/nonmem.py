@@ -119,7 +119,7 @@ def _load_source(source: Any) -> tuple[xr.Dataset, pd.DataFrame, dict[str, Any]]
         traj, pts = open_trajectories(folder), open_patients(folder)
         prov: dict[str, Any] = {}
         if (folder / "provenance.json").exists():
-            prov = json.loads((folder / "provenance.json").read_text())
+            prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
         prov.pop("resolved_scenario", None)
         return traj, pts, prov
     raise InputError("to_nonmem source", type(source).__name__, "a SimulationResult or a run folder path")
@@ -308,7 +308,7 @@ def write_nonmem(data: Any, path: str | Path, **kwargs: Any) -> Path:
     df.to_csv(path, index=False)
     meta = df.attrs.get("nksim_nonmem")
     if meta is not None:
-        sidecar_path(path).write_text(json.dumps(meta, indent=2, default=str))
+        sidecar_path(path).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
     return path
 
 
@@ -341,7 +341,7 @@ def read_nonmem(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         df.attrs["nonmem_source"] = str(path)
         side = sidecar_path(path)
         if side.exists():
-            meta = json.loads(side.read_text())
+            meta = json.loads(side.read_text(encoding="utf-8"))
             _check_sidecar(meta, str(side))
             df.attrs["nksim_nonmem"] = meta
     as_dosing(df)  # raises with the column, row, value and what is allowed

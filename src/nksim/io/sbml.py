@@ -713,7 +713,7 @@ def write_sbml(text: str, path: Any) -> Any:
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
+    p.write_text(text, encoding="utf-8")
     return p
 
 

@@ -205,12 +205,12 @@ def run_manufacture(spec, n_lots: int, seed: int, out: Optional[Path] = None, *,
 
         summary["uncertainty"] = uncertainty_replicates(spec, n_lots, seed, uncertainty)
     summary["run_folder"] = str(out_dir)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
     pd.DataFrame([lot.summary() for lot in lots]).to_csv(out_dir / "lots.csv", index=False)
     (out_dir / "ledger_lot0.json").write_text(json.dumps(
         {"lot_id": lots[0].lot_id, "rows": [r.as_dict() for r in lots[0].ledger],
-         "losses_by_cause": totals(lots[0].ledger)}, indent=2))
-    (out_dir / "process.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+         "losses_by_cause": totals(lots[0].ledger)}, indent=2), encoding="utf-8")
+    (out_dir / "process.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
     if plots:
         plot_growth_curves(lots, out_dir / "growth_curves.png")
         plot_doses_per_lot(lots, out_dir / "doses_per_lot.png")

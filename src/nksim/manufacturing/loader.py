@@ -21,7 +21,7 @@ def builtin_processes() -> dict[str, str]:
     folder = resources.files("nksim").joinpath("data/manufacturing")
     for f in sorted(folder.iterdir(), key=lambda x: x.name):
         if f.name.endswith(".yaml"):
-            raw = safe_load(f.read_text()) or {}
+            raw = safe_load(f.read_text(encoding="utf-8")) or {}
             out[f.name[:-5]] = str(raw.get("description", "")).strip()
     return out
 
@@ -58,7 +58,7 @@ def _builtin_scenario_text(name: str) -> str | None:
     folder = resources.files("nksim").joinpath("data/scenarios")
     try:
         entry = folder.joinpath(f"{name}.yaml")
-        return entry.read_text() if entry.is_file() else None
+        return entry.read_text(encoding="utf-8") if entry.is_file() else None
     except (FileNotFoundError, NotADirectoryError):
         return None
 
@@ -83,7 +83,7 @@ def load_manufacturing_spec(obj: Any) -> ManufacturingSpec:
             return spec if spec.name else spec.model_copy(update={"name": path.stem})
         names = builtin_processes()
         if str(obj) in names:
-            text = resources.files("nksim").joinpath(f"data/manufacturing/{obj}.yaml").read_text()
+            text = resources.files("nksim").joinpath(f"data/manufacturing/{obj}.yaml").read_text(encoding="utf-8")
             spec = spec_from_dict(safe_load(text), where=f"built-in process {obj}")
             return spec if spec.name else spec.model_copy(update={"name": str(obj)})
         scenario_text = _builtin_scenario_text(str(obj))

@@ -83,9 +83,9 @@ def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
     fig.savefig(paths["png"], dpi=110)
     plt.close(fig)
     cmp.table.to_csv(paths["csv"], index=False)
-    paths["json"].write_text(json.dumps(cmp.to_dict(), indent=2))
+    paths["json"].write_text(json.dumps(cmp.to_dict(), indent=2), encoding="utf-8")
     md = markdown(cmp)
-    paths["md"].write_text(md)
+    paths["md"].write_text(md, encoding="utf-8")
     first = next(iter(cmp.results.values()))
     prov = {k: v for k, v in first.provenance.items() if k != "resolved_scenario"}
     prov.update({"scenario": cmp.scenario, "arms": ", ".join(cmp.results), "control": cmp.control})

@@ -103,5 +103,5 @@ def write_report(path: Path, title: str, sections: list[tuple[str, str]], proven
                 "folder)</summary><pre>" + html.escape(str(provenance.get("resolved_scenario", ""))) + "</pre></details>")
     text = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path

@@ -207,13 +207,13 @@ def _open_folder(folder: Path, key: str, config: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     cfg = folder / "config.json"
     if cfg.exists():
-        old = json.loads(cfg.read_text())
+        old = json.loads(cfg.read_text(encoding="utf-8"))
         if old.get("config_sha256") != key:
             raise InputError("out", str(folder), "an empty folder or one holding a run of the same configuration "
                                                  "(scenario, params, outputs, method, n, patients, seed): use a new "
                                                  "folder")
         return
-    cfg.write_text(json.dumps({"config_sha256": key, **config}, indent=1, default=str))
+    cfg.write_text(json.dumps({"config_sha256": key, **config}, indent=1, default=str), encoding="utf-8")
 
 
 def _evaluate_chunked(ev: Evaluator, theta: np.ndarray, folder: Path | None, tag: str,
@@ -271,7 +271,7 @@ def _write(res: SensitivityResult, folder: Path, plots: bool) -> None:
     doc = {**res.provenance, "top_drivers": top, "baseline": res.baseline,
            "swing": {o: {p: list(v) for p, v in d.items()} for o, d in res.swing.items()},
            "indices": json.loads(res.indices.to_json(orient="records"))}
-    (folder / "sensitivity.json").write_text(json.dumps(doc, indent=1, default=_json_default))
+    (folder / "sensitivity.json").write_text(json.dumps(doc, indent=1, default=_json_default), encoding="utf-8")
     if plots:
         from nksim.sensitivity.plots import bar_plot, tornado_plot
 

@@ -70,16 +70,16 @@ def write_outputs(sim, out: Path) -> dict[str, str]:
         last = len(sim.frames) - 1
         files.update(pic.write_snapshot_pngs(out, sim, sorted({0, last // 2, last})))
         files["animation"] = str(pic.write_gif(sim, out / "tumor.gif"))
-    (out / "agents" / "README.txt").write_text(pic.agents_readme())
+    (out / "agents" / "README.txt").write_text(pic.agents_readme(), encoding="utf-8")
     files["agents"] = str(out / "agents")
     if sim.spec.fields.enabled:
         files["fields"] = str(pic.write_fields_png(sim, out / "fields.png"))
 
     summary = summarize(ds)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     spec_dict = sim.spec.model_dump(mode="json")
-    (out / "scenario.json").write_text(json.dumps(spec_dict, indent=2))  # kept for readers of earlier runs
-    (out / "scenario.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))  # as cohort runs write it
+    (out / "scenario.json").write_text(json.dumps(spec_dict, indent=2), encoding="utf-8")  # kept for readers of earlier runs
+    (out / "scenario.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False), encoding="utf-8")  # as cohort runs write it
     files["scenario"] = str(out / "scenario.yaml")
     files["summary"] = str(out / "summary.json")
     from nksim.registry import load_registry
@@ -87,7 +87,7 @@ def write_outputs(sim, out: Path) -> dict[str, str]:
     prov = {"model": "nksim.spatial", "seed": sim.seed, "days": sim.days, "registry_sha256": load_registry().sha256,
             "netcdf_engine": files["netcdf_engine"], "agent_updates": sim.agent_updates(),
             "timings_s": vars(sim.timings), "lattice": list(sim.shape), "steps_done": dict(sim.scalars)}
-    (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+    (out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str), encoding="utf-8")
     files["index"] = str(pic.write_index_html(out, files, f"nksim abm run: {sim.spec.name}, seed {sim.seed}"))
     return files
 

@@ -351,7 +351,7 @@ def write_index_html(out: Path, files: dict[str, str], title: str) -> Path:
            ".note{color:#555}")
     path = Path(out) / "index.html"
     path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                    f"<style>{css}</style></head><body>{''.join(body)}</body></html>")
+                    f"<style>{css}</style></head><body>{''.join(body)}</body></html>", encoding="utf-8")
     return path
 
 

@@ -66,7 +66,7 @@ class Calibration:
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
-        p.write_text(yaml.safe_dump(self.as_dict(), sort_keys=False))
+        p.write_text(yaml.safe_dump(self.as_dict(), sort_keys=False), encoding="utf-8")
         return p
 
     @property

@@ -254,7 +254,7 @@ def load_spatial_spec(name_or_path: str | Path) -> SpatialSpec:
         names = builtin_spatial_scenarios()
         if str(name_or_path) not in names:
             raise InputError("scenario", str(name_or_path), f"a YAML path or a built-in spatial scenario {names}")
-        text = resources.files("nksim").joinpath(f"data/spatial/{name_or_path}.yaml").read_text()
+        text = resources.files("nksim").joinpath(f"data/spatial/{name_or_path}.yaml").read_text(encoding="utf-8")
         where = f"built-in spatial scenario {name_or_path}"
     try:
         data = safe_load(text) or {}

@@ -113,7 +113,7 @@ def oc_cmd(
                                    accrual_gap_days=accrual_gap_days).to_dict()
     folder = out or Path("runs") / f"trial-oc-{d.name.replace('+', 'p')}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float))
+    (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float), encoding="utf-8")
     plot_selection([oc], folder / "selection.png", p_tox)
     model = FixedProbabilityModel(p_tox, p_eff, seed=seed, dlt_window_days=dlt_window_days)
     ex = d.simulate(model, 4) if hasattr(d, "simulate") else run_trials(d, model, 4)
@@ -194,7 +194,7 @@ def simulate_cmd(
     oc["untreated_by_manufacturing"] = model.untreated
     folder = out or Path("runs") / f"trial-sim-{sc.name}-{d.name.replace('+', 'p')}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float))
+    (folder / "oc.json").write_text(json.dumps(oc, indent=2, default=float), encoding="utf-8")
     plot_selection([oc], folder / "selection.png", rates["p_dlt"].tolist())
     oc["run_folder"] = str(folder)
     if as_json:
@@ -237,7 +237,7 @@ def compare_cmd(
     ocs = [o.to_dict() for o in compare(ds, p_tox, p_eff, n_trials=trials, seed=seed)]
     folder = out or Path("runs") / "trial-compare"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "compare.json").write_text(json.dumps(ocs, indent=2, default=float))
+    (folder / "compare.json").write_text(json.dumps(ocs, indent=2, default=float), encoding="utf-8")
     plot_selection(ocs, folder / "selection.png", p_tox)
     from nksim.trial.simulate import COMPARE_NOTES, compare_table
 
@@ -386,7 +386,7 @@ def multiarm_cmd(
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / "patients.csv", index=False)
     plot_km(res, folder / "km_pfs.png")
-    (folder / "multiarm.json").write_text(json.dumps(res, indent=2, default=float))
+    (folder / "multiarm.json").write_text(json.dumps(res, indent=2, default=float), encoding="utf-8")
     if as_json:
         _echo_json(res)
         return

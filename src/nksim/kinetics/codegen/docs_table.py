@@ -56,5 +56,5 @@ def update(text: str) -> str:
 
 
 if __name__ == "__main__":
-    DOC.write_text(update(DOC.read_text()))
+    DOC.write_text(update(DOC.read_text(encoding="utf-8")))
     print(f"updated {DOC}")

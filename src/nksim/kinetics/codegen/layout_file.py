@@ -75,7 +75,7 @@ def render() -> str:
 
 
 def main() -> None:
-    TARGET.write_text(render())
+    TARGET.write_text(render(), encoding="utf-8")
     print(f"wrote {TARGET}")
 
 
