@@ -9,6 +9,7 @@ mutations: a line duplicated (duplicate keys), bytes that are not UTF-8, binary 
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from importlib import resources
@@ -93,16 +94,17 @@ def _value(draw, old: Any) -> Any:
     how = draw(st.sampled_from(choices))
     if how == "extreme":
         return draw(st.sampled_from(EXTREME_NUMBERS))
-    if how == "odd":
-        return draw(st.sampled_from(ODD_VALUES))
+    if how == "odd":  # a copy: a later mutation must not change the shared constant (hypothesis replays draws)
+        return copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
     if how == "scale":
         return old * draw(st.sampled_from([10.0, 1e3, 1e6, 0.1, 1e-6, 1e300, 0.0]))
     if how == "negate":
         return -old if old else -1
     if how == "empty":
         return []
-    if how == "grow":
-        return old * draw(st.integers(2, 40)) if old else [draw(st.sampled_from(EXTREME_NUMBERS))] * 3
+    if how == "grow":  # copies, not references to one item (a later mutation would change them all)
+        return [copy.deepcopy(x) for x in old * draw(st.integers(2, 40))] if old else [
+            draw(st.sampled_from(EXTREME_NUMBERS))] * 3
     if how == "extreme_item":
         return [*old, draw(st.sampled_from(EXTREME_NUMBERS))]
     return draw(st.sampled_from(NAME_ATTACKS))
@@ -111,8 +113,6 @@ def _value(draw, old: Any) -> Any:
 @st.composite
 def mutated_doc(draw, kind: str, max_mutations: int = 4) -> tuple[str, dict]:
     """(name of the built-in it came from, the document with 0..max_mutations structural mutations)."""
-    import copy
-
     name, text = draw(st.sampled_from(builtin_docs(kind)))
     doc = copy.deepcopy(yaml.safe_load(text))
     for _ in range(draw(st.integers(0, max_mutations))):
@@ -131,7 +131,7 @@ def mutated_doc(draw, kind: str, max_mutations: int = 4) -> tuple[str, dict]:
             parent[_misspell(draw, str(key))] = parent.pop(key)
         elif how == "add" and isinstance(parent, dict):
             parent[draw(st.sampled_from(["extra", "nmae", "seed", "unknown_field", "parameters"]))] = (
-                draw(st.sampled_from(EXTREME_NUMBERS + ODD_VALUES)))
+                copy.deepcopy(draw(st.sampled_from(EXTREME_NUMBERS + ODD_VALUES))))
         elif how == "name" and isinstance(doc, dict):
             doc["name"] = draw(st.sampled_from(NAME_ATTACKS))
     return name, doc
