@@ -75,7 +75,7 @@ def test_arms_are_validated_like_a_file(arms, field, words, tmp_path):
     arms.ARM.changes.FIELD, the value and what is allowed (the arm's shape already when the file is read)."""
     data = nksim.load_scenario(HCC).model_dump(mode="json", exclude_unset=True)
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({**data, "arms": arms}))
+    path.write_text(yaml.safe_dump({**data, "arms": arms}), encoding="utf-8")
     with pytest.raises(InputError) as err:
         check_arms(nksim.load_scenario(str(path)))
     assert field in str(err.value) and words in str(err.value), str(err.value)
@@ -156,7 +156,7 @@ def test_cli_arms_json_and_run_folder(tmp_path):
     assert "median PFS" in text.stdout and "multivariate log-rank" in text.stdout
     one = runner.invoke(app, ["run", HCC, "-n", "2", "--arm", "D", "--out", str(tmp_path / "d")])
     assert one.exit_code == 0, one.output
-    assert "arm D" in (tmp_path / "d" / "scenario.yaml").read_text()
+    assert "arm D" in (tmp_path / "d" / "scenario.yaml").read_text(encoding="utf-8")
     bad = runner.invoke(app, ["run", HCC, "--arm", "D", "--arms", "all"])
     assert isinstance(bad.exception, InputError) and "either --arm" in str(bad.exception)
 

@@ -65,7 +65,7 @@ def test_apply_sets_the_values_the_patients_get():
 
 def test_calibration_file_round_trip_and_scenario_loading(tmp_path):
     data = tmp_path / "lysis.csv"
-    data.write_text("et,lysis\n1,10\n")
+    data.write_text("et,lysis\n1,10\n", encoding="utf-8")
     from nksim.spec.calibration import file_digest
 
     cal = Calibration(values={"k_car": 3.0, "kappa": 7.0, "omega2:k_car": 0.3}, method="mle", objective="-2LL",
@@ -81,7 +81,7 @@ def test_calibration_file_round_trip_and_scenario_loading(tmp_path):
     base = nksim.load_scenario("hcc-gpc3-car-nk-il15").model_dump(mode="json")
     base["calibration"] = "cal.yaml"
     base["parameters"] = {"kappa": 5.0}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
     loaded = nksim.load_scenario(str(tmp_path / "s.yaml"))
     typ = typical_values(loaded)
     assert typ["k_car"] == 3.0 and typ["kappa"] == 5.0
@@ -91,10 +91,10 @@ def test_calibration_file_round_trip_and_scenario_loading(tmp_path):
 
 def test_bad_calibration_files_say_what_is_wrong(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("values: {k_car: 1}\n")
+    bad.write_text("values: {k_car: 1}\n", encoding="utf-8")
     with pytest.raises(InputError, match="format"):
         load_calibration(bad)
-    bad.write_text("format: nksim-calibration/1\nvalues: {k_cra: 1}\nmethod: x\n")
+    bad.write_text("format: nksim-calibration/1\nvalues: {k_cra: 1}\nmethod: x\n", encoding="utf-8")
     with pytest.raises(InputError, match="k_cra"):
         load_calibration(bad)
     with pytest.raises(InputError, match="readable"):

@@ -36,7 +36,7 @@ def leaf_commands() -> dict[tuple[str, ...], object]:
 def cases(tmp: Path) -> dict[tuple[str, ...], list[list[str]]]:
     """Cheap arguments for each command (small cohorts, few trials, tiny lattices)."""
     bad = tmp / "bad.yaml"
-    bad.write_text("name: x\nsimulation: {n_patients: 0}\nproduct: {nmae: y}\n")
+    bad.write_text("name: x\nsimulation: {n_patients: 0}\nproduct: {nmae: y}\n", encoding="utf-8")
     run = tmp / "run"
     abm = tmp / "abm"
     return {
@@ -76,7 +76,7 @@ def cases(tmp: Path) -> dict[tuple[str, ...], list[list[str]]]:
 
 def _trial_data(tmp: Path) -> Path:
     f = tmp / "dlt.csv"
-    f.write_text("dose_level,dlt\n1,0\n1,0\n1,0\n2,0\n2,1\n2,0\n")
+    f.write_text("dose_level,dlt\n1,0\n1,0\n1,0\n2,0\n2,1\n2,0\n", encoding="utf-8")
     return f
 
 

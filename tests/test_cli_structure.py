@@ -97,7 +97,7 @@ def test_run_with_set_and_force_then_sweep(tmp_path):
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["dose_level"] == 2 and doc["seed"] == 1
-    scenario = (out / "scenario.yaml").read_text()
+    scenario = (out / "scenario.yaml").read_text(encoding="utf-8")
     assert "dose_level: 2" in scenario and "k_car: 1.5" in scenario
     r = runner.invoke(app, [*args, "--seed", "2"])
     assert isinstance(r.exception, InputError) and "--force" in str(r.exception)
@@ -113,13 +113,13 @@ def test_run_with_set_and_force_then_sweep(tmp_path):
     hr = table[table.metric == "PFS hazard ratio vs 1"].set_index("value")["estimate"]
     assert hr.loc[1] == 1.0 and (np.isnan(hr.loc[3]) or hr.loc[3] > 0)  # the first value is the reference
     for level in (1, 3):
-        assert f"dose_level: {level}" in (sw / f"dose_level-{level}" / "scenario.yaml").read_text()
+        assert f"dose_level: {level}" in (sw / f"dose_level-{level}" / "scenario.yaml").read_text(encoding="utf-8")
     rows = [x for x in r.stdout.splitlines() if "│" in x or "┃" in x]
     assert any("ORR" in x for x in rows) and max(len(x) for x in rows) <= 100
 
 
 def test_force_never_deletes_a_folder_nksim_did_not_write(tmp_path):
-    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(InputError, match="nothing was deleted"):
         cli._start_over(tmp_path)
     assert (tmp_path / "notes.txt").exists()

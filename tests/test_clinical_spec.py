@@ -65,7 +65,7 @@ def test_registry_block_is_complete_and_sourced():
 
     names = set()
     for f in pathlib.Path(pkg.__file__).parent.glob("*.py"):
-        names |= set(re.findall(r'"(clinical_[a-z0-9_]+)"', f.read_text()))
+        names |= set(re.findall(r'"(clinical_[a-z0-9_]+)"', f.read_text(encoding="utf-8")))
     names |= {f"clinical_offtumor_grade{g}" for g in (1, 2, 3, 4)}
     names |= {
         f"clinical_{k}_{s}"

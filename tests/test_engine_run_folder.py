@@ -21,15 +21,15 @@ def test_run_folder_and_resume(tmp_path):
     for f in ("scenario.yaml", "provenance.json", "run_key.json", "trajectories/part-00002.zarr.zip", "patients.parquet",
               "report.html"):
         assert (out / f).exists(), f
-    prov = json.loads((out / "provenance.json").read_text())
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert prov["seed"] == sc.simulation.seed and prov["chunks"] == 3 and prov["chunks_resumed"] == 0
-    html = report.read_text()
+    html = report.read_text(encoding="utf-8")
     assert html.count("data:image/png;base64") >= 4 and "<script src" not in html
     first = open_trajectories(out).load()
     # simulate an interruption: the last chunk is lost; re-running resumes and gives the same numbers
     (out / "chunks" / "part-00002.json").unlink()
     res2, _ = run_scenario(sc, out, chunk_size=2, show_progress=False)
-    prov2 = json.loads((out / "provenance.json").read_text())
+    prov2 = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert prov2["chunks_resumed"] == 2
     second = open_trajectories(out)
     np.testing.assert_array_equal(first.viable_cells.values, second.viable_cells.values)

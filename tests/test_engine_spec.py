@@ -18,7 +18,7 @@ from nksim.spec.scenario import Scenario
 
 def _write(tmp_path: Path, data: dict) -> Path:
     p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump(data))
+    p.write_text(yaml.safe_dump(data), encoding="utf-8")
     return p
 
 
@@ -82,7 +82,7 @@ def test_unknown_parameter(tmp_path):
 
 def test_broken_yaml(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text("name: x\nproduct: [unclosed\n")
+    p.write_text("name: x\nproduct: [unclosed\n", encoding="utf-8")
     with pytest.raises(InputError) as exc:
         load_scenario(str(p))
     assert "line" in str(exc.value) and "YAML" in str(exc.value)

@@ -211,10 +211,10 @@ def test_cli_export_sbml(tmp_path) -> None:
     out = tmp_path / "model.xml"
     r = CliRunner().invoke(app, ["export", "sbml", "hcc-post-lt-allo-nk", "--patient", "typical", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "0 errors" in r.output and out.read_text() == to_sbml("hcc-post-lt-allo-nk", "typical")
+    assert "0 errors" in r.output and out.read_text(encoding="utf-8") == to_sbml("hcc-post-lt-allo-nk", "typical")
     r = CliRunner().invoke(app, ["export", "sbml", "hcc-post-lt-allo-nk", "-p", "4", "-s", "11", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert out.read_text() == to_sbml("hcc-post-lt-allo-nk", 4, seed=11) != to_sbml("hcc-post-lt-allo-nk", 4)
+    assert out.read_text(encoding="utf-8") == to_sbml("hcc-post-lt-allo-nk", 4, seed=11) != to_sbml("hcc-post-lt-allo-nk", 4)
     r = CliRunner().invoke(app, ["export", "sbml", "hcc-post-lt-allo-nk", "--patient", "first", "-o", str(out)])
     assert r.exit_code != 0 and isinstance(r.exception, InputError) and "--patient" in str(r.exception)
 

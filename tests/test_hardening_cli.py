@@ -46,13 +46,13 @@ def test_validate_prints_every_problem_and_warnings(tmp_path):
     d["product"]["potency"] = 9
     d["simulation"]["seed"] = 10**30
     p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump(d))
+    p.write_text(yaml.safe_dump(d), encoding="utf-8")
     proc = _nksim("validate", str(p))
     assert proc.returncode == EXIT_INPUT and "2 problems" in proc.stderr
     assert "product.potency" in proc.stderr and "simulation.seed" in proc.stderr
     d["product"]["potency"], d["simulation"]["seed"] = 1.0, 1
     d["parameters"] = {"k_LB": 10.0}
-    p.write_text(yaml.safe_dump(d))
+    p.write_text(yaml.safe_dump(d), encoding="utf-8")
     ok = CliRunner().invoke(app, ["validate", str(p)])
     assert ok.exit_code == 0 and "warning: parameters.k_LB = 10 is outside the plausible range" in ok.output
 
@@ -79,7 +79,7 @@ def test_names_become_slugs_under_the_root(tmp_path, name, slug):
 
 def test_out_must_be_a_folder_or_creatable(tmp_path):
     f = tmp_path / "file.txt"
-    f.write_text("x")
+    f.write_text("x", encoding="utf-8")
     with pytest.raises(InputError, match="existing file"):
         prepare_out(f)
     with pytest.raises(InputError, match="is a file, not a folder"):
@@ -91,7 +91,7 @@ def test_out_must_be_a_folder_or_creatable(tmp_path):
 
 def test_run_out_errors_are_one_line(tmp_path):
     f = tmp_path / "file.txt"
-    f.write_text("x")
+    f.write_text("x", encoding="utf-8")
     for out in (f, f / "below"):
         proc = _nksim("run", "hcc-post-lt-allo-nk", "-n", "1", "--out", str(out))
         assert proc.returncode == EXIT_INPUT and "--out" in proc.stderr and "Traceback" not in proc.stderr
@@ -110,7 +110,7 @@ def test_manufacture_and_abm_names_stay_under_runs(tmp_path, monkeypatch):
     assert folder.parent == Path("runs") and (tmp_path / folder / "summary.json").exists()
     assert not (tmp_path.parent / "outside-0").exists()
     f = tmp_path / "file.txt"
-    f.write_text("x")
+    f.write_text("x", encoding="utf-8")
     with pytest.raises(InputError, match="--out"):
         run_manufacture(spec, 2, 0, out=f / "x", plots=False, progress=False)
     from nksim.spec.spatial import builtin_spatial_scenarios
@@ -126,7 +126,7 @@ def test_tiny_run_at_the_edges_of_the_allowed_domain(tmp_path, monkeypatch):
         "simulation.seed": 2**63 - 1, "regimen.lymphodepletion.day": -365.0, "product.cd3_per_kg": 1e10,
         "regimen.il2": {"days": [0.0, 22.0], "dose": 1.0}})
     p = tmp_path / "edge.yaml"
-    p.write_text(dump_scenario(sc))
+    p.write_text(dump_scenario(sc), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(app, ["run", str(p)])
     assert r.exit_code == 0, r.output

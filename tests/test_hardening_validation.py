@@ -109,7 +109,7 @@ def test_1e7_in_a_string_field_is_not_echoed_as_a_quoted_string(tmp_path):
     p = tmp_path / "s.yaml"
     d = copy.deepcopy(_BASE)
     d["regimen"]["dose_levels"] = [{"value": 0}]
-    p.write_text(yaml.safe_dump(d).replace("value: 0", "value: 1e13"))
+    p.write_text(yaml.safe_dump(d).replace("value: 0", "value: 1e13"), encoding="utf-8")
     with pytest.raises(InputError) as exc:
         load_scenario(str(p))
     assert "'1e13'" not in str(exc.value) and "10000000000000.0" in str(exc.value)

@@ -25,7 +25,7 @@ def _load(tmp_path, text: str | bytes):
     if isinstance(text, bytes):
         p.write_bytes(text)
     else:
-        p.write_text(text)
+        p.write_text(text, encoding="utf-8")
     return load_scenario(str(p))
 
 

@@ -70,7 +70,7 @@ def test_round_trip_through_a_csv_file(tmp_path):
     sc = every_dose_kind()
     res = nksim.simulate(sc, overrides={"car_fraction": 0.25})
     path = write_nonmem(res, tmp_path / "data.csv", observations="all")
-    meta = json.loads(sidecar_path(path).read_text())
+    meta = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
     assert meta["format"] == "nksim-nonmem" and meta["time_unit"] == "d"
     units = {c["cmt"]: c["unit"] for c in meta["compartments"]}
     assert units[1] == units[2] == "cells" and units[4] == "MIU" and units[11] == "cells/uL" and units[15] == "pg/mL"
@@ -238,7 +238,7 @@ def test_dosing_ids_must_be_simulated_and_antibody_needs_a_target(tmp_path):
     good = tmp_path / "good.csv"
     _table().to_csv(good, index=False)
     sidecar_path(good).write_text(json.dumps({"format": "nksim-nonmem", "format_version": 1, "compartments": [
-        {"cmt": 4, "kind": "dose", "unit": "IU"}]}))
+        {"cmt": 4, "kind": "dose", "unit": "IU"}]}), encoding="utf-8")
     with pytest.raises(InputError, match="MIU"):
         read_nonmem(good)
 

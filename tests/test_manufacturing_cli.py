@@ -31,7 +31,7 @@ def test_cli_table_and_run_folder(tmp_path):
         assert s in res.output
     for f in ("summary.json", "lots.csv", "ledger_lot0.json", "process.yaml", "growth_curves.png", "doses_per_lot.png"):
         assert (out / f).stat().st_size > 0, f
-    s = json.loads((out / "summary.json").read_text())
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["n_lots"] == 30 and s["seed"] == 2
     assert any(a["status"] == "assumption" for a in s["assumptions"])
 
@@ -57,9 +57,9 @@ def test_scenario_yaml_with_block_and_bare_spec(tmp_path):
     block = {"source": {"kind": "peripheral_blood"}, "expansion": {"method": "mbil15_41bbl", "days": 14},
              "dose": {"cells_per_kg": 1e6}}
     full = tmp_path / "scenario.yaml"
-    full.write_text(yaml.safe_dump({"name": "my-trial", "product": {"name": "x"}, "manufacturing": block}))
+    full.write_text(yaml.safe_dump({"name": "my-trial", "product": {"name": "x"}, "manufacturing": block}), encoding="utf-8")
     bare = tmp_path / "bare.yaml"
-    bare.write_text(yaml.safe_dump(block))
+    bare.write_text(yaml.safe_dump(block), encoding="utf-8")
     a, b = load_manufacturing_spec(str(full)), load_manufacturing_spec(str(bare))
     assert a.expansion == b.expansion and a.name == "scenario" and b.name == "bare"
     res = runner.invoke(app, ["manufacture", str(full), "--lots", "5", "--no-plots", "--out", str(tmp_path / "r")])

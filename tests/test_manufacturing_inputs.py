@@ -72,10 +72,10 @@ def test_negative_times_and_counts():
 
 def test_full_scenario_without_block(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("name: x\nmanufacturing: null\n")
+    f.write_text("name: x\nmanufacturing: null\n", encoding="utf-8")
     e = _err(str(f))
     assert "manufacturing block" in str(e)
-    f.write_text("name: [unclosed\n")
+    f.write_text("name: [unclosed\n", encoding="utf-8")
     assert "valid YAML" in str(_err(str(f)))
 
 

@@ -20,12 +20,12 @@ from nksim.registry import load_registry
 
 def test_committed_layout_is_the_generated_one():
     """_layout.py is generated from the declarations; regenerate it after changing one."""
-    assert layout_file.TARGET.read_text() == layout_file.render(), \
+    assert layout_file.TARGET.read_text(encoding="utf-8") == layout_file.render(), \
         "run: python -m nksim.kinetics.codegen.layout_file"
 
 
 def test_committed_docs_tables_are_the_generated_ones():
-    doc = docs_table.DOC.read_text()
+    doc = docs_table.DOC.read_text(encoding="utf-8")
     assert docs_table.update(doc) == doc, "run: python -m nksim.kinetics.codegen.docs_table"
 
 
@@ -44,7 +44,7 @@ def test_every_declaration_is_complete_and_every_registry_name_exists():
 
 def test_each_process_is_one_small_file():
     for mod in PROCESSES:
-        n = len(Path(mod.__file__).read_text().splitlines())
+        n = len(Path(mod.__file__).read_text(encoding="utf-8").splitlines())
         assert n < 300, f"{mod.__name__}: {n} lines"
 
 

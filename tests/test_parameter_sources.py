@@ -17,7 +17,7 @@ UNSHIPPED = re.compile(r"(?<!docs/)(?i:model)\.md|domain\.md|ARCHITECTURE\.md|so
 
 
 def test_no_source_cites_files_users_do_not_have():
-    text = resources.files("nksim").joinpath("data/parameters.yaml").read_text()
+    text = resources.files("nksim").joinpath("data/parameters.yaml").read_text(encoding="utf-8")
     assert [m.group(0) for m in UNSHIPPED.finditer(text)] == []  # neither in a source nor in the file's comments
     assert [p.name for p in load_registry().values() if UNSHIPPED.search(p.source)] == []
 
@@ -52,5 +52,5 @@ def test_shipped_data_files_cite_no_unshipped_notes():
     for sub in ("scenarios", "spatial", "manufacturing", "calibration"):
         for f in data.joinpath(sub).iterdir():
             if f.name.endswith(".yaml"):
-                hits += [f"{sub}/{f.name}: {m.group(0)}" for m in UNSHIPPED.finditer(f.read_text())]
+                hits += [f"{sub}/{f.name}: {m.group(0)}" for m in UNSHIPPED.finditer(f.read_text(encoding="utf-8"))]
     assert hits == []

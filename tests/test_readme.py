@@ -87,7 +87,7 @@ def test_every_use_it_command_runs(tmp_path, monkeypatch):
         r = runner.invoke(app, args)
         assert r.exit_code == 0, f"{line}\n{r.output[-1500:]}\n{r.exception!r}"
         if target:
-            Path(target).write_text(r.stdout)
+            Path(target).write_text(r.stdout, encoding="utf-8")
         ran += 1
     assert ran >= 20
     assert (tmp_path / "runs" / "gpc3-doses" / "comparison.csv").exists()

@@ -29,5 +29,5 @@ def test_report_figures_fill_the_width_at_1400_px(browser, tmp_path):
     assert img.shape[1] == 1400
     widest = max(_longest_dark_run(r) for r in img[::2])
     assert widest >= 800, widest  # an axes frame of a full-width figure (a 450 px figure has < 400)
-    text = report.read_text()
+    text = report.read_text(encoding="utf-8")
     assert "rests on" in text and "are assumptions" in text

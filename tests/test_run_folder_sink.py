@@ -81,7 +81,7 @@ def test_interrupted_run_resumes_with_the_same_numbers(scenario, reference, tmp_
 @pytest.mark.parametrize("damage, words", [
     (lambda out: _truncate(out / "trajectories" / "part-00001.zarr.zip"), "truncated"),
     (lambda out: _flip(out / "chunks" / "patients-00001.parquet"), "checksum"),
-    (lambda out: (out / "chunks" / "part-00001.json").write_text("{\"chunk\": 1, "), "record"),
+    (lambda out: (out / "chunks" / "part-00001.json").write_text("{\"chunk\": 1, ", encoding="utf-8"), "record"),
     (lambda out: (out / "trajectories" / "part-00001.zarr.zip").unlink(), "missing"),
 ])
 def test_a_damaged_chunk_is_recomputed_and_reported(scenario, reference, tmp_path, damage, words):
@@ -103,7 +103,7 @@ def test_a_damaged_run_key_is_reported_and_chunks_checked_on_their_own(scenario,
     assert len(msgs) == 1 and "run_key.json is damaged" in msgs[0]
     assert res.provenance["chunks_resumed"] == 3  # each chunk's record carries the settings it was computed with
     _same(res, reference)
-    assert json.loads((out / "run_key.json").read_text())["chunk_size"] == 2
+    assert json.loads((out / "run_key.json").read_text(encoding="utf-8"))["chunk_size"] == 2
 
 
 def test_chunks_of_other_settings_are_refused_or_recomputed(scenario, reference, tmp_path):
@@ -112,7 +112,7 @@ def test_chunks_of_other_settings_are_refused_or_recomputed(scenario, reference,
     other = scenario.replace({"simulation.seed": scenario.simulation.seed + 1})
     with pytest.raises(Exception, match="differs in \\['scenario'\\]"):
         _run(other, out)
-    (out / "run_key.json").write_text("garbage")  # the key is lost: every chunk is checked against its record
+    (out / "run_key.json").write_text("garbage", encoding="utf-8")  # the key is lost: every chunk is checked against its record
     res, msgs = _run(other, out)
     assert res.provenance["chunks_recomputed"] == [0, 1, 2] and all("other run settings" in m for m in msgs[1:])
     assert not np.array_equal(res.trajectories["viable_cells"].values, reference.trajectories["viable_cells"].values)
@@ -123,9 +123,9 @@ def test_run_folder_errors_exit_3_without_traceback(tmp_path, monkeypatch, capsy
 
     blocked = tmp_path / "blocked"
     (blocked / "trajectories").parent.mkdir()
-    (blocked / "trajectories").write_text("a file where the chunk folder goes")
+    (blocked / "trajectories").write_text("a file where the chunk folder goes", encoding="utf-8")
     f = tmp_path / "file.txt"
-    f.write_text("x")
+    f.write_text("x", encoding="utf-8")
     for out, words in ((f, "existing file"), (f / "below", "is a file"), (Path("/proc/nksim-no/run"), "created"),
                        (blocked, "should be a folder")):
         monkeypatch.setattr("sys.argv", ["nksim", "run", "hcc-post-lt-allo-nk", "-n", "2", "--out", str(out)])

@@ -86,7 +86,7 @@ def test_run_folder_resume_plots_and_provenance(tmp_path):
     r1 = run_sensitivity(SC, out=out, **kw)
     for f in ("indices.csv", "sensitivity.json", "samples.csv.gz", "tornado.png", "morris.png", "config.json"):
         assert (out / f).exists(), f
-    doc = json.loads((out / "sensitivity.json").read_text())
+    doc = json.loads((out / "sensitivity.json").read_text(encoding="utf-8"))
     assert doc["scenario"] == SC and doc["seed"] == 1 and doc["nksim_version"] == nksim.__version__
     assert [p["name"] for p in doc["params"]] == ["f_blood", "k_car", "hcc_tvdt_rapid_d"]
     assert doc["params"][0]["prior"] == "uniform" and doc["params"][1]["prior"] == "loguniform"

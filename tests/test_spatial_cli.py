@@ -18,11 +18,11 @@ def test_cli_run_and_resume(tmp_path):
     for f in ("results.nc", "tumor.gif", "kill_histogram.png", "depth_profile.png", "counts.png", "fields.png",
               "checkpoint.npz", "summary.json", "snapshot_000.png"):
         assert (out / f).exists(), f
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["seed"] == 3 and summary["days"] == 0.25
     res2 = runner.invoke(app, ["resume", str(out)])
     assert res2.exit_code == 0, res2.output
-    assert json.loads((out / "summary.json").read_text()) == summary  # already finished: same result
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8")) == summary  # already finished: same result
 
 
 def test_cli_bad_size_and_scenario(tmp_path):

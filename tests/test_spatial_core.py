@@ -119,10 +119,10 @@ def test_scenario_from_yaml_path(tmp_path):
     data["name"] = "my-region"
     data["product"]["dntgfbr2"] = True
     p = tmp_path / "region.yaml"
-    p.write_text(yaml.safe_dump(data))
+    p.write_text(yaml.safe_dump(data), encoding="utf-8")
     s = load_spatial_spec(p)
     assert s.name == "my-region" and s.product.dntgfbr2
-    p.write_text("tissue: {dims: 2, size: [10, 10, 10]}\n")
+    p.write_text("tissue: {dims: 2, size: [10, 10, 10]}\n", encoding="utf-8")
     with pytest.raises(InputError, match="tissue"):
         load_spatial_spec(p)
 

@@ -41,7 +41,7 @@ def test_per_agent_tables_one_per_snapshot_with_documented_columns(run_dir):
     assert np.allclose(idx["time_d"], frame_times)
     last = pd.read_csv(run_dir / "agents" / idx["file"].iloc[-1], keep_default_na=False)
     assert tuple(last.columns) == pic.AGENT_COLUMNS
-    assert all(c in (run_dir / "agents" / "README.txt").read_text() for c in pic.AGENT_COLUMNS)
+    assert all(c in (run_dir / "agents" / "README.txt").read_text(encoding="utf-8") for c in pic.AGENT_COLUMNS)
     end = ds.isel(time=-1)
     counts = last["cell_type"].value_counts()
     assert counts.get("nk", 0) == int(end.nk_total) == idx["nk"].iloc[-1]
@@ -60,10 +60,10 @@ def test_per_agent_tables_one_per_snapshot_with_documented_columns(run_dir):
 def test_scenario_written_as_yaml_and_json_and_index_page(run_dir):
     import json
 
-    from_yaml = spec_from_dict(yaml.safe_load((run_dir / "scenario.yaml").read_text()))
-    from_json = spec_from_dict(json.loads((run_dir / "scenario.json").read_text()))
+    from_yaml = spec_from_dict(yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8")))
+    from_json = spec_from_dict(json.loads((run_dir / "scenario.json").read_text(encoding="utf-8")))
     assert from_yaml == from_json and from_yaml.tissue.size == (40, 40)
-    page = (run_dir / "index.html").read_text()
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
     for name in ("snapshot_000.png", "tumor.gif", "fields.png", "depth_profile.png", "kill_histogram.png"):
         assert f"src='{name}'" in page and (run_dir / name).exists()
 
@@ -84,7 +84,7 @@ def test_resumed_run_writes_the_same_agent_tables(tmp_path):
     b = pd.read_csv(tmp_path / "part" / "agents" / "snapshots.csv")
     pd.testing.assert_frame_equal(a, b)
     for f in a["file"]:
-        assert (tmp_path / "whole" / "agents" / f).read_text() == (tmp_path / "part" / "agents" / f).read_text()
+        assert (tmp_path / "whole" / "agents" / f).read_text(encoding="utf-8") == (tmp_path / "part" / "agents" / f).read_text(encoding="utf-8")
 
 
 def test_tissue_picture_has_um_axes_scale_bar_legend_and_every_nk(run_dir):

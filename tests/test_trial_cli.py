@@ -20,7 +20,7 @@ def test_boundaries_json():
 
 def test_next_dose(tmp_path):
     f = tmp_path / "patients.csv"
-    f.write_text("dose_level,dlt\n1,0\n1,0\n1,0\n2,0\n2,1\n2,0\n3,1\n3,1\n3,0\n")
+    f.write_text("dose_level,dlt\n1,0\n1,0\n1,0\n2,0\n2,1\n2,0\n3,1\n3,1\n3,0\n", encoding="utf-8")
     r = runner.invoke(app, ["trial", "next-dose", "--design", "boin", "--target", "0.3", "--n-doses", "5",
                             "--data", str(f), "--json"])
     assert r.exit_code == 0, r.output
@@ -32,7 +32,7 @@ def test_next_dose(tmp_path):
 
 def test_next_dose_rejects_bad_rows(tmp_path):
     f = tmp_path / "bad.csv"
-    f.write_text("dose_level,dlt\n1,0\n7,1\n")
+    f.write_text("dose_level,dlt\n1,0\n7,1\n", encoding="utf-8")
     r = runner.invoke(app, ["trial", "next-dose", "--n-doses", "5", "--data", str(f)])
     assert r.exit_code != 0
     assert "dose_level (row 3 of bad.csv)" in str(r.exception)

@@ -53,7 +53,7 @@ def test_advisor_with_pending_patients(tmp_path):
 
     f = tmp_path / "tite.csv"
     # dose 2: 6 treated, 1 DLT, 4 pending (> 50%): suspend accrual
-    f.write_text("dose_level,dlt,followup_days\n1,0,40\n1,0,35\n1,0,30\n2,0,28\n2,1,10\n2,0,12\n2,0,5\n2,0,2\n2,0,1\n")
+    f.write_text("dose_level,dlt,followup_days\n1,0,40\n1,0,35\n1,0,30\n2,0,28\n2,1,10\n2,0,12\n2,0,5\n2,0,2\n2,0,1\n", encoding="utf-8")
     rec = recommend(TITEBOIN(), read_trial_data(f, 5))
     assert rec["next_dose"] == 2 and rec["decision"].startswith("suspend")
     # 2 pending of 6 with 14 of 28 days each: ESS = 4 + 1 = 5, 1 DLT: p = 0.2 <= lambda_e -> escalate

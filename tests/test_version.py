@@ -14,7 +14,7 @@ SRC = Path(nksim.__file__).resolve().parent
 def _imports(path: Path) -> set[str]:
     """Modules imported anywhere in a file (``from a import b`` gives ``a`` and ``a.b``)."""
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -36,7 +36,7 @@ def test_an_uninstalled_source_tree_reads_pyproject(monkeypatch, tmp_path):
     pyproject = version_module.SOURCE_PYPROJECT
     if pyproject.exists():
         assert version_module.get_version() == importlib.metadata.version("nksim")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "nksim"\nversion = "9.8.7"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "nksim"\nversion = "9.8.7"\n', encoding="utf-8")
     assert version_module.source_tree_version(tmp_path / "pyproject.toml") == "9.8.7"
     assert version_module.source_tree_version(tmp_path / "missing.toml") == version_module.UNKNOWN
 
@@ -44,7 +44,7 @@ def test_an_uninstalled_source_tree_reads_pyproject(monkeypatch, tmp_path):
 def test_no_module_writes_the_version_literal():
     literal = nksim.__version__
     for f in SRC.rglob("*.py"):
-        consts = [n.value for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.Constant)]
+        consts = [n.value for n in ast.walk(ast.parse(f.read_text(encoding="utf-8"))) if isinstance(n, ast.Constant)]
         assert literal not in consts, f
 
 

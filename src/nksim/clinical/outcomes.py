@@ -384,7 +384,7 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
             # graded and reported as an adverse event, not a DLT (readouts.dlt_expected)
             "offtumor_expected": np.full(n_pat, expected_off),
             "cytopenia_days": cyto_days,
-            "wbc_nadir_per_ul": nadir,
+            "wbc_nadir_per_ul": np.where(np.isfinite(nadir), nadir, np.nan),  # NaN: no observation while alive
             "neutropenia_grade": neut_grade.astype(int),
             "leukopenia_grade": leuk_grade.astype(int),
             "dlt": dlt,
