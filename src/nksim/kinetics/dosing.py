@@ -100,11 +100,11 @@ def cmt_choices() -> str:
 
 
 def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: float,
-                  treg_fraction: float = 0.7, weight_kg: float | None = None) -> list[Dose]:
+                  treg_fraction: float, weight_kg: float | None = None) -> list[Dose]:
     """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion (one number for
     every infusion, or one per ``regimen.infusion_days``; an infusion of 0 cells gives no record), a
     ``car_fraction`` share of them transduced; ``treg_fraction``: Tregs removed per Treg-depletion dose when the
-    regimen does not say; an engager dosed per kg needs the patient's ``weight_kg``."""
+    regimen does not say (the registry's ``treg_depletion_fraction``); an engager dosed per kg needs the patient's ``weight_kg``."""
     try:
         out = list(_regimen_fixed_doses(regimen))
     except TypeError:  # an unhashable regimen-like object: no cache

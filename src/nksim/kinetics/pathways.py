@@ -31,13 +31,18 @@ def tgf_factor(tgfb, ic50):
     return 1.0 / (1.0 + tgfb / ic50)
 
 
+def tgfb_seen_by_transduced(p: Mapping[str, object], construct: Construct, tgfb):
+    """TGF-beta (ng/mL) as transduced cells see it: x (1 - ``dn_rescue``) with dnTGFBR2."""
+    return tgfb * (1.0 - p["dn_rescue"]) if construct.dn_tgfbr2 else tgfb
+
+
 def rates_per_effector(p: Mapping[str, object], construct: Construct, is_nk: bool, *, tgfb, ligand, hla, kir, hypoxia,
                        f_is, potency, engager: Engager | None = None) -> dict[str, object]:
     """Kill rates (1/d) per killing-competent effector: ``nat_u``, ``nat_t``, ``car_t`` (at full expression, before
     the class weight), ``adcc_u``, ``adcc_t`` (at saturating antibody), ``eng_u``, ``eng_t`` (at saturating
     engager; 0 without ``engager``; ``p`` then also needs ``k_eng_rel``). ``p`` maps registry names to values
     (numbers or per-patient arrays); ``kir`` is the effective KIR inhibition (product x KIR-ligand match)."""
-    tgfb_t = tgfb * (1.0 - p["dn_rescue"]) if construct.dn_tgfbr2 else tgfb
+    tgfb_t = tgfb_seen_by_transduced(p, construct, tgfb)
     zero = 0.0 * potency
     nat_core = (p["k_nat"] * ligand * (1.0 - p["i_self"] * hla * kir) * (1.0 - p["hyp_supp"] * hypoxia) * f_is
                 * potency) if is_nk else zero
@@ -67,8 +72,7 @@ def cell_intrinsic_factors(p: Mapping[str, object], construct: Construct, *, tgf
     TGF-beta factor TGF(``tgf_ic50_fn``) (granule content, i.e. the serial-kill budget; lesion proliferation), and
     ``ifn_t``/``ifn_u``, IFN-gamma secretion relative to an unsuppressed NK (x immunosuppression x potency).
     dnTGFBR2 rescues transduced cells as for the pathways."""
-    tgfb_t = tgfb * (1.0 - p["dn_rescue"]) if construct.dn_tgfbr2 else tgfb
-    tgf_t = tgf_factor(tgfb_t, p["tgf_ic50_fn"])
+    tgf_t = tgf_factor(tgfb_seen_by_transduced(p, construct, tgfb), p["tgf_ic50_fn"])
     tgf_u = tgf_factor(tgfb, p["tgf_ic50_fn"])
     return {"tgf_t": tgf_t, "tgf_u": tgf_u, "ifn_t": tgf_t * f_is * potency, "ifn_u": tgf_u * f_is * potency}
 
