@@ -49,9 +49,17 @@ def test_folder_run_is_lazy_compressed_and_equals_memory(scenario, reference, tm
     from nksim.io.zarr_zip import read_metadata
 
     meta = read_metadata(str(parts[0]))
-    for v in ("viable_cells", "nk_blood_per_ul"):  # compressed losslessly (blosc-zstd), one zarr chunk per run chunk
-        assert meta[f"{v}/.zarray"]["compressor"]["cname"] == "zstd"
+    for v in ("viable_cells", "nk_blood_per_ul"):  # compressed losslessly (delta, blosc-zstd), one zarr chunk per
+        assert meta[f"{v}/.zarray"]["compressor"]["cname"] == "zstd"  # run chunk
+        assert meta[f"{v}/.zarray"]["filters"] == [{"id": "delta", "dtype": "<i8", "astype": "<i8"}]
         assert res.trajectories[v].data.chunks[0] == (2, 2, 1)
+    # single lesion, single antigen class: the three tumor variables hold the same numbers, stored once under
+    # their own names (an attribute names the copy; no data chunk)
+    for v in ("tumor_class_cells", "tumor_viable_total"):
+        assert meta[f"{v}/.zattrs"]["nksim_copy_of"] == "viable_cells"
+        with __import__("zipfile").ZipFile(parts[0]) as zf:
+            assert not [n for n in zf.namelist() if n.startswith(f"{v}/") and not n.split("/")[1].startswith(".")]
+        assert "nksim_copy_of" not in res.trajectories[v].attrs
     _same(res, reference)
     # one copy of the data: no merged file, no temporary files left
     assert not (out / "trajectories.nc").exists() and not list(out.rglob(".*.tmp"))
@@ -150,16 +158,22 @@ def test_zarr_zip_round_trip_is_identical(tmp_path):
     """The hand-written Zarr v2 store reads back identically with zarr/xarray (lesions, antigen classes, doses)."""
     import zarr
 
-    from nksim.io.zarr_zip import dataset_to_zarr_zip
+    from nksim.io.zarr_zip import dataset_to_zarr_zip, open_zarr_zips, restore_copies
 
     ds = simulate(small("hcc-gpc3-car-nk-il15", n=3, horizon=30.0)).trajectories
     ds.attrs.clear()
     ds["time"].attrs["note"] = np.float64(1.5)
+    ds["copy_of_wbc"] = ds["wbc_per_ul"].expand_dims(extra=1, axis=2).copy()  # an exact copy of another shape
+    ds["almost"] = ds["wbc_per_ul"].copy()
+    ds["almost"][1, 3] = np.nextafter(ds["almost"][1, 3].item(), np.inf)  # one bit differs: stored on its own
+    ds["flag"] = ds["wbc_per_ul"] > 0  # other dtypes are not delta-filtered
     path = tmp_path / "x.zarr.zip"
     path.write_bytes(dataset_to_zarr_zip(ds))
     back = xr.open_zarr(zarr.storage.ZipStore(path, mode="r", read_only=True), consolidated=True, zarr_format=2)
+    assert back["copy_of_wbc"].attrs["nksim_copy_of"] == "wbc_per_ul" and "nksim_copy_of" not in back["almost"].attrs
     assert back.sizes["lesion"] > 1 and back.sizes["antigen_class"] > 1
-    xr.testing.assert_identical(back.load(), ds)
+    xr.testing.assert_identical(restore_copies(back).load(), ds)  # zarr-python decodes the delta filter itself
+    xr.testing.assert_identical(open_zarr_zips([str(path)], "patient").load(), ds)
 
 
 def test_lazy_join_of_chunk_stores_equals_xarray_concat(scenario, tmp_path):
@@ -175,8 +189,10 @@ def test_lazy_join_of_chunk_stores_equals_xarray_concat(scenario, tmp_path):
     _run(scenario, out)
     parts = sorted(str(p) for p in (out / "trajectories").iterdir())
     fast = open_zarr_zips(parts, "patient")
-    slow = concat_chunks([xr.open_zarr(zarr.storage.ZipStore(p, mode="r", read_only=True), consolidated=True,
-                                       zarr_format=2) for p in parts])
+    from nksim.io.zarr_zip import restore_copies
+
+    slow = concat_chunks([restore_copies(xr.open_zarr(zarr.storage.ZipStore(p, mode="r", read_only=True),
+                                                      consolidated=True, zarr_format=2)) for p in parts])
     assert fast["viable_cells"].data.chunks[0] == (2, 2, 1)
     xr.testing.assert_identical(fast.load(), slow.load())
     a = xr.Dataset({"x": (("patient", "dose"), np.ones((2, 3)))}, coords={"patient": [0, 1]})

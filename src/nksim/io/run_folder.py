@@ -5,7 +5,8 @@ Layout of ``OUT``::
     scenario.yaml                     resolved scenario (every default filled in)
     run_key.json                      the settings that fix the numbers (a rerun with other settings is refused)
     provenance.json                   version, seed, registry hash, backend, chunking, timings
-    trajectories/part-00000.zarr.zip ...   one Zarr store (zipped, blosc-zstd compressed) per chunk of patients
+    trajectories/part-00000.zarr.zip ...   one Zarr store (zipped; delta + blosc-zstd, lossless; a variable that is
+                                      an exact copy of another stored once, ``nksim.io.zarr_zip``) per chunk
     patients.parquet                  one row per patient (responses as ordered categoricals, units in the metadata)
     scans.parquet                     one row per patient and scan (``nksim.io.tidy``)
     chunks/patients-00000.parquet ... each chunk's rows of the patient table (kept for resuming; small)
@@ -39,7 +40,7 @@ PATIENTS = "patients.parquet"
 RECORD_DIR = "chunks"
 RUN_KEY = "run_key.json"
 LEGACY_TRAJ = "trajectories.nc"  # the single-file layout of earlier versions (still opened by open_trajectories)
-TRAJ_SUFFIX = ".zarr.zip"  # Zarr v2 in a zip (blosc-zstd; NetCDF4/zlib is as small, but h5netcdf costs ~0.25 s per
+TRAJ_SUFFIX = ".zarr.zip"  # Zarr v2 in a zip (delta + blosc-zstd; NetCDF4/zlib is as small, but h5netcdf ~0.25 s per
 # file of ~55 variables to open, Zarr ~0.03 s)
 
 
@@ -233,12 +234,12 @@ def open_trajectories(folder: Path | str, n_chunks: int | None = None) -> xr.Dat
     if missing:
         raise InputError("run folder", str(folder), f"a complete run ({missing[0].relative_to(folder)} is missing; "
                          "rerun the same command to compute it)")
-    from nksim.io.zarr_zip import open_zarr_zips
+    from nksim.io.zarr_zip import open_zarr_zips, restore_copies
 
     ds = open_zarr_zips([str(p) for p in paths], "patient")
     if ds is None:  # chunks of different shapes (e.g. dose records of different lengths): xarray aligns them
-        ds = concat_chunks([xr.open_zarr(zarr.storage.ZipStore(p, mode="r", read_only=True), consolidated=True,
-                                         zarr_format=2) for p in paths])
+        ds = concat_chunks([restore_copies(xr.open_zarr(zarr.storage.ZipStore(p, mode="r", read_only=True),
+                                                        consolidated=True, zarr_format=2)) for p in paths])
     prov = folder / "provenance.json"
     if prov.is_file():
         try:
