@@ -64,6 +64,29 @@ def test_batched_cohort_equals_honest_simulations():
             np.testing.assert_allclose(y, [s["ORR"], pfs, s["CRS any grade"], peak], rtol=1e-9)
 
 
+
+def test_batched_clinical_readout_parameters_and_common_patients():
+    """Clinical readout parameters (per-sample readout settings) in one batch equal honest simulations; every sample
+    has the same patients with the same readout draws (common random numbers): two samples with the same values
+    give the same readouts whatever their position in the batch."""
+    space = ParameterSpace(["k_car", "clinical_lethal_burden_cm3", "clinical_crs_fever_pg_ml"])
+    outs = parse_outputs("orr,pfs_median,os_median,crs_any,detected")
+    theta = space.from_unit(np.random.default_rng(5).random((3, space.dim)))
+    theta = np.vstack([theta, theta[:1]])  # the first sample again, last in the batch
+    ev = Evaluator(nksim.load_scenario(SC), space, outs, patients=10, seed=2)
+    assert ev.per_sample_readout and ev.paths["clinical_crs_fever_pg_ml"] == "columns"
+    assert ev.paths["clinical_lethal_burden_cm3"] == "resample"  # the enrolment screen reads it
+    Y = ev.evaluate(theta)
+    np.testing.assert_array_equal(Y[0], Y[-1])
+    assert not np.array_equal(Y[0], Y[1])
+    np.testing.assert_array_equal(ev.evaluate(theta[2:3]), Y[2:3])  # alone or in a batch: the same
+    for k in range(3):
+        res = nksim.simulate(space.apply(ev.base, theta[k]), n_patients=10, seed=2)
+        s = res.summary().set_index("metric")["estimate"]
+        pfs, os_ = (s[m] if np.isfinite(s[m]) else ev.follow_up for m in ("median PFS", "median OS"))
+        detected = res.patients["detected"].astype(bool).mean()
+        np.testing.assert_allclose(Y[k], [s["ORR"], pfs, os_, s["CRS any grade"], detected], rtol=1e-9)
+
 def test_engine_arrays_equal_the_dataset():
     res = nksim.simulate(SC, n_patients=3, seed=2)
     from nksim.kinetics.inputs import build_inputs

@@ -188,6 +188,7 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None) -
     df = _draw(scenario, ids, attempt, reg)
     bad = check(df, attempt, np.arange(ids.size))
     rounds = 0
+    columns: dict[str, np.ndarray] | None = None  # redrawn rows are written into arrays (pandas' .loc is slow)
     while bad.any():
         rounds += 1
         if rounds >= MAX_ATTEMPTS:
@@ -198,7 +199,12 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None) -
         attempt[rows] += 1
         redraw = _draw(scenario, ids[rows], attempt[rows], reg)
         bad[rows] = check(redraw, attempt[rows], rows)
-        df.loc[redraw.index, redraw.columns] = redraw
+        if columns is None:
+            columns = {c: df[c].to_numpy(copy=True) for c in df.columns}
+        for c in redraw.columns:
+            columns[c][rows] = redraw[c].to_numpy()
+    if columns is not None:
+        df = pd.DataFrame(columns, index=df.index)
     df["draw_attempt"] = attempt
     df["screen_failures"] = screen_failures
     return df

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nksim.calibrate.space import ParameterSpace
+from nksim.clinical.outcomes import ReadoutSettings
 from nksim.clinical._params import MODULE as CLINICAL_MODULE, SHARED as CLINICAL_SHARED
 from nksim.errors import InputError
 from nksim.kinetics.inputs import build_inputs
@@ -38,7 +39,7 @@ from nksim.population.sampling import MAX_ATTEMPTS, MODULE as POP_MODULE, _key, 
 from nksim.population.sampling import typical_values, varying_parameters
 from nksim.registry import load_registry
 from nksim.rng import keyed_normals
-from nksim.sensitivity.outputs import EngineArrays, Output, cohort_values, continuous_values
+from nksim.sensitivity.outputs import EngineArrays, Output, continuous_values
 from nksim.spec.calibration import OMEGA
 from nksim.spec.scenario import Scenario
 
@@ -97,6 +98,8 @@ class Evaluator:
         self.base_omega = varying_parameters(self.base, self.reg)
         ro = self.base.resolved_readouts()
         self.readouts = ro
+        self.readout_params = typical_values(self.base, self.reg)
+        self.settings = ReadoutSettings.resolve(ro, self.readout_params, self.base_patients)
         self.follow_up = float(min(ro.follow_up_days, self.base.simulation.horizon_d))
         clinical = set(self.reg.defaults(module=CLINICAL_MODULE)) | set(CLINICAL_SHARED)
         self.clinical = [n for n in self.space.names if n in clinical]
@@ -134,7 +137,8 @@ class Evaluator:
         if names is None:
             names = [n for n in self.space.names if self.paths.get(n) in ("columns", "resample")
                      and n not in self.clinical]
-        resample = any(self.paths.get(n) == "resample" for n in names)
+        resample = any(self.paths.get(n) == "resample" for n in names) or any(
+            self.paths.get(n) == "resample" for n in self.clinical)
         if resample:  # drawn from each sample's scenario: drawn columns are right already, add the others
             df = pd.concat([sample_patients(self.space.apply(self.base, theta[k]), self.ids) for k in range(ns)])
         else:
@@ -170,16 +174,19 @@ class Evaluator:
         named in an eligibility rule starts at ``resample`` (redraws may happen only at values the check misses)."""
         base = self.base_values()
         for j, n in enumerate(self.space.names):
-            if n in self.clinical:
-                self.paths[n] = "columns"  # read by the readouts, not by the engine
-                if self.mode == "typical":
-                    self.no_effect.append(n)
-                continue
-            ths = []
+            thetas = []
             for q in CHECK_QUANTILES:
                 th = base.copy()
                 th[j] = self.space.params[j].distribution().ppf(q)
-                ths.append((th, self._honest_inputs(th)))
+                thetas.append(th)
+            if n in self.clinical and self.mode == "cohort":
+                # read by the readouts (per-sample settings); some also screen who is enrolled (e.g. the lethal
+                # burden): then each sample's patients are drawn from its scenario
+                redrawn = any(not sample_patients(self.space.apply(self.base, th), self.ids).equals(
+                    self.base_patients) for th in thetas)
+                self.paths[n] = "resample" if redrawn else "columns"
+                continue
+            ths = [(th, self._honest_inputs(th)) for th in thetas]
             if all(_inputs_equal(h, self.base_inputs) for _, h in ths):
                 self.paths[n] = "none"  # changes nothing the engine reads in this scenario
                 self.no_effect.append(n)
@@ -207,61 +214,48 @@ class Evaluator:
     # ---- evaluation ----------------------------------------------------------------------------------------
     def evaluate(self, theta: np.ndarray, start: int = 0) -> np.ndarray:
         """Readouts (samples, outputs) of parameter vectors ``theta`` (samples, dim)."""
-        from nksim.engine import simulate_chunk
-
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        ns, P = len(theta), len(self.ids)
-        if self.path == "scenario":
-            dss, tables = [], []
+        ns = len(theta)
+        if self.path == "scenario":  # each sample is its own scenario: one engine call per sample
+            rows = []
             for k in range(ns):
                 sc = self.space.apply(self.base, theta[k])
-                ds, tab = self._run(simulate_chunk, sc, sample_patients(sc, self.ids), theta[k:k + 1])
-                dss.append(ds)
-                tables.append(tab)
-            return np.vstack([self._readouts(ds, tab, theta[k:k + 1], 1) for k, (ds, tab) in
-                              enumerate(zip(dss, tables))])
-        patients = self.batch_patients(theta, start)
-        if self.mode == "typical":  # continuous readouts only: the engine arrays, no Dataset, no clinical readouts
-            return self._readouts(self._run(_solve_arrays, self.base, patients, theta), None, theta, ns)
-        ds, tab = self._run(simulate_chunk, self.base, patients, theta)
-        return self._readouts(ds, tab, theta, ns)
+                rows.append(self._batch(sc, sample_patients(sc, self.ids), theta[k:k + 1]))
+            return np.vstack(rows)
+        return self._batch(self.base, self.batch_patients(theta, start), theta)
 
-    def _run(self, simulate_chunk, sc, patients, theta):
+    def _batch(self, sc: Scenario, patients: pd.DataFrame, theta: np.ndarray) -> np.ndarray:
+        """Readouts of the samples ``theta`` whose patients (sample-major rows) are ``patients``."""
+        from nksim.sensitivity.cohort import batch_outcomes, per_sample_settings, sample_values
+
+        ns, P = len(theta), len(self.ids)
+        Y = np.full((ns, len(self.outputs)), np.nan)
+        cont = [j for j, o in enumerate(self.outputs) if o.kind == "continuous"]
+        cohort = [j for j, o in enumerate(self.outputs) if o.kind == "cohort"]
         try:
-            return simulate_chunk(sc, patients, with_outcomes=False)
+            if cohort:
+                settings_of = None
+                if self.per_sample_readout:
+                    cols = [self.space.names.index(n) for n in self.clinical]
+                    settings_of = per_sample_settings(self.readouts, self.readout_params, self.clinical,
+                                                      theta[:, cols])
+                table, arrays = batch_outcomes(sc, patients, np.tile(self.ids, ns), self.settings,
+                                               int(self.base.simulation.seed), settings_of, P)
+                Y[:, cohort] = sample_values(table, [self.outputs[j] for j in cohort], ns, P, self.follow_up)
+            else:  # continuous readouts only: the engine arrays, no Dataset, no clinical readouts
+                arrays = _solve_arrays(sc, patients)
         except InputError as exc:
             if exc.field != "simulation":
                 raise
             pid = int(str(exc.value).split()[-1])
-            k = (pid // len(self.ids)) % len(theta) if len(theta) > 1 else 0
+            k = (pid // P) % ns if ns > 1 else 0
             raise InputError("sample", self.space.as_dict(theta[k]),
                              f"parameter values the engine can solve ({exc.allowed}); narrow the bounds") from None
-
-    def _readouts(self, ds, table: pd.DataFrame, theta: np.ndarray, ns: int) -> np.ndarray:
-        P = len(self.ids)
-        cont = continuous_values(ds, self.outputs)
-        Y = np.empty((ns, len(self.outputs)))
-        for j, o in enumerate(self.outputs):
-            if o.kind == "continuous":
-                v = cont[o.name].reshape(ns, P)
+        if cont:
+            vals = continuous_values(arrays, [self.outputs[j] for j in cont])
+            for j in cont:
+                v = vals[self.outputs[j].name].reshape(ns, P)
                 Y[:, j] = v[:, 0] if P == 1 else np.median(v, axis=1)
-        cohort = [o for o in self.outputs if o.kind == "cohort"]
-        if not cohort:
-            return Y
-        from nksim.clinical import outcomes
-
-        params = typical_values(self.base, self.reg)
-        for k in range(ns):
-            sl = slice(k * P, (k + 1) * P)
-            ds_k = ds.isel(patient=sl).assign_coords(patient=self.ids)
-            tab_k = table.iloc[sl].set_axis(pd.Index(self.ids, name="patient"))
-            if self.per_sample_readout:
-                params = {**params, **{n: float(theta[k, self.space.names.index(n)]) for n in self.clinical}}
-            out = outcomes(ds_k, tab_k, self.readouts, seed=self.base.simulation.seed, params=params)
-            vals = cohort_values(out, cohort, self.follow_up)
-            for j, o in enumerate(self.outputs):
-                if o.kind == "cohort":
-                    Y[k, j] = vals[o.name]
         return Y
 
 
