@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz bench docs install clean screenshots
+.PHONY: demo test fuzz bench docs install clean screenshots app app-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)  # report and ABM pictures in headless Chromium (Debian: apt-get install chromium)
 	$(BIN)/python scripts/screenshots.py
+
+app: $(STAMP)  # the interactive app on http://127.0.0.1:5006 (Ctrl-C stops)
+	$(BIN)/nksim app
+
+# every app page driven in headless Chromium (Debian: apt-get install chromium), screenshots into docs/images,
+# and the 200-patient first-figure time
+app-test: $(STAMP)
+	NKSIM_APP_FULL=1 NKSIM_APP_SCREENSHOTS=docs/images $(BIN)/python -m pytest -o addopts="" -q tests/test_app_browser.py
+	$(BIN)/python benchmarks/bench_app.py
 
 clean:
 	rm -rf $(VENV) runs site

@@ -22,6 +22,8 @@ LAZY: dict[str, tuple[str, str]] = {
     "export": ("nksim.export_cli:app", "Export simulated cohorts and the model in other tools' formats."),
     "sensitivity": ("nksim.sensitivity.cli:sensitivity", "Global sensitivity analysis: indices table (CSV), provenance "
                     "(JSON), tornado and index plots."),
+    "app": ("nksim.app.cli:app_command", "Interactive app in the browser: scenario designer, virtual cohort, trial "
+            "designer, next-dose advisor, manufacturing and spatial view."),
     "fit": ("nksim.calibrate.fit_cli:fit_command", "Fit parameters to data by maximum likelihood; write calibration.yaml, "
             "estimates.csv, predictions.csv and goodness-of-fit plots."),
 }

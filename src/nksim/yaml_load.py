@@ -132,15 +132,24 @@ def read_text(path: Path, what: str = "file", kind: str = "YAML") -> str:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(what, str(path), f"a readable file ({exc.strerror or exc})") from None
-    if len(data) > MAX_BYTES:
-        raise InputError(what, str(path), f"a {kind} text file of at most {MAX_BYTES // 1_000_000} MB")
+    return decode_text(data, what, str(path), kind)
+
+
+def decode_text(data: bytes, what: str, label: str, kind: str = "YAML", max_bytes: int = MAX_BYTES) -> str:
+    """``data`` (a file's or an upload's bytes) as text, or ``InputError`` naming ``what`` and ``label``: larger
+    than ``max_bytes``, binary (NUL bytes), not UTF-8. A leading byte-order mark is dropped."""
+    from nksim.errors import InputError
+
+    if len(data) > max_bytes:
+        size = f"{max_bytes // 1_000_000} MB" if max_bytes >= 1_000_000 else f"{max_bytes // 1000} kB"
+        raise InputError(what, label, f"a {kind} text file of at most {size}")
     if b"\x00" in data:
-        raise InputError(what, str(path), f"a {kind} text file (this one holds binary content)")
+        raise InputError(what, label, f"a {kind} text file (this one holds binary content)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = data[exc.start:exc.start + 1]
-        raise InputError(what, str(path), f"UTF-8 text (byte {exc.start} is not UTF-8: {bad!r})") from None
+        raise InputError(what, label, f"UTF-8 text (byte {exc.start} is not UTF-8: {bad!r})") from None
     return text.removeprefix("\ufeff")
 
 

@@ -1,0 +1,101 @@
+"""`nksim app` in a real browser (headless Chromium through Playwright, tests/app_driver.py): every page loads, a
+dose is changed and a bad value gets `nksim validate`'s message, a 20-patient cohort shows its figures, and the
+next-dose advisor gives the CLI's decision for the same data. The longer page runs (trial designs, manufacturing,
+ABM) and the screenshots in docs/ are in `make app-test` (NKSIM_APP_FULL=1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("playwright", reason="Python playwright missing: `pip install -e .[test]` installs it")
+
+from app_driver import ROOT, app_server, chromium_page, fill, open_page, screenshot  # noqa: E402
+from browser import INSTALL_HINT, find_chromium  # noqa: E402
+
+PAGES = {"Scenario designer": ".nk-verdict", "Virtual cohort": ".nk-run-cohort", "Trial designer": ".nk-run-trial",
+         "Next-dose advisor": ".nk-adv-run", "Manufacturing": ".nk-run-mfg", "Spatial view": ".nk-run-abm"}
+SCENARIO = "hcc-gpc3-car-nk-il15"  # the app's first scenario
+FULL = os.environ.get("NKSIM_APP_FULL") == "1"
+
+
+def nksim(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-m", "nksim", *args], capture_output=True, text=True, encoding="utf-8",
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """(page, runs folder): one app server and one browser page for the module's tests, in order."""
+    if find_chromium() is None:
+        pytest.skip(INSTALL_HINT)
+    runs = tmp_path_factory.mktemp("app") / "runs"
+    with app_server(runs) as url, chromium_page() as page:
+        page.goto(url)
+        page.locator(".nk-verdict", has_text="ok:").wait_for()
+        yield page, runs
+
+
+def test_every_page_loads(app):
+    page, _ = app
+    for title, marker in PAGES.items():
+        open_page(page, title)
+        page.locator(marker).first.wait_for(state="visible")
+        if title != "Scenario designer":
+            screenshot(page, title.split()[0].lower().replace("-", ""))
+    open_page(page, "Scenario designer")
+
+
+def test_designer_bad_value_gets_the_validate_message_then_a_dose_change(app, tmp_path):
+    page, _ = app
+    open_page(page, "Scenario designer")
+    fill(page, "nk-field-regimen-dose_level", 9)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(nksim("show", SCENARIO).stdout.replace("dose_level: 2", "dose_level: 9"), encoding="utf-8")
+    cli = json.loads(nksim("validate", str(bad), "--json").stdout)
+    assert not cli["ok"] and cli["problems"]
+    verdict = page.locator(".nk-verdict")
+    for problem in cli["problems"]:
+        verdict.filter(has_text=problem["message"]).wait_for()
+    verdict.filter(has_text="invalid").wait_for()
+    fill(page, "nk-field-regimen-dose_level", 3)
+    verdict.filter(has_text=f"ok: {SCENARIO}").wait_for()
+    screenshot(page, "designer")
+
+
+def test_cohort_of_20_patients_shows_figures_and_zip(app):
+    page, runs = app
+    open_page(page, "Virtual cohort")
+    assert page.locator(".nk-dose-level select").input_value().startswith("3:")  # the designer's dose level 3
+    fill(page, "nk-patients", 20)
+    page.locator(".nk-run-cohort button").click()
+    figures = page.locator(".nk-figures img")
+    figures.nth(7).wait_for(timeout=120_000)  # all eight report figures
+    page.locator(".nk-download-run button").wait_for(state="visible", timeout=120_000)
+    assert figures.count() == 8
+    folders = list(runs.glob("cohort-*"))
+    assert len(folders) == 1 and (folders[0] / "patients.parquet").exists()
+    assert (folders[0] / "report.html").exists()
+    screenshot(page, "cohort")
+
+
+def test_next_dose_matches_the_cli(app, tmp_path):
+    page, _ = app
+    open_page(page, "Next-dose advisor")
+    data = "dose_level,dlt\n1,0\n1,0\n1,0\n2,0\n2,1\n2,1\n"
+    fill(page, "nk-adv-ndoses", 4)
+    page.locator(".nk-adv-data textarea").fill(data)
+    page.locator(".nk-adv-data textarea").press("Tab")
+    page.locator(".nk-adv-run button").click()
+    csv = tmp_path / "d.csv"
+    csv.write_text(data, encoding="utf-8")
+    line = nksim("trial", "next-dose", "--n-doses", "4", "--data", str(csv)).stdout.splitlines()[0]
+    assert line.startswith("boin: next dose")
+    page.locator(".nk-adv-decision", has_text=line).wait_for()
+    page.locator(".nk-adv-boundaries").wait_for()
+    screenshot(page, "advisor")
