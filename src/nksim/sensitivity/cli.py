@@ -32,18 +32,32 @@ def sensitivity(
                                                               "configuration)"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG figures"),
     as_json: bool = typer.Option(False, "--json", help="print the indices and the run's provenance as JSON"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Dask worker processes on this machine "
+                                          "(a LocalCluster for N > 1; chunks of samples as tasks; same numbers "
+                                          "as one process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a running Dask scheduler "
+                                            "(e.g. tcp://host:8786); results come back here"),
 ) -> None:
-    """Global sensitivity analysis: indices table (CSV), provenance (JSON), tornado and index plots."""
+    """Global sensitivity analysis: indices table (CSV), provenance (JSON), tornado and index plots.
+
+    --workers/--scheduler evaluate chunks of samples on Dask (docs/sensitivity.md)."""
     from rich.console import Console
 
+    from nksim.errors import InputError
     from nksim.sensitivity.analysis import check_method, check_n
     from nksim.sensitivity.run import run_sensitivity
 
     console = Console()
     check_method(method)
     check_n(method, n)
+    if workers is not None and workers < 1:
+        raise InputError("--workers", workers, "an integer >= 1 (Dask worker processes on this machine)")
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers", workers, "either --workers (a cluster on this machine) or --scheduler (an "
+                         "existing one), not both")
     res = run_sensitivity(scenario, params=params, outputs=outputs, method=method, n=n, patients=patients,
-                          seed=seed, out=out, second_order=second_order, progress=not as_json, plots=not no_plots)
+                          seed=seed, out=out, second_order=second_order, progress=not as_json, plots=not no_plots,
+                          workers=workers, scheduler=scheduler)
     if as_json:
         from nksim.cli_args import to_json
 
@@ -55,6 +69,8 @@ def sensitivity(
     console.print(f"[bold]{p['scenario']}[/bold]: {method}, {len(p['params'])} parameters, N = {n}, "
                   f"{p['samples']} samples x {who}, seed {seed}; engine path '{p['engine_path']}', "
                   f"{res.timings['evaluate_s']:.1f} s evaluating {res.timings['samples_evaluated']} samples"
+                  + (f" on {res.timings['dask_workers']} Dask workers" if res.timings["dask_workers"] > 0 else
+                     " on a Dask cluster" if res.timings["dask_workers"] < 0 else "")
                   + (f" ({res.timings['samples_resumed']} read back from the folder)"
                      if res.timings["samples_resumed"] else ""), soft_wrap=True)
     if p["no_effect"]:

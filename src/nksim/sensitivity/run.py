@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -117,9 +118,13 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
                     outputs: Sequence[str] | str = ("orr", "pfs_median"), method: str = "sobol", n: int = 64,
                     patients: int | None = None, seed: int = 0, out: str | Path | None = None,
                     second_order: bool = False, progress: bool | Callable[[int, int], None] = False,
-                    plots: bool = True) -> SensitivityResult:
+                    plots: bool = True, workers: int | None = None, scheduler: Any = None,
+                    chunk_samples: int | None = None) -> SensitivityResult:
     """Global sensitivity of ``outputs`` to ``params`` (see the module docstring). ``patients``: virtual patients
-    per sample (default 1 typical patient when every output is continuous, else 100)."""
+    per sample (default 1 typical patient when every output is continuous, else 100). ``workers`` > 1: chunks of
+    samples on a Dask LocalCluster of that many processes; ``scheduler``: on an existing cluster (a
+    ``distributed.Client`` or a scheduler address); same numbers as in one process. ``chunk_samples``: samples per
+    engine batch and per Dask task (default ~1024 simulated patients per batch; the numbers do not depend on it)."""
     t_start = time.perf_counter()
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     check_method(method)
@@ -129,6 +134,13 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
         patients = 1 if all(o.kind == "continuous" for o in outs) else DEFAULT_COHORT
     if int(seed) < 0:
         raise InputError("seed", seed, "an integer >= 0")
+    if workers is not None and int(workers) < 1:
+        raise InputError("workers", workers, "an integer >= 1 (Dask worker processes on this machine)")
+    if workers is not None and int(workers) > 1 and scheduler is not None:
+        raise InputError("workers", workers, "either workers (a cluster on this machine) or scheduler (an existing "
+                                             "one), not both")
+    if chunk_samples is not None and int(chunk_samples) < 1:
+        raise InputError("chunk_samples", chunk_samples, "an integer >= 1 (samples per engine batch)")
     space, is_default = build_space(sc, params)
     ev = Evaluator(sc, space, outs, int(patients), int(seed))
     dropped: dict[str, str] = {}
@@ -162,8 +174,14 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
         U[1 + 2 * j, j], U[2 + 2 * j, j] = SWING
     t0 = time.perf_counter()
     loaded: list[int] = []
-    Ys = _evaluate_chunked(ev, space.from_unit(U), folder, "swing", None, loaded)
-    Y = _evaluate_chunked(ev, theta, folder, "design", progress, loaded)
+    with ExitStack() as stack:
+        if scheduler is None and workers is not None and int(workers) > 1:
+            from nksim.scaleout import local_cluster
+
+            scheduler = stack.enter_context(local_cluster(int(workers)))
+        n_workers = _n_workers(scheduler)
+        Ys = _evaluate_chunked(ev, space.from_unit(U), folder, "swing", None, loaded, scheduler, chunk_samples)
+        Y = _evaluate_chunked(ev, theta, folder, "design", progress, loaded, scheduler, chunk_samples)
     t_eval = time.perf_counter() - t0
 
     rows, notes = [], {}
@@ -195,12 +213,21 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
     }
     evaluated = len(X) + len(U) - sum(loaded)
     timings = {"setup_s": t_setup, "evaluate_s": t_eval, "per_sample_ms": 1e3 * t_eval / max(1, evaluated),
-               "samples_evaluated": evaluated, "samples_resumed": sum(loaded)}
+               "samples_evaluated": evaluated, "samples_resumed": sum(loaded),
+               "dask_workers": n_workers}
     prov["timings"] = {k: round(v, 3) for k, v in timings.items()}
     res = SensitivityResult(indices, prov, X, theta, Y, swing, baseline, folder, timings)
     if folder is not None:
         _write(res, folder, plots)
     return res
+
+
+def _n_workers(scheduler: Any) -> int:
+    """Dask workers of the cluster (0: this process; -1: an address, not asked)."""
+    if scheduler is None:
+        return 0
+    info = getattr(scheduler, "scheduler_info", None)
+    return len(info().get("workers", {})) if callable(info) else -1
 
 
 def _open_folder(folder: Path, key: str, config: dict) -> None:
@@ -217,28 +244,72 @@ def _open_folder(folder: Path, key: str, config: dict) -> None:
 
 
 def _evaluate_chunked(ev: Evaluator, theta: np.ndarray, folder: Path | None, tag: str,
-                      progress: bool | Callable[[int, int], None] | None, loaded: list[int]) -> np.ndarray:
-    cs = chunk_size(ev.patients)
+                      progress: bool | Callable[[int, int], None] | None, loaded: list[int],
+                      scheduler: Any = None, chunk_samples: int | None = None) -> np.ndarray:
+    """Readouts of ``theta`` in chunks of ``chunk_size`` samples: chunks saved in ``folder`` are read back, the
+    others evaluated here or, with ``scheduler``, as tasks on a Dask cluster (same numbers: a sample's readouts do
+    not depend on its chunk), each saved as it arrives."""
+    from nksim.scaleout import run_jobs
+
+    cs = int(chunk_samples) if chunk_samples is not None else chunk_size(ev.patients)
     n = len(theta)
     Y = np.empty((n, len(ev.outputs)))
     bar = _bar(progress, n, ev.patients)
-    done = 0
-    for start in range(0, n, cs):
-        end = min(n, start + cs)
-        path = folder / "chunks" / f"{tag}_{start:07d}_{end:07d}.npy" if folder is not None else None
+    spans = [(a, min(n, a + cs)) for a in range(0, n, cs)]
+    ref: Evaluator | tuple[str, tuple] = ev if scheduler is None else ev_spec(ev)
+    jobs, done = {}, 0
+    for k, (a, b) in enumerate(spans):
+        path = _chunk_path(folder, tag, a, b)
         if path is not None and path.exists():
-            Y[start:end] = np.load(path)
-            loaded.append(end - start)
+            Y[a:b] = np.load(path)
+            loaded.append(b - a)
+            done += b - a
         else:
-            Y[start:end] = ev.evaluate(theta[start:end])
-            if path is not None:
-                path.parent.mkdir(exist_ok=True)
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, Y[start:end])
-                tmp.replace(path)
-        done = end
+            jobs[k] = (ref, theta[a:b])
+    bar(done, n)
+    for k, y in run_jobs(evaluate_chunk, jobs, _values, scheduler):
+        a, b = spans[k]
+        Y[a:b] = y
+        path = _chunk_path(folder, tag, a, b)
+        if path is not None:
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, y)
+            tmp.replace(path)
+        done += b - a
         bar(done, n)
     return Y
+
+
+def _chunk_path(folder: Path | None, tag: str, a: int, b: int) -> Path | None:
+    return folder / "chunks" / f"{tag}_{a:07d}_{b:07d}.npy" if folder is not None else None
+
+
+_WORKER_EVALUATOR: dict[str, Evaluator] = {}  # one per worker process: built once, reused by its tasks
+
+
+def ev_spec(ev: Evaluator) -> tuple[str, tuple]:
+    """What a Dask worker needs to build the same evaluator (and a key to cache it by)."""
+    spec = (ev.scenario, ev.space, ev.outputs, ev.patients, ev.seed)
+    return _hash([dump_scenario(ev.scenario), [p.describe() for p in ev.space.params],
+                  [o.name for o in ev.outputs], ev.patients, ev.seed]), spec
+
+
+def evaluate_chunk(ref: Evaluator | tuple[str, tuple], theta: np.ndarray) -> tuple[np.ndarray, None]:
+    """Readouts of one chunk of samples (the unit of work of a Dask task); ``ref``: the evaluator, or its
+    ``ev_spec`` (the worker builds it once)."""
+    if isinstance(ref, Evaluator):
+        return ref.evaluate(theta), None
+    key, (scenario, space, outputs, patients, seed) = ref
+    ev = _WORKER_EVALUATOR.get(key)
+    if ev is None:
+        _WORKER_EVALUATOR.clear()
+        ev = _WORKER_EVALUATOR[key] = Evaluator(scenario, space, list(outputs), int(patients), int(seed))
+    return ev.evaluate(theta), None
+
+
+def _values(y: np.ndarray, _: None) -> np.ndarray:
+    return y
 
 
 def _bar(progress, n: int, patients: int) -> Callable[[int, int], None]:
