@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import nksim
 from nksim.errors import InputError
@@ -74,3 +75,28 @@ def test_bad_outputs_are_refused_with_what_is_allowed(bad, match):
 def test_outputs_parse_keeps_a_parsed_choice():
     o = Outputs.parse(np.array([1.0, 2.0]))
     assert o.kind == "grid" and Outputs.parse(o) is o and Outputs.parse(None).kind == "daily"
+
+
+def test_default_trajectories_are_built_on_access_and_equal_the_eager_ones(daily):
+    """The default result solves with the readout grid only; its trajectories come on first access, the numbers of
+    an eager outputs="daily" run (the solver's steps do not depend on what is saved)."""
+    lazy = nksim.simulate("hcc-gpc3-car-nk-il15", n_patients=12, seed=5)
+    assert not lazy.trajectories_loaded and "on access" in repr(lazy)
+    eager = nksim.simulate("hcc-gpc3-car-nk-il15", n_patients=12, seed=5, outputs="daily")
+    assert eager.trajectories_loaded
+    pd.testing.assert_frame_equal(lazy.patients, eager.patients, check_exact=True)
+    xr.testing.assert_identical(lazy.trajectories, eager.trajectories)
+    assert lazy.trajectories_loaded and lazy.trajectories is lazy.trajectories  # built once, kept
+
+
+def test_the_engine_readouts_are_outcomes_of_the_trajectories(daily):
+    """The engine computes the readouts from the solver's arrays without a Dataset; nksim.clinical.outcomes on the
+    returned trajectories gives the same table bit for bit."""
+    from nksim.clinical import outcomes
+    from nksim.clinical.resolved import resolve
+
+    res = resolve(daily.scenario)
+    again = outcomes(daily.trajectories, daily.patients, res.readouts, seed=daily.scenario.simulation.seed,
+                     params=res.params)
+    cols = list(again.columns)
+    pd.testing.assert_frame_equal(again[cols], daily.patients[cols], check_exact=True)

@@ -6,7 +6,7 @@ Dask cluster; a patient's numbers never depend on the chunk it falls in, the chu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
@@ -17,8 +17,8 @@ from nksim.version import __version__
 from nksim.errors import InputError
 from nksim.kinetics.inputs import EngineInputs, build_inputs, check_overrides
 from nksim.io.sinks import ChunkSink, MemorySink
-from nksim.kinetics.outputs import READOUT_VARIABLES, Outputs, OutputsSpec, merged_grid
-from nksim.kinetics.trajectories import to_dataset
+from nksim.kinetics.outputs import Outputs, OutputsSpec, merged_grid
+from nksim.kinetics.trajectories import readout_arrays, to_dataset
 from nksim.population.sampling import sample_patients
 from nksim.registry import load_registry
 from nksim.spec.io import dump_scenario, load_scenario
@@ -30,15 +30,34 @@ SUMMARY_CHUNK = 2048  #: patients per chunk of an ``outputs="summary"`` run with
 SINK_CHUNK = 256  #: patients per chunk of a run into a sink (a run folder) or on a cluster, without a chunk_size
 
 
-@dataclass
 class SimulationResult:
     """``trajectories``: xarray Dataset (patient x time [x lesion [x antigen_class]]), units in attrs;
-    ``patients``: one row per patient (covariates, product given, solver statistics); ``scenario``: resolved."""
+    ``patients``: one row per patient (covariates, product given, solver statistics); ``scenario``: resolved.
 
-    trajectories: xr.Dataset
-    patients: pd.DataFrame
-    scenario: Scenario
-    provenance: dict[str, Any] = field(default_factory=dict)
+    ``trajectories`` may be given as a function returning the Dataset: it is then built on first access (and kept);
+    ``simulate``'s default outputs do this (the cohort solved again with the daily grid saved: the same numbers)."""
+
+    def __init__(self, trajectories: xr.Dataset | Callable[[], xr.Dataset], patients: pd.DataFrame,
+                 scenario: Scenario, provenance: dict[str, Any] | None = None) -> None:
+        self._trajectories = trajectories
+        self.patients = patients
+        self.scenario = scenario
+        self.provenance = {} if provenance is None else provenance
+
+    @property
+    def trajectories(self) -> xr.Dataset:
+        if not isinstance(self._trajectories, xr.Dataset):
+            self._trajectories = self._trajectories()
+        return self._trajectories
+
+    @trajectories.setter
+    def trajectories(self, value: xr.Dataset) -> None:
+        self._trajectories = value
+
+    @property
+    def trajectories_loaded(self) -> bool:
+        """Whether ``trajectories`` is built already (False: built on first access)."""
+        return isinstance(self._trajectories, xr.Dataset)
 
     @property
     def resolved(self) -> Any:
@@ -64,8 +83,9 @@ class SimulationResult:
         return plot_result(self, kind, **kwargs)
 
     def __repr__(self) -> str:
+        times = self.trajectories.sizes.get("time", 0) if self.trajectories_loaded else "on access"
         return (f"SimulationResult({self.scenario.name!r}, patients={len(self.patients)}, "
-                f"times={self.trajectories.sizes.get('time', 0)}, seed={self.provenance.get('seed')})")
+                f"times={times}, seed={self.provenance.get('seed')})")
 
 
 def provenance(scenario: Scenario, backend: str) -> dict[str, Any]:
@@ -163,25 +183,22 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     """
     out = Outputs.parse(outputs)
     ids = patients.index.to_numpy()
-    if out.kind == "daily":
+    if out.kind == "daily" and not out.lazy:
         inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, on_failure="flag")
-        ds = readout_ds = to_dataset(ys, als, inp, ids)
+        ds = to_dataset(ys, als, inp, ids)
+        readout = readout_arrays(ys, als, inp.params, inp.n_lesions, inp.n_classes, marrow=_marrow(scenario))
+        del ys, als
     else:
         def out_times_of(inp: EngineInputs) -> np.ndarray | None:
             t = inp.t_save
-            return out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
+            return None if out.lazy else out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
 
-        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, extra_times=out_times_of,
-                                                on_failure="flag")
-        out_times = out_times_of(inp)
-        t_all, at_readout, at_out = merged_grid(inp.t_save, out_times)
-        readout_ds = (to_dataset(ys[:, at_readout], als[:, at_readout], inp, ids, READOUT_VARIABLES)
-                      if with_outcomes else None)
-        if out_times is None:
+        inp, readout, at_out, stats = solve_readouts(scenario, patients, overrides, backend, out_times_of)
+        if at_out is None:
             ds = xr.Dataset(coords={"patient": ids})
         else:
-            ds = to_dataset(ys[:, at_out], als[:, at_out], inp, ids, out.variables or None, t_save=t_all[at_out])
-        del ys, als
+            t_out, ys_out, als_out = at_out
+            ds = to_dataset(ys_out, als_out, inp, ids, out.variables or None, t_save=t_out)
     table = patients.join(inp.product_given)
     table["solver_steps"] = stats[:, 1]
     table["solver_rejected"] = stats[:, 2]
@@ -196,13 +213,85 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
                       "trajectories are NaN and their readouts NaN/None (patients.solver_status)", RuntimeWarning,
                       stacklevel=2)
     if with_outcomes:
-        from nksim.clinical import outcomes
-
-        from nksim.clinical.resolved import resolve
-
-        res = resolve(scenario)
-        table = outcomes(readout_ds, table, res.readouts, seed=scenario.simulation.seed, params=res.params)
+        table = _chunk_outcomes(scenario, readout, inp, table, stats[:, 0] == 0)
     return ds, table
+
+
+READOUT_BATCH = 128  #: patients per solver call of ``solve_readouts`` (its output stays cache-sized)
+
+
+def _marrow(scenario: Scenario) -> bool:
+    from nksim.clinical.resolved import resolve
+
+    return resolve(scenario).settings.criteria.name == "ALL-marrow"
+
+
+def solve_readouts(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None, backend: str,
+                   out_times_of: Callable[[EngineInputs], np.ndarray | None]
+                   ) -> tuple[EngineInputs, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                              np.ndarray]:
+    """Solve a chunk ``READOUT_BATCH`` patients at a time into reused buffers, keeping only what is asked for:
+    (engine inputs, the readout variables on the save grid (``readout_arrays``), (days, states, algebraic outputs)
+    at ``out_times_of(inputs)`` or None, solver statistics). A patient the solver could not finish has NaN values
+    and its status in ``stats[:, 0]``. The numbers are those of one ``solve_chunk`` call (patients are
+    independent)."""
+    from nksim.kinetics.reference import solve_reference_batch
+    from nksim.kinetics.solver import output_buffers, solve_batch
+    from nksim.kinetics.trajectories import readout_arrays
+
+    inp = build_inputs(scenario, patients, overrides)
+    sim = scenario.simulation
+    out_times = out_times_of(inp)
+    t_all, at_readout, at_out = merged_grid(inp.t_save, out_times)
+    npat, nl, nc = len(patients), inp.n_lesions, inp.n_classes
+    marrow = _marrow(scenario)
+    bufs = output_buffers(min(npat, READOUT_BATCH), nl, nc, t_all.size) if backend == "compiled" else None
+    readout: dict[str, np.ndarray] = {}
+    stats = np.zeros((npat, 3), dtype=np.int64)
+    kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for start in range(0, npat, READOUT_BATCH):
+        r = slice(start, min(npat, start + READOUT_BATCH))
+        args = (inp.y0[r], inp.params[r], nl, nc, inp.ev_t[r], inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0,
+                inp.t_end, t_all, sim.rtol, inp.atol)
+        if bufs is not None:
+            ys, als, st = solve_batch(*args, MAX_STEPS, out=bufs)
+        else:
+            ys, als, st = solve_reference_batch(*args)
+        bad = st[:, 0] != 0
+        if bad.any():
+            ys[bad] = np.nan
+            als[bad] = np.nan
+        stats[r] = st
+        part = readout_arrays(ys[:, at_readout], als[:, at_readout], inp.params[r], nl, nc, marrow=marrow)
+        for k, v in part.items():
+            if k not in readout:
+                readout[k] = np.empty((npat, *v.shape[1:]))
+            readout[k][r] = v
+        if out_times is not None:
+            if kept is None:
+                kept = (t_all[at_out], np.empty((npat, len(out_times), ys.shape[2])),
+                        np.empty((npat, len(out_times), als.shape[2])))
+            kept[1][r] = ys[:, at_out]
+            kept[2][r] = als[:, at_out]
+    return inp, readout, kept, stats
+
+
+def _chunk_outcomes(scenario: Scenario, readout: dict[str, np.ndarray], inp: EngineInputs, table: pd.DataFrame,
+                    ok: np.ndarray) -> pd.DataFrame:
+    """The clinical readouts (``nksim.clinical.outcomes``) of one chunk from its readout variables on the save grid
+    (``readout_arrays``: the numbers ``to_dataset`` gives, without a Dataset)."""
+    from nksim.clinical.inputs import ReadoutInputs
+    from nksim.clinical.outcomes import _baseline_day, outcomes_from_inputs
+    from nksim.clinical.resolved import resolve
+    from nksim.kinetics import layout as L
+
+    settings = resolve(scenario).settings
+    t = np.asarray(inp.t_save, dtype=float)
+    scan_times = np.concatenate([[_baseline_day(settings.spec, t)], settings.scan_days])
+    is_target = np.array([bool(inp.params[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(inp.n_lesions)])
+    inputs = ReadoutInputs.from_arrays(table.index.to_numpy(), t, scan_times, readout, is_target, ok=ok,
+                                       marrow="tsys_marrow_fraction" in readout)
+    return outcomes_from_inputs(inputs, table, settings, seed=scenario.simulation.seed)
 
 
 def _scan_times(scenario: Scenario, save_grid: np.ndarray) -> np.ndarray:
@@ -233,8 +322,8 @@ def run_key(scenario: Scenario, n: int, chunk_size: int, backend: str, patient_i
 
     key: dict[str, Any] = {"scenario": dump_scenario(scenario), "chunk_size": chunk_size, "n_patients": n,
                            "backend": backend}
-    if outputs is not None and outputs != Outputs.parse(None):
-        key["outputs"] = repr(outputs)
+    if outputs is not None and replace(outputs, lazy=False) != Outputs("daily"):
+        key["outputs"] = repr(replace(outputs, lazy=False))
     if patient_ids is not None:
         key["patient_ids_sha256"] = hashlib.sha256(np.ascontiguousarray(patient_ids, dtype=np.int64)).hexdigest()
     if overrides:
@@ -295,10 +384,12 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         ov["dosing"] = as_dosing(ov["dosing"])
         ov["dosing"].check_ids(ids)
     n = len(ids)
+    lazy = out.lazy and sink is None and scheduler is None  # default outputs in memory: trajectories on access
+    out = replace(out, lazy=lazy)
     if chunk_size is not None:
         size = int(chunk_size)
-    elif out.kind == "summary" or sink is not None or scheduler is not None:  # memory O(chunk), or parallel tasks
-        size = min(n, SUMMARY_CHUNK if out.kind == "summary" else SINK_CHUNK)
+    elif out.kind == "summary" or lazy or sink is not None or scheduler is not None:  # memory O(chunk), or tasks
+        size = min(n, SUMMARY_CHUNK if out.kind == "summary" or lazy else SINK_CHUNK)
     else:
         size = n
     if size < 1:
@@ -329,7 +420,15 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     prov = provenance(sc, backend)
     prov.update({"chunk_size": size, **sink.stats})
     traj, table = sink.finish(prov)
-    return SimulationResult(traj, table, sc, prov)
+    if not lazy:
+        return SimulationResult(traj, table, sc, prov)
+
+    def daily() -> xr.Dataset:  # the same cohort again, the daily grid saved (the solver's steps do not change)
+        again = simulate(sc, backend=backend, chunk_size=size, overrides=overrides, patient_ids=patient_ids,
+                         workers=workers, outputs="daily")
+        return again.trajectories
+
+    return SimulationResult(daily, table, sc, prov)
 
 
 def _progress(progress: bool | Callable[[int, int], None], n_chunks: int, n: int,

@@ -31,6 +31,12 @@ from nksim.errors import InputError
 
 REQUIRED_VARS = ("viable_cells", "dead_cells", "nk_blood_per_ul", "wbc_per_ul", "cytokine_pg_ml")
 ZERO_IF_ABSENT = ("new_lesion_hazard", "death_hazard", "offtumor_activity")
+_PT, _PTL = ("patient", "time"), ("patient", "time", "lesion")
+#: the trajectory variables the readouts read, with their dims
+READOUT_DIMS: dict[str, tuple[str, ...]] = {
+    "viable_cells": _PTL, "dead_cells": _PTL, "nk_blood_per_ul": _PT, "wbc_per_ul": _PT, "cytokine_pg_ml": _PT,
+    "new_lesion_hazard": _PT, "death_hazard": _PT, "offtumor_activity": _PT, "car_nk_blood_per_ul": _PT,
+    "tsys_marrow_fraction": _PT}
 
 
 @dataclass(frozen=True)
@@ -70,34 +76,49 @@ class ReadoutInputs:
         Values must be finite and >= 0 for the patients in ``ok`` (all if None); ``marrow``: read
         ``tsys_marrow_fraction`` (required then)."""
         check_dataset(ds)
-        t = ds["time"].values.astype(float)
-        good = np.ones(ds.sizes["patient"], dtype=bool) if ok is None else np.asarray(ok, dtype=bool)
-        arrays: dict[str, np.ndarray | None] = {}
-        for key, name, dims in (("viable", "viable_cells", ("patient", "time", "lesion")),
-                                ("dead", "dead_cells", ("patient", "time", "lesion")),
-                                ("nk", "nk_blood_per_ul", ("patient", "time")),
-                                ("wbc", "wbc_per_ul", ("patient", "time")),
-                                ("cytokine", "cytokine_pg_ml", ("patient", "time")),
-                                ("new_lesion_hazard", "new_lesion_hazard", ("patient", "time")),
-                                ("death_hazard", "death_hazard", ("patient", "time")),
-                                ("offtumor", "offtumor_activity", ("patient", "time")),
-                                ("car_nk", "car_nk_blood_per_ul", ("patient", "time"))):
-            if name not in ds:
-                arrays[key] = None if key == "car_nk" else np.zeros(tuple(ds.sizes[d] for d in dims))
-                continue
-            arrays[key] = _checked(name, _arr(ds, name, dims), good)
+        arrays: dict[str, np.ndarray] = {}
+        for name, dims in READOUT_DIMS.items():
+            if name in ds and (name != "tsys_marrow_fraction" or marrow):
+                arrays[name] = _arr(ds, name, dims)
         if marrow and "tsys_marrow_fraction" not in ds:
             raise InputError("trajectories", "tsys_marrow_fraction", "present for the ALL-marrow criteria")
         is_target = (np.asarray(ds["is_target"].values, dtype=bool) if "is_target" in ds
                      else np.ones(ds.sizes["lesion"], dtype=bool))
+        return cls.from_arrays(ds["patient"].values.astype(np.int64), ds["time"].values.astype(float), scan_times,
+                               arrays, is_target, ok=ok, marrow=marrow)
+
+    @classmethod
+    def from_arrays(cls, patient: np.ndarray, t: np.ndarray, scan_times: np.ndarray, arrays: dict[str, np.ndarray],
+                    is_target: np.ndarray, ok: np.ndarray | None = None, marrow: bool = False) -> "ReadoutInputs":
+        """From trajectory variables as arrays (``READOUT_DIMS`` names and dims, numeric unit prefixes multiplied
+        in; the ``ZERO_IF_ABSENT`` ones and ``car_nk_blood_per_ul`` may be missing) on the grid ``t``; the checks
+        of ``from_trajectories``."""
+        n_pat = len(patient)
+        good = np.ones(n_pat, dtype=bool) if ok is None else np.asarray(ok, dtype=bool)
+        for name in REQUIRED_VARS:
+            if name not in arrays:
+                raise InputError("trajectories", name, f"variables {', '.join(REQUIRED_VARS)} (missing)")
+        n_les = arrays["viable_cells"].shape[2]
+        shape = {"patient": n_pat, "time": t.size, "lesion": n_les}
+        out: dict[str, np.ndarray | None] = {}
+        for key, name in (("viable", "viable_cells"), ("dead", "dead_cells"), ("nk", "nk_blood_per_ul"),
+                          ("wbc", "wbc_per_ul"), ("cytokine", "cytokine_pg_ml"),
+                          ("new_lesion_hazard", "new_lesion_hazard"), ("death_hazard", "death_hazard"),
+                          ("offtumor", "offtumor_activity"), ("car_nk", "car_nk_blood_per_ul")):
+            if name not in arrays:
+                out[key] = None if key == "car_nk" else np.zeros(tuple(shape[d] for d in READOUT_DIMS[name]))
+                continue
+            out[key] = _checked(name, arrays[name], good)
+        is_target = np.asarray(is_target, dtype=bool)
         if not is_target.any():
             raise InputError("trajectories.is_target", is_target.tolist(), "at least one target lesion")
-        viable, dead = arrays.pop("viable"), arrays.pop("dead")
-        marrow_at = (_grid.interp_at(_arr(ds, "tsys_marrow_fraction", ("patient", "time")), t, scan_times)
-                     if marrow else None)
-        return cls(patient=ds["patient"].values.astype(np.int64), t=t, scan_times=np.asarray(scan_times, float),
+        if marrow and "tsys_marrow_fraction" not in arrays:
+            raise InputError("trajectories", "tsys_marrow_fraction", "present for the ALL-marrow criteria")
+        viable, dead = out.pop("viable"), out.pop("dead")
+        marrow_at = _grid.interp_at(arrays["tsys_marrow_fraction"], t, scan_times) if marrow else None
+        return cls(patient=np.asarray(patient, dtype=np.int64), t=t, scan_times=np.asarray(scan_times, float),
                    viable_at=_grid.interp_at(viable, t, scan_times), dead_at=_grid.interp_at(dead, t, scan_times),
-                   is_target=is_target, burden=viable.sum(axis=2), marrow_at=marrow_at, ok=ok, **arrays)
+                   is_target=is_target, burden=viable.sum(axis=2), marrow_at=marrow_at, ok=ok, **out)
 
 
 def check_dataset(ds: xr.Dataset) -> None:

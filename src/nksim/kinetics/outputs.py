@@ -1,6 +1,8 @@
 """What a simulation returns besides the patient table: ``simulate(..., outputs=...)``.
 
-- ``"daily"`` (default): every trajectory variable on the scenario's save grid (``simulation.save_every_d``);
+- ``"daily"``: every trajectory variable on the scenario's save grid (``simulation.save_every_d``); the default
+  (no ``outputs``) gives the same, built on first access of ``.trajectories`` (the cohort is solved for its patient
+  table first, then again with the grid saved when asked: the same numbers, memory O(chunk) until then);
 - ``"scans"``: every variable at the baseline and the scan days only;
 - ``"summary"``: no trajectories (the per-patient table only; memory O(chunk));
 - a grid of days (increasing, within the horizon): every variable at those days;
@@ -37,12 +39,13 @@ class Outputs:
     kind: str
     times: tuple[float, ...] = ()
     variables: tuple[str, ...] = ()
+    lazy: bool = False  #: daily trajectories built on first access (``simulate``'s default in memory)
 
     @classmethod
     def parse(cls, spec: OutputsSpec | Outputs | None) -> Outputs:
         """Check a user's ``outputs`` (InputError naming what is allowed)."""
         if spec is None:
-            return cls("daily")
+            return cls("daily", lazy=True)
         if isinstance(spec, Outputs):
             return spec
         allowed = ('"daily", "scans", "summary", an increasing list of days or a list of trajectory variable '

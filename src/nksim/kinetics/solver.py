@@ -23,17 +23,26 @@ from nksim.kinetics.integrate.scheduler import (
 )
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
 
-__all__ = ["STATUS_MAX_STEPS", "STATUS_NONFINITE", "STATUS_OK", "STATUS_STEP_UNDERFLOW", "set_workers",
-           "solve_batch"]
+__all__ = ["STATUS_MAX_STEPS", "STATUS_NONFINITE", "STATUS_OK", "STATUS_STEP_UNDERFLOW", "output_buffers",
+           "set_workers", "solve_batch"]
+
+
+def output_buffers(npat: int, nl: int, nc: int, n_save: int, tableau: Tableau = TSIT5) -> tuple[np.ndarray, ...]:
+    """Buffers (ys, als, sg, stats) for ``solve_batch(..., out=)`` of up to ``npat`` patients and ``n_save`` save
+    times."""
+    fns = compiled(nl, nc, tableau)
+    return (np.zeros((npat, n_save, fns.n)), np.zeros((npat, n_save, fns.nalg)), np.zeros((npat, n_save, fns.nseg)),
+            np.zeros((npat, 3), dtype=np.int64))
 
 
 def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-                atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5
+                atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5, out: tuple[np.ndarray, ...] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve every patient (rows of y0, p and the event arrays) of a configuration with ``nl`` lesions and ``nc``
     antigen classes. Returns (ys: patient x save time x state, algebraic outputs, stats: status / accepted /
-    rejected steps)."""
+    rejected steps). ``out``: buffers to write into (``nksim.kinetics.integrate.scheduler.solve``;
+    ``output_buffers`` makes them)."""
     fns = compiled(nl, nc, tableau)
-    ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps)
+    ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps, out)
     return ys, als, stats

@@ -213,3 +213,48 @@ def to_dataset(ys: np.ndarray, als: np.ndarray, inp: EngineInputs, patient_ids: 
             f"dose_{k}": (("patient", "dose"), d[..., j], {"units": u, "long_name": meaning})
             for j, (k, u, meaning) in enumerate(DOSE_COORDS)})
     return ds
+
+
+def readout_arrays(ys: np.ndarray, als: np.ndarray, p: np.ndarray, nl: int, nc: int, marrow: bool = False
+                   ) -> dict[str, np.ndarray]:
+    """The trajectory variables the clinical readouts read (``nksim.kinetics.outputs.READOUT_VARIABLES``) as
+    contiguous arrays (patient, time[, lesion]) in ``VARIABLES``' units, numeric unit prefixes multiplied in
+    (offtumor_activity in cell-days), without building a Dataset: the same numbers as ``to_dataset``'s (the same
+    elementwise arithmetic and sums, on columns copied out of the state array first). ``p``: the patients'
+    parameter rows; ``nl``/``nc``: lesions and antigen classes; ``marrow``: also tsys_marrow_fraction."""
+    npat, ns = ys.shape[:2]
+    lb = L.lesion_block(nc)
+    system = [L.S_E_T, L.S_E_U, L.S_M_T, L.S_M_U, L.S_WBC, L.S_CUM_OFFTUMOR, L.S_CUM_NEW_LESION_HAZARD,
+              L.S_CUM_DEATH_HAZARD, L.S_T_SYS]
+    tumor = [L.NSYS + l * lb + L.LES_FIXED + c for l in range(nl) for c in range(nc)]
+    dead = [L.NSYS + l * lb + L.L_D for l in range(nl)]
+    # one pass over the state array for the columns read (a column at a time would stream all of it each time)
+    sub = np.take(ys, system + tumor + dead, axis=2)
+    cols = np.ascontiguousarray(np.moveaxis(sub[..., :len(system)], 2, 0))
+    e_t, e_u, m_t, m_u, wbc, off, nlh, dh, tsys = cols
+    k = len(system)
+    vb_ul = p[:, L.P_V_B][:, None] * 1000.0
+    fb, fmb = p[:, L.P_F_BLOOD][:, None], p[:, L.P_F_MB][:, None]
+    out = {
+        "viable_cells": sub[..., k:k + nl * nc].reshape(npat, ns, nl, nc).sum(axis=-1),
+        "dead_cells": np.ascontiguousarray(sub[..., k + nl * nc:]),
+        "nk_blood_per_ul": (fb * (e_t + e_u) + fmb * (m_t + m_u)) / vb_ul,
+        "car_nk_blood_per_ul": (fb * e_t + fmb * m_t) / vb_ul,
+        "wbc_per_ul": wbc,
+        "cytokine_pg_ml": np.ascontiguousarray(als[..., L.A_C]),
+        "offtumor_activity": off * unit_prefix("offtumor_activity"),
+        "new_lesion_hazard": nlh,
+        "death_hazard": dh,
+    }
+    if marrow:
+        out["tsys_marrow_fraction"] = tsys / np.where(p[:, L.P_K_TSYS] > 0, p[:, L.P_K_TSYS], 1.0)[:, None]
+    return out
+
+
+def unit_prefix(name: str) -> float:
+    """The numeric prefix of a variable's units ('1e9 cell-days' -> 1e9; 1 for none)."""
+    head = VARIABLES[name][0].split(" ", 1)
+    try:
+        return float(head[0]) if len(head) == 2 else 1.0
+    except ValueError:
+        return 1.0

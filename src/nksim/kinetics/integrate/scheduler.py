@@ -342,10 +342,15 @@ def set_workers(n: int) -> None:
 
 def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
           ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-          atol: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+          atol: np.ndarray, max_steps: int, out: tuple[np.ndarray, ...] | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Solve every patient (rows of y0, p and the event arrays) on worker threads with a configuration's compiled
     scheduler. Returns (ys: patient x save time x state, algebraic outputs, segment descriptions at the save times,
-    stats: status / accepted / rejected steps)."""
+    stats: status / accepted / rejected steps).
+
+    ``out``: arrays (ys, als, sg, stats) of at least as many patients to write into (reused between calls, they
+    stay in cache and cost no new pages); the returned arrays are their first rows. The rows of a patient the solver
+    could not finish (status != 0) hold unspecified values after its last save point."""
     npat, n = y0.shape
     nseg, nalg = fns.nseg, fns.nalg
     if n != fns.n or p.shape != (npat, fns.npar) or ev_t.shape[0] != npat or not (
@@ -353,10 +358,16 @@ def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np
         raise ValueError(f"inputs do not fit the compiled configuration ({fns.n} states, {fns.npar} parameters): "
                          f"y0 {y0.shape}, p {p.shape}, events {ev_t.shape}, atol {atol.shape}")
     ns = t_save.shape[0]
-    ys = np.zeros((npat, ns, n))
-    als = np.zeros((npat, ns, nalg))
-    sg = np.zeros((npat, ns, nseg))
-    stats = np.zeros((npat, 3), dtype=np.int64)
+    if out is None:
+        ys, als, sg = np.zeros((npat, ns, n)), np.zeros((npat, ns, nalg)), np.zeros((npat, ns, nseg))
+        stats = np.zeros((npat, 3), dtype=np.int64)
+    else:
+        shapes = ((ns, n), (ns, nalg), (ns, nseg), (3,))
+        if len(out) != 4 or any(a.shape[1:] != sh or a.shape[0] < npat or not a.flags.c_contiguous
+                                for a, sh in zip(out, shapes)):
+            raise ValueError(f"out: (ys, als, sg, stats) C-contiguous with >= {npat} rows of {shapes}")
+        ys, als, sg, stats = (a[:npat] for a in out)
+        stats.fill(0)
     y0 = np.ascontiguousarray(y0, dtype=float)
     p = np.ascontiguousarray(p, dtype=float)
     nev = ev_t.shape[1]
