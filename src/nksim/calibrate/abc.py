@@ -217,7 +217,7 @@ class CohortSimulator:
             tg0 = self.targets[idx[0]]
             try:
                 res = simulate(self.space.apply(self._scenarios[key], theta), n_patients=self.n_patients,
-                               seed=int(seed), overrides=tg0.overrides)
+                               seed=int(seed), overrides=tg0.overrides, outputs="daily")
             except InputError:  # an unsolvable parameter corner: the particle is rejected
                 continue
             for i in idx:

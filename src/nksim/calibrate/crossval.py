@@ -89,7 +89,7 @@ def _at_scenario_values(sim: CohortSimulator, seed: int) -> np.ndarray:
     out = np.full(len(sim.targets), np.nan)
     for key, idx in sim._groups.items():
         res = simulate(sim._scenarios[key], n_patients=sim.n_patients, seed=seed,
-                       overrides=sim.targets[idx[0]].overrides)
+                       overrides=sim.targets[idx[0]].overrides, outputs="daily")
         for i in idx:
             out[i] = float(sim.targets[i].metric(res))
     return out

@@ -68,7 +68,7 @@ def pk_dataset(seed: int = 14, truth: dict | None = None, n: int = PK_N, lloq: f
     rng = np.random.default_rng(seed)
     sc = nksim.load_scenario(PK_SCENARIO)
     levels = np.resize(np.array(PK_DOSE_LEVELS), n)
-    res = nksim.simulate(sc, n_patients=n, seed=seed, overrides={"dose_level": levels})
+    res = nksim.simulate(sc, n_patients=n, seed=seed, overrides={"dose_level": levels}, outputs="daily")
     table = to_nonmem(res, observations=["product_blood"], times=list(times), covariates=[])
     names = ["f_blood", "k_rej"]
     z = rng.standard_normal((n, 2))
