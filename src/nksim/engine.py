@@ -384,7 +384,7 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
         ov["dosing"] = as_dosing(ov["dosing"])
         ov["dosing"].check_ids(ids)
     n = len(ids)
-    lazy = out.lazy and sink is None and scheduler is None  # default outputs in memory: trajectories on access
+    lazy = outputs is None and sink is None and scheduler is None  # default, in memory: trajectories on access
     out = replace(out, lazy=lazy)
     if chunk_size is not None:
         size = int(chunk_size)

@@ -45,7 +45,7 @@ class Outputs:
     def parse(cls, spec: OutputsSpec | Outputs | None) -> Outputs:
         """Check a user's ``outputs`` (InputError naming what is allowed)."""
         if spec is None:
-            return cls("daily", lazy=True)
+            return cls("daily")
         if isinstance(spec, Outputs):
             return spec
         allowed = ('"daily", "scans", "summary", an increasing list of days or a list of trajectory variable '
