@@ -208,3 +208,26 @@ def test_in_memory_join_equals_xr_concat(scenario, reference):
     parts = [simulate(scenario, patient_ids=np.arange(i, min(5, i + 2))).trajectories for i in (0, 2, 4)]
     joined = xr.concat(parts, dim="patient", data_vars="minimal", coords="minimal", compat="override", join="outer")
     xr.testing.assert_identical(reference.trajectories.drop_attrs(), joined.drop_attrs())
+
+
+def test_the_writer_thread_overlaps_and_its_errors_reach_the_caller(scenario, tmp_path):
+    """In this process the chunks are compressed and written by the sink's writer thread; a write that fails
+    fails the run (not silently lost), and a sink sent to a Dask worker encodes there (no thread in the copy)."""
+    import cloudpickle  # what distributed sends tasks with
+
+    class Failing(RunFolder):
+        def _write(self, k, payload):
+            if k == 1:
+                raise OSError("disk full")
+            super()._write(k, payload)
+
+    with pytest.raises(OSError, match="disk full"):
+        simulate(scenario, chunk_size=2, sink=Failing(tmp_path / "run"))
+    sink = RunFolder(tmp_path / "other")
+    sink.open({"k": 1}, [np.arange(2)])
+    ds = xr.Dataset({"x": (("patient", "time"), np.ones((2, 3)))}, coords={"patient": [0, 1]})
+    assert type(sink.encode(ds, pd.DataFrame({"a": [1, 2]}))).__name__ == "_Raw"  # encoded by the writer thread
+    on_worker = cloudpickle.loads(cloudpickle.dumps(sink))
+    nc, pq = on_worker.encode(ds, pd.DataFrame({"a": [1, 2]}))
+    assert isinstance(nc, bytes) and isinstance(pq, bytes)
+    sink.close()

@@ -14,7 +14,9 @@ Layout of ``OUT``::
     report.html
 
 Every file is written to a hidden temporary name and renamed when complete; a chunk's record is written last, so a
-chunk counts as done only when both files are whole. On a rerun each finished chunk is checked against its record
+chunk counts as done only when both files are whole. In a run in this process, a chunk is compressed and written by
+a writer thread while the next chunk is simulated (at most ``WRITE_AHEAD`` chunks wait for it, so memory stays
+O(chunk)); on a Dask cluster the workers compress and the writer thread only writes. On a rerun each finished chunk is checked against its record
 (present, same size, same checksum, same run settings); a damaged chunk is computed again and the run says so.
 ``open_trajectories(OUT)`` opens all chunks as one lazy (dask-backed) Dataset; nothing is copied into a second file.
 """
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,6 +46,17 @@ RUN_KEY = "run_key.json"
 LEGACY_TRAJ = "trajectories.nc"  # the single-file layout of earlier versions (still opened by open_trajectories)
 TRAJ_SUFFIX = ".zarr.zip"  # Zarr v2 in a zip (delta + blosc-zstd; NetCDF4/zlib is as small, but h5netcdf ~0.25 s per
 # file of ~55 variables to open, Zarr ~0.03 s)
+
+
+WRITE_AHEAD = 2  # chunks that may wait for the writer thread before the run waits for it
+_WRITES: dict[Path, list[Future]] = {}  # writes still under way, per run folder (a new sink on it waits for them)
+_WRITES_LOCK = threading.Lock()
+
+
+class _Raw(NamedTuple):
+    """A chunk not yet encoded (the writer thread of the driving process encodes it)."""
+    ds: xr.Dataset
+    table: pd.DataFrame
 
 
 class ResumeWarning(UserWarning):
@@ -89,6 +104,12 @@ class RunFolder:
         self.chunks: list[np.ndarray] = []
         self.resumed = 0
         self.recomputed: list[int] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to Dask workers (for ``encode``) without the writer thread: a worker encodes in place."""
+        return {**self.__dict__, "_writer": None, "_pending": []}
 
     # ------------------------------------------------------------------ paths
     def traj_path(self, k: int) -> Path:
@@ -103,6 +124,7 @@ class RunFolder:
     # ------------------------------------------------------------------ sink
     def open(self, key: dict[str, Any], chunks: list[np.ndarray]) -> list[int]:
         out = self.out
+        _wait_for_writes(out)  # an earlier run on this folder in this process (interrupted) finishes its files
         if (out / RECORD_DIR / RUN_KEY).exists() or (out / LEGACY_TRAJ).is_file():
             raise InputError("--out", str(out), "a new folder, or --force to start it over (this one holds a run "
                              "written by an earlier nksim version; open it with nksim.io.run_folder.open_trajectories)")
@@ -116,6 +138,7 @@ class RunFolder:
         self.key_sha = json_digest(key)
         write_json_atomic(out / RUN_KEY, key)
         self.chunks = chunks
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="nksim-run-folder-writer")
         todo = []
         for k, ids in enumerate(chunks):
             problem = self._check_chunk(k, ids)
@@ -130,13 +153,30 @@ class RunFolder:
             todo.append(k)
         return todo
 
-    def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> tuple[bytes, bytes]:
-        return encode_chunk(ds, table)
+    def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> tuple[bytes, bytes] | _Raw:
+        """The chunk's file contents; in the driving process (a writer thread exists) the writer encodes it."""
+        return _Raw(ds, table) if self._writer is not None else encode_chunk(ds, table)
 
-    def store(self, k: int, payload: tuple[bytes, bytes]) -> None:
+    def store(self, k: int, payload: tuple[bytes, bytes] | _Raw) -> None:
+        """Hand chunk ``k`` to the writer thread (waits while ``WRITE_AHEAD`` chunks are queued; raises what an
+        earlier write raised)."""
+        if self._writer is None:
+            self._write(k, payload)
+            return
+        for done in [f for f in self._pending if f.done()]:
+            self._pending.remove(done)
+            done.result()
+        while len(self._pending) >= WRITE_AHEAD:
+            self._pending.pop(0).result()
+        fut = self._writer.submit(self._write, k, payload)
+        self._pending.append(fut)
+        with _WRITES_LOCK:
+            _WRITES.setdefault(self.out.resolve(), []).append(fut)
+
+    def _write(self, k: int, payload: tuple[bytes, bytes] | _Raw) -> None:
         import hashlib
 
-        nc, pq = payload
+        nc, pq = encode_chunk(*payload) if isinstance(payload, _Raw) else payload
         files = {}
         for path, data in ((self.traj_path(k), nc), (self.table_path(k), pq)):
             write_bytes_atomic(path, data)
@@ -146,7 +186,20 @@ class RunFolder:
         write_json_atomic(self.record_path(k), {"chunk": k, "key_sha256": self.key_sha,
                                                 "patients": [int(ids[0]), int(ids[-1]), len(ids)], "files": files})
 
+    def close(self) -> None:
+        """Wait for the writer thread's chunks (raising what a write raised) and stop it."""
+        pending, self._pending = self._pending, []
+        try:
+            for fut in pending:
+                fut.result()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+            _wait_for_writes(self.out)
+
     def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
+        self.close()
         n = len(self.chunks)
         for sub, pattern in ((TRAJ_DIR, f"part-*{TRAJ_SUFFIX}"), (RECORD_DIR, "patients-*.parquet"),
                              (RECORD_DIR, "part-*.json")):
@@ -210,6 +263,13 @@ class RunFolder:
             if file_digest(path)["sha256"] != want.get("sha256"):
                 return f"{rel} does not match its SHA-256 checksum (corrupted)"
         return None
+
+
+def _wait_for_writes(out: Path) -> None:
+    """Let the writes an earlier sink on ``out`` queued in this process finish (their errors are its run's)."""
+    with _WRITES_LOCK:
+        futures = _WRITES.pop(Path(out).resolve(), [])
+    wait(futures)
 
 
 def _parts(folder: Path, sub: str, suffix: str, n_chunks: int | None) -> list[Path]:
