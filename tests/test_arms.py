@@ -170,3 +170,27 @@ def test_no_events_gives_no_hazard_ratio_and_valid_json():
     data = json.loads(json.dumps(cmp.to_dict(), allow_nan=False))
     assert data["arms"][1]["hazard_ratio_vs_control"] is None and data["arms"][1]["median_pfs_d"] is None
     assert "not estimable" in markdown(cmp)
+
+
+def test_km_by_arm_has_a_number_at_risk_row_per_arm(comparison):
+    """The arms report's KM plot is nksim.plots.kaplan_meier: one curve and one at-risk row per arm, the counts at
+    day 0 equal to each arm's n and never rising."""
+    import matplotlib.pyplot as plt
+
+    from nksim.report.arms import km_figure
+
+    fig = km_figure(comparison)
+    ax, tab = fig.axes
+    assert tab.get_title(loc="left") == "number at risk"
+    rows = [t.get_text() for t in tab.get_yticklabels()]
+    assert sorted(rows) == sorted(f"{a} (control)" if a == comparison.control and a != "control" else a
+                                  for a in comparison.results)
+    counts: dict[float, list[tuple[float, int]]] = {}
+    for t in tab.texts:
+        counts.setdefault(t.get_position()[1], []).append((t.get_position()[0], int(t.get_text().replace(",", ""))))
+    assert len(counts) == len(comparison.results)
+    for row in counts.values():
+        row.sort()
+        assert row[0] == (0.0, 8) and all(a[1] >= b[1] for a, b in zip(row, row[1:]))
+    assert len([line for line in ax.get_legend().get_texts()]) == len(comparison.results)
+    plt.close(fig)

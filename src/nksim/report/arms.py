@@ -24,23 +24,24 @@ FILES = {"png": "km_pfs_by_arm.png", "csv": "arms.csv", "json": "arms.json", "md
 
 def km_figure(cmp: "ArmComparison", endpoint: str = "pfs") -> plt.Figure:
     """Kaplan-Meier PFS (``endpoint`` "pfs") or recurrence-free survival ("rfs", adjuvant setting) of every arm on one
-    axis (censoring ticks, 95% bands)."""
-    from lifelines import KaplanMeierFitter
+    axis with 95% bands, censoring ticks, each arm's median (explained on the scan grid) and the number at risk per
+    arm under the plot (:func:`nksim.plots.kaplan_meier`)."""
+    import numpy as np
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
-    for arm, res in cmp.results.items():
-        p = res.patients
-        label = f"{arm}{' (control)' if arm == cmp.control and arm != 'control' else ''} (n = {len(p)}, {int(p[f'{endpoint}_event'].sum())} events)"
-        KaplanMeierFitter(label=label).fit(p[f"{endpoint}_days"], p[f"{endpoint}_event"].astype(bool)).plot_survival_function(
-            ax=ax, ci_show=True, ci_alpha=0.12, show_censors=True, censor_styles={"ms": 3, "marker": "|"})
-    ax.set_xlabel("days since first infusion")
-    ax.set_ylabel("progression-free survival" if endpoint == "pfs" else "recurrence-free survival")
-    ax.set_ylim(0, 1.02)
+    from nksim.plots.result import scan_columns
+    from nksim.plots.survival import kaplan_meier
+
+    names = {arm: f"{arm} (control)" if arm == cmp.control and arm != "control" else str(arm) for arm in cmp.results}
+    parts = [(names[arm], res.patients) for arm, res in cmp.results.items()]
+    days = np.concatenate([p[f"{endpoint}_days"].to_numpy(float) for _, p in parts])
+    events = np.concatenate([p[f"{endpoint}_event"].to_numpy(bool) for _, p in parts])
+    groups = np.concatenate([np.full(len(p), name, dtype=object) for name, p in parts])
+    grid = [d for d, _ in scan_columns(parts[0][1], "resp")] if parts else None
     test = (f"log-rank chi2 {cmp.logrank_chi2:.3g}, df {cmp.logrank_df}, p {cmp.logrank_p:.3g}" if endpoint == "pfs"
             else "log-rank vs control in the table")
-    ax.set_title(f"{cmp.scenario}: {endpoint.upper()} by arm ({test})", fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
+    return kaplan_meier(days, events, groups, grid=grid or None, xlabel="days since first infusion",
+                        ylabel="progression-free survival" if endpoint == "pfs" else "recurrence-free survival",
+                        title=f"{cmp.scenario}: {endpoint.upper()} by arm ({test})", size=(9.0, 4.8))
 
 
 def _days(v: float) -> str:
@@ -81,7 +82,6 @@ def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
     paths = {k: out / name for k, name in FILES.items()}
     fig = km_figure(cmp)
     fig.savefig(paths["png"], dpi=110)
-    plt.close(fig)
     cmp.table.to_csv(paths["csv"], index=False)
     paths["json"].write_text(json.dumps(cmp.to_dict(), indent=2), encoding="utf-8")
     md = markdown(cmp)
@@ -89,7 +89,7 @@ def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
     first = next(iter(cmp.results.values()))
     prov = {k: v for k, v in first.provenance.items() if k != "resolved_scenario"}
     prov.update({"scenario": cmp.scenario, "arms": ", ".join(cmp.results), "control": cmp.control})
-    sections = [("PFS by arm", fig_to_img(km_figure(cmp), "Kaplan-Meier PFS by arm")),
+    sections = [("PFS by arm (Kaplan-Meier, 95% bands, number at risk)", fig_to_img(fig, "Kaplan-Meier PFS by arm")),
                 ("Arms", _table(cmp.table.set_index("arm"))),
                 ("Log-rank test, all arms", f"<p>chi2 = {cmp.logrank_chi2:.4g}, df = {cmp.logrank_df}, "
                                             f"p = {cmp.logrank_p:.4g} (lifelines multivariate_logrank_test); the "
