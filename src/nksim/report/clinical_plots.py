@@ -264,52 +264,72 @@ def clinical_sections(trajectories: xr.Dataset, patients: pd.DataFrame,
     """(heading, html) sections for ``write_report``: summary with 95% intervals, response (waterfall, spider,
     swimmer), survival (KM PFS and OS with numbers at risk), safety (CRS/ICANS grades when any occurred, cytokine
     course) and persistence, each figure with the sentence a reader needs to read it."""
-    from nksim.clinical import summarize
+    return [(heading, make()) for heading, _, make in clinical_section_jobs(trajectories, patients, summary_df)]
+
+
+def clinical_section_jobs(trajectories: xr.Dataset, patients: pd.DataFrame, summary_df: pd.DataFrame | None = None
+                          ) -> list[tuple[str, str, Any]]:
+    """The sections of :func:`clinical_sections` as ``(heading, progress label, make)``: ``make()`` draws the
+    section's figures and returns its html (independent of each other: the report renders them in parallel and
+    reports progress as each finishes)."""
     from nksim.report.html import fig_to_img, grid
 
-    if summary_df is None:
-        summary_df = summarize(patients)
-    readouts, _ = clinical_settings(trajectories)
-    crit = html.escape(str(readouts.criteria or "criteria of the indication"))
-    scans = [d for d, _ in pr.scan_columns(patients, "resp")]
-    grid_days = ", ".join(f"{d:g}" for d in scans[:8]) + (", ..." if len(scans) > 8 else "")
-    note = (f"<p class='note'>{len(patients)} virtual patients; response by {crit}; intervals: Clopper-Pearson "
-            f"for rates, Kaplan-Meier (lifelines, Brookmeyer-Crowley) for medians; persistence assay: "
-            f"{readouts.assay.kind}. Progression is only seen at a scan (days {grid_days}), so PFS times take only "
-            f"scan days and a median PFS with a 95% CI of one day (e.g. 168-168) means the scans bracket it: the "
-            f"true median lies between that scan and the one before.</p>")
-    n_bar, why = pr.waterfall_note(patients) if "best_pct_change" in patients else (0, "")
-    resp_note = (f"Waterfall: {n_bar} bars, one per measurable patient with at least one post-baseline scan"
-                 + (f"; {why}." if why else "."))
-    _, p = clinical_settings(trajectories)
-    pd_level = max((lv for lv in pr.burden_axis(patients, p)[2] if lv > 0), default=None)
-    if "best_pct_change" in patients and pd_level is not None:
-        pd_small = int((patients["best_response"].eq("PD") & (patients["best_pct_change"] < pd_level)).sum())
-        if pd_small:
-            resp_note += (f" {pd_small} PD bar(s) lie below +{pd_level:g}%: progression by a new lesion or "
-                          "non-target lesions, or a rise from the nadir rather than from baseline.")
-    safety = []
-    sentence = grade_sentence(patients)
-    grades = crs_grade_plot(trajectories, patients, skip_absent=True)
-    if grades is not None:
-        safety.append(fig_to_img(grades, "CRS and ICANS grades"))
-    safety.append(fig_to_img(cytokine_plot(trajectories, patients), "cytokine proxy with CRS thresholds"))
-    sections = [
-        ("Clinical summary (95% intervals)", note + summary_table_html(summary_df)),
-        ("Tumor response", fig_to_img(waterfall_plot(trajectories, patients), "waterfall plot", resp_note)
-         + fig_to_img(spider_plot(trajectories, patients), "spider plot")),
-        ("Time on study", fig_to_img(swimmer_plot(trajectories, patients), "swimmer plot")),
-        ("Progression-free and overall survival (Kaplan-Meier, 95% bands, number at risk)",
-         grid(*([fig_to_img(km_plot(trajectories, patients, "rfs"), "Kaplan-Meier RFS")]
-                if "rfs_days" in patients else []),
-              fig_to_img(pfs_plot(trajectories, patients), "Kaplan-Meier PFS"),
-              fig_to_img(os_plot(trajectories, patients), "Kaplan-Meier OS"))),
-        ("Safety: cytokine release and neurotoxicity",
-         (f"<p>{html.escape(sentence)}</p>" if sentence else "") + grid(*safety)),
-        ("Product persistence in blood",
-         fig_to_img(persistence_plot(trajectories, patients), "product cells per uL",
-                    "Detection limit: " + detection_limit_note(readouts.assay.kind)
-                    + " Values below the limit are not drawn; curves end where a patient's cells become "
-                      "undetectable.")),
+    readouts, p = clinical_settings(trajectories)
+
+    def summary() -> str:
+        from nksim.clinical import summarize
+
+        crit = html.escape(str(readouts.criteria or "criteria of the indication"))
+        scans = [d for d, _ in pr.scan_columns(patients, "resp")]
+        grid_days = ", ".join(f"{d:g}" for d in scans[:8]) + (", ..." if len(scans) > 8 else "")
+        note = (f"<p class='note'>{len(patients)} virtual patients; response by {crit}; intervals: Clopper-Pearson "
+                f"for rates, Kaplan-Meier (lifelines, Brookmeyer-Crowley) for medians; persistence assay: "
+                f"{readouts.assay.kind}. Progression is only seen at a scan (days {grid_days}), so PFS times take "
+                f"only scan days and a median PFS with a 95% CI of one day (e.g. 168-168) means the scans bracket "
+                f"it: the true median lies between that scan and the one before.</p>")
+        return note + summary_table_html(summarize(patients) if summary_df is None else summary_df)
+
+    def response() -> str:
+        n_bar, why = pr.waterfall_note(patients) if "best_pct_change" in patients else (0, "")
+        resp_note = (f"Waterfall: {n_bar} bars, one per measurable patient with at least one post-baseline scan"
+                     + (f"; {why}." if why else "."))
+        pd_level = max((lv for lv in pr.burden_axis(patients, p)[2] if lv > 0), default=None)
+        if "best_pct_change" in patients and pd_level is not None:
+            pd_small = int((patients["best_response"].eq("PD") & (patients["best_pct_change"] < pd_level)).sum())
+            if pd_small:
+                resp_note += (f" {pd_small} PD bar(s) lie below +{pd_level:g}%: progression by a new lesion or "
+                              "non-target lesions, or a rise from the nadir rather than from baseline.")
+        return (fig_to_img(waterfall_plot(trajectories, patients), "waterfall plot", resp_note)
+                + fig_to_img(spider_plot(trajectories, patients), "spider plot"))
+
+    def survival() -> str:
+        return grid(*([fig_to_img(km_plot(trajectories, patients, "rfs"), "Kaplan-Meier RFS")]
+                      if "rfs_days" in patients else []),
+                    fig_to_img(pfs_plot(trajectories, patients), "Kaplan-Meier PFS"),
+                    fig_to_img(os_plot(trajectories, patients), "Kaplan-Meier OS"))
+
+    def safety() -> str:
+        figs = []
+        sentence = grade_sentence(patients)
+        grades = crs_grade_plot(trajectories, patients, skip_absent=True)
+        if grades is not None:
+            figs.append(fig_to_img(grades, "CRS and ICANS grades"))
+        figs.append(fig_to_img(cytokine_plot(trajectories, patients), "cytokine proxy with CRS thresholds"))
+        return (f"<p>{html.escape(sentence)}</p>" if sentence else "") + grid(*figs)
+
+    def persistence() -> str:
+        return fig_to_img(persistence_plot(trajectories, patients), "product cells per uL",
+                          "Detection limit: " + detection_limit_note(readouts.assay.kind)
+                          + " Values below the limit are not drawn; curves end where a patient's cells become "
+                            "undetectable.")
+
+    return [
+        ("Clinical summary (95% intervals)", "clinical summary", summary),
+        ("Tumor response", "waterfall and spider plots", response),
+        ("Time on study", "swimmer plot",
+         lambda: fig_to_img(swimmer_plot(trajectories, patients), "swimmer plot")),
+        ("Progression-free and overall survival (Kaplan-Meier, 95% bands, number at risk)", "Kaplan-Meier curves",
+         survival),
+        ("Safety: cytokine release and neurotoxicity", "CRS, ICANS and cytokine plots", safety),
+        ("Product persistence in blood", "persistence plot", persistence),
     ]
-    return sections

@@ -48,25 +48,31 @@ def grid(*items: str) -> str:
 def kinetic_figures(traj: xr.Dataset, detection_limit_per_ul: float | None = None) -> list[str]:
     """Median, 10-90% band and a sample of patients for the tumor, product cells, IL-15 and the cytokine proxy;
     values at or below zero are not drawn on log axes (no floor band)."""
+    return [draw() for _, draw in kinetic_figure_jobs(traj, detection_limit_per_ul)]
+
+
+KINETIC_SPECS = (
+    ("tumor_viable_total", "viable tumor cells (all lesions)", True),
+    ("nk_blood_per_ul", "product cells per µL blood", True),
+    ("il15_pg_ml", "IL-15 (pg/mL)", False),
+    ("cytokine_pg_ml", "inflammatory cytokine C, IL-6-like (pg/mL)", True),
+)
+
+
+def kinetic_figure_jobs(traj: xr.Dataset, detection_limit_per_ul: float | None = None) -> list[tuple[str, Any]]:
+    """:func:`kinetic_figures` as ``(progress label, draw)`` pairs, one per figure (``nksim.report.render``)."""
     from nksim.plots.pk import pk_matrix
 
-    t = traj["time"].values
-    figs = []
-    specs = [
-        ("tumor_viable_total", "viable tumor cells (all lesions)", True),
-        ("nk_blood_per_ul", "product cells per µL blood", True),
-        ("il15_pg_ml", "IL-15 (pg/mL)", False),
-        ("cytokine_pg_ml", "inflammatory cytokine C, IL-6-like (pg/mL)", True),
-    ]
-    for var, label, log in specs:
-        if var not in traj:
-            continue
+    def draw(var: str, label: str, log: bool) -> str:
+        t = traj["time"].values
         y = np.asarray(traj[var].transpose("patient", "time").values, dtype=float)
         lim = detection_limit_per_ul if var == "nk_blood_per_ul" and detection_limit_per_ul else None
         fig = pk_matrix(t, y, lloq=lim, blq="show", log=log, ylabel=label, xlabel="day since first infusion",
                         title=label, max_lines=5, lloq_label="detection limit")
-        figs.append(fig_to_img(fig, label))
-    return figs
+        return fig_to_img(fig, label)
+
+    return [(f"kinetics: {var}", lambda v=var, lab=label, lg=log: draw(v, lab, lg))
+            for var, label, log in KINETIC_SPECS if var in traj]
 
 
 def _number(x: float, floatfmt: str = "{:.4g}") -> str:

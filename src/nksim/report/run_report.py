@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from nksim.plots._common import sci
-from nksim.report.clinical_plots import clinical_sections
-from nksim.report.html import _table, changed_parameters, grid, kinetic_figures, write_report
+from nksim.report.clinical_plots import clinical_section_jobs
+from nksim.report.html import _table, changed_parameters, grid, kinetic_figure_jobs, write_report
 from nksim.report.provenance import assumptions_html
+from nksim.report.render import Step, render
 
 
 def dose_levels_text(scenario) -> str:
@@ -45,17 +46,53 @@ def cohort_table(result) -> pd.DataFrame:
     }).T.rename(columns={0: "value"})
 
 
-def write_run_report(result, out: Path) -> Path:
-    """Write ``out/report.html`` for a :class:`nksim.SimulationResult`; returns its path."""
+KILL_PATHWAYS = {"cum_kill_car": "CAR-mediated", "cum_kill_nat": "natural cytotoxicity", "cum_kill_adcc": "ADCC",
+                 "cum_kill_engager": "NK engager", "cum_chemo_killed": "chemotherapy"}
+
+
+def kills_table(traj) -> pd.DataFrame:
+    """Tumor cells killed by each pathway over the run (all patients) and its share."""
+    kills = {KILL_PATHWAYS[k]: float(traj[k].isel(time=-1).sum()) for k in KILL_PATHWAYS if k in traj}
+    total = sum(kills.values()) or 1.0
+    return pd.DataFrame({"tumor cells killed": kills,
+                         "share": {k: f"{100 * v / total:.1f}%" for k, v in kills.items()}})
+
+
+def report_steps(result) -> int:
+    """How many parts ``write_run_report`` draws (``step`` is called once per part)."""
+    return len(_jobs(result))
+
+
+def _jobs(result) -> list[tuple[str, str, object]]:
+    """(heading, progress label, draw) of every drawn part, in the report's order."""
+    traj, pts = result.trajectories, result.patients
+    kinetics = kinetic_figure_jobs(traj)
+    return [
+        ("Cohort", "cohort table", lambda: _table(cohort_table(result))),
+        *clinical_section_jobs(traj, pts),
+        *(("Kinetics (median, 10-90% band over patients, five individual patients in grey)", label, draw)
+          for label, draw in kinetics),
+        ("Who killed the tumor: cumulative kills by pathway (all patients)", "kills by pathway",
+         lambda: _table(kills_table(traj))),
+    ]
+
+
+def write_run_report(result, out: Path, step: Step | None = None, processes: int | None = None) -> Path:
+    """Write ``out/report.html`` for a :class:`nksim.SimulationResult`; returns its path. The figures are drawn in
+    parallel (``nksim.report.render``; ``processes``: forked workers, 1 = in this process); ``step(label)`` is
+    called as each part is done (``report_steps(result)`` parts)."""
     from nksim.population.sampling import typical_values
 
     sc = result.scenario
-    traj, pts = result.trajectories, result.patients
-    names = {"cum_kill_car": "CAR-mediated", "cum_kill_nat": "natural cytotoxicity", "cum_kill_adcc": "ADCC",
-             "cum_kill_engager": "NK engager", "cum_chemo_killed": "chemotherapy"}
-    kills = {names[k]: float(traj[k].isel(time=-1).sum()) for k in names if k in traj}
-    total = sum(kills.values()) or 1.0
-    shares = pd.DataFrame({"tumor cells killed": kills, "share": {k: f"{100 * v / total:.1f}%" for k, v in kills.items()}})
+    jobs = _jobs(result)
+    parts = render([(label, draw) for _, label, draw in jobs], step, processes)
+    drawn: list[tuple[str, str]] = []
+    for (heading, _, _), text in zip(jobs, parts):  # the kinetic figures share one section, side by side
+        if drawn and drawn[-1][0] == heading and heading.startswith("Kinetics"):
+            drawn[-1] = (heading, drawn[-1][1] + text)
+        else:
+            drawn.append((heading, text))
+    drawn = [(h, grid(t) if h.startswith("Kinetics") else t) for h, t in drawn]
     values = typical_values(sc)
     changed = changed_parameters(values)
     sections = [
@@ -64,11 +101,7 @@ def write_run_report(result, out: Path) -> Path:
                      f"{html.escape(dose_levels_text(sc))}; infusion days "
                      f"{', '.join(f'{d:g}' for d in sc.regimen.infusion_days)}</p>"),
         ("How much of this result rests on assumptions", assumptions_html(values)),
-        ("Cohort", _table(cohort)) if (cohort := cohort_table(result)) is not None else ("Cohort", ""),
-        *clinical_sections(traj, pts),
-        ("Kinetics (median, 10-90% band over patients, five individual patients in grey)",
-         grid(*kinetic_figures(traj))),
-        ("Who killed the tumor: cumulative kills by pathway (all patients)", _table(shares)),
+        *drawn,
         ("Parameters that differ from registry defaults", _table(changed) if len(changed) else "<p>none</p>"),
     ]
     return write_report(out / "report.html", f"nksim run: {sc.name}", sections, result.provenance)
