@@ -185,3 +185,39 @@ def test_a_lesion_near_its_capacity_does_not_run_away():
     p = nksim.simulate(sc, n_patients=220, seed=2020).patients
     assert (p["solver_status"] == 0).all()
     assert (p["os_days"] >= 0).all()
+
+
+def test_access_shell_adds_about_3d_over_r_for_large_lesions_and_many_fold_for_micro_foci():
+    import math
+
+    from nksim.kinetics.processes.trafficking import access_shell_volume
+
+    d = 0.015  # cm (150 um)
+    for r in (1.5, 0.5):  # large lesions: shell / lesion volume ~ 3 d / r
+        vol = 4.0 / 3.0 * math.pi * r ** 3
+        assert access_shell_volume(vol, d) / vol == pytest.approx(3 * d / r, rel=0.05)
+    r = 0.01  # a 200 um focus: the shell is many times the focus itself
+    vol = 4.0 / 3.0 * math.pi * r ** 3
+    assert access_shell_volume(vol, d) / vol == pytest.approx((1 + d / r) ** 3 - 1, rel=1e-9)
+    assert access_shell_volume(vol, 0.0) == 0.0
+
+
+def _adjuvant_entry_per_tumor_cell(diameter_mm: float, depth_um: float | None = None) -> float:
+    changes = {"population.variability": False, "population.covariates": {"lesion_diameter_mm": diameter_mm},
+               "population.eligibility": [], "regimen.infusion_days": [0], "simulation.horizon_d": 14,
+               "simulation.scan_days": [14]}
+    if depth_um is not None:
+        changes["parameters"] = {"host_access_depth_um": depth_um}
+    sc = nksim.load_scenario("hcc-adjuvant-post-lt-nk").replace(changes)
+    tr = nksim.simulate(sc, n_patients=1, seed=1).trajectories.isel(patient=0)
+    return float(tr.cum_lesion_entry.max()) / float(tr.tumor_viable_total.isel(time=0))
+
+
+def test_nk_access_per_tumor_cell_falls_with_lesion_size():
+    """The host access shell: a sub-millimetre focus in the liver gets many more entering NK per tumor cell than a
+    3 cm lesion, whose access is the lesion's own perfusion to within a few percent."""
+    micro, small, large = (_adjuvant_entry_per_tumor_cell(d) for d in (0.3, 2.0, 30.0))
+    assert micro > 5 * small > 5 * large
+    large_no_shell = _adjuvant_entry_per_tumor_cell(30.0, depth_um=1e-6)
+    assert large / large_no_shell == pytest.approx(1.0, abs=0.15)
+    assert micro / _adjuvant_entry_per_tumor_cell(0.3, depth_um=1e-6) > 10

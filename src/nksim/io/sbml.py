@@ -83,7 +83,7 @@ UNIT_IDS: dict[str, str] = {
     "cells": "cell", "cells/d": "cell_per_day", "cells/uL": "cell_per_uL", "cells/mL": "cell_per_mL",
     "pg": "pg", "pg/mL": "pg_per_mL", "pg/(mL d)": "pg_per_mL_per_day", "pg/(cell d)": "pg_per_cell_per_day",
     "pg/cell": "pg_per_cell", "pg/ug": "pg_per_ug", "ug/mL": "ug_per_mL", "1/d": "per_day", "mL/(mL d)": "per_day", "d": "day",
-    "mL": "mL", "1e9 cell-days": "cell_day_1e9", "1/(1e10 cell d)": "per_1e10_cell_per_day",
+    "mL": "mL", "cm": "cm", "1e9 cell-days": "cell_day_1e9", "1/(1e10 cell d)": "per_1e10_cell_per_day",
     "1/(1e11 cell d)": "per_1e11_cell_per_day",
     "1": "dimensionless", "flag": "dimensionless", "fraction": "dimensionless", "fold": "dimensionless",
     "bits": "dimensionless", "targets/cell": "dimensionless", "kills/cell": "dimensionless",
@@ -93,6 +93,7 @@ _DAY = ("second", 1, 0, 86400.0)
 # id -> [(kind, exponent, scale, multiplier)]: a unit is (multiplier x 10^scale x kind)^exponent
 UNIT_DEFINITIONS: dict[str, list[tuple[str, int, int, float]]] = {
     "day": [_DAY],
+    "cm": [("metre", 1, -2, 1.0)],
     "per_day": [("second", -1, 0, 86400.0)],
     "cell": [("item", 1, 0, 1.0)],
     "cell_per_day": [("item", 1, 0, 1.0), ("second", -1, 0, 86400.0)],

@@ -177,6 +177,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     # derived parameters, process by process
     # transport
     setp("V_b", vb)
+    setp("d_access", val("host_access_depth_um") * 1e-4)  # um -> cm (lesion volumes are in mL = cm3)
     chemokines = INDICATIONS[tum.indication].chemokines
     matched = con.chemokine_receptor is not None and any(
         c in chemokines for c in CHEMOKINE_RECEPTORS[con.chemokine_receptor])

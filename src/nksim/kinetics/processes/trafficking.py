@@ -4,12 +4,21 @@ The lung pool is linear and fed only at i.v. infusions, so it is solved in close
 at ``k_LB`` and loses them at the unsupported death rate in transit. Blood -> lesion l at (Q_l V_l / V_b) ``e_x``
 per blood cell (blood share ``f_blood`` of E; ``m_chemo_t`` for transduced cells whose chemokine receptor matches
 the indication), entering cells split into killing-competent K (``f_comp``) and non-killing N; egress at ``k_out``.
+
+Host access shell: NK that leave the host microvessels within ``d_access`` of the lesion's edge also reach its tumor
+cells (a small avascular focus is fed from the surrounding parenchyma, Carmeliet & Jain 2000), so a lesion's
+catchment is Q_l V_l + Q_host V_shell, V_shell = 4/3 pi ((r + d)^3 - r^3) of the equivalent sphere of radius r, with
+Q_host the liver's perfusion for a lesion in the liver (``q_liver``) and the lesion's own elsewhere. Per tumor cell
+the shell adds (Q_host/Q_l)((1 + d/r)^3 - 1): ~3 d/r for a large lesion (a few percent at 3 cm), many-fold for a
+sub-millimetre focus (:func:`access_shell_volume`).
 """
 
 from __future__ import annotations
 
+import math
+
 from nksim.kinetics.processes.base import Algebraic, Model, Param, Pool, State
-from nksim.kinetics.symbolic import total
+from nksim.kinetics.symbolic import power, total
 
 STATES = [
     State("cum_lesion_entry", "cells", "cumulative product cells entering the lesions (from blood and by hepatic-artery "
@@ -24,6 +33,10 @@ PARAMS = [
     Param("k_out", "1/d", "lesion -> blood egress", registry="k_out"),
     Param("m_chemo_t", "fold", "entry multiplier of transduced cells (matched chemokine receptor)",
           derived="m_chemo when the construct's receptor matches a chemokine of the indication, else 1"),
+    Param("d_access", "cm", "depth of the host tissue around a lesion from which extravasated NK reach its tumor cells",
+          derived="host_access_depth_um x 1e-4"),
+    Param("q_liver", "mL/(mL d)", "perfusion of the liver parenchyma around a lesion in the liver",
+          registry="liver_perfusion_ml_per_ml_d"),
     Param("perfusion", "mL/(mL d)", "lesion perfusion Q_l", scope="lesion",
           derived="tumor_perfusion_ml_per_ml_d (lesion-level variability)"),
 ]
@@ -43,9 +56,22 @@ def quantities(m: Model) -> None:
     m.define("lung_rate", lambda m: m.p("k_LB") + m.q.lung_death)
     m.define("lung_t", lambda m: m.pool("lung_t"))
     m.define("lung_u", lambda m: m.pool("lung_u"))
-    m.define_lesion("k_in", lambda m, l: m.pl(l, "perfusion") * m.lq(l).vol * m.q.inv_vb * m.p("e_x"))
+    m.define_lesion("v_shell", lambda m, l: access_shell_volume(m.lq(l).vol, m.p("d_access")))
+    # host perfusion around the lesion: the liver's for a lesion in the liver (ia_share = 1), else the lesion's own
+    m.define_lesion("q_host", lambda m, l: m.pl(l, "ia_share") * m.p("q_liver")
+                    + (1.0 - m.pl(l, "ia_share")) * m.pl(l, "perfusion"))
+    m.define_lesion("k_in", lambda m, l: (m.pl(l, "perfusion") * m.lq(l).vol + m.lq(l).q_host * m.lq(l).v_shell)
+                    * m.q.inv_vb * m.p("e_x"))
     m.define_lesion("fin_t", lambda m, l: m.lq(l).k_in * m.p("m_chemo_t") * m.p("f_blood") * m.y("E_t"))
     m.define_lesion("fin_u", lambda m, l: m.lq(l).k_in * m.p("f_blood") * m.y("E_u"))
+
+
+def access_shell_volume(vol, depth):
+    """Volume (mL) of the host shell of thickness ``depth`` (cm) around a sphere of volume ``vol`` (mL):
+    4/3 pi ((r + d)^3 - r^3) = 4 pi (r^2 d + r d^2) + 4/3 pi d^3. Works on symbolic values and on numbers alike."""
+    r = power(vol * (3.0 / (4.0 * math.pi)), 1.0 / 3.0) if not isinstance(vol, (int, float)) else \
+        (vol * 3.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
+    return 4.0 * math.pi * (r * r * depth + r * depth * depth) + 4.0 / 3.0 * math.pi * depth * depth * depth
 
 
 def rates(m: Model) -> None:
