@@ -97,6 +97,22 @@ def test_cross_validation_and_cli():
     assert "posterior marginals" in r.output and "ft596_tmax" in r.output
 
 
+
+def test_cross_validate_cli_says_what_was_fitted_and_what_only_checked(monkeypatch):
+    import nksim.calibrate.crossval as cv
+    from nksim.cli import app
+
+    monkeypatch.setattr(cv, "DEFAULT_FAMILIES", {"peak": ["ft596_tmax"], "persistence": ["ft596_days_detectable"]})
+    monkeypatch.setattr(cv, "DEFAULT_CHECK_ONLY", ["ft596_crs3"])
+    r = CliRunner().invoke(app, ["calibration", "--cross-validate", "--free", "k_rej=0.1:0.6", "--cohort", "10",
+                                 "--population", "6", "--generations", "2", "--draws", "2"])
+    assert r.exit_code == 0, r.output
+    assert "checked only, never fitted: ft596_crs3" in r.output
+    assert ("fold 'peak': fitted ft596_days_detectable; checked (held out) ft596_tmax; checked only ft596_crs3"
+            in r.output)
+    assert ("fold 'persistence': fitted ft596_tmax; checked (held out) ft596_days_detectable; checked only "
+            "ft596_crs3" in r.output)
+
 def test_user_targets_on_summary_and_km():
     import nksim
     from lifelines import KaplanMeierFitter

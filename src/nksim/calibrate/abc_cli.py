@@ -76,6 +76,12 @@ def run_cross_validate(free: Sequence[str], cohort: int, population: int, genera
                f"{', '.join(DEFAULT_CHECK_ONLY)}")
     typer.echo(f"free: {', '.join(fp)}; ABC-SMC {population} particles x {generations} generations, {cohort} "
                f"patients per cohort, {draws} predictive cohorts per fold (seed {seed})")
+    for fam, rows in df.groupby("held_out", sort=False):
+        held = rows.loc[rows["role"] == "held out", "target"].tolist()
+        only = rows.loc[rows["role"] == "checked only", "target"].tolist()
+        typer.echo(f"  fold '{fam}': fitted {rows['fitted_on'].iloc[0]}; checked (held out) {', '.join(held)}"
+                   + (f"; checked only {', '.join(only)}" if only else "")
+                   + f" ({rows['seconds'].max():.0f} s)")
     cols = ["held_out", "target", "role", "low", "high", "pred_median", "pred_low", "pred_high",
             "pi_overlaps_target", "share_met", "distance", "scenario_value", "scenario_distance", "fitted_met_share"]
     typer.echo(_fmt(df[cols]))
