@@ -3,15 +3,18 @@
 1. Typical patient: Sobol with second-order indices, N = 1024, d = 20 -> N (2d + 2) = 43,008 samples, one typical
    patient each (variability off), outputs burden_d84 and peak_cells: wall time of the whole analysis (design,
    batched engine runs, SALib analysis), and the engine time per sample. Goal: < 60 s on the 2-core machine.
-2. Cohorts: a smaller run with 100 virtual patients per sample (outputs orr, pfs_median) measures the time per
-   sample; printed with the extrapolated time of Sobol designs of 20 parameters (first order + total) at N = 64,
-   128, 1024. Goal: < 10 min for the design this machine is meant to run.
+2. Cohorts: a Sobol run of the same 20 parameters with 100 virtual patients per sample (outputs orr, pfs_median;
+   common random numbers: the same patients and readout draws in every sample) at a small N (``--cohort-n``,
+   default 8: 8 x 22 + 41 = 217 samples), timed end to end; in the same process, one engine batch of 10 samples
+   (1,000 patients) is timed with the solver alone, which is the floor batching can reach. Printed with the time
+   per sample and the extrapolated wall time of N = 1024 designs (first order + total: 22,528 samples; with second
+   order: 43,008 samples) and the largest N that fits in 10 minutes. Goal: < 10 min for N = 1024.
 3. The alternative without batching: one ``nksim.simulate`` call per sample (typical patient), per-sample time.
 
-No assertion on time.
+No assertion on time; the machine is shared, so compare figures of one run (ratios).
 
-    python benchmarks/bench_sensitivity.py            # full (about 2 minutes)
-    python benchmarks/bench_sensitivity.py --small    # N = 128 for part 1 (seconds)
+    python benchmarks/bench_sensitivity.py            # full (about 4 minutes on a quiet machine)
+    python benchmarks/bench_sensitivity.py --small    # N = 128 in part 1, N = 2 in part 2
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ from nksim.sensitivity.analysis import n_rows
 from nksim.sensitivity.evaluate import prepare_scenario
 
 SCENARIO = "hcc-gpc3-car-nk-il15"
+BUDGET_S = 600.0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--small", action="store_true", help="N = 128 in part 1")
-    ap.add_argument("--cohort-n", type=int, default=2, help="Sobol N of the measured cohort run (default 2)")
+    ap.add_argument("--small", action="store_true", help="N = 128 in part 1, N = 2 in part 2")
+    ap.add_argument("--cohort-n", type=int, default=None, help="Sobol N of the measured cohort run (default 8)")
     a = ap.parse_args()
     n = 128 if a.small else 1024
+    cohort_n = a.cohort_n or (2 if a.small else 8)
 
     # warm-up: compile / load the engine once
     run_sensitivity(SCENARIO, outputs="peak_cells", n=2, seed=0, plots=False)
@@ -51,15 +56,26 @@ def main() -> None:
     print(r.summary())
 
     t0 = time.perf_counter()
-    rc = run_sensitivity(SCENARIO, outputs="orr,pfs_median", method="sobol", n=a.cohort_n, patients=100, seed=1,
+    rc = run_sensitivity(SCENARIO, outputs="orr,pfs_median", method="sobol", n=cohort_n, patients=100, seed=1,
                          plots=False)
     wall_c = time.perf_counter() - t0
-    per = rc.timings["evaluate_s"] / (rc.provenance["samples"] + 1 + 2 * d)
-    print(f"[2] 100-patient cohorts: {rc.provenance['samples']} samples (+ {1 + 2 * d} tornado) in {wall_c:.1f} s: "
-          f"{per:.2f} s/sample ({1e3 * per / 100:.2f} ms/patient); path '{rc.provenance['engine_path']}'")
-    for nn in (64, 128, 1024):
-        rows = n_rows("sobol", nn, d) + 1 + 2 * d
-        print(f"    estimate, Sobol d = {d}, N = {nn}: {rows:,} samples x 100 patients = {rows * per / 60:.1f} min")
+    total = rc.provenance["samples"] + 1 + 2 * d
+    per = rc.timings["evaluate_s"] / total
+    fixed = wall_c - rc.timings["evaluate_s"]
+    print(f"[2] 100-patient cohorts: Sobol d = {d}, N = {cohort_n}: {rc.provenance['samples']} samples (+ {1 + 2 * d} "
+          f"tornado) in {wall_c:.1f} s (setup and analysis {fixed:.1f} s): {1e3 * per:.0f} ms/sample "
+          f"({1e3 * per / 100:.2f} ms/patient); path '{rc.provenance['engine_path']}'")
+    print(rc.summary())
+    floor = _solver_ms_per_sample(rc)
+    print(f"    solver alone on one batch of 10 samples x 100 patients: {floor:.0f} ms/sample "
+          f"({100 * floor / (1e3 * per):.0f}% of the time per sample; the rest: patient draws, engine inputs, "
+          f"readout variables and clinical readouts)")
+    for label, so in (("first order + total", False), ("with second order", True)):
+        rows = n_rows("sobol", 1024, d, so) + 1 + 2 * d
+        fit = max((2 ** k for k in range(1, 11) if (n_rows("sobol", 2 ** k, d, so) + 1 + 2 * d) * per + fixed
+                   <= BUDGET_S), default=0)
+        print(f"    estimate, N = 1024 {label}: {rows:,} samples x 100 patients = {(rows * per + fixed) / 60:.0f} min "
+              f"(solver alone {rows * floor / 6e4:.0f} min); largest N within 10 min: {fit or 'none'}")
 
     sc = prepare_scenario(nksim.load_scenario(SCENARIO), 1, 1)
     space_names = [p["name"] for p in r.provenance["params"]]
@@ -73,6 +89,24 @@ def main() -> None:
     per_single = (time.perf_counter() - t0) / len(theta)
     print(f"[3] unbatched (one nksim.simulate per sample, typical patient): {1e3 * per_single:.1f} ms/sample -> "
           f"{r.provenance['samples'] * per_single / 60:.1f} min for the {r.provenance['samples']:,} samples of [1]")
+
+
+def _solver_ms_per_sample(rc) -> float:
+    """The compiled solver's time per sample on one batch of 10 samples of the cohort run (inputs built first)."""
+    from nksim.calibrate.space import ParameterSpace
+    from nksim.kinetics.inputs import build_inputs
+    from nksim.kinetics.solver import solve_batch
+    from nksim.sensitivity.evaluate import Evaluator
+    from nksim.sensitivity.outputs import parse_outputs
+
+    space = ParameterSpace([p["name"] for p in rc.provenance["params"]])
+    ev = Evaluator(nksim.load_scenario(SCENARIO), space, parse_outputs("orr,pfs_median"), 100, 1)
+    inp = build_inputs(ev.base, ev.batch_patients(rc.theta[:10]))
+    sim = ev.base.simulation
+    t0 = time.perf_counter()
+    solve_batch(inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b, inp.t0,
+                inp.t_end, inp.t_save, sim.rtol, inp.atol, 500_000)
+    return 1e3 * (time.perf_counter() - t0) / 10
 
 
 if __name__ == "__main__":

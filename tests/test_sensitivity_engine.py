@@ -75,7 +75,7 @@ def test_batched_clinical_readout_parameters_and_common_patients():
     theta = np.vstack([theta, theta[:1]])  # the first sample again, last in the batch
     ev = Evaluator(nksim.load_scenario(SC), space, outs, patients=10, seed=2)
     assert ev.per_sample_readout and ev.paths["clinical_crs_fever_pg_ml"] == "columns"
-    assert ev.paths["clinical_lethal_burden_cm3"] == "resample"  # the enrolment screen reads it
+    assert ev.paths["clinical_lethal_burden_cm3"] == "resample_each"  # the enrolment screen reads it (from typ)
     Y = ev.evaluate(theta)
     np.testing.assert_array_equal(Y[0], Y[-1])
     assert not np.array_equal(Y[0], Y[1])

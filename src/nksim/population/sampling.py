@@ -12,6 +12,7 @@ Variability: a registry parameter with ``iiv_omega2`` varies between patients on
 from __future__ import annotations
 
 import zlib
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -164,11 +165,14 @@ def _eligible(df: pd.DataFrame, scenario: Scenario) -> np.ndarray:
     return ok
 
 
-def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None) -> pd.DataFrame:
+def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
+                    adjust: Callable[[pd.DataFrame, np.ndarray], None] | None = None) -> pd.DataFrame:
     """Covariates of the given patients (default ids 0..n_patients-1), drawn from the eligible population: the
     protocol's ``population.eligibility`` rules and the clinical screen (``nksim.population.screening``: not at a
     lethal burden, not dying before treatment). ``draw_attempt``: candidates drawn before this one for the same id;
-    ``screen_failures``: how many of them the clinical screen excluded."""
+    ``screen_failures``: how many of them the clinical screen excluded. ``adjust(frame, rows)``: changes each drawn
+    frame of candidates (positions ``rows`` of ``patient_ids``; ``draw_attempt`` set) in place before it is checked
+    (``nksim.sensitivity`` draws many parameter samples' patients in one call this way; ids may then repeat)."""
     from nksim.population.screening import passes_screen
 
     reg = load_registry()
@@ -181,6 +185,8 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None) -
 
     def check(frame: pd.DataFrame, att: np.ndarray, rows: np.ndarray) -> np.ndarray:
         frame["draw_attempt"] = att
+        if adjust is not None:
+            adjust(frame, rows)
         clinical_ok = passes_screen(scenario, frame, typ)
         screen_failures[rows] += ~clinical_ok
         return ~(_eligible(frame, scenario) & clinical_ok)

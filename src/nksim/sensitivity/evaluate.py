@@ -4,7 +4,7 @@ A sample is one parameter vector theta. With ``patients=1`` it is one typical pa
 off); otherwise a cohort of the same ``patients`` virtual patients (ids 0..P-1, the same covariate draws for every
 sample: common random numbers, so differences between samples come from theta, not from resampled patients).
 
-The honest definition of a sample is ``simulate(space.apply(scenario, theta), patients)``. Three ways to get
+The honest definition of a sample is ``simulate(space.apply(scenario, theta), patients)``. Four ways to get
 there, the fastest that is exact for every free parameter (checked at start, parameter by parameter, on the engine
 input arrays; ``Evaluator.paths`` says which and why):
 
@@ -12,15 +12,18 @@ input arrays; ``Evaluator.paths`` says which and why):
   (``nksim.kinetics.inputs.build_inputs``), so each sample's patients carry that sample's values as columns (drawn
   covariates are redrawn from the same keyed normals around the sample's typical value) and a whole chunk of
   samples is one engine batch;
-- ``resample``: the parameter shapes how patients are drawn (e.g. ``tvdt_d``): the patients of each sample are
-  drawn by ``sample_patients`` from the sample's scenario, then batched like ``columns``;
+- ``resample``: the parameter shapes who is enrolled (an eligibility rule on it, or the clinical screen through
+  the tumor's growth, e.g. ``tvdt_d``): the patients of a whole chunk of samples are drawn in one
+  ``sample_patients`` call, each candidate carrying its sample's values before it is screened, then batched;
+- ``resample_each``: as ``resample``, but the parameter also acts on the draw or the screen in a way columns cannot
+  carry (e.g. ``clinical_lethal_burden_cm3``): ``sample_patients`` once per sample from the sample's scenario;
 - ``scenario``: the engine reads the parameter from the scenario only; each sample is simulated on its own.
 
 A parameter whose change leaves every engine input unchanged in this scenario (e.g. the growth of a class of tumors
 the scenario does not have) is marked ``none`` and listed in ``Evaluator.no_effect``: its indices are zero.
 
-Clinical readout parameters (``clinical_*``) do not enter the engine; cohort readouts are computed per sample with
-that sample's values.
+Clinical readout parameters (``clinical_*``) are read by the readouts with each sample's values
+(``nksim.sensitivity.cohort``: the readouts of a whole batch in one pass, with common random numbers).
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from nksim.sensitivity.outputs import EngineArrays, Output, continuous_values
 from nksim.spec.calibration import OMEGA
 from nksim.spec.scenario import Scenario
 
-PATHS = ("columns", "resample", "scenario")
+PATHS = ("columns", "resample", "resample_each", "scenario")
+PATCHED = ("columns", "resample", "resample_each")  # paths whose values are carried as patient columns
 HCC_TVDT = {"hcc_tvdt_rapid_d": "rapid", "hcc_tvdt_intermediate_d": "intermediate", "hcc_tvdt_indolent_d": "indolent"}
 CHECK_QUANTILES = (0.1, 0.9)
 
@@ -108,26 +112,49 @@ class Evaluator:
         self._classify()
 
     # ---- patients of a batch of samples -------------------------------------------------------------------
-    def _z(self, name: str) -> np.ndarray:
-        draw_ids = self.ids * np.int64(MAX_ATTEMPTS) + self.base_patients["draw_attempt"].to_numpy(np.int64)
-        return keyed_normals(self.base.simulation.seed, POP_MODULE, draw_ids, _key(name))
-
-    def _column_values(self, theta: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-        """Per-patient values (samples, patients) of the non-clinical parameters under ``theta`` (samples, dim)."""
+    def _row_values(self, theta: np.ndarray, names: list[str], sample: np.ndarray, draw_ids: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+        """Per-row values of the non-clinical parameters ``names`` under ``theta`` (samples, dim): row r is a patient
+        of sample ``sample[r]`` drawn with the counter ``draw_ids[r]`` (patient id x MAX_ATTEMPTS + attempt), so a
+        drawn covariate is redrawn from the same keyed normal around the sample's typical value (as
+        ``sample_patients`` draws it)."""
         idx = {n: j for j, n in enumerate(self.space.names)}
         bases = sorted({n[len(OMEGA):] if n.startswith(OMEGA) else n for n in names})
         out: dict[str, np.ndarray] = {}
+        n_rows = len(sample)
         for b in bases:
-            typ = theta[:, idx[b]] if b in idx else np.full(len(theta), self.base_typ[b])
-            om = theta[:, idx[OMEGA + b]] if OMEGA + b in idx else np.full(len(theta), self.base_omega.get(b, 0.0))
+            typ = theta[sample, idx[b]] if b in idx else np.full(n_rows, self.base_typ[b])
+            om = theta[sample, idx[OMEGA + b]] if OMEGA + b in idx else np.full(n_rows, self.base_omega.get(b, 0.0))
             if self.mode == "typical" or not np.any(om > 0):
-                out[b] = np.repeat(typ[:, None], len(self.ids), axis=1)
+                out[b] = typ.astype(float, copy=True)
                 continue
-            z = self._z(b)
+            z = keyed_normals(self.base.simulation.seed, POP_MODULE, draw_ids, _key(b))
             tr = self.reg[b].transform
-            out[b] = np.stack([_vary(float(t), float(w), z, tr) if w > 0 else np.full(z.shape, float(t))
-                               for t, w in zip(typ, om)])
+            v = np.empty(n_rows)
+            for k in np.unique(sample):
+                rows = sample == k
+                t, w = float(typ[rows][0]), float(om[rows][0])
+                v[rows] = _vary(t, w, z[rows], tr) if w > 0 else t
+            out[b] = v
         return out
+
+    def _set_columns(self, df: pd.DataFrame, theta: np.ndarray, names: list[str], sample: np.ndarray,
+                     draw_ids: np.ndarray, skip_drawn: bool = False) -> None:
+        """Write the values of ``names`` into ``df`` (rows as in ``_row_values``); the HCC class doubling times
+        also set each patient's ``tvdt_d`` (the doubling time of its class). ``skip_drawn``: leave the columns
+        ``df`` already has (drawn from each sample's own scenario)."""
+        cols = self._row_values(theta, names, sample, draw_ids)
+        for b, v in cols.items():
+            if not (skip_drawn and b in df.columns):
+                df[b] = v
+        hcc = [c for c in HCC_TVDT if c in cols]
+        if hcc and not skip_drawn and "growth_class" in df.columns:
+            cls = df["growth_class"].to_numpy()
+            tv = df["tvdt_d"].to_numpy(dtype=float).copy()
+            for c in hcc:
+                m = cls == HCC_TVDT[c]
+                tv[m] = cols[c][m]
+            df["tvdt_d"] = tv
 
     def batch_patients(self, theta: np.ndarray, start: int = 0, names: list[str] | None = None) -> pd.DataFrame:
         """Patients of samples ``theta`` (samples, dim) as one table, index = sample * P + patient; ``names``: the
@@ -135,27 +162,25 @@ class Evaluator:
         theta = np.atleast_2d(theta)
         ns, P = len(theta), len(self.ids)
         if names is None:
-            names = [n for n in self.space.names if self.paths.get(n) in ("columns", "resample")
-                     and n not in self.clinical]
-        resample = any(self.paths.get(n) == "resample" for n in names) or any(
-            self.paths.get(n) == "resample" for n in self.clinical)
-        if resample:  # drawn from each sample's scenario: drawn columns are right already, add the others
+            names = [n for n in self.space.names if self.paths.get(n) in PATCHED and n not in self.clinical]
+        used = {self.paths.get(n) for n in [*names, *self.clinical]}
+        sample = np.repeat(np.arange(ns), P)
+        within = np.tile(self.ids, ns)
+        if "resample_each" in used:  # drawn from each sample's scenario: drawn columns are right, add the others
             df = pd.concat([sample_patients(self.space.apply(self.base, theta[k]), self.ids) for k in range(ns)])
+            attempts = df["draw_attempt"].to_numpy(np.int64)
+            self._set_columns(df, theta, names, sample, within * np.int64(MAX_ATTEMPTS) + attempts, skip_drawn=True)
+        elif "resample" in used:  # one draw for the batch: each candidate gets its sample's values, then screened
+            def adjust(frame: pd.DataFrame, rows: np.ndarray) -> None:
+                att = frame["draw_attempt"].to_numpy(np.int64)
+                self._set_columns(frame, theta, names, rows // P, within[rows] * np.int64(MAX_ATTEMPTS) + att)
+
+            df = sample_patients(self.base, within, adjust=adjust)
         else:
             df = self.base_patients.iloc[np.tile(np.arange(P), ns)].copy()
-        cols = self._column_values(theta, names)
-        for b, v in cols.items():
-            if not (resample and b in df.columns):
-                df[b] = v.reshape(-1)
-        hcc = [c for c in HCC_TVDT if c in cols]
-        if hcc and not resample and "growth_class" in df.columns:  # tvdt_d is the patient's class's doubling time
-            cls = df["growth_class"].to_numpy()
-            tv = df["tvdt_d"].to_numpy(dtype=float).copy()
-            for c in hcc:
-                m = cls == HCC_TVDT[c]
-                tv[m] = df[c].to_numpy(dtype=float)[m]
-            df["tvdt_d"] = tv
-        df.index = pd.Index((start + np.repeat(np.arange(ns), P)) * P + np.tile(self.ids, ns), name="patient")
+            attempts = np.tile(self.base_patients["draw_attempt"].to_numpy(np.int64), ns)
+            self._set_columns(df, theta, names, sample, within * np.int64(MAX_ATTEMPTS) + attempts)
+        df.index = pd.Index((start + sample) * P + within, name="patient")
         return df
 
     # ---- which path each parameter can take ---------------------------------------------------------------
@@ -184,7 +209,7 @@ class Evaluator:
                 # burden): then each sample's patients are drawn from its scenario
                 redrawn = any(not sample_patients(self.space.apply(self.base, th), self.ids).equals(
                     self.base_patients) for th in thetas)
-                self.paths[n] = "resample" if redrawn else "columns"
+                self.paths[n] = "resample_each" if redrawn else "columns"
                 continue
             ths = [(th, self._honest_inputs(th)) for th in thetas]
             if all(_inputs_equal(h, self.base_inputs) for _, h in ths):

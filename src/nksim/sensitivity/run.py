@@ -27,7 +27,7 @@ from nksim.errors import InputError
 from nksim.registry import load_registry
 from nksim.sensitivity.analysis import analyze, check_method, check_n, design, n_rows, rank_key
 from nksim.sensitivity.defaults import MAX_DEFAULT, default_param_names
-from nksim.sensitivity.evaluate import Evaluator, chunk_size
+from nksim.sensitivity.evaluate import PATCHED, Evaluator, chunk_size
 from nksim.sensitivity.outputs import Output, parse_outputs
 from nksim.spec.calibration import OMEGA
 from nksim.spec.io import dump_scenario, load_scenario
@@ -145,7 +145,7 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
     ev = Evaluator(sc, space, outs, int(patients), int(seed))
     dropped: dict[str, str] = {}
     if is_default:  # keep parameters that act, through the batched paths
-        keep = [p for p in space.params if ev.paths[p.name] in ("columns", "resample")][:MAX_DEFAULT]
+        keep = [p for p in space.params if ev.paths[p.name] in PATCHED][:MAX_DEFAULT]
         for p in space.params:
             if p not in keep:
                 dropped[p.name] = ("no effect on this scenario's engine inputs" if ev.paths[p.name] == "none" else
