@@ -89,3 +89,42 @@ def test_scenario_names_its_manufacturing_process():
     assert load_manufacturing_spec(sc).name == load_manufacturing_spec("cb-car19-il15").name
     with pytest.raises(Exception, match="expected a built-in process"):
         sc.model_validate({**sc.model_dump(), "manufacturing": "cb-car19-il16"})
+
+
+@pytest.fixture(scope="module")
+def pooled():
+    return MechanisticOutcomeModel(small("hcc-gpc3-car-nk-il15", horizon=60.0), max_patients=9, horizon_d=60.0,
+                                   pool=12)
+
+
+def test_a_pool_patient_is_the_virtual_patient_simulated_at_that_dose(pooled):
+    """Trial patient (t, j) is pool patient k at every dose; its outcomes are those of virtual patient
+    POOL_ID_OFFSET + k simulated at the dose, and the pool's rates are the pool's means."""
+    from nksim.trial.mechanistic import POOL_ID_OFFSET
+
+    t, j = np.array([0, 0, 3, 7, 7]), np.array([0, 4, 2, 1, 8])
+    k = pooled.pool_index(t, j)
+    assert ((k >= 0) & (k < 12)).all() and np.array_equal(k, pooled.pool_index(t[::-1], j[::-1])[::-1])
+    for level in (1, 3):
+        got = pooled.outcomes(t, j, np.full(t.size, level))
+        direct = pooled._simulate(POOL_ID_OFFSET + k, np.full(t.size, level))
+        assert np.array_equal(got.dlt, direct["dlt"].to_numpy(dtype=np.int8))
+        assert np.array_equal(got.response, direct["best_response"].astype(str).isin(["CR", "PR"]).to_numpy())
+        np.testing.assert_array_equal(got.dlt_day, direct["dlt_day"].to_numpy(dtype=float))
+    rates = pooled.population_rates()
+    assert list(rates["n"]) == [12, 12, 12]
+    assert np.allclose(rates["p_dlt"], pooled.pool_table()[:, :, 0].mean(axis=1))
+
+
+def test_boin_runs_on_a_pool(pooled):
+    design = make_design("boin", n_doses=3, target=0.3, cohort_size=3, n_cohorts=3)
+    rates = pooled.population_rates()
+    simulated = pooled.simulated_patients
+    oc = operating_characteristics(design, rates["p_dlt"], rates["p_response"], n_trials=50, model=pooled)
+    assert abs(sum(oc.selection_pct) + oc.no_selection_pct - 100.0) < 1e-9
+    assert pooled.simulated_patients == simulated  # the trials simulate nobody new: the pool is simulated once
+
+
+def test_a_bad_pool_is_named():
+    with pytest.raises(InputError, match="pool"):
+        MechanisticOutcomeModel(small("hcc-gpc3-car-nk-il15"), max_patients=3, pool=0)

@@ -155,6 +155,9 @@ def simulate_cmd(
     start_dose: int = typer.Option(1),
     trials: int = typer.Option(100, help="number of simulated trials (each patient is a simulated virtual patient)"),
     population: int = typer.Option(200, help="virtual patients per dose for the population DLT/response rates"),
+    pool: Optional[int] = typer.Option(
+        None, help="simulate a pool of this many virtual patients once per dose and draw trial patients from it "
+                   "(thousands of trials per second; the rates are the pool's; see nksim.trial.mechanistic)"),
     horizon: float = typer.Option(112.0, help="days simulated per patient (DLT window and response scans)"),
     seed: Optional[int] = typer.Option(None, help="scenario seed override (which virtual patients)"),
     n_earlystop: Optional[int] = typer.Option(None, help="stop at this many patients on a dose (default off)"),
@@ -184,7 +187,8 @@ def simulate_cmd(
     if trials < 1:
         raise InputError("trials", trials, "an integer >= 1")
     mfg = True if manufacturing == "scenario" else manufacturing
-    model = MechanisticOutcomeModel(sc, max_patients=int(d.max_n), horizon_d=horizon, manufacturing=mfg)
+    model = MechanisticOutcomeModel(sc, max_patients=int(d.max_n), horizon_d=horizon, manufacturing=mfg,
+                                    pool=pool)
     rates = model.population_rates(population)
     oc = operating_characteristics(d, rates["p_dlt"].to_numpy(), rates["p_response"].to_numpy(), n_trials=trials,
                                    seed=sc.simulation.seed, accrual_gap_days=accrual_gap_days, model=model).to_dict()

@@ -11,6 +11,19 @@ per lot, from the process plan), planned at the dose level the design assigns. A
 leaves the patient untreated or treated at a lower dose (``dose_scale``), and lot viability, potency, CAR+ fraction,
 CAR half-life and CD3+ cells flow into the simulation. Untreated patients stay in the trial as non-responders
 without DLT (intention to treat); ``untreated`` counts them.
+
+With ``pool=P``, the model simulates P virtual patients once at every dose level (``outputs="summary"``) and trial
+patient (t, j) is pool patient ``floor(u * P)``, u a uniform keyed by (seed, t, j) (``CHANNEL_POOL``): trials
+then draw their patients with replacement from a fixed virtual population of P instead of each patient being a new
+virtual patient. The same trial patient is the same pool patient at every dose (common random numbers, as
+without a pool), a design sees the pool's patients, and thousands of trials cost one P x doses simulation plus
+table look-ups (``benchmarks/trial_mechanistic_speed.py``). What it changes statistically: the operating
+characteristics are those of the design on the pool's population (its DLT and response rates per dose are
+``population_rates()``, computed on the pool itself, so the 'truth' the selections are judged against is exactly
+the population the trials sample); the pool's rates differ from the scenario's infinite-population rates by
+their sampling error, about sqrt(p (1 - p) / P) (0.007 for p = 0.1 at P = 2000), and trials share patients, so the
+Monte Carlo error of a selection percentage over n trials no longer shrinks below that pool-level error however
+large n is. Use a pool of at least ~100 times the trial's size; without a pool every trial patient is new.
 """
 
 from __future__ import annotations
@@ -23,18 +36,29 @@ import pandas as pd
 from nksim.engine import simulate
 from nksim.errors import InputError
 from nksim.spec.scenario import Scenario
-from nksim.trial.outcomes import RESPONDER_CATEGORIES, CallableOutcomeModel, TrialOutcomes
+from nksim.trial.outcomes import (
+    CHANNEL_POOL,
+    RESPONDER_CATEGORIES,
+    CallableOutcomeModel,
+    TrialOutcomes,
+    keyed_uniforms,
+)
 
 POPULATION_ID_OFFSET = 10**9  # virtual patients used to estimate population rates, apart from trial patients
+POOL_ID_OFFSET = 2 * 10**9  # virtual patients of a pool (``pool=``), apart from both
 
 
 class MechanisticOutcomeModel:
     """A :class:`~nksim.trial.outcomes.PatientOutcomeModel` backed by the kinetic model and clinical readouts."""
 
     def __init__(self, scenario: Scenario, *, max_patients: int, horizon_d: float | None = None,
-                 overrides: dict[str, Any] | None = None, manufacturing: Any = None) -> None:
+                 overrides: dict[str, Any] | None = None, manufacturing: Any = None, pool: int | None = None) -> None:
         if max_patients < 1:
             raise InputError("max_patients", max_patients, "an integer >= 1 (patients per simulated trial)")
+        if pool is not None and not 1 <= int(pool) <= 10_000_000:
+            raise InputError("pool", pool, "a whole number of virtual patients in 1..10,000,000 (or None: no pool)")
+        self.pool = None if pool is None else int(pool)
+        self._pool_table: np.ndarray | None = None  # (dose, pool patient, [dlt, dlt_day, response])
         sim = scenario.simulation
         if horizon_d is not None:
             if horizon_d < scenario.readouts.dlt_window_days:
@@ -83,7 +107,7 @@ class MechanisticOutcomeModel:
         ov = {**self.extra, "dose_level": np.asarray(dose_levels, dtype=np.int64)}
         if self.manufacturing is not None:
             ov.update(self._lot_overrides(ids, dose_levels))
-        res = simulate(self.scenario, patient_ids=ids, overrides=ov)
+        res = simulate(self.scenario, patient_ids=ids, overrides=ov, outputs="summary")
         self.simulated_patients += len(ids)
         self.untreated += int((~res.patients["treated"].astype(bool)).sum())
         return res.patients.loc[ids]
@@ -97,11 +121,46 @@ class MechanisticOutcomeModel:
                              "best_response": tab["best_response"].astype(str).to_numpy()})
 
     def outcomes(self, trial_ids: np.ndarray, patient_ids: np.ndarray, dose_levels: np.ndarray) -> TrialOutcomes:
-        return self._adapter.outcomes(trial_ids, patient_ids, dose_levels)
+        if self.pool is None:
+            return self._adapter.outcomes(trial_ids, patient_ids, dose_levels)
+        d = np.asarray(dose_levels, dtype=np.int64)
+        if d.size and (d.min() < 1 or d.max() > self.n_doses):
+            raise InputError("dose level", int(d.min() if d.min() < 1 else d.max()), f"in 1..{self.n_doses}")
+        vals = self.pool_table()[d - 1, self.pool_index(trial_ids, patient_ids)]
+        return TrialOutcomes(dlt=vals[:, 0].astype(np.int8), dlt_day=vals[:, 1], response=vals[:, 2].astype(np.int8))
+
+    def pool_index(self, trial_ids: np.ndarray, patient_ids: np.ndarray) -> np.ndarray:
+        """Which pool patient trial patient (t, j) is (``pool=`` mode): floor(u * pool), u keyed by (seed, t, j)."""
+        if self.pool is None:
+            raise InputError("pool", None, "a pool size (MechanisticOutcomeModel(..., pool=P))")
+        u = keyed_uniforms(self.scenario.simulation.seed, trial_ids, patient_ids, CHANNEL_POOL)
+        return np.minimum((u * self.pool).astype(np.int64), self.pool - 1)
+
+    def pool_table(self) -> np.ndarray:
+        """(dose level - 1, pool patient, [dlt, dlt_day, responder]): the pool simulated once at every dose level
+        (virtual patients ``POOL_ID_OFFSET + k``, the same patients at every dose)."""
+        if self._pool_table is None:
+            ids = POOL_ID_OFFSET + np.arange(self.pool, dtype=np.int64)
+            out = np.empty((self.n_doses, self.pool, 3))
+            for level in range(1, self.n_doses + 1):
+                tab = self._simulate(ids, np.full(self.pool, level))
+                out[level - 1, :, 0] = tab["dlt"].to_numpy(dtype=float)
+                out[level - 1, :, 1] = tab["dlt_day"].to_numpy(dtype=float)
+                out[level - 1, :, 2] = tab["best_response"].astype(str).isin(RESPONDER_CATEGORIES).to_numpy()
+            self._pool_table = out
+        return self._pool_table
 
     def population_rates(self, n: int = 200) -> pd.DataFrame:
         """DLT and response rate per dose level in ``n`` virtual patients (the same patients at every dose): the
-        mechanistic counterpart of the 'true' probabilities of a fixed-probability simulation."""
+        mechanistic counterpart of the 'true' probabilities of a fixed-probability simulation. With a pool, the
+        rates of the pool itself (``n`` is then ignored): the population the trials sample."""
+        if self.pool is not None:
+            tab = self.pool_table()
+            return pd.DataFrame([{"dose_level": level, "dose": self.scenario.regimen.dose_levels[level - 1].value,
+                                  "unit": self.scenario.regimen.dose_levels[level - 1].unit,
+                                  "p_dlt": float(tab[level - 1, :, 0].mean()),
+                                  "p_response": float(tab[level - 1, :, 2].mean()), "n": self.pool}
+                                 for level in range(1, self.n_doses + 1)])
         ids = POPULATION_ID_OFFSET + np.arange(n, dtype=np.int64)
         rows = []
         for level in range(1, self.n_doses + 1):

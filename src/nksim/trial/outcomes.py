@@ -32,6 +32,7 @@ CHANNEL_DLT = 0
 CHANNEL_RESPONSE = 1
 CHANNEL_ONSET = 2
 CHANNEL_ARRIVAL = 3
+CHANNEL_POOL = 4  #: which pool patient a trial patient is (mechanistic mode with a simulated pool)
 
 
 @lru_cache(maxsize=1024)
