@@ -15,7 +15,7 @@ from nksim.sensitivity import run_sensitivity
 distributed = pytest.importorskip("distributed")
 
 SC = "hcc-gpc3-car-nk-il15"
-KW = dict(params="k_car,f_blood,hypoxia", outputs="orr,pfs_median,peak_cells", n=4, patients=6, seed=3,
+KW = dict(params="k_car,f_blood,antigen_fraction_GPC3", outputs="orr,pfs_median,peak_cells", n=4, patients=6, seed=3,
           plots=False)
 
 
@@ -33,6 +33,7 @@ def test_two_workers_equal_one_process(client, tmp_path):
     two = run_sensitivity(SC, **KW, scheduler=client, chunk_samples=3, out=tmp_path / "run",
                           progress=lambda k, m: seen.append((k, m)))
     assert one.timings["dask_workers"] == 0 and two.timings["dask_workers"] == 2
+    assert one.provenance["engine_path"] == "resample"  # patients of a chunk drawn in one call: chunking-free
     np.testing.assert_array_equal(two.Y, one.Y)
     pd.testing.assert_frame_equal(two.indices, one.indices)
     assert two.baseline == one.baseline and two.swing == one.swing
