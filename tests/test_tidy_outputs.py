@@ -84,3 +84,21 @@ def test_run_folder_writes_scans_beside_patients(tmp_path):
     with open_trajectories(out) as ds:
         assert ds["time"].attrs["standard_name"] == "time" and ds["time"].attrs["units"] == "d"
         assert ds["time"].dtype.kind == "f"  # not decoded into datetimes
+
+
+def test_simulate_returns_responses_as_ordered_categoricals_that_compare_with_strings():
+    """In memory as in the files: best and per-scan responses are ordered categoricals (NE < PD < SD < PR < CR, not
+    done missing); comparisons and membership tests with the codes as strings keep working."""
+    import nksim
+    from nksim.io.tidy import RESPONSE_DTYPE, response_columns
+
+    p = nksim.simulate("hcc-post-lt-allo-nk", n_patients=12, seed=4, outputs="summary").patients
+    cols = response_columns(p)
+    assert "best_response" in cols and any(c.startswith("resp_d") for c in cols)
+    for c in cols:
+        assert p[c].dtype == RESPONSE_DTYPE, c
+    b = p["best_response"]
+    text = b.astype(object)
+    assert (b.eq("SD") == text.eq("SD")).all() and (b.isin(["CR", "PR"]) == text.isin(["CR", "PR"])).all()
+    assert ((b >= "SD") == text.isin(["SD", "PR", "CR"])).fillna(False).all()
+    assert list(b.value_counts().index) and set(b.value_counts().index) == {"NE", "PD", "SD", "PR", "CR"}

@@ -206,11 +206,11 @@ class RunFolder:
             for p in (self.out / sub).glob(pattern):  # parts of an earlier, larger run under a damaged run key
                 if int(p.name.split("-")[1].split(".")[0]) >= n:
                     p.unlink()
-        from nksim.io.tidy import write_tidy_tables
+        from nksim.io.tidy import categorical_responses, write_tidy_tables
 
         traj = open_trajectories(self.out, n_chunks=n)
         traj.attrs.update(attrs_safe(attrs))
-        patients = pd.concat([pd.read_parquet(self.table_path(k)) for k in range(n)])
+        patients = categorical_responses(pd.concat([pd.read_parquet(self.table_path(k)) for k in range(n)]))
         write_tidy_tables(self.out, patients)  # patients.parquet (categorical responses, units) and scans.parquet
         return traj, patients
 

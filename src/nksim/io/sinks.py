@@ -32,7 +32,8 @@ class ChunkSink(Protocol):
         ...
 
     def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
-        """All chunks' trajectories (possibly lazy, dask-backed) and the patient table, in chunk order."""
+        """All chunks' trajectories (possibly lazy, dask-backed) and the patient table, in chunk order (response
+        columns as ordered categoricals, ``nksim.io.tidy.categorical_responses``)."""
         ...
 
     @property
@@ -101,8 +102,10 @@ class MemorySink:
 
     def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
         order = sorted(self.parts)
+        from nksim.io.tidy import categorical_responses
+
         traj = concat_chunks([self.parts[k][0] for k in order], consume=True)
-        table = pd.concat([self.parts[k][1] for k in order])
+        table = categorical_responses(pd.concat([self.parts[k][1] for k in order]))
         self.parts.clear()
         traj.attrs.update(attrs_safe(attrs))
         return traj, table
