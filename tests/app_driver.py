@@ -1,6 +1,6 @@
 """Drive `nksim app` in headless Chromium (Python Playwright with Debian's chromium; nothing downloaded).
 
-    with app_server(runs) as url, chromium_page() as page:   # tests/ on sys.path
+    with app_server(workdir) as url, chromium_page() as page:   # tests/ on sys.path
         page.goto(url); open_page(page, "Virtual cohort")
 
 Used by tests/test_app_browser.py and benchmarks/bench_app.py.
@@ -31,10 +31,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(runs: Path, timeout: float = 120.0) -> Iterator[str]:
-    """`python -m nksim app` on a free port in a subprocess; yields its URL (read from what it prints)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "nksim", "app", "--port", str(free_port()), "--runs", str(runs)],
+def app_server(workdir: Path, timeout: float = 120.0) -> Iterator[str]:
+    """`python -m nksim app` on a free port in a subprocess started in ``workdir`` (its runs go to
+    ``workdir/runs/app``, the default); yields its URL (read from what it prints)."""
+    paths = [str(ROOT / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "nksim", "app", "--port", str(free_port())], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env)
     try:
         url, seen, t0 = None, [], time.monotonic()

@@ -34,8 +34,9 @@ def app(tmp_path_factory):
     """(page, runs folder): one app server and one browser page for the module's tests, in order."""
     if find_chromium() is None:
         pytest.skip(INSTALL_HINT)
-    runs = tmp_path_factory.mktemp("app") / "runs"
-    with app_server(runs) as url, chromium_page() as page:
+    work = tmp_path_factory.mktemp("app")
+    runs = work / "runs" / "app"
+    with app_server(work) as url, chromium_page() as page:
         page.goto(url)
         page.locator(".nk-verdict", has_text="ok:").wait_for()
         yield page, runs
@@ -46,8 +47,6 @@ def test_every_page_loads(app):
     for title, marker in PAGES.items():
         open_page(page, title)
         page.locator(marker).first.wait_for(state="visible")
-        if title != "Scenario designer":
-            screenshot(page, title.split()[0].lower().replace("-", ""))
     open_page(page, "Scenario designer")
 
 
@@ -99,3 +98,49 @@ def test_next_dose_matches_the_cli(app, tmp_path):
     page.locator(".nk-adv-decision", has_text=line).wait_for()
     page.locator(".nk-adv-boundaries").wait_for()
     screenshot(page, "advisor")
+
+
+full = pytest.mark.skipif(not FULL, reason="longer page runs: `make app-test` (NKSIM_APP_FULL=1)")
+
+
+@full
+def test_cohort_cancel_keeps_the_page_usable(app):
+    page, _ = app
+    open_page(page, "Virtual cohort")
+    fill(page, "nk-patients", 5000)
+    page.locator(".nk-run-cohort button").click()
+    page.locator(".nk-status-cohort", has_text="patients").wait_for()  # the bar is moving
+    page.locator(".nk-cancel-cohort button").click()
+    page.locator(".nk-status-cohort", has_text="cancelled").wait_for()
+    assert page.locator(".nk-run-cohort button").is_enabled()
+
+
+@full
+def test_trial_designer_and_mechanistic_phase_1(app):
+    page, _ = app
+    open_page(page, "Trial designer")
+    page.locator(".nk-run-trial button").click()
+    page.locator(".nk-trial-table table", has_text="selected dose 1 (%)").wait_for(timeout=120_000)
+    page.locator(".nk-run-mech button").click()
+    page.locator(".nk-status-mech", has_text="virtual patients simulated").wait_for(timeout=300_000)
+    screenshot(page, "trial")
+
+
+@full
+def test_manufacturing_lots(app):
+    page, _ = app
+    open_page(page, "Manufacturing")
+    page.locator(".nk-run-mfg button").click()
+    page.locator(".nk-mfg-table table", has_text="vein-to-vein").wait_for(timeout=120_000)
+    page.locator(".nk-figure").nth(1).wait_for(timeout=60_000)
+    screenshot(page, "manufacturing")
+
+
+@full
+def test_spatial_view(app):
+    page, runs = app
+    open_page(page, "Spatial view")
+    page.locator(".nk-run-abm button").click()
+    page.locator(".nk-abm-out img").first.wait_for(timeout=300_000)
+    assert list(runs.glob("abm-*/tumor.gif"))
+    screenshot(page, "spatial")

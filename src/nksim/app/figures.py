@@ -6,6 +6,8 @@ each figure is closed as soon as it is a PNG.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import threading
 from typing import Callable
@@ -34,19 +36,39 @@ def png_bytes(draw: Callable[[], "plt.Figure | None"]) -> bytes | None:
     return buf.getvalue()
 
 
-def png_pane(data: bytes, title: str, css: str = "nk-figure") -> pn.layout.Panel:
-    """A titled PNG that fills its column's width (never wider than drawn)."""
-    return pn.Column(pn.pane.Markdown(f"**{title}**", margin=(0, 5)),
-                     pn.pane.PNG(data, sizing_mode="scale_width", max_width=1100, css_classes=[css]),
+def image_pane(data: bytes, title: str, kind: str = "png", css: str = "nk-figure") -> pn.layout.Panel:
+    """A titled image as wide as its column (the browser scales it, keeping its aspect ratio)."""
+    src = f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
+    return pn.Column(pn.pane.Markdown(f"**{html.escape(title)}**", margin=(0, 5)),
+                     pn.pane.HTML(f'<img src="{src}" alt="{html.escape(title)}" style="width:100%;height:auto">',
+                                  sizing_mode="stretch_width", css_classes=[css]),
                      sizing_mode="stretch_width")
+
+
+def png_pane(data: bytes, title: str, css: str = "nk-figure") -> pn.layout.Panel:
+    """A titled PNG (bytes) as wide as its column."""
+    return image_pane(data, title, "png", css)
 
 
 def file_pane(path, title: str, css: str = "nk-figure") -> pn.layout.Panel:
-    """A PNG or GIF file the app wrote (its own run folder) as a pane."""
+    """A PNG or GIF file the app wrote (in its own run folder) as wide as its column."""
     from pathlib import Path
 
     p = Path(path)
-    kind = pn.pane.GIF if p.suffix == ".gif" else pn.pane.PNG
-    return pn.Column(pn.pane.Markdown(f"**{title}**", margin=(0, 5)),
-                     kind(p.read_bytes(), sizing_mode="scale_width", max_width=1100, css_classes=[css]),
-                     sizing_mode="stretch_width")
+    return image_pane(p.read_bytes(), title, "gif" if p.suffix == ".gif" else "png", css)
+
+
+def figure_grid(panes: list[pn.layout.Panel], wide: set[int] = frozenset()) -> list[pn.layout.Panel]:
+    """Figures two per row; those whose index is in ``wide`` (multi-panel figures) get a row of their own."""
+    rows, pair = [], []
+    for i, pane in enumerate(panes):
+        if i in wide:
+            rows.append(pane)
+            continue
+        pair.append(pane)
+        if len(pair) == 2:
+            rows.append(pn.Row(*pair, sizing_mode="stretch_width"))
+            pair = []
+    if pair:
+        rows.append(pn.Row(*pair, pn.Spacer(sizing_mode="stretch_width"), sizing_mode="stretch_width"))
+    return rows

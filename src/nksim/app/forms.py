@@ -44,13 +44,40 @@ def is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def flow_yaml(value: Any) -> str:
-    """A value as one line of YAML (``[0, 7, 14]``, ``{k_car: 0.5}``, ``null``)."""
+class _Dumper(yaml.SafeDumper):
+    """Numbers as people write them: 0, 7, 14 for whole days, 1e6 / 3e6 for cell doses."""
+
+
+def _float(dumper: yaml.SafeDumper, v: float) -> yaml.Node:
+    if v != v or v in (float("inf"), float("-inf")):
+        return dumper.represent_float(v)
+    if v == int(v) and abs(v) < 1e4:
+        return dumper.represent_int(int(v))
+    text = f"{v:.6g}" if abs(v) >= 1e4 else repr(v)
+    if "e" not in text:
+        return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+    # 1e6, 2.5e7: written plain (YAML 1.1 would call them strings; nksim's reader, yaml_load, reads them as numbers)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text.replace("e+0", "e").replace("e+", "e"))
+
+
+_Dumper.add_representer(float, _float)
+
+
+def plain(value: Any) -> Any:
+    """Models, tuples and mappings of them as plain dicts and lists (a model's defaults left out)."""
     if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json", exclude_defaults=True)
-    elif isinstance(value, tuple):
-        value = [v.model_dump(mode="json", exclude_defaults=True) if isinstance(v, BaseModel) else v for v in value]
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip().removesuffix("...").strip()
+        return plain(value.model_dump(mode="python", exclude_defaults=True))
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def flow_yaml(value: Any) -> str:
+    """A value as one line of YAML (``[0, 7, 14]``, ``[{value: 1e6}, ...]``, ``{k_car: 0.5}``, ``null``)."""
+    text = yaml.dump(plain(value), Dumper=_Dumper, default_flow_style=True, width=10_000, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
 
 
 def css_name(path: str) -> str:
@@ -69,6 +96,7 @@ class ScenarioForm:
         self.changes: dict[str, Any] = {}
         self.errors: dict[str, InputError] = {}
         self.widgets: dict[str, pn.widgets.Widget] = {}
+        self.kinds: dict[str, str] = {}  # path -> "plain" (the widget's value) or "yaml" (one line of YAML text)
 
     # ---- building -------------------------------------------------------------------------------------------
     def sections(self) -> list[tuple[str, pn.layout.Panel]]:
@@ -106,7 +134,7 @@ class ScenarioForm:
     def widget(self, path: str, field: Any, value: Any) -> pn.widgets.Widget:
         tp, optional = unwrap(field.annotation)
         doc = field.description or ""
-        kw: dict[str, Any] = {"name": path.rsplit(".", 1)[-1], "css_classes": [css_name(path)],
+        kw: dict[str, Any] = {"label": path.rsplit(".", 1)[-1], "css_classes": [css_name(path)],
                               "sizing_mode": "stretch_width"}
         if doc:
             kw["description"] = doc
@@ -125,13 +153,18 @@ class ScenarioForm:
                 pn.widgets.TextInput(value=value, **kw)
             kind = "plain"
         else:
-            kw["name"] += " (YAML)"
+            kw["label"] += " (YAML)"
             w = pn.widgets.TextInput(value=flow_yaml(value), **kw)
-        self.widgets[path] = w
+        self.widgets[path], self.kinds[path] = w, kind
         w.param.watch(lambda e, p=path, k=kind: self._edited(p, k, e.new), "value")
         return w
 
     # ---- edits ------------------------------------------------------------------------------------------------
+    def value(self, path: str) -> Any:
+        """The value a widget stands for now (YAML text read as YAML)."""
+        w = self.widgets[path]
+        return safe_load(str(w.value)) if self.kinds[path] == "yaml" else w.value
+
     def _edited(self, path: str, kind: str, new: Any) -> None:
         self.errors.pop(path, None)
         if kind == "yaml":

@@ -78,8 +78,8 @@ class JobControls:
                  on_done: Callable[[Any], None], name: str,
                  on_partial: Callable[[Any], None] | None = None) -> None:
         self.make_work, self.on_done, self.on_partial = make_work, on_done, on_partial
-        self.run_button = pn.widgets.Button(name=label, button_type="primary", css_classes=[f"nk-run-{name}"])
-        self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning", disabled=True,
+        self.run_button = pn.widgets.Button(label=label, button_type="primary", css_classes=[f"nk-run-{name}"])
+        self.cancel_button = pn.widgets.Button(label="Cancel", button_type="warning", disabled=True,
                                                css_classes=[f"nk-cancel-{name}"])
         self.progress = pn.indicators.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width",
                                                css_classes=[f"nk-progress-{name}"])

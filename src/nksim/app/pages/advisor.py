@@ -41,7 +41,7 @@ def per_dose_frame(rec: dict[str, Any]) -> pd.DataFrame:
     for key, label in (("isotonic_dlt_rate", "isotonic DLT rate"), ("ci95_low", "95% low"), ("ci95_high", "95% high"),
                        ("prob_overdose", "P(overdose)")):
         if key in post:
-            df[label] = [None if v is None else round(float(v), 3) for v in post[key]]
+            df[label] = ["-" if v is None or v != v else f"{float(v):.3f}" for v in post[key]]  # untried: "-"
     return df
 
 
@@ -60,17 +60,17 @@ def page(session: Session) -> pn.layout.Panel:
     from nksim.trial.designs import DESIGNS
 
     n_levels = len(session.scenario.regimen.dose_levels)
-    design = pn.widgets.Select(name="design", options=list(DESIGNS), value="boin", width=150, css_classes=["nk-adv-design"])
-    target = pn.widgets.FloatInput(name="target DLT rate", value=0.3, step=0.05, width=130, css_classes=["nk-adv-target"])
-    n_doses = pn.widgets.IntInput(name="dose levels", value=max(n_levels, 2), start=1, width=110,
+    design = pn.widgets.Select(label="design", options=list(DESIGNS), value="boin", width=150, css_classes=["nk-adv-design"])
+    target = pn.widgets.FloatInput(label="target DLT rate", value=0.3, step=0.05, width=130, css_classes=["nk-adv-target"])
+    n_doses = pn.widgets.IntInput(label="dose levels", value=max(n_levels, 2), start=1, width=110,
                                   css_classes=["nk-adv-ndoses"])
-    cohort = pn.widgets.IntInput(name="cohort size", value=3, start=1, width=110, css_classes=["nk-adv-cohort"])
-    n_cohorts = pn.widgets.IntInput(name="max cohorts", value=10, start=1, width=110, css_classes=["nk-adv-ncohorts"])
-    phi_e = pn.widgets.FloatInput(name="lowest response rate (BOIN12)", value=None, width=200)
-    data = pn.widgets.TextAreaInput(name="treated patients in order (CSV: dose_level,dlt[,response])", value=EXAMPLE,
+    cohort = pn.widgets.IntInput(label="cohort size", value=3, start=1, width=110, css_classes=["nk-adv-cohort"])
+    n_cohorts = pn.widgets.IntInput(label="max cohorts", value=10, start=1, width=110, css_classes=["nk-adv-ncohorts"])
+    phi_e = pn.widgets.FloatInput(label="lowest response rate (BOIN12)", value=None, width=200)
+    data = pn.widgets.TextAreaInput(label="treated patients in order (CSV: dose_level,dlt[,response])", value=EXAMPLE,
                                     height=220, width=380, css_classes=["nk-adv-data"])
     upload = pn.widgets.FileInput(accept=".csv,.txt", css_classes=["nk-adv-upload"])
-    button = pn.widgets.Button(name="Recommend next dose", button_type="primary", css_classes=["nk-adv-run"])
+    button = pn.widgets.Button(label="Recommend next dose", button_type="primary", css_classes=["nk-adv-run"])
     decision = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["nk-adv-decision"])
     details = pn.Column(sizing_mode="stretch_width")
 
@@ -101,7 +101,7 @@ def page(session: Session) -> pn.layout.Panel:
             return
         key = "estimated_obd" if "estimated_obd" in rec else "estimated_mtd"
         decision.object = (f"### {decision_line(rec)}\n\n{rec['n_patients']} patients so far; "
-                           f"{key.replace('_', ' ')}: {rec[key] or 'none'}; eliminated doses: "
+                           f"{key.replace('_', ' ').replace('mtd', 'MTD').replace('obd', 'OBD')}: {rec[key] or 'none'}; eliminated doses: "
                            f"{rec['eliminated_doses'] or 'none'}")
         parts: list[Any] = [pn.pane.Markdown("**Per dose**"), pn.pane.DataFrame(per_dose_frame(rec), index=False)]
         if rec["dose_paths"]:

@@ -18,7 +18,7 @@ from nksim.spec.io import builtin_names, dump_scenario, load_scenario
 
 
 def page(session: Session) -> pn.layout.Panel:
-    picker = pn.widgets.Select(name="built-in scenario", options=builtin_names(), value=session.scenario.name
+    picker = pn.widgets.Select(label="built-in scenario", options=builtin_names(), value=session.scenario.name
                                if session.scenario.name in builtin_names() else None, css_classes=["nk-picker"],
                                width=320)
     upload = pn.widgets.FileInput(accept=".yaml,.yml", multiple=False, css_classes=["nk-upload-scenario"])
@@ -27,9 +27,9 @@ def page(session: Session) -> pn.layout.Panel:
     state: dict[str, object] = {"base": session.scenario, "form": None}
 
     def show(lines: list[str], ok: bool, warnings: list[str] = ()) -> None:
-        head = "**valid** " if ok else "**invalid** (as `nksim validate` reports it; the other pages keep the last " \
+        head = "" if ok else "**invalid** (as `nksim validate` reports it; the other pages keep the last " \
             "valid scenario):\n\n"
-        body = "\n".join(f"- `{html.escape(x)}`" if not ok else x for x in lines)
+        body = "\n".join(f"- `{html.escape(x)}`" if not ok else f"**{html.escape(x)}**" for x in lines)
         warn = "".join(f"\n\n**warning:** {html.escape(w)}" for w in warnings)
         verdict.object = head + body + warn
 
@@ -50,8 +50,9 @@ def page(session: Session) -> pn.layout.Panel:
         state["base"] = sc
         form = ScenarioForm(sc, revalidate)
         state["form"] = form
-        tabs[:] = form.sections()
-        tabs.active = 2  # the regimen: dose levels, dose level, infusions
+        sections = form.sections()
+        tabs[:] = sections
+        tabs.active = [title for title, _ in sections].index("regimen")  # dose levels, dose level, infusions
         revalidate()
 
     def pick(event) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from nksim.app.figures import file_pane
+from nksim.app.figures import figure_grid, file_pane
 from nksim.app.jobs import Job, JobControls
 from nksim.app.session import Session
 from nksim.errors import InputError
@@ -21,12 +21,12 @@ def page(session: Session) -> pn.layout.Panel:
     own = session.scenario.manufacturing
     options = ({"(the current scenario's process)": "scenario"} if own is not None else {}) | {
         f"{k}: {v[:70]}": k for k, v in processes.items()}
-    process = pn.widgets.Select(name="process", options=options, width=560, css_classes=["nk-mfg-process"])
-    lots = pn.widgets.IntInput(name="lots", value=200, start=1, end=5000, width=120, css_classes=["nk-mfg-lots"])
-    seed = pn.widgets.IntInput(name="seed", value=0, start=0, width=100)
+    process = pn.widgets.Select(label="process", options=options, width=560, css_classes=["nk-mfg-process"])
+    lots = pn.widgets.IntInput(label="lots", value=200, start=1, end=5000, width=120, css_classes=["nk-mfg-lots"])
+    seed = pn.widgets.IntInput(label="seed", value=0, start=0, width=100)
     table = pn.pane.DataFrame(None, index=False, sizing_mode="stretch_width", css_classes=["nk-mfg-table"])
     notes = pn.pane.Markdown("", sizing_mode="stretch_width")
-    plots = pn.GridBox(ncols=2, sizing_mode="stretch_width")
+    plots = pn.Column(sizing_mode="stretch_width")
 
     def make_work():
         from nksim.manufacturing.loader import load_manufacturing_spec
@@ -58,9 +58,9 @@ def page(session: Session) -> pn.layout.Panel:
                         + f"Not data: {n_ass} assumptions and {len(a) - n_ass} unverified/derived values feed this "
                         "process (summary.json in the run folder lists them with their sources).")
         folder = res["folder"]
-        plots[:] = [file_pane(folder / f, t) for f, t in (("growth_curves.png", "Growth curves"),
-                                                           ("doses_per_lot.png", "Doses per lot"))
-                    if (folder / f).exists()]
+        plots[:] = figure_grid([file_pane(folder / f, t) for f, t in (("growth_curves.png", "Growth curves"),
+                                                                       ("doses_per_lot.png", "Doses per lot"))
+                                if (folder / f).exists()])
 
     controls = JobControls("Simulate lots", make_work, done, name="mfg")
     intro = pn.pane.Markdown("Lots of a manufacturing process, as `nksim manufacture`: expansion, release tests, "

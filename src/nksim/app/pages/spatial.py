@@ -7,7 +7,7 @@ from typing import Any
 
 import panel as pn
 
-from nksim.app.figures import file_pane
+from nksim.app.figures import figure_grid, file_pane
 from nksim.app.jobs import Job, JobControls
 from nksim.app.session import Session
 from nksim.errors import InputError
@@ -21,10 +21,10 @@ def page(session: Session) -> pn.layout.Panel:
     from nksim.spec.spatial import builtin_spatial_scenarios
 
     names = [n for n in builtin_spatial_scenarios() if "in-vitro" not in n] or builtin_spatial_scenarios()
-    scenario = pn.widgets.Select(name="spatial scenario", options=names, width=260, css_classes=["nk-abm-scenario"])
-    side = pn.widgets.IntInput(name="lattice side (voxels)", value=60, start=20, end=MAX_SIDE, width=170)
-    days = pn.widgets.FloatInput(name="days", value=2.0, start=0.1, end=MAX_DAYS, width=110)
-    seed = pn.widgets.IntInput(name="seed", value=0, start=0, width=100)
+    scenario = pn.widgets.Select(label="spatial scenario", options=names, width=260, css_classes=["nk-abm-scenario"])
+    side = pn.widgets.IntInput(label="lattice side (voxels)", value=60, start=20, end=MAX_SIDE, width=170)
+    days = pn.widgets.FloatInput(label="days", value=2.0, start=0.1, end=MAX_DAYS, width=110)
+    seed = pn.widgets.IntInput(label="seed", value=0, start=0, width=100)
     out = pn.Column(sizing_mode="stretch_width", css_classes=["nk-abm-out"])
 
     def make_work():
@@ -60,11 +60,13 @@ def page(session: Session) -> pn.layout.Panel:
 
     def done(files: dict[str, str]) -> None:
         snaps = sorted(k for k in files if k.startswith("snapshot_"))
-        picks = [("animation", "Tumor, NK cells and fields over time (GIF)"), ("fields", "Fields at the end"),
-                 ("counts", "Cell counts over time")] + [(k, f"Snapshot {k.split('_')[1]}") for k in snaps[-1:]] + [
-                 ("depth_profile", "Depth profile"), ("kill_histogram", "Kills per NK cell")]
-        out[:] = [pn.GridBox(*[file_pane(files[k], t) for k, t in picks if k in files], ncols=2,
-                             sizing_mode="stretch_width")]
+        picks = [("animation", "Tumor and NK cells over time (GIF)")] + [
+            (k, f"Last snapshot ({k.split('_')[1]})") for k in snaps[-1:]] + [
+            ("fields", "Fields at the end"), ("counts", "Cell counts and kills over time"),
+            ("depth_profile", "Infiltration depth"), ("kill_histogram", "Kills per NK cell")]
+        picks = [(k, t) for k, t in picks if k in files]
+        wide = {i for i, (k, _) in enumerate(picks) if k in ("fields", "counts")}
+        out[:] = figure_grid([file_pane(files[k], t) for k, t in picks], wide)
 
     controls = JobControls("Run ABM", make_work, done, name="abm")
     intro = pn.pane.Markdown("A small region of the spatial agent-based model (`nksim abm run`): NK cells entering "

@@ -39,8 +39,21 @@ def oc_figure(ocs: list[dict[str, Any]], p_tox=None):
         ax.set_xlabel("dose level")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
     axes[0].legend(frameon=False, fontsize=8)
     return fig
+
+
+def rates_frame(rates):
+    """The population rates per dose as a table a reader takes in (doses as 1e+07, rates to 3 digits)."""
+    from nksim.plots import sci
+
+    out = rates.copy()
+    if "dose" in out:
+        out["dose"] = [f"{sci(v)} {u}" for v, u in zip(out["dose"], out.get("unit", [""] * len(out)))]
+        out = out.drop(columns=[c for c in ("unit",) if c in out])
+    return out.round(3).rename(columns={"dose_level": "dose level", "p_dlt": "P(DLT)", "p_response": "P(response)",
+                                        "n": "virtual patients"})
 
 
 def parse_rates(text: str, field: str, n: int | None = None) -> list[float] | None:
@@ -55,16 +68,16 @@ def parse_rates(text: str, field: str, n: int | None = None) -> list[float] | No
 def page(session: Session) -> pn.layout.Panel:
     from nksim.trial.designs import DESIGNS
 
-    designs = pn.widgets.MultiChoice(name="designs", options=list(DESIGNS), value=["3+3", "boin", "crm", "keyboard"],
+    designs = pn.widgets.MultiChoice(label="designs", options=list(DESIGNS), value=["3+3", "boin", "crm", "keyboard"],
                                      width=420, css_classes=["nk-trial-designs"])
-    target = pn.widgets.FloatInput(name="target DLT rate", value=0.3, step=0.05, width=130)
-    cohort = pn.widgets.IntInput(name="cohort size", value=3, start=1, width=110)
-    n_cohorts = pn.widgets.IntInput(name="max cohorts", value=10, start=1, width=110)
-    tox = pn.widgets.TextInput(name="true DLT probability per dose", value=DEFAULT_TOX, width=300,
+    target = pn.widgets.FloatInput(label="target DLT rate", value=0.3, step=0.05, width=130)
+    cohort = pn.widgets.IntInput(label="cohort size", value=3, start=1, width=110)
+    n_cohorts = pn.widgets.IntInput(label="max cohorts", value=10, start=1, width=110)
+    tox = pn.widgets.TextInput(label="true DLT probability per dose", value=DEFAULT_TOX, width=300,
                                css_classes=["nk-trial-tox"])
-    eff = pn.widgets.TextInput(name="true response probability per dose (BOIN12)", value="", width=300)
-    trials = pn.widgets.IntInput(name="simulated trials", value=2000, start=1, end=100_000, width=140)
-    seed = pn.widgets.IntInput(name="seed", value=1, start=0, width=100)
+    eff = pn.widgets.TextInput(label="true response probability per dose (BOIN12)", value="", width=300)
+    trials = pn.widgets.IntInput(label="simulated trials", value=2000, start=1, end=100_000, width=140)
+    seed = pn.widgets.IntInput(label="seed", value=1, start=0, width=100)
     table = pn.pane.DataFrame(None, sizing_mode="stretch_width", css_classes=["nk-trial-table"])
     plots = pn.Column(sizing_mode="stretch_width")
 
@@ -72,6 +85,8 @@ def page(session: Session) -> pn.layout.Panel:
         from nksim.trial.cli import _design
 
         p_tox = parse_rates(tox.value, "true DLT probability")
+        if not p_tox:
+            raise InputError("true DLT probability", tox.value, "one probability per dose, e.g. 0.05, 0.15, 0.3")
         p_eff = parse_rates(eff.value, "true response probability", len(p_tox)) if eff.value.strip() else None
         if not designs.value:
             raise InputError("designs", [], "at least one design")
@@ -98,9 +113,9 @@ def page(session: Session) -> pn.layout.Panel:
     oc_controls = JobControls("Simulate trials", make_oc_work, oc_done, name="trial")
 
     # ---- mechanistic virtual phase I ----------------------------------------------------------------------------
-    mech_design = pn.widgets.Select(name="design", options=list(DESIGNS), value="boin", width=140)
-    mech_trials = pn.widgets.IntInput(name="virtual trials", value=20, start=1, end=2000, width=130)
-    population = pn.widgets.IntInput(name="patients per dose (population rates)", value=100, start=10, end=5000,
+    mech_design = pn.widgets.Select(label="design", options=list(DESIGNS), value="boin", width=140)
+    mech_trials = pn.widgets.IntInput(label="virtual trials", value=20, start=1, end=2000, width=130)
+    population = pn.widgets.IntInput(label="patients per dose (population rates)", value=100, start=10, end=5000,
                                      width=230)
     mech_out = pn.Column(sizing_mode="stretch_width")
 
@@ -132,7 +147,7 @@ def page(session: Session) -> pn.layout.Panel:
     def mech_done(res: dict[str, Any]) -> None:
         mech_out[:] = [pn.pane.Markdown("**Population DLT and response rates per dose** (the same virtual patients "
                                         "at every dose)"),
-                       pn.pane.DataFrame(res["rates"].round(4), index=False),
+                       pn.pane.DataFrame(rates_frame(res["rates"]), index=False),
                        pn.pane.DataFrame(res["table"], sizing_mode="stretch_width"),
                        png_pane(res["png"], "Mechanistic virtual phase I")]
 
