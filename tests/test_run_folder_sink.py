@@ -88,7 +88,6 @@ def test_interrupted_run_resumes_with_the_same_numbers(scenario, reference, tmp_
 
 @pytest.mark.parametrize("damage, words", [
     (lambda out: _truncate(out / "trajectories" / "part-00001.zarr.zip"), "truncated"),
-    (lambda out: _flip(out / "chunks" / "patients-00001.parquet"), "checksum"),
     (lambda out: (out / "chunks" / "part-00001.json").write_text("{\"chunk\": 1, ", encoding="utf-8"), "record"),
     (lambda out: (out / "trajectories" / "part-00001.zarr.zip").unlink(), "missing"),
 ])
@@ -231,3 +230,37 @@ def test_the_writer_thread_overlaps_and_its_errors_reach_the_caller(scenario, tm
     nc, pq = on_worker.encode(ds, pd.DataFrame({"a": [1, 2]}))
     assert isinstance(nc, bytes) and isinstance(pq, bytes)
     sink.close()
+
+
+def test_a_completed_run_keeps_one_copy_of_the_patient_rows_and_still_resumes(scenario, reference, tmp_path):
+    """After the run the chunk tables are gone (their rows are in patients.parquet, recorded in chunks/
+    complete.json); rerunning resumes every chunk from it; a damaged patients.parquet is said once and the chunks
+    are computed again; a damaged chunk table of an unfinished run is found by its checksum."""
+    out = tmp_path / "run"
+    _run(scenario, out)
+    assert not list((out / "chunks").glob("patients-*.parquet")) and (out / "chunks" / "complete.json").is_file()
+    res, msgs = _run(scenario, out)
+    assert msgs == [] and res.provenance["chunks_resumed"] == 3
+    _same(res, reference)
+    _flip(out / "patients.parquet")
+    res, msgs = _run(scenario, out)
+    assert len(msgs) == 1 and "patients.parquet" in msgs[0] and res.provenance["chunks_resumed"] == 0, msgs
+    _same(res, reference)
+    assert _run(scenario, out)[1] == []
+
+    class Killed(RunFolder):
+        def store(self, k, payload):
+            if k == 2:
+                raise KeyboardInterrupt
+            super().store(k, payload)
+
+    other = tmp_path / "unfinished"
+    with pytest.raises(KeyboardInterrupt):
+        simulate(scenario, chunk_size=2, sink=Killed(other))
+    from nksim.io.run_folder import wait_for_writes
+
+    wait_for_writes(other)  # chunk 1 may still be on its way to disk (the writer thread finishes it)
+    _flip(other / "chunks" / "patients-00001.parquet")
+    res, msgs = _run(scenario, other)
+    assert len(msgs) == 1 and msgs[0].startswith("chunk 1 (patients 2-3)") and "checksum" in msgs[0], msgs
+    _same(res, reference)

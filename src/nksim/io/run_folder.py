@@ -9,8 +9,10 @@ Layout of ``OUT``::
                                       an exact copy of another stored once, ``nksim.io.zarr_zip``) per chunk
     patients.parquet                  one row per patient (responses as ordered categoricals, units in the metadata)
     scans.parquet                     one row per patient and scan (``nksim.io.tidy``)
-    chunks/patients-00000.parquet ... each chunk's rows of the patient table (kept for resuming; small)
+    chunks/patients-00000.parquet ... each chunk's rows of the patient table until the run completes
     chunks/part-00000.json ...        completion record of each chunk: size and SHA-256 of its two files
+    chunks/complete.json              the finished run: size and SHA-256 of patients.parquet, which then holds
+                                      every chunk's rows (the chunk tables are deleted: no second copy)
     report.html
 
 Every file is written to a hidden temporary name and renamed when complete; a chunk's record is written last, so a
@@ -43,6 +45,7 @@ TRAJ_DIR = "trajectories"
 PATIENTS = "patients.parquet"
 RECORD_DIR = "chunks"
 RUN_KEY = "run_key.json"
+COMPLETE = "complete.json"  # in RECORD_DIR: written when the run's patients.parquet is whole
 LEGACY_TRAJ = "trajectories.nc"  # the single-file layout of earlier versions (still opened by open_trajectories)
 TRAJ_SUFFIX = ".zarr.zip"  # Zarr v2 in a zip (delta + blosc-zstd; NetCDF4/zlib is as small, but h5netcdf ~0.25 s per
 # file of ~55 variables to open, Zarr ~0.03 s)
@@ -104,6 +107,8 @@ class RunFolder:
         self.chunks: list[np.ndarray] = []
         self.resumed = 0
         self.recomputed: list[int] = []
+        self.rows_in_patients = False  # a completed run: the chunks' rows are in patients.parquet
+        self.complete_damaged = False  # a completed run whose patients.parquet no longer matches its record
         self._writer: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
 
@@ -124,7 +129,7 @@ class RunFolder:
     # ------------------------------------------------------------------ sink
     def open(self, key: dict[str, Any], chunks: list[np.ndarray]) -> list[int]:
         out = self.out
-        _wait_for_writes(out)  # an earlier run on this folder in this process (interrupted) finishes its files
+        wait_for_writes(out)  # an earlier run on this folder in this process (interrupted) finishes its files
         if (out / RECORD_DIR / RUN_KEY).exists() or (out / LEGACY_TRAJ).is_file():
             raise InputError("--out", str(out), "a new folder, or --force to start it over (this one holds a run "
                              "written by an earlier nksim version; open it with nksim.io.run_folder.open_trajectories)")
@@ -139,6 +144,7 @@ class RunFolder:
         write_json_atomic(out / RUN_KEY, key)
         self.chunks = chunks
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="nksim-run-folder-writer")
+        self.rows_in_patients = self._check_complete()
         todo = []
         for k, ids in enumerate(chunks):
             problem = self._check_chunk(k, ids)
@@ -196,9 +202,11 @@ class RunFolder:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
                 self._writer = None
-            _wait_for_writes(self.out)
+            wait_for_writes(self.out)
 
     def finish(self, attrs: dict[str, Any]) -> tuple[xr.Dataset, pd.DataFrame]:
+        """The lazy trajectories and the patient table; writes patients.parquet and scans.parquet, records the
+        run as complete and deletes the chunk tables (their rows are in patients.parquet)."""
         self.close()
         n = len(self.chunks)
         for sub, pattern in ((TRAJ_DIR, f"part-*{TRAJ_SUFFIX}"), (RECORD_DIR, "patients-*.parquet"),
@@ -210,8 +218,21 @@ class RunFolder:
 
         traj = open_trajectories(self.out, n_chunks=n)
         traj.attrs.update(attrs_safe(attrs))
-        patients = categorical_responses(pd.concat([pd.read_parquet(self.table_path(k)) for k in range(n)]))
-        write_tidy_tables(self.out, patients)  # patients.parquet (categorical responses, units) and scans.parquet
+        whole, tables, fresh = None, [], False
+        for k in range(n):
+            if self.table_path(k).is_file():
+                tables.append(pd.read_parquet(self.table_path(k)))
+                fresh = True
+            else:  # a completed run resumed: the chunk's rows are in patients.parquet (checked at open)
+                whole = pd.read_parquet(self.out / PATIENTS) if whole is None else whole
+                tables.append(whole.loc[self.chunks[k]])
+        patients = categorical_responses(pd.concat(tables))
+        if fresh:
+            write_tidy_tables(self.out, patients)  # patients.parquet (categorical responses, units), scans.parquet
+        write_json_atomic(self.out / RECORD_DIR / COMPLETE, {"key_sha256": self.key_sha,
+                                                              PATIENTS: file_digest(self.out / PATIENTS)})
+        for k in range(n):
+            self.table_path(k).unlink(missing_ok=True)
         return traj, patients
 
     @property
@@ -219,6 +240,30 @@ class RunFolder:
         return {"chunks": len(self.chunks), "chunks_resumed": self.resumed, "chunks_recomputed": self.recomputed}
 
     # ------------------------------------------------------------------ checks
+    def _check_complete(self) -> bool:
+        """True when the folder holds this run completed: patients.parquet as recorded (the chunk tables were
+        deleted, their rows are there); a damaged patients.parquet is reported once and its chunks recomputed."""
+        path = self.out / RECORD_DIR / COMPLETE
+        if not path.is_file():
+            return False
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+            want = dict(rec[PATIENTS])
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+            rec, want = {}, {}
+        patients = self.out / PATIENTS
+        if rec.get("key_sha256") != self.key_sha:  # another run's (each chunk's record says so on its own)
+            path.unlink(missing_ok=True)
+            return False
+        ok = (patients.is_file() and patients.stat().st_size == want.get("bytes")
+              and file_digest(patients)["sha256"] == want.get("sha256"))
+        if not ok:
+            self.complete_damaged = True
+            self.log(f"{PATIENTS} of the completed run is missing or damaged (its size or SHA-256 differs from "
+                     f"{RECORD_DIR}/{COMPLETE}): every chunk is recomputed")
+            path.unlink(missing_ok=True)
+        return ok
+
     def _check_key(self, key: dict[str, Any]) -> None:
         """Refuse to mix chunks of a different run (scenario, seed, size, chunking, backend, overrides); a damaged
         run key is reported and replaced (each chunk's record carries the settings it was computed with)."""
@@ -255,6 +300,10 @@ class RunFolder:
             return "its record names other patients"
         for rel, want in files.items():
             path = self.out / rel
+            if rel.startswith(f"{RECORD_DIR}/patients-") and not path.exists():
+                if self.rows_in_patients:
+                    continue  # the completed run's rows are in patients.parquet
+                return "" if self.complete_damaged else f"{rel} is missing"  # damaged: said once at open
             if not path.is_file():
                 return f"{rel} is missing"
             size = path.stat().st_size
@@ -265,7 +314,7 @@ class RunFolder:
         return None
 
 
-def _wait_for_writes(out: Path) -> None:
+def wait_for_writes(out: Path) -> None:
     """Let the writes an earlier sink on ``out`` queued in this process finish (their errors are its run's)."""
     with _WRITES_LOCK:
         futures = _WRITES.pop(Path(out).resolve(), [])

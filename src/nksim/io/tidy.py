@@ -112,7 +112,10 @@ def write_parquet(df: pd.DataFrame, path: Path, units: dict[str, str], index: bo
     fields = [f.with_metadata({**(f.metadata or {}), b"unit": units[f.name].encode()}) if f.name in units else f
               for f in table.schema]
     schema = pa.schema(fields, metadata={**(table.schema.metadata or {}), UNITS_KEY: json.dumps(units).encode()})
-    pq.write_table(table.cast(schema), path)
+    from nksim.io.atomic import atomic_path
+
+    with atomic_path(Path(path)) as tmp:  # a reader or a resumed run never sees half a file
+        pq.write_table(table.cast(schema), tmp)
     return Path(path)
 
 
