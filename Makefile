@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/nksim demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 docs: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[docs]"

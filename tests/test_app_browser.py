@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -21,6 +22,9 @@ PAGES = {"Scenario designer": ".nk-verdict", "Virtual cohort": ".nk-run-cohort",
          "Next-dose advisor": ".nk-adv-run", "Manufacturing": ".nk-run-mfg", "Spatial view": ".nk-run-abm"}
 SCENARIO = "hcc-gpc3-car-nk-il15"  # the app's first scenario
 FULL = os.environ.get("NKSIM_APP_FULL") == "1"
+# one app server and one browser for the module: `make test` runs with --dist loadgroup, which keeps these tests on
+# one xdist worker (plain -n 2 still passes, with a server per worker)
+pytestmark = pytest.mark.xdist_group("app-browser")
 
 
 def nksim(*args: str) -> subprocess.CompletedProcess:
@@ -50,8 +54,10 @@ def test_every_page_loads(app):
     open_page(page, "Scenario designer")
 
 
-def test_designer_bad_value_gets_the_validate_message_then_a_dose_change(app, tmp_path):
-    page, _ = app
+def test_designer_message_then_a_20_patient_cohort_at_the_new_dose(app, tmp_path):
+    """One story (the page state carries over): a bad dose level gets `nksim validate`'s message, dose level 3 is
+    accepted, the cohort page runs 20 patients at level 3 and shows the report's eight figures and the zip."""
+    page, runs = app
     open_page(page, "Scenario designer")
     fill(page, "nk-field-regimen-dose_level", 9)
     bad = tmp_path / "bad.yaml"
@@ -65,10 +71,13 @@ def test_designer_bad_value_gets_the_validate_message_then_a_dose_change(app, tm
     fill(page, "nk-field-regimen-dose_level", 3)
     verdict.filter(has_text=f"ok: {SCENARIO}").wait_for()
     screenshot(page, "designer")
+    with page.expect_download() as got:
+        page.locator(".nk-download-yaml button").click()
+    yaml_file = tmp_path / got.value.suggested_filename
+    got.value.save_as(yaml_file)
+    assert yaml_file.name == f"{SCENARIO}.yaml" and "dose_level: 3" in yaml_file.read_text(encoding="utf-8")
+    assert nksim("validate", str(yaml_file)).stdout.startswith(f"ok: {SCENARIO}")
 
-
-def test_cohort_of_20_patients_shows_figures_and_zip(app):
-    page, runs = app
     open_page(page, "Virtual cohort")
     assert page.locator(".nk-dose-level select").input_value().startswith("3:")  # the designer's dose level 3
     fill(page, "nk-patients", 20)
@@ -80,6 +89,10 @@ def test_cohort_of_20_patients_shows_figures_and_zip(app):
     folders = list(runs.glob("cohort-*"))
     assert len(folders) == 1 and (folders[0] / "patients.parquet").exists()
     assert (folders[0] / "report.html").exists()
+    with page.expect_download() as got:
+        page.locator(".nk-download-run button").click()
+    names = zipfile.ZipFile(got.value.path()).namelist()
+    assert {f"{folders[0].name}/patients.parquet", f"{folders[0].name}/report.html"} <= set(names)
     screenshot(page, "cohort")
 
 
