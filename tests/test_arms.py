@@ -180,7 +180,7 @@ def test_km_by_arm_has_a_number_at_risk_row_per_arm(comparison):
     from nksim.report.arms import km_figure
 
     fig = km_figure(comparison)
-    ax, tab = fig.axes
+    ax, tab = fig.axes[:2]  # then the medians, written under the plot for more than two arms
     assert tab.get_title(loc="left") == "number at risk"
     rows = [t.get_text() for t in tab.get_yticklabels()]
     assert sorted(rows) == sorted(f"{a} (control)" if a == comparison.control and a != "control" else a
@@ -194,3 +194,15 @@ def test_km_by_arm_has_a_number_at_risk_row_per_arm(comparison):
         assert row[0] == (0.0, 8) and all(a[1] >= b[1] for a, b in zip(row, row[1:]))
     assert len([line for line in ax.get_legend().get_texts()]) == len(comparison.results)
     plt.close(fig)
+
+
+def test_arms_page_table_reads_as_the_markdown(comparison, tmp_path):
+    """arms.html's table: the markdown's columns (ORR in % with its CI, median PFS with its CI, log-rank and HR vs
+    control), not the CSV's raw columns."""
+    from nksim.report.arms import table_html, write_arms_report
+
+    text = table_html(comparison)
+    assert "ORR, % (95% CI)" in text and "median PFS, d (95% CI)" in text and "orr_ci_low" not in text
+    assert text.count("<tr") == len(comparison.results) + 1  # header and one row per arm
+    page = write_arms_report(comparison, tmp_path / "cmp")["html"].read_text(encoding="utf-8")
+    assert "number at risk" in page and "dataframe arms" in page

@@ -14,6 +14,9 @@ from nksim.errors import InputError
 from nksim.plots._common import as_float_array, fmt
 
 
+NOTES_INSIDE = 2  # up to this many curves the medians are written in a box on the plot; more go under it
+
+
 def _at_risk(durations: np.ndarray, ticks: np.ndarray) -> list[int]:
     return [int((durations >= t).sum()) for t in ticks]
 
@@ -39,7 +42,8 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
                  size: tuple[float, float] = (6.4, 4.2)) -> plt.Figure:
     """Kaplan-Meier curve(s) (lifelines) of ``durations`` (days) with ``events`` (True = event, False = censored),
     one per value of ``groups``: pointwise (1 - alpha) band (exponential Greenwood), censoring ticks, median with
-    its interval (Brookmeyer-Crowley, lifelines), and under the plot the number at risk at each x tick.
+    its interval (Brookmeyer-Crowley, lifelines; in a box on the plot, or under it for more than two curves), and
+    under the plot the number at risk at each x tick.
 
     ``grid``: the days at which events can be observed (scan days for progression), so that a median falling on a
     grid day is explained (its interval is then often a single day: the scans bracket it)."""
@@ -56,12 +60,14 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
     if g.shape != d.shape:
         raise InputError("groups", f"{g.size} values", f"{d.size} values (one per duration)")
     labels = list(dict.fromkeys(g.tolist()))
-    fig = plt.figure(figsize=(size[0], size[1] + (0.28 * len(labels) + 0.5 if at_risk else 0)), layout="constrained")
-    if at_risk:
-        gs = fig.add_gridspec(2, 1, height_ratios=[size[1], 0.28 * len(labels) + 0.5])
-        ax, tab = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
-    else:
-        ax, tab = fig.add_subplot(), None
+    below = len(labels) > NOTES_INSIDE  # many curves: the medians are written under the plot, not over the curves
+    heights = [size[1]] + ([0.28 * len(labels) + 0.5] if at_risk else []) + ([0.19 * len(labels) + 0.15] if below
+                                                                             else [])
+    fig = plt.figure(figsize=(size[0], sum(heights)), layout="constrained")
+    gs = fig.add_gridspec(len(heights), 1, height_ratios=heights)
+    ax = fig.add_subplot(gs[0])
+    tab = fig.add_subplot(gs[1]) if at_risk else None
+    notes_ax = fig.add_subplot(gs[-1]) if below else None
     notes = []
     for k, lab in enumerate(labels):
         m = g == lab
@@ -84,7 +90,10 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool], groups: Seq
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=9, loc="best", title=f"{int(100 * (1 - alpha))}% pointwise band shaded",
               title_fontsize=9)
-    if notes:
+    if notes and notes_ax is not None:
+        notes_ax.axis("off")
+        notes_ax.text(0.0, 1.0, "\n".join(notes), transform=notes_ax.transAxes, fontsize=9, va="top", ha="left")
+    elif notes:
         ax.text(0.01, 0.03, "\n".join(textwrap.fill(n, 60) for n in notes), transform=ax.transAxes, fontsize=9,
                 va="bottom",
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nksim.report.html import _table, fig_to_img, write_report  # noqa: E402
+from nksim.report.html import fig_to_img, write_report  # noqa: E402
 
 if TYPE_CHECKING:
     from nksim.arms import ArmComparison
@@ -76,6 +76,35 @@ def markdown(cmp: "ArmComparison") -> str:
     return "\n".join(lines)
 
 
+def _ci(est: float, lo: float, hi: float, scale: float = 1.0, spec: str = ".4g") -> str:
+    """'est (lo-hi)'; 'not reached' for a missing bound."""
+    f = (lambda v: "not reached" if not math.isfinite(v) else format(scale * v, spec))
+    return f"{f(est)} ({f(lo)}-{f(hi)})"
+
+
+def table_html(cmp: "ArmComparison") -> str:
+    """The per-arm table as a reader wants it (the markdown's columns; every raw column is in arms.csv)."""
+    import pandas as pd
+
+    rows = []
+    for r in cmp.table.itertuples():
+        ctrl = r.arm == cmp.control
+        row = {"arm": r.arm + (" (control)" if ctrl and r.arm != "control" else ""), "description": r.description,
+               "n": r.n, "ORR, % (95% CI)": _ci(r.orr, r.orr_ci_low, r.orr_ci_high, 100.0, ".1f"),
+               "PFS events": r.pfs_events,
+               "median PFS, d (95% CI)": _ci(r.median_pfs_d, r.median_pfs_ci_low_d, r.median_pfs_ci_high_d),
+               "log-rank vs control: chi2 (p)": "-" if ctrl else
+               f"{r.logrank_chi2_vs_control:.3g} ({r.logrank_p_vs_control:.3g})",
+               "HR vs control (95% CI)": "-" if ctrl else "not estimable" if not math.isfinite(
+                   r.hazard_ratio_vs_control) else _ci(r.hazard_ratio_vs_control, r.hazard_ratio_ci_low,
+                                                       r.hazard_ratio_ci_high, spec=".3g")}
+        if "median_rfs_d" in cmp.table:
+            row["median RFS, d (95% CI)"] = _ci(r.median_rfs_d, r.median_rfs_ci_low_d, r.median_rfs_ci_high_d)
+        rows.append(row)
+    return (pd.DataFrame(rows).to_html(index=False, border=0, escape=True, classes="arms")
+            + f"<p class='note'>Every column, unrounded: {FILES['csv']} ({FILES['json']}) in the run folder.</p>")
+
+
 def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
     """Write the comparison into ``out`` (created); returns the paths by kind (``FILES``)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +119,7 @@ def write_arms_report(cmp: "ArmComparison", out: Path) -> dict[str, Path]:
     prov = {k: v for k, v in first.provenance.items() if k != "resolved_scenario"}
     prov.update({"scenario": cmp.scenario, "arms": ", ".join(cmp.results), "control": cmp.control})
     sections = [("PFS by arm (Kaplan-Meier, 95% bands, number at risk)", fig_to_img(fig, "Kaplan-Meier PFS by arm")),
-                ("Arms", _table(cmp.table.set_index("arm"))),
+                ("Arms", table_html(cmp)),
                 ("Log-rank test, all arms", f"<p>chi2 = {cmp.logrank_chi2:.4g}, df = {cmp.logrank_df}, "
                                             f"p = {cmp.logrank_p:.4g} (lifelines multivariate_logrank_test); the "
                                             f"same {cmp.n_patients} virtual patients in every arm (seed "

@@ -33,6 +33,9 @@ from nksim.plots.response import SWIMMER_MAX_PATIENTS as MAX_SWIMMERS  # noqa: E
 from nksim.yaml_load import safe_load  # noqa: E402
 
 
+XLABEL = "day since first infusion"  # the time axis of every figure of the report (kinetics, clinical plots)
+
+
 # ---- settings ---------------------------------------------------------------------------------------------------
 
 def _scenario(trajectories: xr.Dataset) -> Any:
@@ -98,7 +101,8 @@ def spider_plot(trajectories: xr.Dataset, patients: pd.DataFrame, **kwargs) -> p
     run's clinical parameters). Up to 200 patients as one LineCollection; larger cohorts: a stated seeded sample
     over the per-response medians of all (:func:`nksim.plots.spider_matrix`)."""
     _, p = clinical_settings(trajectories)
-    return pr.plot_patients(patients, "spider", params=p, **{**_criteria_lines(trajectories), **kwargs})
+    return pr.plot_patients(patients, "spider", params=p,
+                            **{"xlabel": XLABEL, **_criteria_lines(trajectories), **kwargs})
 
 
 def waterfall_plot(trajectories: xr.Dataset, patients: pd.DataFrame, **kwargs) -> plt.Figure:
@@ -113,7 +117,7 @@ def swimmer_plot(trajectories: xr.Dataset, patients: pd.DataFrame, max_patients:
                  **kwargs) -> plt.Figure:
     """Time on study per patient: bar to progression, death or last assessment, with first response, progression,
     death and censoring (censored only: no event) marks; the first ``max_patients`` ids (stated in the title)."""
-    return pr.plot_patients(patients, "swimmer", max_patients=max_patients, **kwargs)
+    return pr.plot_patients(patients, "swimmer", max_patients=max_patients, **{"xlabel": XLABEL, **kwargs})
 
 
 def km_plot(trajectories: xr.Dataset, patients: pd.DataFrame, endpoint: str = "pfs", **kwargs) -> plt.Figure:
@@ -122,7 +126,7 @@ def km_plot(trajectories: xr.Dataset, patients: pd.DataFrame, endpoint: str = "p
     and recurrence are dated)."""
     if endpoint not in ("pfs", "os", "rfs"):
         raise InputError("endpoint", endpoint, "'pfs', 'os' or 'rfs' (adjuvant setting)")
-    return pr.plot_patients(patients, endpoint, **kwargs)
+    return pr.plot_patients(patients, endpoint, **{"xlabel": XLABEL, **kwargs})
 
 
 def pfs_plot(trajectories: xr.Dataset, patients: pd.DataFrame) -> plt.Figure:

@@ -23,6 +23,7 @@ line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+table.arms td:nth-child(2){text-align:left;min-width:22em;max-width:36em}table.arms th{text-align:left}
 .fig{margin:.6em 0}.fig img{width:100%;height:auto;display:block}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:1em;align-items:start}
 .note{color:#555;font-size:.92em;max-width:75em}
