@@ -20,8 +20,8 @@ from nksim.spec.scenario import Construct, Engager
 
 @pytest.fixture
 def afm13():
-    """AFM13 + CB-NK (CD30+ lymphoma), 3 patients, 6 weeks."""
-    return small("hl-afm13-cb-nk", n=3, horizon=42.0)
+    """AFM13 + CB-NK (CD30+ lymphoma), 3 patients, 8 weeks (two cycles' AFM13 doses)."""
+    return small("hl-afm13-cb-nk", n=3, horizon=56.0)
 
 
 def _with(sc, **changes):
@@ -158,9 +158,9 @@ def test_binding_arms_cd16_boosted_by_hncd16_nkp46_by_nothing_and_hypoxia_sensit
 
 
 def test_endogenous_term_acts_without_product(afm13):
-    """k_eng_endo (registry default 0) lets the engager kill antigen-positive tumor through host NK, no product."""
+    """k_eng_endo lets the engager kill antigen-positive tumor through host NK, no product; 0 switches it off."""
     ov = {"treated": False}
-    off = nksim.simulate(afm13, overrides=ov).trajectories
+    off = nksim.simulate(_with(afm13, **{"parameters.k_eng_endo": 0.0}), overrides=ov).trajectories
     assert float(off.cum_kill_engager.max()) == 0.0
     on = nksim.simulate(_with(afm13, **{"parameters.k_eng_endo": 0.02}), overrides=ov).trajectories
     pos, neg = _classes(on)

@@ -221,3 +221,45 @@ def test_nk_access_per_tumor_cell_falls_with_lesion_size():
     large_no_shell = _adjuvant_entry_per_tumor_cell(30.0, depth_um=1e-6)
     assert large / large_no_shell == pytest.approx(1.0, abs=0.15)
     assert micro / _adjuvant_entry_per_tumor_cell(0.3, depth_um=1e-6) > 10
+
+
+def _hl(**changes) -> nksim.SimulationResult:
+    sc = nksim.load_scenario("hl-afm13-cb-nk")
+    cov = {**sc.population.covariates, **changes.pop("covariates", {})}
+    base = {"population.variability": False, "population.covariates": cov, "simulation.horizon_d": 56}
+    return nksim.simulate(sc.replace({**base, **changes}), n_patients=1, seed=1)
+
+
+def test_hodgkin_lesions_are_mostly_reactive_cells_so_nk_meet_fewer_targets():
+    """Malignant fraction: a Hodgkin node of the same size holds ~1% HRS cells (Kuppers 2009); its volume follows them,
+    the NK entering it are the same, so each meets ~100x fewer targets and kills a larger share of them."""
+    hl = _hl()
+    solid = _hl(covariates={"malignant_fraction": 1.0})
+    assert float(hl.patients.malignant_fraction.iloc[0]) == pytest.approx(0.01)
+    a, b = hl.trajectories.isel(patient=0), solid.trajectories.isel(patient=0)
+    t0 = float(a.tumor_viable_total.isel(time=0)) / float(b.tumor_viable_total.isel(time=0))
+    assert t0 == pytest.approx(0.01, rel=1e-6)
+    assert float(hl.patients.baseline_spd_mm2.iloc[0]) == pytest.approx(float(solid.patients.baseline_spd_mm2.iloc[0]))
+    day1 = {"time": 1.0}
+    assert float(a.cum_lesion_entry.sel(day1)) == pytest.approx(float(b.cum_lesion_entry.sel(day1)), rel=0.05)
+    # the product's kills (host NK off) as a share of the tumor cells: far larger among the few HRS cells
+    prod = [r.trajectories.isel(patient=0) for r in (_hl(parameters={"k_eng_endo": 0.0}),
+                                                     _hl(parameters={"k_eng_endo": 0.0},
+                                                         covariates={"malignant_fraction": 1.0}))]
+    killed_share = [float(x.cum_kill_engager.isel(time=-1)) / float(x.tumor_viable_total.isel(time=0)) for x in prod]
+    assert killed_share[0] > 10 * killed_share[1]
+    # other indications keep lesions made of tumor cells
+    assert float(nksim.simulate("hcc-post-lt-allo-nk", n_patients=2, seed=1).patients.malignant_fraction.max()) == 1.0
+
+
+def test_afm13_redirects_host_nk_without_product_and_adds_to_the_product():
+    """k_eng_endo (calibrated to AFM13 monotherapy, Rothe 2015): the engager kills CD30+ tumor through host NK with no
+    product, and the product leaves less tumor on top of it."""
+    alone = _hl(**{"regimen.per_infusion": {"escalation": {"start": 0}}}).trajectories.isel(patient=0)
+    combo = _hl().trajectories.isel(patient=0)
+    none = _hl(**{"regimen.per_infusion": {"escalation": {"start": 0}}, "regimen.engager.dose": 0.0})
+    assert float(none.trajectories.cum_kill_engager.max()) == 0.0
+    assert float(alone.cum_kill_engager.isel(time=-1)) > 0.0
+    day = {"time": 28.0}
+    left = [float(x.tumor_viable_total.sel(day)) for x in (none.trajectories.isel(patient=0), alone, combo)]
+    assert left[0] > left[1] > left[2]

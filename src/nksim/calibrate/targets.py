@@ -99,6 +99,24 @@ def _remission(day: float) -> Callable[[SimulationResult], float]:
     return metric
 
 
+def _afm13_alone(sc: Scenario) -> Scenario:
+    """Rothe 2015's regimen on the AFM13 scenario's patients: AFM13 weekly x 4, no NK, no lymphodepletion."""
+    return sc.replace({"regimen.per_infusion": {"escalation": {"start": 0}}, "regimen.lymphodepletion": None,
+                       "regimen.engager.days": [0, 7, 14, 21]})
+
+
+def _dose_level_1(sc: Scenario) -> Scenario:
+    return sc.replace({"regimen.dose_level": 1})
+
+
+def _dose_level_2(sc: Scenario) -> Scenario:
+    return sc.replace({"regimen.dose_level": 2})
+
+
+def _orr(res: SimulationResult) -> float:
+    return _rate(res, lambda p: p["best_response"].isin(["CR", "PR"]))
+
+
 def _rate(res: SimulationResult, fn: Callable[[pd.DataFrame], pd.Series]) -> float:
     return float(fn(res.patients).mean())
 
@@ -139,6 +157,17 @@ TARGETS: list[Target] = [
            0.0, 1.0, "reported next to the NK arm so the NK share is visible (no published target)",
            lambda r: _rate(r, lambda p: p["best_response"].isin(["CR", "PR"])), overrides={"treated": False},
            reported=True),
+    Target("AFM13 + CB-NK (Nieto 2025): ORR at 1e8/kg", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.80, 1.0,
+           "Nieto 2025 (Nat Med 31:1987): 39/42 (92.9%), 36/37 in Hodgkin lymphoma; 1e8/kg the recommended dose",
+           _orr),
+    Target("AFM13 + CB-NK: ORR at 1e6/kg (reported)", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.0, 1.0,
+           "reported: Nieto 2025 found response dose-dependent (per-level rates not retrieved)", _orr, _dose_level_1,
+           reported=True),
+    Target("AFM13 + CB-NK: ORR at 1e7/kg (reported)", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.0, 1.0,
+           "reported (as above)", _orr, _dose_level_2, reported=True),
+    Target("AFM13 monotherapy (Rothe 2015): ORR", "hl-afm13-cb-nk", "ORR, AFM13 weekly x 4, no NK, no lymphodepletion",
+           0.05, 0.54, "Rothe 2015 (Blood 125:4024): 3/13 (23%, exact 95% CI 5-54%) at >= 1.5 mg/kg; host NK only",
+           _orr, _afm13_alone),
     Target("CAR-T-like: fold expansion (median)", "bnhl-car-t-like", "Stein's foldx (copies/ug, fitted R0)", 1000.0,
            15000.0, "Stein 2019: fold expansion 3900 (log-normal, omega2 2.4); B-ALL cohort, borrowed", _stein_fold),
     Target("CAR-T-like: Tmax (median)", "bnhl-car-t-like", "day of Cmax", 6.0, 14.0, "Stein 2019: Tmax 9.3 d", _tmax),

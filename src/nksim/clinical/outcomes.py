@@ -220,6 +220,8 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
     density = np.full(n_pat, ro.cell_density_per_cm3 or p["tumor_cell_density"])
     if ro.cell_density_per_cm3 is None and "tumor_cell_density" in cov.columns:
         density = cov["tumor_cell_density"].to_numpy(dtype=float)  # per-patient values win
+    if "malignant_fraction" in cov.columns:  # tumor cells per cm3 of lesion (Hodgkin lymphoma: a few percent)
+        density = density * cov["malignant_fraction"].to_numpy(dtype=float)
     baseline_day = float(inp.scan_times[0])
     end_day = min(ro.follow_up_days, t[-1])
     scan_days = st.scan_days

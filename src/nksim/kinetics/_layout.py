@@ -158,7 +158,7 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('k_r', '1', 'effector interference in the ratio-dependent law'),  # killing
     ('kappa', 'kills/cell', 'serial kills per effector before exhaustion'),  # exhaustion
     ('k_rec', '1/d', 'recovery from exhaustion at full signal'),  # exhaustion
-    ('density', 'cells/mL', 'tumor cell density'),  # tumor
+    ('density', 'cells/mL', 'tumor cells per mL of lesion (a reactive infiltrate the tumor cells sustain fills the rest)'),  # tumor
     ('k_tum', 'cells', 'Gompertz carrying capacity'),  # tumor
     ('mu_loss', '1/d', 'antigen loss per antigen'),  # tumor
     ('k_clear', '1/d', 'clearance of dead tumor cells'),  # tumor

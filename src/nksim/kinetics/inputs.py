@@ -244,8 +244,10 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     tsys_on = con.has_car and INDICATIONS[tum.indication].systemic and any(a in antigens for a in con.car_targets)
     setp("car_sys", val("k_car") * f_is * potency if (sys_on or tsys_on) else 0.0)
 
-    # lesions
-    density = val("tumor_cell_density")
+    # lesions: tumor cells per cm3 of lesion = all cells x the malignant share (Hodgkin lymphoma: the few malignant
+    # cells sustain a reactive infiltrate, so a lesion's volume follows them; nksim.population.sampling)
+    density = val("tumor_cell_density") * val("malignant_fraction")
+    setp("density", density)
     k_tum = val("k_tum")
     lam0 = math.log(2) / val("tvdt_d")  # initial volumetric growth rate (1/d)
     t_init = np.zeros((n, nl))

@@ -52,6 +52,11 @@ def typical_values(scenario: Scenario, registry: Registry | None = None) -> dict
 
 def _typical_values(scenario: Scenario, reg: Registry) -> dict[str, float]:
     values = reg.resolve(scenario.parameters, where="parameters")
+    # the malignant share of a lesion's cells is the indication's (malignant_fraction_<indication> when the registry
+    # has one, e.g. Hodgkin lymphoma) unless the scenario or population sets malignant_fraction itself
+    own = f"malignant_fraction_{scenario.tumor.indication}"
+    if own in reg and "malignant_fraction" not in scenario.parameters:
+        values["malignant_fraction"] = values[own]
     for where, extra in (("product.parameters", scenario.product.parameters),
                          ("population.covariates", scenario.population.covariates)):
         for name, v in reg.resolve(extra, where=where).items():
@@ -103,7 +108,7 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
         return np.full(ids.shape, typ[name])
 
     # every patient-level parameter that varies, plus the covariates MODEL.md lists
-    patient_level = {n for n in omega if not n.startswith("antigen_fraction_")} - {
+    patient_level = {n for n in omega if not n.startswith(("antigen_fraction_", "malignant_fraction"))} - {
         "lesion_diameter_mm", "tumor_perfusion_ml_per_ml_d"}
     for name in ("weight_kg", "ligand_level", "hla_level", "tgfb_ng_ml", "hypoxia", "chemosensitivity", "wbc0_per_ul"):
         patient_level.add(name)
@@ -129,6 +134,13 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
         cols["tvdt_d"] = tvdt
     else:
         cols["tvdt_d"] = patient_value("tvdt_d")
+
+    # malignant share of the lesion's cells (1 for a lesion made of tumor cells; Hodgkin lymphoma: a few percent,
+    # varying between patients as omega2 of malignant_fraction_<indication> says, capped at 1)
+    own = f"malignant_fraction_{scenario.tumor.indication}"
+    w_mf = omega.get(own, 0.0) if own in reg else 0.0
+    cols["malignant_fraction"] = np.minimum(_vary(typ["malignant_fraction"], w_mf, normals("malignant_fraction"),
+                                                  "log"), 1.0)
 
     # donor KIR-ligand match (Bernoulli)
     cols["kir_matched"] = keyed_uniforms(seed, MODULE, draw_ids, _key("kir_match")) < typ["p_kir_match"]

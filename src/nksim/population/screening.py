@@ -62,8 +62,11 @@ def passes_screen(scenario: Scenario, df: pd.DataFrame, typ: Mapping[str, float]
         return df[name].to_numpy(dtype=float) if name in df.columns else np.full(n, float(typ[name]))
 
     ro = scenario.readouts
-    density = val("tumor_cell_density")
-    density_readout = np.full(n, ro.cell_density_per_cm3) if ro.cell_density_per_cm3 else density
+    # tumor cells per cm3 of lesion: all cells x the malignant share (the rest a reactive infiltrate that the tumor
+    # cells sustain, e.g. Hodgkin lymphoma)
+    malignant = val("malignant_fraction")
+    density = val("tumor_cell_density") * malignant
+    density_readout = np.full(n, ro.cell_density_per_cm3) * malignant if ro.cell_density_per_cm3 else density
     lethal_cells = (ro.lethal_burden_cm3 or typ["clinical_lethal_burden_cm3"]) * density_readout
     k = val("k_tum")
     lam0 = math.log(2.0) / val("tvdt_d")

@@ -7,7 +7,7 @@ binding arm: CD16 x (1 + ``m_cd16``) for hnCD16 cells, NKp46 without the hnCD16 
 on the classes carrying the engager's target (``eng_w``). An IL-15 moiety adds ``eng_il15`` x ENG pg/mL of
 IL-15-equivalent to the signal S (:mod:`.cytokines`). The model has no endogenous NK compartment: endogenous NK
 redirected by the engager appear only as a per-capita kill rate ``k_eng_endo`` x occupancy x WBC/wbc0 of the
-targeted classes (registry default 0: product NK only).
+targeted classes (calibrated to AFM13 monotherapy in Hodgkin lymphoma, Rothe 2015; 0 = product NK only).
 """
 
 from __future__ import annotations

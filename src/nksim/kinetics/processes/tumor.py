@@ -2,7 +2,9 @@
 
 Every class of lesion l grows at r_l ln(``k_tum``/T_l) (x the concomitant slowdown, x the IFN-gamma cytostasis of
 :mod:`.cytostasis`); a class below one cell does not grow. A class carrying antigen j loses it at ``mu_loss`` (moves
-to the class without bit j). Killed cells go to D_l, cleared at ``k_clear``. New-lesion and death hazards accumulate at ``h_new`` x burden and ``h_death`` x burden.
+to the class without bit j). A lesion's volume is its tumor cells (viable and dead) over ``density``, the tumor cells
+per mL of lesion: all cells x the malignant share, which is small where the tumor cells sustain a reactive
+infiltrate that makes up most of the lesion (Hodgkin lymphoma). Killed cells go to D_l, cleared at ``k_clear``. New-lesion and death hazards accumulate at ``h_new`` x burden and ``h_death`` x burden.
 Chemotherapy log-kills (:func:`log_kill`) move a share of every class to D at once.
 """
 
@@ -22,7 +24,8 @@ STATES = [
     State("cum_chemo_killed", "cells", "cumulative tumor cells killed by chemotherapy (events)"),
 ]
 PARAMS = [
-    Param("density", "cells/mL", "tumor cell density", registry="tumor_cell_density"),
+    Param("density", "cells/mL", "tumor cells per mL of lesion (a reactive infiltrate the tumor cells sustain fills "
+          "the rest)", derived="tumor_cell_density x malignant_fraction"),
     Param("k_tum", "cells", "Gompertz carrying capacity", registry="k_tum"),
     Param("mu_loss", "1/d", "antigen loss per antigen", registry="mu_loss"),
     Param("k_clear", "1/d", "clearance of dead tumor cells", registry="k_clear"),
