@@ -135,7 +135,8 @@ def test_trial_designer_and_mechanistic_phase_1(app):
     page.locator(".nk-run-trial button").click()
     page.locator(".nk-trial-table table", has_text="selected dose 1 (%)").wait_for(timeout=120_000)
     page.locator(".nk-run-mech button").click()
-    page.locator(".nk-status-mech", has_text="virtual patients simulated").wait_for(timeout=300_000)
+    page.locator(".nk-mech-out table", has_text="P(DLT)").wait_for(timeout=300_000)
+    page.locator(".nk-mech-out img").wait_for()
     screenshot(page, "trial")
 
 
@@ -157,3 +158,24 @@ def test_spatial_view(app):
     page.locator(".nk-abm-out img").first.wait_for(timeout=300_000)
     assert list(runs.glob("abm-*/tumor.gif"))
     screenshot(page, "spatial")
+
+
+@full
+def test_upload_then_arm_comparison(app, tmp_path):
+    page, runs = app
+    open_page(page, "Scenario designer")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nproduct: {}\nregimen: {dose_levels: []}\n", encoding="utf-8")
+    page.locator(".nk-upload-scenario input[type=file]").set_input_files(str(bad))
+    page.locator(".nk-verdict", has_text="regimen.dose_levels").wait_for()
+    good = tmp_path / "allo.yaml"
+    good.write_text(nksim("show", "hcc-post-lt-allo-nk").stdout, encoding="utf-8")
+    page.locator(".nk-upload-scenario input[type=file]").set_input_files(str(good))
+    page.locator(".nk-verdict", has_text="ok: hcc-post-lt-allo-nk").wait_for()
+    open_page(page, "Virtual cohort")
+    fill(page, "nk-patients", 30)
+    page.locator(".nk-run-arms button").click()
+    page.locator(".nk-arms-out img").wait_for(timeout=300_000)
+    page.locator(".nk-arms-table", has_text="log-rank").wait_for()
+    assert list(runs.glob("arms-*/arms.csv"))
+    screenshot(page, "arms")

@@ -36,18 +36,21 @@ def png_bytes(draw: Callable[[], "plt.Figure | None"]) -> bytes | None:
     return buf.getvalue()
 
 
-def image_pane(data: bytes, title: str, kind: str = "png", css: str = "nk-figure") -> pn.layout.Panel:
-    """A titled image as wide as its column (the browser scales it, keeping its aspect ratio)."""
+def image_pane(data: bytes, title: str, kind: str = "png", css: str = "nk-figure",
+               max_width_px: int | None = None) -> pn.layout.Panel:
+    """A titled image as wide as its column, or at most ``max_width_px`` (the browser scales it, keeping its aspect
+    ratio)."""
     src = f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
+    cap = f"max-width:{max_width_px}px;" if max_width_px else ""
     return pn.Column(pn.pane.Markdown(f"**{html.escape(title)}**", margin=(0, 5)),
-                     pn.pane.HTML(f'<img src="{src}" alt="{html.escape(title)}" style="width:100%;height:auto">',
+                     pn.pane.HTML(f'<img src="{src}" alt="{html.escape(title)}" style="width:100%;{cap}height:auto">',
                                   sizing_mode="stretch_width", css_classes=[css]),
                      sizing_mode="stretch_width")
 
 
-def png_pane(data: bytes, title: str, css: str = "nk-figure") -> pn.layout.Panel:
-    """A titled PNG (bytes) as wide as its column."""
-    return image_pane(data, title, "png", css)
+def png_pane(data: bytes, title: str, css: str = "nk-figure", max_width_px: int | None = None) -> pn.layout.Panel:
+    """A titled PNG (bytes) as wide as its column (or ``max_width_px``)."""
+    return image_pane(data, title, "png", css, max_width_px)
 
 
 def file_pane(path, title: str, css: str = "nk-figure") -> pn.layout.Panel:

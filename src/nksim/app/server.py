@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from pathlib import Path
 
 import panel as pn
@@ -44,6 +45,20 @@ def create_app(runs_root: Path) -> pn.layout.Panel:
     return pn.Column(header, tabs, sizing_mode="stretch_width", styles={"padding": "0 16px"})
 
 
+def warm_up(scenario: str = "hcc-gpc3-car-nk-il15") -> None:
+    """Load what a first cohort run needs (the engine, its compiled kernel for the first scenario, the report's
+    plotting) while the first page is read: in a daemon thread at server start; errors are ignored (the run
+    itself reports them)."""
+    try:
+        import nksim.report.clinical_plots  # noqa: F401
+        import nksim.runner  # noqa: F401
+        from nksim.engine import simulate
+
+        simulate(scenario, n_patients=2, seed=0, outputs="summary")
+    except Exception:  # noqa: BLE001 - only a head start
+        pass
+
+
 def serve(host: str = "127.0.0.1", port: int = 5006, runs_root: Path = Path("runs/app"),
           announce=print) -> None:
     """Serve the app until interrupted; prints the URL, opens no browser."""
@@ -57,6 +72,7 @@ def serve(host: str = "127.0.0.1", port: int = 5006, runs_root: Path = Path("run
     announce(f"nksim app: http://{shown}:{server.port}/  (runs in {runs_root}/; Ctrl-C stops)")
     sys.stdout.flush()
     server.start()
+    threading.Thread(target=warm_up, daemon=True, name="nksim-app-warm-up").start()
     try:
         server.io_loop.start()
     except KeyboardInterrupt:

@@ -176,7 +176,7 @@ def page(session: Session) -> pn.layout.Panel:
 
     def arms_done(res: dict[str, Any]) -> None:
         arms_out[:] = [pn.pane.Markdown(res["md"], sizing_mode="stretch_width", css_classes=["nk-arms-table"]),
-                       png_pane(res["png"], "PFS by arm")]
+                       png_pane(res["png"], "PFS by arm", max_width_px=900)]
 
     arms_controls = JobControls("Compare arms", make_arms_work, arms_done, name="arms")
     arms_box = pn.Column(pn.pane.Markdown("### Arm comparison\nThe same virtual patients in every arm of the "

@@ -40,6 +40,8 @@ def oc_figure(ocs: list[dict[str, Any]], p_tox=None):
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
+    if not any(np.asarray(oc["mean_dlt"], float).any() for oc in ocs):
+        axes[2].text(0.5, 0.5, "no DLT in any simulated trial", ha="center", va="center", transform=axes[2].transAxes)
     axes[0].legend(frameon=False, fontsize=8)
     return fig
 
@@ -117,7 +119,7 @@ def page(session: Session) -> pn.layout.Panel:
     mech_trials = pn.widgets.IntInput(label="virtual trials", value=20, start=1, end=2000, width=130)
     population = pn.widgets.IntInput(label="patients per dose (population rates)", value=100, start=10, end=5000,
                                      width=230)
-    mech_out = pn.Column(sizing_mode="stretch_width")
+    mech_out = pn.Column(sizing_mode="stretch_width", css_classes=["nk-mech-out"])
 
     def make_mech_work():
         from nksim.trial.cli import _design
@@ -148,7 +150,7 @@ def page(session: Session) -> pn.layout.Panel:
         mech_out[:] = [pn.pane.Markdown("**Population DLT and response rates per dose** (the same virtual patients "
                                         "at every dose)"),
                        pn.pane.DataFrame(rates_frame(res["rates"]), index=False),
-                       pn.pane.DataFrame(res["table"], sizing_mode="stretch_width"),
+                       pn.pane.DataFrame(res["table"], width=520),
                        png_pane(res["png"], "Mechanistic virtual phase I")]
 
     mech_controls = JobControls("Run virtual phase I", make_mech_work, mech_done, name="mech")
