@@ -1,6 +1,7 @@
 """Every command that prints results takes --json and prints one parseable JSON document on stdout (issue 17).
 
-The command list is read from the CLI itself: a new command without --json, or without a case here, fails."""
+The command list is read from the CLI itself: a new command without --json, or without a case here, fails. The one
+exception is a command that prints no results because it serves until stopped (`nksim app`, ``SERVERS``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from nksim.calibrate import datasets
 from nksim.cli import app
 
 runner = CliRunner()
+#: commands that serve until Ctrl-C and print only their address (no result to print as JSON)
+SERVERS = {("app",)}
 
 
 def leaf_commands() -> dict[tuple[str, ...], object]:
@@ -30,7 +33,7 @@ def leaf_commands() -> dict[tuple[str, ...], object]:
             walk(cmd.get_command(ctx, n), path + (n,))
 
     walk(typer.main.get_command(app), ())
-    return out
+    return {path: cmd for path, cmd in out.items() if path not in SERVERS}
 
 
 def cases(tmp: Path) -> dict[tuple[str, ...], list[list[str]]]:
