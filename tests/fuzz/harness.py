@@ -260,12 +260,12 @@ def _signed(name: str) -> bool:
 
 
 def flush_counts() -> None:
-    """Write the counts so far to $NKSIM_FUZZ_COUNTS/<worker>.json (a long run can be read while it goes)."""
+    """Write the counts so far to $NKSIM_FUZZ_COUNTS/<job or worker>.json (a long run can be read while it goes)."""
     path = os.environ.get("NKSIM_FUZZ_COUNTS")
     if path:
         import json
 
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        worker = os.environ.get("NKSIM_FUZZ_JOB") or os.environ.get("PYTEST_XDIST_WORKER", "main")
         Path(path).mkdir(parents=True, exist_ok=True)
         tmp = Path(path) / f".{worker}.json.tmp"
         tmp.write_text(json.dumps({"counts": dict(COUNTS), "failures": FAILURES}, indent=1))

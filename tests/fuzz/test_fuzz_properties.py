@@ -4,8 +4,8 @@
 Property (fuzz.harness): exit code 0 with finite, non-negative trajectories, or exit code 3 with one line per
 problem in nksim's words; never a traceback, never a hang, never NaN/inf in an output table, nothing written outside
 the run folder. In `make test` a small derandomized slice runs (marked ``fuzz``); `make fuzz` (tests/fuzz/run_fuzz.py)
-runs >= 10,000 cases with NKSIM_FUZZ_SCALE and NKSIM_FUZZ_COUNT=1, where failures are counted instead of raised so
-that every case runs, and prints the counts.
+runs >= 10,000 cases in shards (one test, NKSIM_FUZZ_EXAMPLES examples, its own --hypothesis-seed) with
+NKSIM_FUZZ_COUNT=1, where failures are counted instead of raised so that every case runs, and prints the counts.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ TINY = ("name: tiny\nproduct: {name: p}\nregimen: {dose_levels: [{value: 1e7}]}\
 
 def fuzz_settings(slice_examples: int, full_examples: int):
     n = slice_examples if SCALE <= 0 else max(1, int(full_examples * SCALE))
-    return settings(max_examples=n, derandomize=SCALE <= 0, deadline=None, database=None, print_blob=True,
-                    suppress_health_check=list(HealthCheck))
+    shard = os.environ.get("NKSIM_FUZZ_EXAMPLES")  # one job of `make fuzz`: this many, drawn with its own seed
+    return settings(max_examples=int(shard) if shard else n, derandomize=SCALE <= 0 and not shard, deadline=None,
+                    database=None, print_blob=True, suppress_health_check=list(HealthCheck))
 
 
 def check(o: harness.Outcome) -> None:
