@@ -74,10 +74,12 @@ def test_fever_once_seen_need_not_persist():
     assert list(crs_grade_course(c, p)[0]) == [0, 4, 2]
 
 
-def test_unordered_thresholds_are_rejected():
+def test_unordered_thresholds_are_cumulative():
+    """A level set below a milder one's is reached with the milder (nksim.grade_order), never before it."""
     p = clinical_params({"clinical_crs_hypotension_one_vasopressor_pg_ml": 50.0})
-    with pytest.raises(InputError, match="clinical_crs_hypotension_one_vasopressor_pg_ml"):
-        crs_signs(np.array([10.0]), p)
+    fluids = p["clinical_crs_hypotension_fluids_pg_ml"]
+    _, hypo, _ = crs_signs(np.array([10.0, 60.0, fluids * 0.99, fluids]), p)
+    assert hypo.tolist() == [0, 0, 0, 2]
 
 
 def test_unknown_clinical_parameter_is_rejected():

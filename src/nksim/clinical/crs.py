@@ -14,7 +14,8 @@ ASTCT consensus grading (Lee DW et al., Biol Blood Marrow Transplant 2019;25:625
 
 Signs follow C (pg/mL) by thresholds (registry parameters flagged "assumption", to be calibrated, MODEL.md
 process 12): fever at C >= clinical_crs_fever_pg_ml; hypotension level 1/2/3 = fluids / one vasopressor /
-several vasopressors; hypoxia level 1/2/3 = low-flow / high-flow / positive pressure.
+several vasopressors; hypoxia level 1/2/3 = low-flow / high-flow / positive pressure. Levels are cumulative (a
+level needs the milder levels' thresholds too; ``nksim.grade_order``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Mapping
 
 import numpy as np
 
+from nksim.grade_order import cumulative
 from nksim.errors import InputError
 
 HYPOTENSION_KEYS = (
@@ -37,11 +39,9 @@ HYPOXIA_KEYS = (
 )
 
 
-def _levels(c: np.ndarray, thresholds: list[float], names: tuple[str, ...]) -> np.ndarray:
-    for (a, na), (b, nb) in zip(zip(thresholds, names), zip(thresholds[1:], names[1:])):
-        if not a < b:
-            raise InputError(nb, b, f"a threshold above {na} = {a} (severity levels must increase with C)")
-    return np.searchsorted(np.asarray(thresholds), c, side="right").astype(np.int8)
+def _levels(c: np.ndarray, thresholds: list[float]) -> np.ndarray:
+    """Level 0-3: thresholds crossed, each level needing the milder ones' too (``nksim.grade_order``)."""
+    return np.searchsorted(cumulative(thresholds), c, side="right").astype(np.int8)
 
 
 def crs_signs(c: np.ndarray, params: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -49,8 +49,8 @@ def crs_signs(c: np.ndarray, params: Mapping[str, float]) -> tuple[np.ndarray, n
     none, 1 low-flow, 2 high-flow, 3 positive pressure) for cytokine proxy values ``c`` (pg/mL)."""
     c = np.asarray(c, dtype=float)
     fever = c >= params["clinical_crs_fever_pg_ml"]
-    hypo = _levels(c, [params[k] for k in HYPOTENSION_KEYS], HYPOTENSION_KEYS)
-    hypox = _levels(c, [params[k] for k in HYPOXIA_KEYS], HYPOXIA_KEYS)
+    hypo = _levels(c, [params[k] for k in HYPOTENSION_KEYS])
+    hypox = _levels(c, [params[k] for k in HYPOXIA_KEYS])
     return fever, hypo, hypox
 
 

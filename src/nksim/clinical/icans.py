@@ -11,7 +11,8 @@ orientation 4, naming 3, following commands 1, writing 1, attention 1) and the l
 
 Model (assumption, MODEL.md 12): ICANS follows C with a delay; with Cd(t) = C(t - delay), ICE = 10 below
 ``clinical_icans_onset_pg_ml``, then falls from 9 to 0 log-linearly in Cd up to
-``clinical_icans_ice_zero_pg_ml``; the patient is unarousable at Cd >= ``clinical_icans_unarousable_pg_ml``.
+``clinical_icans_ice_zero_pg_ml``; the patient is unarousable at Cd >= ``clinical_icans_unarousable_pg_ml``. The
+three levels are cumulative (``nksim.grade_order``: a threshold below a milder one's acts at the milder).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ from nksim.errors import InputError
 
 
 def ice_score(c_delayed: np.ndarray, onset_pg_ml: float, zero_pg_ml: float) -> np.ndarray:
-    """ICE score (integer 0-10) for delayed cytokine values (pg/mL)."""
-    if not zero_pg_ml > onset_pg_ml > 0:
-        raise InputError(
-            "clinical_icans_ice_zero_pg_ml",
-            zero_pg_ml,
-            f"a value above clinical_icans_onset_pg_ml = {onset_pg_ml} > 0",
-        )
+    """ICE score (integer 0-10) for delayed cytokine values (pg/mL); ``zero_pg_ml`` at or below the onset (grades
+    are cumulative: ``nksim.grade_order``) takes the score from 10 straight to 0 at the onset."""
+    if not onset_pg_ml > 0:
+        raise InputError("clinical_icans_onset_pg_ml", onset_pg_ml, "a threshold > 0 pg/mL")
     c = np.maximum(np.asarray(c_delayed, dtype=float), 1e-300)
+    if not zero_pg_ml > onset_pg_ml:
+        return np.where(c < onset_pg_ml, 10, 0).astype(np.int8)
     x = np.log(c / onset_pg_ml) / np.log(zero_pg_ml / onset_pg_ml)  # 0 at onset, 1 at ICE 0
     lost = np.floor(9.0 * np.clip(x, 0.0, 1.0) + 1e-9)
     return np.where(c < onset_pg_ml, 10, 9 - lost).astype(np.int8)
@@ -56,13 +56,14 @@ def delayed(t: np.ndarray, y: np.ndarray, delay_days: float) -> np.ndarray:
 
 def icans_course(t: np.ndarray, c: np.ndarray, params: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """ICE score and ICANS grade over time (patient, time) from C (patient, time)."""
-    cd = delayed(t, c, params["clinical_icans_delay_days"])
-    ice = ice_score(cd, params["clinical_icans_onset_pg_ml"], params["clinical_icans_ice_zero_pg_ml"])
-    if not params["clinical_icans_unarousable_pg_ml"] >= params["clinical_icans_ice_zero_pg_ml"]:
-        raise InputError(
-            "clinical_icans_unarousable_pg_ml",
-            params["clinical_icans_unarousable_pg_ml"],
-            "a value at or above clinical_icans_ice_zero_pg_ml",
-        )
-    unarousable = cd >= params["clinical_icans_unarousable_pg_ml"]
-    return ice, astct_icans_grade(ice, unarousable)
+    return ice_and_grade(delayed(t, c, params["clinical_icans_delay_days"]), params)
+
+
+def ice_and_grade(cd: np.ndarray, params: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """ICE score and ICANS grade at delayed cytokine values ``cd`` (any shape). An unarousable patient cannot do
+    the ICE test (ICE 0, ASTCT); the unarousable level needs the ICE-0 and onset thresholds too (cumulative)."""
+    onset, zero, unarousable = (params[k] for k in ("clinical_icans_onset_pg_ml", "clinical_icans_ice_zero_pg_ml",
+                                                     "clinical_icans_unarousable_pg_ml"))
+    ice = ice_score(cd, onset, zero)
+    out = np.asarray(cd) >= max(unarousable, zero, onset)
+    return np.where(out, 0, ice).astype(np.int8), astct_icans_grade(np.where(out, 0, ice), out)

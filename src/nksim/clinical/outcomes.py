@@ -34,7 +34,7 @@ from nksim.clinical.criteria import ResponseCriteria, ScanData, make_criteria
 from nksim.clinical.crs import HYPOTENSION_KEYS, HYPOXIA_KEYS, astct_crs_grade, crs_grade_course, crs_signs
 from nksim.clinical.detection import detectable, last_detectable_day
 from nksim.clinical.dlt import evaluate_dlt
-from nksim.clinical.icans import astct_icans_grade, delayed, ice_score
+from nksim.clinical.icans import delayed, ice_and_grade
 from nksim.clinical.inputs import REQUIRED_VARS, ZERO_IF_ABSENT, ReadoutInputs, check_dataset, unit_factor
 from nksim.clinical.recurrence import recurrence_free_survival_at
 from nksim.clinical.safety import (
@@ -411,11 +411,7 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
 
 def _icans_at(cd: np.ndarray, p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """ICE score and ICANS grade at delayed cytokine values ``cd`` (any shape; ``icans_course`` pointwise)."""
-    ice = ice_score(cd, p["clinical_icans_onset_pg_ml"], p["clinical_icans_ice_zero_pg_ml"])
-    if not p["clinical_icans_unarousable_pg_ml"] >= p["clinical_icans_ice_zero_pg_ml"]:
-        raise InputError("clinical_icans_unarousable_pg_ml", p["clinical_icans_unarousable_pg_ml"],
-                         "a value at or above clinical_icans_ice_zero_pg_ml")
-    return ice, astct_icans_grade(ice, cd >= p["clinical_icans_unarousable_pg_ml"])
+    return ice_and_grade(cd, p)
 
 
 __all__ = ["outcomes", "outcomes_from_inputs", "ReadoutInputs", "ReadoutSettings", "scan_column", "patient_draws",

@@ -22,6 +22,7 @@ from typing import Mapping
 import numpy as np
 from scipy.stats import binom
 
+from nksim.grade_order import cumulative
 from nksim.errors import InputError
 
 
@@ -56,10 +57,8 @@ def infusion_fevers(n_infusions: np.ndarray, u: np.ndarray, params: Mapping[str,
 def offtumor_grade(activity: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
     """On-target/off-tumor toxicity grade (0-4) from the cumulative off-tumor activity (assumption
     thresholds)."""
-    th = [params[f"clinical_offtumor_grade{g}"] for g in (1, 2, 3, 4)]
-    if any(not a < b for a, b in zip(th, th[1:])):
-        raise InputError("clinical_offtumor_grade1..4", th, "increasing thresholds")
-    return np.searchsorted(np.asarray(th), np.asarray(activity, dtype=float), side="right").astype(np.int8)
+    th = cumulative([params[f"clinical_offtumor_grade{g}"] for g in (1, 2, 3, 4)])  # grades are cumulative
+    return np.searchsorted(th, np.asarray(activity, dtype=float), side="right").astype(np.int8)
 
 
 def ctcae_leukopenia_grade(wbc_per_ul: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
@@ -93,5 +92,5 @@ def ctcae_neutropenia_grade(anc_per_ul: np.ndarray, params: Mapping[str, float])
 def _grade_below(x: np.ndarray, bounds_increasing: list[float]) -> np.ndarray:
     # value < bounds[0] -> 4, < bounds[1] -> 3, < bounds[2] -> 2, < bounds[3] -> 1, else 0
     return (
-        4 - np.searchsorted(np.asarray(bounds_increasing), np.asarray(x, dtype=float), side="right")
+        4 - np.searchsorted(cumulative(bounds_increasing), np.asarray(x, dtype=float), side="right")
     ).astype(np.int8)

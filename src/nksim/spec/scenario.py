@@ -586,8 +586,9 @@ class Scenario(Frozen):
 
     def warnings(self) -> list[str]:
         """What is allowed but probably not meant: registry values outside their plausible range (range and source
-        named; not for a value the scenario's ``sources`` explain), scan or assay days after the horizon (ignored
-        by the readouts)."""
+        named; not for a value the scenario's ``sources`` explain), a grade threshold below a milder level's
+        (``nksim.grade_order``), scan or assay days after the horizon (ignored by the readouts)."""
+        from nksim.grade_order import FAMILIES, order_warnings
         from nksim.registry import load_registry
 
         reg = load_registry()
@@ -599,6 +600,8 @@ class Scenario(Frozen):
                     note = reg[name].check(v, f"{where}.{name}")
                     if note:
                         out.append(note)
+        if any(name in self.parameters for keys in FAMILIES.values() for name in keys):
+            out += order_warnings(reg.resolve(self.parameters), "parameters")
         out += [f"{p} (the arm cannot be run as it is)" for p in arm_problems(self)]
         horizon = self.simulation.horizon_d
         for field, days in (("simulation.scan_days", self.simulation.scan_days),
