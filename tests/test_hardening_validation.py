@@ -165,3 +165,15 @@ def test_replace_derives_a_validated_variant():
         sc.replace({"regimen.dose_levels.7.value": 1e6})
     with pytest.raises(InputError, match="a group of fields"):
         sc.replace({"regimen.dose_level.x": 1})
+
+
+def test_follow_up_after_the_horizon_is_a_warning():
+    """Issue 16: follow-up inside the horizon or a clear warning (the readouts stop at the horizon)."""
+    d = copy.deepcopy(_BASE)
+    d["simulation"]["horizon_d"] = 90
+    d["simulation"]["scan_days"] = [28, 56, 84]
+    notes = scenario_from_dict(d).warnings()
+    assert any(n.startswith("readouts.follow_up_days = 365 is after simulation.horizon_d = 90") and "censored" in n
+               for n in notes), notes
+    d["readouts"]["follow_up_days"] = 90
+    assert not any("follow_up_days" in n for n in scenario_from_dict(d).warnings())

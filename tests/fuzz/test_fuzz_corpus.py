@@ -110,3 +110,25 @@ def test_damaged_run_folder_corrupt_run_key_is_said_and_the_chunks_checked(box):
     o = harness.invoke(args, box)
     assert harness.ok(o) and o.code == 0, harness.explain(o)
     assert "run_key.json" in o.err and "damaged" in o.err
+
+
+def test_run_folder_metadata_is_written_temp_then_rename(box, monkeypatch):
+    """Every small metadata file of a run folder (run_key.json, chunk records, ...) reaches its name by an atomic
+    rename of a complete temporary file, never by writing in place (issue 16: run_key.json was not atomic)."""
+    import os
+
+    from nksim.io import atomic
+
+    renamed = []
+    real = os.replace
+
+    def spy(src, dst):
+        renamed.append(Path(dst).name)
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", spy)
+    args, out = _tiny_run(box)
+    assert harness.invoke(args, box).code == 0
+    small = [p for p in out.rglob("*.json")]
+    assert any(p.name == "run_key.json" for p in small)
+    assert {p.name for p in small} <= set(renamed), ({p.name for p in small} - set(renamed))

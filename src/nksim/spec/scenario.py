@@ -587,7 +587,7 @@ class Scenario(Frozen):
     def warnings(self) -> list[str]:
         """What is allowed but probably not meant: registry values outside their plausible range (range and source
         named; not for a value the scenario's ``sources`` explain), a grade threshold below a milder level's
-        (``nksim.grade_order``), scan or assay days after the horizon (ignored by the readouts)."""
+        (``nksim.grade_order``), scan or assay days or a follow-up after the horizon (the readouts stop there)."""
         from nksim.grade_order import FAMILIES, order_warnings
         from nksim.registry import load_registry
 
@@ -610,6 +610,9 @@ class Scenario(Frozen):
             if late:
                 out.append(f"{field}: {len(late)} day(s) after simulation.horizon_d = {horizon:g} ({late[0]:g}, ...) "
                            "are never observed")
+        if self.readouts.follow_up_days > horizon:
+            out.append(f"readouts.follow_up_days = {self.readouts.follow_up_days:g} is after simulation.horizon_d = "
+                       f"{horizon:g}: patients are followed up to day {horizon:g} (PFS and OS censored there)")
         return out
 
     def replace(self, changes: Mapping[str, Any], where: str = "Scenario.replace") -> "Scenario":
