@@ -32,11 +32,11 @@ RUNS = ROOT / "runs"
 #: property test -> (examples in the full run, examples per job, measured seconds per example on one core)
 PROPERTIES = {
     "test_scenario_documents": (4000, 400, 0.15),
-    "test_scenario_replace": (1500, 750, 0.03),
-    "test_trial_csv": (1500, 750, 0.05),
-    "test_manufacturing_specs": (700, 350, 0.05),
-    "test_spatial_specs": (400, 40, 2.3),
-    "test_command_lines": (2000, 200, 0.5),
+    "test_scenario_replace": (2000, 1000, 0.03),
+    "test_trial_csv": (2000, 1000, 0.05),
+    "test_manufacturing_specs": (1000, 500, 0.05),
+    "test_spatial_specs": (150, 50, 2.3),  # an ABM case is the dearest: a few hundred cover its spec and options
+    "test_command_lines": (1000, 200, 0.5),
 }
 SWEEP_S_PER_CASE = 0.05
 

@@ -233,7 +233,7 @@ def command_table() -> dict[tuple[str, ...], list[tuple[str, str]]]:
         if path in keep:
             opts = []
             for p in cmd.params:
-                if p.name in ("help",):
+                if p.name in ("help", "install_completion", "show_completion"):  # those write to shell files
                     continue
                 names = [n for n in p.opts if n.startswith("--")] or list(p.opts)
                 kind = "flag" if getattr(p, "is_flag", False) else getattr(getattr(p, "type", None), "name", "text")
@@ -241,10 +241,15 @@ def command_table() -> dict[tuple[str, ...], list[tuple[str, str]]]:
                 if getattr(p, "secondary_opts", None):
                     opts.append((p.secondary_opts[0], "flag"))
             out[path] = opts
-        for name, sub in getattr(cmd, "commands", {}).items():
-            walk(sub, (*path, name))
+        if hasattr(cmd, "list_commands"):  # lazy groups (nksim.cli_lazy) load a sub-command only when asked
+            ctx = type(cmd).context_class(cmd)
+            for name in cmd.list_commands(ctx):
+                if any(k[:len(path) + 1] == (*path, name) for k in keep):
+                    walk(cmd.get_command(ctx, name), (*path, name))
 
     walk(root, ())
+    missing = keep - set(out)
+    assert not missing, f"commands of the argument fuzz not found in the CLI: {sorted(missing)}"
     return out
 
 
@@ -283,6 +288,9 @@ def command_line(draw, table, box_in: str) -> list[str]:
         else:
             args.append(draw(st.sampled_from(LISTS + DESIGNS + ["kinetics", "GPC3", "k_nat=1", "k_nat=nan", "x=1",
                                                                "k_nat=-1", "k_nat", "=", "empiric", "logistic"])))
+    for name, _ in opts:  # options that set the work and were not drawn: small, not the command's default size
+        if name in WORK and name not in args:
+            args += [name, WORK[name][0]]
     if draw(st.integers(0, 9)) == 0:
         args.append(draw(st.sampled_from(["--no-such-option", "-z", "--", "extra", "--seed"])))
     if path in positional and not any(a in positional[path] for a in args[len(path):]):

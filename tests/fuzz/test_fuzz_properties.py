@@ -58,7 +58,7 @@ def test_scenario_documents(case):
             check(harness.invoke(args, box, entry="run", inputs=(path,)))
 
 
-@fuzz_settings(10, 1500)
+@fuzz_settings(10, 2000)
 @given(data=st.data())
 def test_scenario_replace(data):
     """``Scenario.replace`` (the API way to derive a variant): a Scenario or an InputError, never anything else."""
@@ -86,7 +86,7 @@ def test_scenario_replace(data):
     check(o)
 
 
-@fuzz_settings(10, 1500)
+@fuzz_settings(10, 2000)
 @given(csv=fs.trial_csv(), design=st.sampled_from(fs.DESIGNS[:-2]), n_doses=st.sampled_from(["1", "3", "5", "0", "-2"]))
 def test_trial_csv(csv, design, n_doses):
     with harness.fresh_box() as box:
@@ -96,7 +96,7 @@ def test_trial_csv(csv, design, n_doses):
         check(harness.invoke(args, box, entry="trial-csv", inputs=(path,)))
 
 
-@fuzz_settings(5, 700)
+@fuzz_settings(5, 1000)
 @given(case=fs.document_bytes("manufacturing"))
 def test_manufacturing_specs(case):
     origin, data = case
@@ -107,7 +107,7 @@ def test_manufacturing_specs(case):
                              entry="manufacture", inputs=(path,)))
 
 
-@fuzz_settings(2, 400)
+@fuzz_settings(2, 150)
 @given(case=fs.document_bytes("spatial"), size=st.sampled_from(["12x12", "14x14", "8x8x8"]))
 def test_spatial_specs(case, size):
     origin, data = case
@@ -118,7 +118,7 @@ def test_spatial_specs(case, size):
         check(harness.invoke(args, box, entry="abm", inputs=(path,)))
 
 
-@fuzz_settings(12, 2000)
+@fuzz_settings(12, 1000)
 @given(data=st.data())
 def test_command_lines(data):
     table = fs.command_table()
