@@ -177,3 +177,23 @@ def test_follow_up_after_the_horizon_is_a_warning():
                for n in notes), notes
     d["readouts"]["follow_up_days"] = 90
     assert not any("follow_up_days" in n for n in scenario_from_dict(d).warnings())
+
+
+def test_a_population_at_a_lethal_burden_is_refused_naming_the_cause():
+    """Two registry range ends that contradict each other (the largest typical lesion, the smallest lethal burden:
+    every candidate is at a lethal burden at enrollment; found by the joint parameter sweep) are refused with the
+    cause named, not blamed on the eligibility rules."""
+    from nksim.population.sampling import sample_patients
+
+    sc = load_scenario("gc-nkg2d-car-nk").replace({"parameters.lesion_diameter_mm": 120,
+                                                   "parameters.clinical_lethal_burden_cm3": 300,
+                                                   "simulation.n_patients": 2, "simulation.seed": 20261207})
+    with pytest.raises(InputError) as exc:
+        sample_patients(sc)
+    msg = str(exc.value)
+    assert msg.startswith("population = ") and "clinical screen" in msg and "lethal burden" in msg
+    assert "lesion_diameter_mm = 120" in msg and "clinical_lethal_burden_cm3 = 300 cm3" in msg
+    sc = load_scenario("gc-nkg2d-car-nk").replace({"population.eligibility": ["min_lesion_diameter_mm >= 500"],
+                                                   "simulation.n_patients": 1})
+    with pytest.raises(InputError, match=r"population.eligibility = .* failed the eligibility rules"):
+        sample_patients(sc)

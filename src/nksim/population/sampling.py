@@ -12,7 +12,7 @@ Variability: a registry parameter with ``iiv_omega2`` varies between patients on
 from __future__ import annotations
 
 import zlib
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -177,6 +177,27 @@ def _eligible(df: pd.DataFrame, scenario: Scenario) -> np.ndarray:
     return ok
 
 
+def _unenrollable(scenario: Scenario, typ: Mapping[str, float], df: pd.DataFrame, rule_failures: int,
+                  screen_failures: int) -> InputError:
+    """The error when almost no candidate is enrolled, naming the cause: the protocol's rules, or the clinical
+    screen (a population at a lethal burden at enrollment, e.g. large lesions with a small lethal burden)."""
+    why = (f"{rule_failures:,} candidate draws failed the eligibility rules, {screen_failures:,} the clinical "
+           "screen")
+    if screen_failures <= rule_failures:
+        return InputError("population.eligibility", list(scenario.population.eligibility),
+                          f"rules that at least ~1/{MAX_ATTEMPTS} of the population meets ({why})")
+    lethal = scenario.readouts.lethal_burden_cm3 or typ["clinical_lethal_burden_cm3"]
+    cols = [c for c in df.columns if c.startswith("lesion") and c.endswith("_diameter_mm")]
+    volume = float(np.median(sum(np.pi / 6.0 * (df[c].to_numpy(float) / 10.0) ** 3 for c in cols))) if cols else 0.0
+    field = "readouts.lethal_burden_cm3" if scenario.readouts.lethal_burden_cm3 else "clinical_lethal_burden_cm3"
+    return InputError(
+        "population", f"{screen_failures:,} screened-out candidate draws",
+        f"a population that is not at a lethal burden at enrollment nor dying before treatment ({why}; median "
+        f"total target-lesion volume drawn {volume:.3g} cm3 with lesion_diameter_mm = "
+        f"{typ['lesion_diameter_mm']:g}, vs {field} = {lethal:g} cm3: a smaller lesion_diameter_mm or a larger "
+        "lethal burden makes the study possible)")
+
+
 def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
                     adjust: Callable[[pd.DataFrame, np.ndarray], None] | None = None) -> pd.DataFrame:
     """Covariates of the given patients (default ids 0..n_patients-1), drawn from the eligible population: the
@@ -194,14 +215,17 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
     typ = typical_values(scenario, reg)
     attempt = np.zeros(ids.shape, dtype=np.int64)
     screen_failures = np.zeros(ids.shape, dtype=np.int64)
+    rule_failures = np.zeros(ids.shape, dtype=np.int64)
 
     def check(frame: pd.DataFrame, att: np.ndarray, rows: np.ndarray) -> np.ndarray:
         frame["draw_attempt"] = att
         if adjust is not None:
             adjust(frame, rows)
         clinical_ok = passes_screen(scenario, frame, typ)
+        rules_ok = _eligible(frame, scenario)
         screen_failures[rows] += ~clinical_ok
-        return ~(_eligible(frame, scenario) & clinical_ok)
+        rule_failures[rows] += ~rules_ok
+        return ~(rules_ok & clinical_ok)
 
     df = _draw(scenario, ids, attempt, reg)
     bad = check(df, attempt, np.arange(ids.size))
@@ -210,9 +234,8 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
     while bad.any():
         rounds += 1
         if rounds >= MAX_ATTEMPTS:
-            raise InputError("population.eligibility", list(scenario.population.eligibility),
-                             f"rules that at least ~1/{MAX_ATTEMPTS} of the population meets (with the clinical "
-                             "screen: not at a lethal burden, not dying before treatment)")
+            drawn = df if columns is None else pd.DataFrame(columns, index=df.index)
+            raise _unenrollable(scenario, typ, drawn, int(rule_failures.sum()), int(screen_failures.sum()))
         rows = np.flatnonzero(bad)
         attempt[rows] += 1
         redraw = _draw(scenario, ids[rows], attempt[rows], reg)
