@@ -4,7 +4,8 @@ Tolerances: the published ranges in nksim.calibrate.targets (detection windows, 
 B-cell aplasia at day 30: 0.70-1.0 around 30/34 = 88%, about its binomial 95% interval; B-ALL Tmax 6-14 d around
 Stein's 9.3 d, Cmax within a factor 2 of Stein's 24,000 copies/ug, marrow remission at day 28 inside ELIANA's 95%
 interval 71-89%; CRS on the B-ALL CAR-T-like set 0.64-0.84 around 74.4% and 0.06-0.18 around 11.6%, the targets the
-thresholds were fitted to on 400 patients; Liu grade >= 2 CRS <= 5% for "none in 11"), evaluated on 100 virtual
+thresholds were fitted to on 400 patients; Liu grade >= 2 CRS <= 5% for "none in 11"; Nieto 2025 AFM13-NK ORR 0.8-1.0 around 39/42; Rothe 2015 AFM13 alone
+0.05-0.54, the exact 95% interval of 3/13), evaluated on 100 virtual
 patients with the scenarios' seeds. Stein's fold expansion is not met
 (docs/calibration.md: the fitted intercept R0, not the peak, is off).
 """
@@ -29,6 +30,8 @@ MET = [
     "Liu 2020: grade >= 2 CRS",
     "Liu 2020: detectable at 12 months",
     "CD19 CAR/IL-15 CB-NK (Liu 2020): ORR",
+    "AFM13 + CB-NK (Nieto 2025): ORR at 1e8/kg",
+    "AFM13 monotherapy (Rothe 2015): ORR",
 ]
 
 

@@ -74,6 +74,8 @@ TARGET_KEYS: dict[str, str] = {
     "ball_crs3": TARGETS[15].name,
     "bnhl_cart_aplasia_d30": TARGETS[18].name,
     "bnhl_cart_aplasia_1y": TARGETS[19].name,
+    "afm13_nk_orr": "AFM13 + CB-NK (Nieto 2025): ORR at 1e8/kg",
+    "afm13_alone_orr": "AFM13 monotherapy (Rothe 2015): ORR",
 }
 _BY_NAME = {t.name: t for t in TARGETS}
 

@@ -117,6 +117,12 @@ def _orr(res: SimulationResult) -> float:
     return _rate(res, lambda p: p["best_response"].isin(["CR", "PR"]))
 
 
+def _rfs_2y(res: SimulationResult) -> float:
+    """Share of patients recurrence-free and alive at 2 years (follow-up is 3 years: no censoring before)."""
+    p = res.patients
+    return float(1.0 - (p["rfs_event"].astype(bool) & (p["rfs_days"] <= 730.0)).mean())
+
+
 def _rate(res: SimulationResult, fn: Callable[[pd.DataFrame], pd.Series]) -> float:
     return float(fn(res.patients).mean())
 
@@ -157,17 +163,6 @@ TARGETS: list[Target] = [
            0.0, 1.0, "reported next to the NK arm so the NK share is visible (no published target)",
            lambda r: _rate(r, lambda p: p["best_response"].isin(["CR", "PR"])), overrides={"treated": False},
            reported=True),
-    Target("AFM13 + CB-NK (Nieto 2025): ORR at 1e8/kg", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.80, 1.0,
-           "Nieto 2025 (Nat Med 31:1987): 39/42 (92.9%), 36/37 in Hodgkin lymphoma; 1e8/kg the recommended dose",
-           _orr),
-    Target("AFM13 + CB-NK: ORR at 1e6/kg (reported)", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.0, 1.0,
-           "reported: Nieto 2025 found response dose-dependent (per-level rates not retrieved)", _orr, _dose_level_1,
-           reported=True),
-    Target("AFM13 + CB-NK: ORR at 1e7/kg (reported)", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.0, 1.0,
-           "reported (as above)", _orr, _dose_level_2, reported=True),
-    Target("AFM13 monotherapy (Rothe 2015): ORR", "hl-afm13-cb-nk", "ORR, AFM13 weekly x 4, no NK, no lymphodepletion",
-           0.05, 0.54, "Rothe 2015 (Blood 125:4024): 3/13 (23%, exact 95% CI 5-54%) at >= 1.5 mg/kg; host NK only",
-           _orr, _afm13_alone),
     Target("CAR-T-like: fold expansion (median)", "bnhl-car-t-like", "Stein's foldx (copies/ug, fitted R0)", 1000.0,
            15000.0, "Stein 2019: fold expansion 3900 (log-normal, omega2 2.4); B-ALL cohort, borrowed", _stein_fold),
     Target("CAR-T-like: Tmax (median)", "bnhl-car-t-like", "day of Cmax", 6.0, 14.0, "Stein 2019: Tmax 9.3 d", _tmax),
@@ -197,6 +192,26 @@ TARGETS: list[Target] = [
     Target("CAR-T-like: B-cell aplasia at 1 year", "bnhl-car-t-like", "fraction blood B cells < 10 /uL at day 365",
            0.25, 0.75, "axi-cel LBCL: B cells detected again in 11/19 at 1 year (PMC8017820, 42% aplastic); "
            "only 40% recovered by 1 year (Baird 2021, Blood Adv 5:143)", _aplasia(365.0)),
+    Target("AFM13 + CB-NK (Nieto 2025): ORR at 1e8/kg", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.80, 1.0,
+           "Nieto 2025 (Nat Med 31:1987): 39/42 (92.9%), 36/37 in Hodgkin lymphoma; 1e8/kg the recommended dose",
+           _orr),
+    Target("AFM13 + CB-NK: ORR at 1e6/kg (reported)", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.0, 1.0,
+           "reported: Nieto 2025 found response dose-dependent (per-level rates not retrieved)", _orr, _dose_level_1,
+           reported=True),
+    Target("AFM13 + CB-NK: ORR at 1e7/kg (reported)", "hl-afm13-cb-nk", "ORR (Lugano 2014)", 0.0, 1.0,
+           "reported (as above)", _orr, _dose_level_2, reported=True),
+    Target("AFM13 monotherapy (Rothe 2015): ORR", "hl-afm13-cb-nk", "ORR, AFM13 weekly x 4, no NK, no lymphodepletion",
+           0.05, 0.54, "Rothe 2015 (Blood 125:4024): 3/13 (23%, exact 95% CI 5-54%) at >= 1.5 mg/kg; host NK only",
+           _orr, _afm13_alone),
+    Target("Adjuvant NK after LT (Kim 2021): RFS at 2 y (reported)", "hcc-adjuvant-post-lt-nk",
+           "fraction recurrence-free at day 730", 0.0, 1.0,
+           "reported: no controlled adjuvant NK effect size exists (Kim 2021 safety study; Ohira 2022 0/17 recurrences, "
+           "uncontrolled); adjuvant CIK after resection, Lee 2015 (Gastroenterology 148:1383): RFS HR 0.63, a T-cell "
+           "product given 16 times", _rfs_2y, reported=True),
+    Target("Adjuvant, no NK: RFS at 2 y (reported)", "hcc-adjuvant-post-lt-nk",
+           "fraction recurrence-free at day 730, no product", 0.0, 1.0,
+           "reported next to the NK arm so the NK share is visible", _rfs_2y, overrides={"treated": False},
+           reported=True),
 ]
 
 
