@@ -9,6 +9,10 @@ per patient-year, in one process. Issue 13's goals: <= 50 us per patient-year, >
     python benchmarks/bench_end_to_end.py --outputs summary     # any outputs= choice, the same for every engine
     python benchmarks/bench_end_to_end.py --folder              # also the run-folder sink (compressed chunks)
     python benchmarks/bench_end_to_end.py --scenario hcc-gpc3-car-nk-il15
+    python benchmarks/bench_end_to_end.py --with-trajectories   # default outputs, .trajectories read in the timing
+
+With the default outputs, ``simulate`` returns the patient table and builds ``.trajectories`` on first access (the
+cohort solved again with the daily grid saved); ``--with-trajectories`` times that access too, for every engine.
 """
 
 from __future__ import annotations
@@ -61,17 +65,28 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=None, help="chunk_size= for the compiled engine")
     ap.add_argument("--folder", action="store_true", help="also time the compiled engine into a run folder")
     ap.add_argument("--repeat", type=int, default=1, help="fastest of N runs per engine")
+    ap.add_argument("--with-trajectories", action="store_true", help="read .trajectories inside the timing")
     args = ap.parse_args()
     sc = nksim.load_scenario(args.scenario)
     kw = {} if args.outputs is None else {"outputs": args.outputs}
+
+    def sim(*a, **k):
+        res = nksim.simulate(*a, **k)
+        if args.with_trajectories:
+            res.trajectories  # noqa: B018 (built on first access)
+        return res
+
     print(f"{args.scenario}: horizon {sc.simulation.horizon_d:g} d, outputs={args.outputs or 'default'}")
     nksim.simulate(sc, n_patients=4, **kw)  # compile outside the timings
     if args.scipy or args.python:
         nksim.simulate(sc, n_patients=1, backend="reference", **kw)
 
     fast, res = timed(f"compiled, {args.n:,} patients", args.repeat,
-                      lambda: nksim.simulate(sc, n_patients=args.n, chunk_size=args.chunk_size, **kw))
-    print(f"    trajectories in memory: {res.trajectories.nbytes / 1e9:.2f} GB")
+                      lambda: sim(sc, n_patients=args.n, chunk_size=args.chunk_size, **kw))
+    if res.trajectories_loaded:
+        print(f"    trajectories in memory: {res.trajectories.nbytes / 1e9:.2f} GB")
+    else:
+        print("    trajectories: built on first access (not read here)")
     del res
     if args.folder:
         from nksim.io.run_folder import RunFolder
@@ -86,13 +101,13 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     if args.scipy:
         slow, _ = timed(f"scipy reference backend (LSODA, compiled RHS), {args.scipy} patients", 1,
-                        lambda: nksim.simulate(sc, n_patients=args.scipy, backend="reference", **kw))
+                        lambda: sim(sc, n_patients=args.scipy, backend="reference", **kw))
         print(f"  compiled engine vs scipy reference backend: {slow / fast:,.0f}x")
     if args.python:
         real = plain_python_reference()
         try:
             plain, _ = timed(f"plain-Python scipy loop (LSODA, Python RHS), {args.python} patients", 1,
-                             lambda: nksim.simulate(sc, n_patients=args.python, backend="reference", **kw))
+                             lambda: sim(sc, n_patients=args.python, backend="reference", **kw))
         finally:
             from nksim.kinetics import reference
 
