@@ -77,3 +77,23 @@ def test_an_unreachable_scheduler_is_a_clear_input_error(monkeypatch):
     sc = small("hcc-post-lt-allo-nk", n=2, horizon=20.0)
     with pytest.raises(InputError, match="--scheduler = 'tcp://127.0.0.1:9' .* running Dask scheduler"):
         simulate(sc, scheduler="tcp://127.0.0.1:9")
+
+
+def test_overlapped_chunks_come_in_order_and_fail_loudly():
+    """In one process, overlap=True runs the next chunk on a second thread: results in job order, the same as one at
+    a time, and a failing chunk raises its own error."""
+    import time
+
+    from nksim.scaleout import run_jobs
+
+    def fn(k, delay):
+        time.sleep(delay)
+        if k == 3:
+            raise ValueError("chunk 3 failed")
+        return k, k * k
+
+    jobs = {k: (k, 0.02 * (4 - k)) for k in range(3)}  # later chunks finish first
+    plain = list(run_jobs(fn, jobs, lambda a, b: (a, b)))
+    assert list(run_jobs(fn, jobs, lambda a, b: (a, b), overlap=True)) == plain == [(k, (k, k * k)) for k in range(3)]
+    with pytest.raises(ValueError, match="chunk 3"):
+        list(run_jobs(fn, {**jobs, 3: (3, 0.0), 4: (4, 0.0)}, lambda a, b: (a, b), overlap=True))

@@ -411,7 +411,8 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     from nksim.scaleout import run_jobs
 
     try:
-        for k, payload in run_jobs(compute_chunk, jobs, sink.encode, scheduler, workers):
+        overlap = backend == "compiled" and isinstance(sink, MemorySink)  # scipy's LSODA is not thread-safe
+        for k, payload in run_jobs(compute_chunk, jobs, sink.encode, scheduler, workers, overlap=overlap):
             sink.store(k, payload)
             done_chunks, done_patients = done_chunks + 1, done_patients + len(chunks[k])
             bar(done_chunks, done_patients)

@@ -30,10 +30,16 @@ def _task(fn: Callable[..., tuple[Any, Any]], args: Job, encode: Callable[[Any, 
 
 
 def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: Callable[[Any, Any], Any],
-             scheduler: Any = None, kernel_threads: int | None = None) -> Iterator[tuple[int, Any]]:
+             scheduler: Any = None, kernel_threads: int | None = None, overlap: bool = False
+             ) -> Iterator[tuple[int, Any]]:
     """Yield ``(k, encode(*fn(*jobs[k])))`` for every job, in completion order. ``scheduler``: None (here, in
-    order), a ``distributed.Client`` or a scheduler address (``tcp://host:8786``)."""
+    order), a ``distributed.Client`` or a scheduler address (``tcp://host:8786``). ``overlap`` (here): the next
+    chunk starts on a second thread while this one finishes, so one chunk's Python (inputs, readouts) runs while the
+    other's compiled solve holds no GIL; still yielded in order (only for thread-safe ``fn``: not scipy's LSODA)."""
     if scheduler is None:
+        if overlap and len(jobs) > 1:
+            yield from _overlapped(fn, jobs, encode)
+            return
         for k, args in jobs.items():
             yield k, encode(*fn(*args))
         return
@@ -52,6 +58,36 @@ def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: C
                 fut.release()
         finally:
             for fut in futures:  # an error or Ctrl-C: stop the chunks not yet done
+                fut.cancel()
+
+
+OVERLAP = 2  #: chunks in flight with ``overlap``
+
+
+def _overlapped(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: Callable[[Any, Any], Any]
+                ) -> Iterator[tuple[int, Any]]:
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = iter(jobs.items())
+    with ThreadPoolExecutor(OVERLAP) as pool:
+        pending: deque = deque()
+
+        def submit() -> None:
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[0], pool.submit(lambda a=nxt[1]: encode(*fn(*a)))))
+
+        for _ in range(OVERLAP):
+            submit()
+        try:
+            while pending:
+                k, fut = pending.popleft()
+                out = fut.result()
+                submit()
+                yield k, out
+        finally:
+            for _, fut in pending:  # an error or Ctrl-C: chunks not yet started are dropped
                 fut.cancel()
 
 
