@@ -34,6 +34,7 @@ PROPERTIES = {
     "test_scenario_documents": (4000, 400, 0.15),
     "test_scenario_replace": (2000, 1000, 0.03),
     "test_trial_csv": (2000, 1000, 0.05),
+    "test_fit_data": (600, 600, 0.03),
     "test_manufacturing_specs": (1000, 500, 0.05),
     "test_spatial_specs": (150, 50, 2.3),  # an ABM case is the dearest: a few hundred cover its spec and options
     "test_command_lines": (1000, 200, 0.5),

@@ -188,14 +188,20 @@ CSV_CELLS = ["0", "1", "2", "3", "-1", "1.5", "nan", "inf", "", "x", "1e308", "9
              '"1"', "0.0", "true"]
 
 
+#: columns of the data `nksim fit` reads (assay and NONMEM-style layouts, nksim.calibrate.data)
+DATA_COLUMNS = ["ID", "ET", "DV", "HOURS", "MDV", "TIME", "EVID", "AMT", "CMT", "DVID", "LLOQ", "BLQ", "et", " DV ",
+                "junk", ""]
+
+
 @st.composite
-def trial_csv(draw) -> bytes:
-    """A trial data CSV: mostly well-formed columns with odd cells; sometimes odd headers, quotes or bytes."""
+def trial_csv(draw, columns: tuple[str, ...] = ("dose_level", "dlt"), names: list[str] | None = None) -> bytes:
+    """A data CSV (default: trial data): mostly well-formed ``columns`` with odd cells; sometimes odd headers
+    (from ``names``), quotes or bytes."""
     if draw(st.integers(0, 9)) == 0:
         return draw(st.binary(max_size=300))
-    cols = draw(st.lists(st.sampled_from(TRIAL_COLUMNS), min_size=0, max_size=5))
+    cols = draw(st.lists(st.sampled_from(names or TRIAL_COLUMNS), min_size=0, max_size=5))
     if draw(st.booleans()):
-        cols = ["dose_level", "dlt"] + [c for c in cols if c not in ("dose_level", "dlt")]
+        cols = list(columns) + [c for c in cols if c not in columns]
     rows = draw(st.lists(st.lists(st.one_of(st.sampled_from(CSV_CELLS), st.sampled_from(["1", "2", "0", "3"])),
                                   min_size=len(cols), max_size=len(cols) + 1), max_size=40))
     sep = draw(st.sampled_from([",", ",", ",", ";", "\t"]))

@@ -96,6 +96,32 @@ def test_trial_csv(csv, design, n_doses):
         check(harness.invoke(args, box, entry="trial-csv", inputs=(path,)))
 
 
+@fuzz_settings(8, 600)
+@given(csv=st.one_of(fs.trial_csv(("ET", "DV"), fs.DATA_COLUMNS), fs.trial_csv(("ID", "TIME", "DV"), fs.DATA_COLUMNS)),
+       suffix=st.sampled_from([".csv", ".csv", ".parquet"]))
+def test_fit_data(csv, suffix):
+    """The data `nksim fit` reads (assay or NONMEM-style CSV; bytes named .parquet too): FitData or an InputError
+    in nksim's words, never a traceback."""
+    from nksim.calibrate.data import read_data
+    from nksim.errors import InputError
+
+    with harness.fresh_box() as box:
+        path = box / "in" / f"data{suffix}"
+        path.write_bytes(csv)
+        code, err, tb = 0, "", None
+        try:
+            read_data(path)
+        except InputError as exc:
+            code, err = 3, f"error: {exc}\n"
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            tb = traceback.format_exc()
+        o = harness.Outcome(code, "", err, tb)
+        harness.record(o, "fit-data", ["fit", str(path)], (path,))
+        check(o)
+
+
 @fuzz_settings(5, 1000)
 @given(case=fs.document_bytes("manufacturing"))
 def test_manufacturing_specs(case):

@@ -102,19 +102,46 @@ def read_data(source: str | Path | pd.DataFrame) -> FitData:
         if not path.is_file():
             raise InputError("data", str(path), "a readable CSV or Parquet file")
         where = path.name
-        try:
-            df = (pd.read_parquet(path) if path.suffix.lower() == ".parquet"
-                  else pd.read_csv(path, na_values=["."], skipinitialspace=True))
-        except (OSError, ValueError) as exc:
-            raise InputError("data", str(path), f"a readable CSV or Parquet table ({exc})") from None
+        df = _read_table(path)
         df.attrs["nonmem_source"] = str(path)
         df.attrs["nonmem_line_offset"] = None if path.suffix.lower() == ".parquet" else 2
     df.columns = [str(c).strip().upper() if str(c).strip().upper() in
                   ("ID", "ET", "DV", "MDV", "EVID", "TIME", "AMT", "CMT", "DVID", "BLQ", "LLOQ", "HOURS")
                   else str(c).strip() for c in df.columns]
+    twice = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if twice:
+        raise InputError("data columns", list(df.columns), f"each column once (names are compared without spaces, "
+                         f"the standard ones without case; {', '.join(twice)} appears twice)", where)
     if "ET" in df.columns:
         return _read_assay(df, where)
     return _read_nonmem(df, source if not isinstance(source, pd.DataFrame) else df, where)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A Parquet file, or a CSV file read as UTF-8 text (``nksim.yaml_load.read_text``: no binary content, no
+    other encoding); a malformed file is an ``InputError`` in nksim's words (the row, not the parser's text)."""
+    import io
+    import re
+
+    from nksim.yaml_load import read_text
+
+    if path.suffix.lower() == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise InputError("data", str(path), f"a readable Parquet table ({exc.__class__.__name__})") from None
+    text = read_text(path, "data", kind="CSV")
+    try:
+        return pd.read_csv(io.StringIO(text), na_values=["."], skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError("data", str(path), "a CSV table with a header line (this one is empty)") from None
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        what = (f"rows with as many fields as the header (line {m[2]} has {m[3]}, the header {m[1]})" if m
+                else "a CSV table with one record per row, comma-separated fields and closed quotes")
+        raise InputError("data", str(path), what) from None
+    except (ValueError, OverflowError) as exc:
+        raise InputError("data", str(path), f"a readable CSV table ({exc.__class__.__name__})") from None
 
 
 def _require(df: pd.DataFrame, cols: tuple[str, ...], where: str, layout: str) -> None:
