@@ -48,3 +48,19 @@ def prepare_out(path: Path, option: str = "--out") -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise InputError(option, str(path), "a folder this user can write to")
     return path
+
+
+#: figure formats an ``--out`` image may name (matplotlib's common writers)
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps")
+
+
+def prepare_file(path: Path, option: str = "--out", suffixes: tuple[str, ...] = FIGURE_SUFFIXES) -> Path:
+    """Check an output file ``path`` before any work: one of ``suffixes``, not a folder, in a folder that exists or
+    can be created (``prepare_out``); else ``InputError`` naming ``option``."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(option, str(path), "a file name (this is an existing folder)")
+    if path.suffix.lower() not in suffixes:
+        raise InputError(option, str(path), f"a file name ending in {', '.join(suffixes)}")
+    prepare_out(path.parent, option)
+    return path

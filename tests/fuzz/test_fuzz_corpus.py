@@ -66,6 +66,9 @@ def test_alias_bomb_does_not_hang_a_subprocess(box):
     (["trial", "next-dose", "--n-doses", "3", "--data", "{in}/nope.csv"], ["data", "existing CSV"]),
     (["catalog", "antigenz"], ["catalog = 'antigenz'", "antigens"]),
     (["run", "{in}/tiny.yaml", "--scheduler", "0.05,0.15,0.3"], ["--scheduler", "tcp://host:8786", "port"]),
+    (["assay", "lysis", "hcc-gpc3-car-nk-il15", "--out", "{in}/file.txt"], ["--out", "a file name ending in .png"]),
+    (["assay", "lysis", "hcc-gpc3-car-nk-il15", "--out", "{in}/file.txt/below.png"], ["--out", "existing file"]),
+    (["assay", "lysis", "hcc-gpc3-car-nk-il15", "--out", "{in}"], ["--out", "existing folder"]),
 ])
 def test_bad_arguments_get_one_clear_line(args, words, box):
     (box / "in" / "file.txt").write_text("x")

@@ -65,6 +65,10 @@ def lysis(
     from nksim.registry import load_registry
     from nksim.spec.io import load_scenario
 
+    if out is not None:
+        from nksim.outdirs import prepare_file
+
+        prepare_file(out)
     sc = load_scenario(scenario)
     pp = _params(param)
     base = Target.from_scenario(sc, antigen_fraction, pp)
@@ -105,7 +109,6 @@ def lysis(
             for label, tg in variants.items():
                 curves[label] = release_assay(sc, tg, ets, hours, params=pp)
         fig = lysis_figure(curves, pct, title=f"{sc.name} vs {target.name}")
-        out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=110)
         if not as_json:
             typer.echo(f"wrote {out}")
@@ -130,6 +133,10 @@ def fit(
     from nksim.assay.model import Effector, Target
     from nksim.assay.release import release_assay
 
+    if out is not None:
+        from nksim.outdirs import prepare_file
+
+        prepare_file(out)
     pp = _params(param)
     eff, tgt = Effector(), Target()
     if scenario is not None:
@@ -152,5 +159,4 @@ def fit(
         grid = sorted(set(x) | {v * f for v in x for f in (0.7, 1.4)})
         curve = release_assay(eff, tgt, grid, hours, params=fitted)
         fig = lysis_figure({"fit": curve}, measured=(x, y), title=f"fit of {parameter}")
-        out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=110)

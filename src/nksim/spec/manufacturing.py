@@ -23,6 +23,9 @@ Positive = Annotated[float, Field(gt=0.0)]
 CultureDays = Annotated[float, Field(ge=0.0, le=365.0)]
 Cells = Annotated[float, Field(gt=0.0, le=1e14)]
 Hours = Annotated[float, Field(ge=0.0, le=8760.0)]
+#: a unit cost in costs.currency: at most 1e12 (far above any real price; sums over lots, days and doses stay
+#: finite: a qc_per_lot of 1e308 summed to inf in summary.json)
+Money = Annotated[float, Field(ge=0.0, le=1e12)]
 
 ExpansionMethod = Literal["il2_alone", "mbil15_41bbl", "mbil21", "pbmc_feeder", "feeder_free", "none"]
 TransferMethod = Literal["none", "retroviral", "lentiviral_vsvg", "lentiviral_baev", "mrna_electroporation", "transposon",
@@ -133,15 +136,15 @@ class UnitCosts(Frozen):
     """User-supplied unit costs (no prices are built in); any item left out is not costed."""
 
     currency: str = "USD"
-    media_per_l: NonNegative | None = None
-    cytokines_per_l: NonNegative | None = None
-    feeder_per_stimulation: NonNegative | None = None
-    vector_per_lot: NonNegative | None = None  # viral vector, mRNA, transposon or CRISPR reagents
-    qc_per_lot: NonNegative | None = None
-    facility_per_day: NonNegative | None = None
-    cryo_per_dose: NonNegative | None = None
-    collection_per_lot: NonNegative | None = None  # apheresis, cord-blood unit or iPSC/NK-92 vial
-    other_per_lot: NonNegative | None = None
+    media_per_l: Money | None = None
+    cytokines_per_l: Money | None = None
+    feeder_per_stimulation: Money | None = None
+    vector_per_lot: Money | None = None  # viral vector, mRNA, transposon or CRISPR reagents
+    qc_per_lot: Money | None = None
+    facility_per_day: Money | None = None
+    cryo_per_dose: Money | None = None
+    collection_per_lot: Money | None = None  # apheresis, cord-blood unit or iPSC/NK-92 vial
+    other_per_lot: Money | None = None
 
 
 class LogisticsSpec(Frozen):

@@ -171,7 +171,7 @@ class TimeSpec(Frozen):
 class SpatialSpec(Frozen):
     """Top-level spatial scenario."""
 
-    name: str = "custom"
+    name: str = Field("custom", min_length=1, max_length=200)
     indication: str = "HCC"
     mode: Literal["tissue", "well_mixed"] = "tissue"
     tissue: TissueSpec = TissueSpec()
@@ -181,6 +181,13 @@ class SpatialSpec(Frozen):
     tumor: TumorBiologySpec = TumorBiologySpec()
     time: TimeSpec = TimeSpec()
     parameters: dict[str, float] = Field(default_factory=dict, description="registry overrides by name")
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.isprintable():  # the name goes into the output files' metadata (a NUL broke the NetCDF writer)
+            raise FieldProblem("", v, "a name of printable characters (no control characters)")
+        return v
 
     @field_validator("indication")
     @classmethod
