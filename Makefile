@@ -28,7 +28,8 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
 # >= 10,000 generated cases over every entry point and the full parameter sweep, in jobs run FUZZ_WORKERS at a time;
-# prints the counts (about 30 min on 2 cores). Logs of each job in runs/fuzz-logs/, failing inputs in runs/fuzz-failures/
+# prints the counts (about 13 CPU-minutes: well under 30 min on 2 cores, longer when they are shared). Logs of each
+# job in runs/fuzz-logs/, failing inputs in runs/fuzz-failures/
 FUZZ_WORKERS ?= 2
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/run_fuzz.py --workers $(FUZZ_WORKERS)
