@@ -1,4 +1,4 @@
-"""Draw a report's independent parts in parallel: forked worker processes (one per core, at most one per part)
+"""Draw a report's independent parts in parallel: forked worker processes (one per idle core, at most one per part)
 each draw whole parts and send back their html; this process reports progress as each part arrives. Where
 processes are not forked (Windows, macOS) or a worker fails, the parts are drawn here, in order (the same html)."""
 
@@ -23,6 +23,16 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def spare_cores() -> int:
+    """Cores not busy by the 1-minute load average (at least 1): on a shared, loaded machine forked workers only
+    add the cost of reading the run files twice."""
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on a Unix
+        return cores()
+    return max(1, min(cores(), int(cores() - busy + 1)))
+
+
 def _worker_init() -> None:
     """A forked worker reads lazily opened run files on its own: no thread pools inherited from the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -43,10 +53,10 @@ def _draw(i: int) -> tuple[int, str]:
 
 def render(jobs: Sequence[Job], step: Step | None = None, processes: int | None = None) -> list[str]:
     """The html of every job, in the jobs' order; ``step(label)`` after each finishes. ``processes``: forked
-    workers (default: one per core, at most one per job; 1 = all in this process)."""
+    workers (default: one per core not busy, ``spare_cores``, at most one per job; 1 = all in this process)."""
     global _JOBS
     step = step or (lambda label: None)
-    n = min(len(jobs), cores() if processes is None else processes)
+    n = min(len(jobs), spare_cores() if processes is None else processes)
     out: list[str | None] = [None] * len(jobs)
     if n > 1 and "fork" in multiprocessing.get_all_start_methods():
         _JOBS = list(jobs)
