@@ -411,7 +411,9 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
     from nksim.scaleout import run_jobs
 
     try:
-        overlap = backend == "compiled" and isinstance(sink, MemorySink)  # scipy's LSODA is not thread-safe
+        # the next chunk on a second thread: the compiled backend only (scipy's LSODA is not thread-safe) and sinks
+        # that say their encode may run on it (OVERLAP_OK: the in-memory sink and the run folder)
+        overlap = backend == "compiled" and getattr(sink, "OVERLAP_OK", False)
         for k, payload in run_jobs(compute_chunk, jobs, sink.encode, scheduler, workers, overlap=overlap):
             sink.store(k, payload)
             done_chunks, done_patients = done_chunks + 1, done_patients + len(chunks[k])

@@ -100,6 +100,8 @@ class RunFolder:
     """The chunk sink of a run folder (see the module docstring). ``log`` receives one line per damaged chunk or
     file found on resume (default: a ``ResumeWarning``)."""
 
+    OVERLAP_OK = True  # encode may run on the thread that computed the chunk (it only wraps it for the writer)
+
     def __init__(self, out: Path, log: Log | None = None) -> None:
         self.out = Path(out)
         self.log = log or (lambda msg: warnings.warn(msg, ResumeWarning, stacklevel=3))

@@ -86,6 +86,8 @@ def attrs_safe(attrs: dict[str, Any]) -> dict[str, Any]:
 class MemorySink:
     """Keeps every chunk in memory and joins them at the end (``simulate`` without a run folder)."""
 
+    OVERLAP_OK = True  # encode may run on the thread that computed the chunk (simulate overlaps two chunks)
+
     def __init__(self) -> None:
         self.parts: dict[int, tuple[xr.Dataset, pd.DataFrame]] = {}
         self.n_chunks = 0

@@ -29,8 +29,10 @@ def dose_levels_text(scenario) -> str:
     return f"{vals} {unit}{chosen}"
 
 
-def cohort_table(result) -> pd.DataFrame:
-    traj, pts = result.trajectories, result.patients
+def cohort_table(result, traj=None) -> pd.DataFrame:
+    """Size and medians of the cohort (``traj``: the result's trajectories, or a copy with variables loaded)."""
+    traj = result.trajectories if traj is None else traj
+    pts = result.patients
     t = traj["time"].values
     day0 = int(np.argmin(np.abs(t)))
     tumor = traj["tumor_viable_total"].values
@@ -63,12 +65,26 @@ def report_steps(result) -> int:
     return len(_jobs(result))
 
 
-def _jobs(result) -> list[tuple[str, str, object]]:
+SHARED_VARIABLES = ("nk_blood_per_ul", "tumor_viable_total", "cytokine_pg_ml")  # read by several parts
+
+
+def shared_trajectories(traj):
+    """A shallow copy of the trajectories with the variables several parts read loaded once (from a lazy run
+    folder each read decompresses every chunk; forked workers inherit the loaded arrays)."""
+    out = traj.copy(deep=False)
+    for v in SHARED_VARIABLES:
+        if v in out and not isinstance(out[v].data, np.ndarray):
+            out[v] = out[v].load()
+    return out
+
+
+def _jobs(result, traj=None) -> list[tuple[str, str, object]]:
     """(heading, progress label, draw) of every drawn part, in the report's order."""
-    traj, pts = result.trajectories, result.patients
+    traj = result.trajectories if traj is None else traj
+    pts = result.patients
     kinetics = kinetic_figure_jobs(traj)
     return [
-        ("Cohort", "cohort table", lambda: _table(cohort_table(result))),
+        ("Cohort", "cohort table", lambda: _table(cohort_table(result, traj))),
         *clinical_section_jobs(traj, pts),
         *(("Kinetics (median, 10-90% band over patients, five individual patients in grey)", label, draw)
           for label, draw in kinetics),
@@ -84,7 +100,7 @@ def write_run_report(result, out: Path, step: Step | None = None, processes: int
     from nksim.population.sampling import typical_values
 
     sc = result.scenario
-    jobs = _jobs(result)
+    jobs = _jobs(result, shared_trajectories(result.trajectories))
     parts = render([(label, draw) for _, label, draw in jobs], step, processes)
     drawn: list[tuple[str, str]] = []
     for (heading, _, _), text in zip(jobs, parts):  # the kinetic figures share one section, side by side
