@@ -18,29 +18,45 @@ import pandas as pd
 
 from nksim.clinical.inputs import ReadoutInputs
 from nksim.clinical.outcomes import BLOCK, ReadoutSettings, _block_readouts
-from nksim.kinetics.outputs import READOUT_VARIABLES
-from nksim.kinetics.trajectories import to_dataset
+from nksim.errors import InputError
+from nksim.kinetics import layout as L
+from nksim.kinetics.trajectories import readout_arrays
 from nksim.sensitivity.outputs import EngineArrays, Output, km_median_fast
 from nksim.spec.scenario import Scenario
 
 
 def batch_outcomes(scenario: Scenario, patients: pd.DataFrame, within_ids: np.ndarray, settings: ReadoutSettings,
-                   seed: int, settings_of: Sequence[ReadoutSettings] | None = None, P: int | None = None
-                   ) -> tuple[pd.DataFrame, EngineArrays]:
-    """Outcome table (rows in the order of ``patients``, index = ``patients.index``) and the raw engine arrays
-    (for continuous readouts) of a batch whose rows are the
-    patients ``within_ids`` of their sample. ``settings_of``: one ``ReadoutSettings`` per sample (clinical readout
-    parameters that differ between samples; then ``P`` rows per sample), else ``settings`` for every row. A patient
-    the solver cannot finish is an error naming it (``InputError`` with field ``simulation``)."""
-    from nksim.engine import solve_chunk
+                   seed: int, settings_of: Sequence[ReadoutSettings] | None = None, P: int | None = None,
+                   keep_arrays: bool = False) -> tuple[pd.DataFrame, EngineArrays | None]:
+    """Outcome table (rows in the order of ``patients``, index = ``patients.index``) of a batch whose rows are the
+    patients ``within_ids`` of their sample, and with ``keep_arrays`` the raw engine arrays (for continuous
+    readouts; else the batch is solved into reused buffers keeping only the readout variables). ``settings_of``: one
+    ``ReadoutSettings`` per sample (clinical readout parameters that differ between samples; then ``P`` rows per
+    sample), else ``settings`` for every row. A patient the solver cannot finish is an error naming it
+    (``InputError`` with field ``simulation``)."""
+    from nksim.engine import solve_chunk, solve_readouts
 
-    inp, ys, als, _ = solve_chunk(scenario, patients)
+    marrow = settings.criteria.name == "ALL-marrow"
+    arrays = None
+    if keep_arrays:
+        inp, ys, als, _ = solve_chunk(scenario, patients)
+        readout = readout_arrays(ys, als, inp.params, inp.n_lesions, inp.n_classes, marrow=marrow)
+        arrays = EngineArrays(ys, als, inp)
+    else:
+        inp, readout, _, stats = solve_readouts(scenario, patients, None, "compiled", lambda _: None)
+        bad = np.flatnonzero(stats[:, 0] != 0)
+        if bad.size:
+            i = int(bad[0])
+            raise InputError("simulation", f"patient {patients.index[i]}",
+                             f"a solvable configuration (solver status {int(stats[i, 0])}: step limit/underflow/"
+                             "NaN); check extreme parameter overrides")
     t = np.asarray(inp.t_save, dtype=float)
-    ds = to_dataset(ys, als, inp, np.asarray(within_ids, dtype=np.int64), READOUT_VARIABLES)
     spec = settings.spec
     baseline = float(t[0]) if spec.baseline_day is None else float(spec.baseline_day)
     scan_times = np.concatenate([[baseline], settings.scan_days])
-    marrow = settings.criteria.name == "ALL-marrow"
+    is_target = np.array([bool(inp.params[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(inp.n_lesions)])
+    inputs = ReadoutInputs.from_arrays(np.asarray(within_ids, dtype=np.int64), t, scan_times, readout, is_target,
+                                       marrow=marrow)
     cov = patients.join(inp.product_given)
     n = len(patients)
     if settings_of is None:
@@ -48,12 +64,9 @@ def batch_outcomes(scenario: Scenario, patients: pd.DataFrame, within_ids: np.nd
     else:
         P = int(P or 0)
         blocks = [(slice(k * P, (k + 1) * P), s) for k, s in enumerate(settings_of)]
-    parts = []
-    for sl, st in blocks:
-        rin = ReadoutInputs.from_trajectories(ds.isel(patient=sl), scan_times, marrow=marrow)
-        parts.append(_block_readouts(rin, cov.iloc[sl], st, seed))
+    parts = [_block_readouts(inputs.subset(sl), cov.iloc[sl], st, seed) for sl, st in blocks]
     table = pd.concat(parts) if len(parts) != 1 else parts[0]
-    return table.set_axis(patients.index), EngineArrays(ys, als, inp)
+    return table.set_axis(patients.index), arrays
 
 
 def sample_values(table: pd.DataFrame, outputs: Sequence[Output], ns: int, P: int, follow_up: float

@@ -265,7 +265,7 @@ class Evaluator:
                     settings_of = per_sample_settings(self.readouts, self.readout_params, self.clinical,
                                                       theta[:, cols])
                 table, arrays = batch_outcomes(sc, patients, np.tile(self.ids, ns), self.settings,
-                                               int(self.base.simulation.seed), settings_of, P)
+                                               int(self.base.simulation.seed), settings_of, P, keep_arrays=bool(cont))
                 Y[:, cohort] = sample_values(table, [self.outputs[j] for j in cohort], ns, P, self.follow_up)
             else:  # continuous readouts only: the engine arrays, no Dataset, no clinical readouts
                 arrays = _solve_arrays(sc, patients)
