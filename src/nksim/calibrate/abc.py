@@ -55,27 +55,26 @@ from nksim.errors import InputError
 
 LOG_SPAN = 4.0  # a target interval spanning at least this factor is scored on the log scale
 
-# short keys for the published targets (nksim.calibrate.targets.TARGETS, in that order); reported rows have no target
+# short keys for the published targets (nksim.calibrate.targets.TARGETS, by name: rows added to the table do not
+# shift them); reported rows have no target
 TARGET_KEYS: dict[str, str] = {
-    "allo_nk_days_detectable": TARGETS[0].name,
-    "ft596_tmax": TARGETS[1].name,
-    "ft596_days_detectable": TARGETS[2].name,
-    "ft596_crs3": TARGETS[3].name,
-    "liu_orr": TARGETS[4].name,
-    "liu_crs2": TARGETS[5].name,
-    "liu_detectable_12mo": TARGETS[6].name,
-    "bnhl_cart_fold": TARGETS[8].name,
-    "bnhl_cart_tmax": TARGETS[9].name,
-    "ball_fold": TARGETS[10].name,
-    "ball_tmax": TARGETS[11].name,
-    "ball_cmax": TARGETS[12].name,
-    "ball_remission_d28": TARGETS[13].name,
-    "ball_crs_any": TARGETS[14].name,
-    "ball_crs3": TARGETS[15].name,
-    "bnhl_cart_aplasia_d30": TARGETS[18].name,
-    "bnhl_cart_aplasia_1y": TARGETS[19].name,
-    "afm13_nk_orr": "AFM13 + CB-NK (Nieto 2025): ORR at 1e8/kg",
-    "afm13_alone_orr": "AFM13 monotherapy (Rothe 2015): ORR",
+    "allo_nk_days_detectable": "unmodified allo NK: days detectable after one infusion (median)",
+    "ft596_tmax": "FT596-like: day of peak product cells (median)",
+    "ft596_days_detectable": "FT596-like: last day detectable (median)",
+    "ft596_crs3": "FT596-like: grade >= 3 CRS",
+    "liu_orr": "CD19 CAR/IL-15 CB-NK (Liu 2020): ORR",
+    "liu_crs2": "Liu 2020: grade >= 2 CRS",
+    "liu_detectable_12mo": "Liu 2020: detectable at 12 months",
+    "bnhl_cart_fold": "CAR-T-like: fold expansion (median)",
+    "bnhl_cart_tmax": "CAR-T-like: Tmax (median)",
+    "ball_fold": "B-ALL CAR-T-like: fold expansion (median)",
+    "ball_tmax": "B-ALL CAR-T-like: Tmax (median)",
+    "ball_cmax": "B-ALL CAR-T-like: Cmax (median)",
+    "ball_remission_d28": "B-ALL CAR-T-like: marrow remission at day 28",
+    "ball_crs_any": "B-ALL CAR-T-like: CRS any grade",
+    "ball_crs3": "B-ALL CAR-T-like: CRS grade >= 3",
+    "bnhl_cart_aplasia_d30": "CAR-T-like: B-cell aplasia at day 30",
+    "bnhl_cart_aplasia_1y": "CAR-T-like: B-cell aplasia at 1 year",
 }
 _BY_NAME = {t.name: t for t in TARGETS}
 
