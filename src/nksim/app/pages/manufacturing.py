@@ -24,7 +24,8 @@ def page(session: Session) -> pn.layout.Panel:
     process = pn.widgets.Select(label="process", options=options, width=560, css_classes=["nk-mfg-process"])
     lots = pn.widgets.IntInput(label="lots", value=200, start=1, end=5000, width=120, css_classes=["nk-mfg-lots"])
     seed = pn.widgets.IntInput(label="seed", value=0, start=0, width=100)
-    table = pn.pane.DataFrame(None, index=False, sizing_mode="stretch_width", css_classes=["nk-mfg-table"])
+    table = pn.pane.DataFrame(None, index=False, width=1000, css_classes=["nk-mfg-table"], justify="left",
+                              stylesheets=["td, th { text-align: left !important; padding: 3px 14px; }"])
     notes = pn.pane.Markdown("", sizing_mode="stretch_width")
     plots = pn.Column(sizing_mode="stretch_width")
 
