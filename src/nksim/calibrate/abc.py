@@ -65,7 +65,11 @@ TARGET_KEYS: dict[str, str] = {
     "liu_orr": "CD19 CAR/IL-15 CB-NK (Liu 2020): ORR",
     "liu_crs2": "Liu 2020: grade >= 2 CRS",
     "liu_detectable_12mo": "Liu 2020: detectable at 12 months",
-    "bnhl_cart_fold": "CAR-T-like: fold expansion (median)",
+    "bnhl_cart_fold": "CAR-T-like: fold expansion (median; reported)",  # reported since round 5 (docs/calibration.md)
+    "zuma1_car_d7": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 7 (median)",
+    "zuma1_car_d14": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 14 (median)",
+    "zuma1_car_d28": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 28 (median)",
+    "zuma1_car_d90": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 90 (median)",
     "bnhl_cart_tmax": "CAR-T-like: Tmax (median)",
     "ball_fold": "B-ALL CAR-T-like: fold expansion (median)",
     "ball_tmax": "B-ALL CAR-T-like: Tmax (median)",

@@ -22,6 +22,8 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ('cum_prod_div', 'cells', 'cumulative product-cell divisions'),  # product
     ('cum_ag_div', 'cells', 'cumulative antigen-driven divisions'),  # product
     ('cum_infused_t', 'cells', 'cumulative viable transduced cells infused'),  # product
+    ('act_t', 'fraction', 'activated share of the transduced product cells (division program running)'),  # product
+    ('prog_t', 'd', 'mean time the transduced product cells have spent stimulated or in their division program (division timer used)'),  # product
     ('cum_kill_car', 'cells', 'cumulative tumor cells killed by the CAR pathway'),  # killing
     ('cum_kill_nat', 'cells', 'cumulative tumor cells killed by natural cytotoxicity'),  # killing
     ('cum_kill_adcc', 'cells', 'cumulative tumor cells killed by ADCC'),  # killing
@@ -31,6 +33,10 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ('cum_chemo_killed', 'cells', 'cumulative tumor cells killed by chemotherapy (events)'),  # tumor
     ('H', '1', 'host alloreactivity'),  # host
     ('WBC', 'cells/uL', 'leukocytes'),  # host
+    ('WBC_prol', 'cells/uL', 'proliferating marrow progenitors of leukocytes (cells/uL-equivalent)'),  # host
+    ('WBC_tr1', 'cells/uL', 'maturing leukocyte precursors, first transit compartment'),  # host
+    ('WBC_tr2', 'cells/uL', 'maturing leukocyte precursors, second transit compartment'),  # host
+    ('WBC_tr3', 'cells/uL', 'maturing leukocyte precursors, third transit compartment'),  # host
     ('AB', 'ug/mL', 'antibody / engager concentration'),  # antibody
     ('cum_offtumor', '1e9 cell-days', 'cumulative CAR activity against normal tissue x its antigen expression'),  # off_tumor
     ('B_sys', 'cells', 'normal antigen-bearing cells of a circulating lineage (B cells), total body'),  # systemic_antigen
@@ -58,30 +64,36 @@ S_CUM_PROD_DEATH = 8
 S_CUM_PROD_DIV = 9
 S_CUM_AG_DIV = 10
 S_CUM_INFUSED_T = 11
-S_CUM_KILL_CAR = 12
-S_CUM_KILL_NAT = 13
-S_CUM_KILL_ADCC = 14
-S_CUM_CLEARED = 15
-S_CUM_NEW_LESION_HAZARD = 16
-S_CUM_DEATH_HAZARD = 17
-S_CUM_CHEMO_KILLED = 18
-S_H = 19
-S_WBC = 20
-S_AB = 21
-S_CUM_OFFTUMOR = 22
-S_B_SYS = 23
-S_CUM_KILL_SYS = 24
-S_CUM_BSYS_LD = 25
-S_CUM_BSYS_NET = 26
-S_T_SYS = 27
-S_CUM_KILL_TSYS = 28
-S_CUM_TSYS_GROWTH = 29
-S_CUM_TSYS_CHEMO = 30
-S_TREG = 31
-S_ENG = 32
-S_DEP_ENG = 33
-S_CUM_KILL_ENG = 34
-NSYS = 35
+S_ACT_T = 12
+S_PROG_T = 13
+S_CUM_KILL_CAR = 14
+S_CUM_KILL_NAT = 15
+S_CUM_KILL_ADCC = 16
+S_CUM_CLEARED = 17
+S_CUM_NEW_LESION_HAZARD = 18
+S_CUM_DEATH_HAZARD = 19
+S_CUM_CHEMO_KILLED = 20
+S_H = 21
+S_WBC = 22
+S_WBC_PROL = 23
+S_WBC_TR1 = 24
+S_WBC_TR2 = 25
+S_WBC_TR3 = 26
+S_AB = 27
+S_CUM_OFFTUMOR = 28
+S_B_SYS = 29
+S_CUM_KILL_SYS = 30
+S_CUM_BSYS_LD = 31
+S_CUM_BSYS_NET = 32
+S_T_SYS = 33
+S_CUM_KILL_TSYS = 34
+S_CUM_TSYS_GROWTH = 35
+S_CUM_TSYS_CHEMO = 36
+S_TREG = 37
+S_ENG = 38
+S_DEP_ENG = 39
+S_CUM_KILL_ENG = 40
+NSYS = 41
 
 # ---- per-lesion states (offsets inside a lesion block; the tumor classes follow) -------------------------
 LESION_STATE_TABLE: list[tuple[str, str, str]] = [
@@ -114,10 +126,11 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('k_LB', '1/d', 'lung -> blood release'),  # trafficking
     ('f_blood', 'fraction', 'blood share of the functional systemic pool'),  # trafficking
     ('e_x', 'fraction', 'extravasation efficiency per pass of blood through a lesion'),  # trafficking
-    ('k_out', '1/d', 'lesion -> blood egress'),  # trafficking
+    ('k_exit', '1/d', 'lesion -> blood egress of the product'),  # trafficking
     ('m_chemo_t', 'fold', 'entry multiplier of transduced cells (matched chemokine receptor)'),  # trafficking
     ('d_access', 'cm', 'depth of the host tissue around a lesion from which extravasated NK reach its tumor cells'),  # trafficking
     ('q_liver', 'mL/(mL d)', 'perfusion of the liver parenchyma around a lesion in the liver'),  # trafficking
+    ('m_home', 'fold', "entry multiplier of the product into the indication's lesions by native homing"),  # trafficking
     ('p_15', 'pg/(mL d)', 'baseline IL-15 production'),  # cytokines
     ('k_15', '1/d', 'IL-15 clearance'),  # cytokines
     ('a_ld', 'fold', 'IL-15 surge after lymphodepletion per unit intensity'),  # cytokines
@@ -147,6 +160,10 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('k_a', 'targets/cell', 'targets per transduced cell at half-maximal stimulation'),  # product
     ('burst', 'divisions/cell', 'programmed clonal burst: antigen-driven divisions per transduced cell infused at half the proliferation program'),  # product
     ('f_comp', 'fraction', 'killing-competent share of cells entering a lesion'),  # product
+    ('act_on', '1/d', 'start of the division program at full stimulation'),  # product
+    ('act_off', '1/d', 'end of the division program once stimulation stops (1 / its duration)'),  # product
+    ('g_dd', 'd', 'division timer: time in the division program at which half the transduced cells have stopped dividing'),  # product
+    ('n_dd', '1', 'steepness of the division-timer cut-off (spread of timers between clones)'),  # product
     ('k_q', '1/d', 'CAR expression decay (ln 2 / half-life; 0 stable)'),  # product
     ('nat_u', '1/d', 'natural kill rate per untransduced effector'),  # killing
     ('nat_t', '1/d', 'natural kill rate per transduced effector'),  # killing
@@ -174,8 +191,9 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('k_h', '1/d', 'recovery of alloreactivity'),  # host
     ('h_max', '1', 'alloreactivity at rest'),  # host
     ('wbc0', 'cells/uL', 'leukocytes at rest'),  # host
-    ('k_wbc', '1/d', 'leukocyte recovery'),  # host
-    ('w_kill', '1/d', 'leukocyte kill by chemotherapy at unit intensity'),  # host
+    ('k_wbc', '1/d', 'leukocyte maturation transit rate (4 / mean transit time)'),  # host
+    ('wbc_gamma', '1', 'feedback of circulating leukocytes on progenitor proliferation'),  # host
+    ('w_kill_marrow', '1/d', 'kill of proliferating progenitors by chemotherapy at unit intensity'),  # host
     ('k_ab', '1/d', 'antibody elimination (ln 2 / half-life)'),  # antibody
     ('ec50_ab', 'ug/mL', 'antibody at half-maximal ADCC'),  # antibody
     ('c0', 'pg/mL', 'baseline proxy level'),  # inflammation
@@ -187,6 +205,7 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('offtumor_w', '1', "normal-tissue expression of the CAR's targets"),  # off_tumor
     ('b_sys0', 'cells', 'normal antigen-bearing cells at rest (0: compartment inactive)'),  # systemic_antigen
     ('k_b', '1/d', 'turnover of the antigen-bearing lineage'),  # systemic_antigen
+    ('f_bm', 'fraction', "share of the lineage's renewal that comes from the marrow's output of new cells"),  # systemic_antigen
     ('w_kill_b', '1/d', 'kill of the lineage by chemotherapy at unit intensity'),  # systemic_antigen
     ('car_sys', '1/d', 'CAR kill rate on systemic targets'),  # systemic_antigen
     ('f_b_blood', 'fraction', 'blood share of the lineage (readouts)'),  # systemic_antigen
@@ -196,6 +215,7 @@ SCALAR_PARAM_TABLE: list[tuple[str, str, str]] = [
     ('k_ifn', 'effectors/tumor cell', 'killing-competent effectors per tumor cell at half-maximal slowdown'),  # cytostasis
     ('ifn_u', '1', 'IFN-gamma secretion of an untransduced effector relative to an unsuppressed NK'),  # cytostasis
     ('ifn_t', '1', 'IFN-gamma secretion of a transduced effector relative to an unsuppressed NK'),  # cytostasis
+    ('w_kill', '1/d', 'kill of circulating lymphocytes by chemotherapy at unit intensity'),  # tregs
     ('treg0', 'cells/uL', 'blood Tregs at rest'),  # tregs
     ('k_treg', '1/d', 'homeostatic return of Tregs'),  # tregs
     ('rho_treg', '1/d', 'IL-2-driven Treg proliferation at saturation'),  # tregs
@@ -217,102 +237,110 @@ P_F_LUNG = 3
 P_K_LB = 4
 P_F_BLOOD = 5
 P_E_X = 6
-P_K_OUT = 7
+P_K_EXIT = 7
 P_M_CHEMO_T = 8
 P_D_ACCESS = 9
 P_Q_LIVER = 10
-P_P_15 = 11
-P_K_15 = 12
-P_A_LD = 13
-P_TAU_LD = 14
-P_EC50_15 = 15
-P_EC50_2 = 16
-P_U_CYT = 17
-P_K_U = 18
-P_S_CELL_T = 19
-P_S_ARM_T = 20
-P_KA_IL2 = 21
-P_K_2 = 22
-P_V_2 = 23
-P_KA_IL15 = 24
-P_DELTA_0 = 25
-P_S_MAX = 26
-P_K_REJ = 27
-P_G_HLA = 28
-P_EXTRA_DEATH = 29
-P_BETA_M = 30
-P_K_M = 31
-P_N_M = 32
-P_F_MB = 33
-P_RHO_H = 34
-P_K_NICHE = 35
-P_RHO_A = 36
-P_K_A = 37
-P_BURST = 38
-P_F_COMP = 39
-P_K_Q = 40
-P_NAT_U = 41
-P_NAT_T = 42
-P_CAR_T = 43
-P_ADCC_U = 44
-P_ADCC_T = 45
-P_TGF_T = 46
-P_TGF_U = 47
-P_K_R = 48
-P_KAPPA = 49
-P_K_REC = 50
-P_DENSITY = 51
-P_K_TUM = 52
-P_MU_LOSS = 53
-P_K_CLEAR = 54
-P_H_NEW = 55
-P_H_DEATH = 56
-P_T_LD = 57
-P_LD_INT = 58
-P_TAU_CHEMO = 59
-P_CONV_INHIB = 60
-P_CONV_START = 61
-P_CONV_END = 62
-P_H_LD = 63
-P_K_H = 64
-P_H_MAX = 65
-P_WBC0 = 66
-P_K_WBC = 67
-P_W_KILL = 68
-P_K_AB = 69
-P_EC50_AB = 70
-P_C0 = 71
-P_K_C = 72
-P_C_CAR = 73
-P_C_NK = 74
-P_C_DIV = 75
-P_C_IL2 = 76
-P_OFFTUMOR_W = 77
-P_B_SYS0 = 78
-P_K_B = 79
-P_W_KILL_B = 80
-P_CAR_SYS = 81
-P_F_B_BLOOD = 82
-P_R_TSYS = 83
-P_K_TSYS = 84
-P_G_IFN = 85
-P_K_IFN = 86
-P_IFN_U = 87
-P_IFN_T = 88
-P_TREG0 = 89
-P_K_TREG = 90
-P_RHO_TREG = 91
-P_EC50_2_TREG = 92
-P_U_TREG = 93
-P_F_TREG_BLOOD = 94
-P_K_ENG = 95
-P_KA_ENG = 96
-P_EC50_ENG = 97
-P_ENG_IL15 = 98
-P_K_ENG_ENDO = 99
-P_ENG_T = 100
-P_ENG_U = 101
-NPAR = 102
+P_M_HOME = 11
+P_P_15 = 12
+P_K_15 = 13
+P_A_LD = 14
+P_TAU_LD = 15
+P_EC50_15 = 16
+P_EC50_2 = 17
+P_U_CYT = 18
+P_K_U = 19
+P_S_CELL_T = 20
+P_S_ARM_T = 21
+P_KA_IL2 = 22
+P_K_2 = 23
+P_V_2 = 24
+P_KA_IL15 = 25
+P_DELTA_0 = 26
+P_S_MAX = 27
+P_K_REJ = 28
+P_G_HLA = 29
+P_EXTRA_DEATH = 30
+P_BETA_M = 31
+P_K_M = 32
+P_N_M = 33
+P_F_MB = 34
+P_RHO_H = 35
+P_K_NICHE = 36
+P_RHO_A = 37
+P_K_A = 38
+P_BURST = 39
+P_F_COMP = 40
+P_ACT_ON = 41
+P_ACT_OFF = 42
+P_G_DD = 43
+P_N_DD = 44
+P_K_Q = 45
+P_NAT_U = 46
+P_NAT_T = 47
+P_CAR_T = 48
+P_ADCC_U = 49
+P_ADCC_T = 50
+P_TGF_T = 51
+P_TGF_U = 52
+P_K_R = 53
+P_KAPPA = 54
+P_K_REC = 55
+P_DENSITY = 56
+P_K_TUM = 57
+P_MU_LOSS = 58
+P_K_CLEAR = 59
+P_H_NEW = 60
+P_H_DEATH = 61
+P_T_LD = 62
+P_LD_INT = 63
+P_TAU_CHEMO = 64
+P_CONV_INHIB = 65
+P_CONV_START = 66
+P_CONV_END = 67
+P_H_LD = 68
+P_K_H = 69
+P_H_MAX = 70
+P_WBC0 = 71
+P_K_WBC = 72
+P_WBC_GAMMA = 73
+P_W_KILL_MARROW = 74
+P_K_AB = 75
+P_EC50_AB = 76
+P_C0 = 77
+P_K_C = 78
+P_C_CAR = 79
+P_C_NK = 80
+P_C_DIV = 81
+P_C_IL2 = 82
+P_OFFTUMOR_W = 83
+P_B_SYS0 = 84
+P_K_B = 85
+P_F_BM = 86
+P_W_KILL_B = 87
+P_CAR_SYS = 88
+P_F_B_BLOOD = 89
+P_R_TSYS = 90
+P_K_TSYS = 91
+P_G_IFN = 92
+P_K_IFN = 93
+P_IFN_U = 94
+P_IFN_T = 95
+P_W_KILL = 96
+P_TREG0 = 97
+P_K_TREG = 98
+P_RHO_TREG = 99
+P_EC50_2_TREG = 100
+P_U_TREG = 101
+P_F_TREG_BLOOD = 102
+P_K_ENG = 103
+P_KA_ENG = 104
+P_EC50_ENG = 105
+P_ENG_IL15 = 106
+P_K_ENG_ENDO = 107
+P_ENG_T = 108
+P_ENG_U = 109
+NPAR = 110
 
 SCALAR_PARAMS = [name for name, _, _ in SCALAR_PARAM_TABLE]
 

@@ -182,10 +182,20 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     matched = con.chemokine_receptor is not None and any(
         c in chemokines for c in CHEMOKINE_RECEPTORS[con.chemokine_receptor])
     setp("m_chemo_t", val("m_chemo") if matched else 1.0)
+    # T cells (CCR7+ CD62L+ naive / central-memory share) enter lymph nodes through high endothelial venules; NK
+    # products (CD56dim, CCR7- CD62L-) do not
+    nodal = INDICATIONS[tum.indication].organ == "lymph node"
+    setp("m_home", val("m_hev") if nodal and prod.cell_type == "T" else 1.0)
+    setp("k_exit", val("k_ln_exit") if nodal and prod.cell_type == "T" else val("k_out"))
     setp("route_ia", np.array([_route_ia(r) for r in regimens]))
     # cytokines
     setp("p_15", val("il15_baseline_pg_ml") * val("k_15"))
     setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
+    # division destiny: a CD28 costimulatory domain runs a shorter, faster program than 4-1BB (the reference)
+    setp("act_on", val("act_on") if prod.cell_type == "T" else val("act_on_nk"))
+    # division timer: in T cells a CD28 costimulatory domain runs a shorter program than 4-1BB (the reference)
+    cd28_t = con.costim == "CD28" and prod.cell_type == "T"
+    setp("g_dd", val("division_timer_d") * (val("destiny_cd28") if cd28_t else 1.0))
     setp("s_arm_t", val("s_arm") if con.il15 == "secreted" else 0.0)
     setp("V_2", val("il2_volume_ml_per_kg") * weight)
     # death / proliferation
@@ -416,7 +426,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     y0 = np.zeros((n, L.n_states(nl, nc)))
     y0[:, L.S_Q] = 1.0
     y0[:, L.S_H] = h_max
-    y0[:, L.S_WBC] = val("wbc0_per_ul")
+    for s_wbc in (L.S_WBC, L.S_WBC_PROL, L.S_WBC_TR1, L.S_WBC_TR2, L.S_WBC_TR3):
+        y0[:, s_wbc] = val("wbc0_per_ul")
     y0[:, L.S_TREG] = val("treg0_per_ul")
     y0[:, L.S_B_SYS] = b_sys0
     y0[:, L.S_T_SYS] = t_sys0

@@ -76,6 +76,9 @@ class Construct(Frozen):
     chemokine_receptor: str | None = Field(default=None, description=f"one of {sorted(CHEMOKINE_RECEPTORS)}",
                                            json_schema_extra={"enum": [*sorted(CHEMOKINE_RECEPTORS), None]})
     hn_cd16: bool = Field(default=False, description="high-affinity non-cleavable CD16 (ADCC with an antibody)")
+    costim: Literal["none", "CD28", "4-1BB", "2B4"] = Field(
+        default="none", description="the CAR's costimulatory domain: CD28 runs a shorter, faster division program than "
+        "4-1BB (the reference); none / 2B4 count as the reference")
     car_expression: Literal["stable", "transient"] = Field(
         default="stable", description="stable: viral/transposon/knock-in; transient: mRNA electroporation"
     )

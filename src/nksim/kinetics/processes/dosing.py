@@ -5,7 +5,9 @@ into the hepatic artery (an infusion whose own route is the hepatic artery, ``re
 Intravenous: a share ``f_lung`` is held in the lung first-pass pool (:mod:`.trafficking`), the rest joins the
 functional systemic pool E. Hepatic artery: a share ``f_ia`` goes straight to the liver lesions, split by perfusion x
 volume (into killing-competent K and non-killing N by ``f_comp``), the rest joins E. Fresh transduced cells carry
-full CAR expression: the pool's mean expression q becomes the cell-weighted mean with q = 1.
+full CAR expression: the pool's mean expression q becomes the cell-weighted mean with q = 1, and generation 0: the
+division timer used ``prog_t`` and the activated share ``act_t`` become cell-weighted means with fresh (unused,
+resting) cells.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def on_event(m: Model, kind: str) -> None:
     a, b = m.arg_a, m.arg_b
     old = _product_cells_transduced(m)
     m.assign("q", where(a > 0.0, (m.y("q") * old + a) / (old + a), m.raw("q")))
+    m.assign("prog_t", where(a > 0.0, m.y("prog_t") * old / (old + a), m.raw("prog_t")))
+    m.assign("act_t", where(a > 0.0, m.y("act_t") * old / (old + a), m.raw("act_t")))
     m.assign("cum_infused_t", m.raw("cum_infused_t") + a)
     ia = m.p("route_ia") > 0.5 if kind == "infusion" else lift(1.0) > 0.5
     weights = [m.pl(l, "ia_share") * m.pl(l, "perfusion") * total(m.tumor(l, c) for c in range(m.nc))

@@ -6,7 +6,15 @@ Homeostatic proliferation in E at ``rho_h`` S (1 - N_prod/``k_niche``), S the sy
 membrane / autocrine IL-15 supports its survival, not homeostatic expansion); antigen-driven proliferation of
 transduced cells in a lesion at ``rho_a`` ``tgf_t`` q R/(``k_a`` + R) (TGF-beta blunts IL-15/mTOR-driven
 proliferation of NK in the lesion: Viel 2016), R = targetable tumor cells per transduced cell there,
-daughters split by ``f_comp``, x the share of the programmed clonal burst left (:func:`burst_capacity`). CAR expression q decays at ``k_q`` (transient, mRNA constructs).
+daughters split by ``f_comp``, x the share of the programmed clonal burst left (:func:`burst_capacity`) x the share of
+the division timer left (:func:`destiny_capacity`: stimulated lymphocytes stop dividing once a timer started at
+activation runs out, whatever the antigen; ``prog_t`` is the mean time the transduced cells have spent stimulated or
+in their division program). Stimulation also starts a division program that runs on without antigen (autopilot):
+``act_t``, the activated share of the transduced cells, rises at ``act_on`` x the mean stimulation and winds down at
+``act_off``; cells of the systemic pool divide at ``rho_a`` x (their stimulation by circulating antigen + ``act_t``
+for the rest) (x the program left), so T cells stimulated in a lesion or by circulating antigen keep dividing after
+they leave it (Kaech & Ahmed 2001, van Stipdonk 2001); NK products (``act_on_nk``) divide where they are stimulated.
+CAR expression q decays at ``k_q`` (transient, mRNA constructs).
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ STATES = [
     State("cum_prod_div", "cells", "cumulative product-cell divisions"),
     State("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
     State("cum_infused_t", "cells", "cumulative viable transduced cells infused"),
+    State("act_t", "fraction", "activated share of the transduced product cells (division program running)", atol=1e-9),
+    State("prog_t", "d", "mean time the transduced product cells have spent stimulated or in their division program "
+          "(division timer used)", atol=1e-6),
     State("K_t", "cells", "killing-competent transduced product NK in the lesion", scope="lesion"),
     State("K_u", "cells", "killing-competent untransduced product NK in the lesion", scope="lesion"),
     State("N_t", "cells", "non-killing transduced product NK in the lesion", scope="lesion"),
@@ -49,16 +60,30 @@ PARAMS = [
     Param("burst", "divisions/cell", "programmed clonal burst: antigen-driven divisions per transduced cell infused at "
           "half the proliferation program", registry="burst_div"),
     Param("f_comp", "fraction", "killing-competent share of cells entering a lesion", registry="f_comp"),
+    Param("act_on", "1/d", "start of the division program at full stimulation",
+          derived="act_on for a T-cell product, act_on_nk for NK"),
+    Param("act_off", "1/d", "end of the division program once stimulation stops (1 / its duration)", registry="act_off"),
+    Param("g_dd", "d", "division timer: time in the division program at which half the transduced cells have "
+          "stopped dividing", derived="division_timer_d x destiny_cd28 for a CD28-costimulated CAR T-cell product, "
+          "else division_timer_d"),
+    Param("n_dd", "1", "steepness of the division-timer cut-off (spread of timers between clones)",
+          registry="division_destiny_hill"),
     Param("k_q", "1/d", "CAR expression decay (ln 2 / half-life; 0 stable)", derived="car_half_life_d"),
 ]
+
+
+def stimulation(q: Expr, targets: Expr, cells: Expr, k_a: Expr) -> Expr:
+    """Stimulation (0-1) of transduced cells meeting ``targets`` antigen-bearing cells, with ``cells`` transduced cells
+    sharing them: q R/(k_a + R), R = targets/(cells + 1)."""
+    r = targets / (cells + 1.0)
+    return q * r / (k_a + r)
 
 
 def antigen_driven_divisions(rho_a: Expr, q: Expr, targets: Expr, stimulated: Expr, cells: Expr,
                              k_a: Expr) -> Expr:
     """Divisions per day of ``stimulated`` transduced cells meeting ``targets`` antigen-bearing cells, with
     ``cells`` transduced cells sharing them: rho_a q R/(k_a + R) x stimulated, R = targets/(cells + 1)."""
-    r = targets / (cells + 1.0)
-    return rho_a * q * r / (k_a + r) * stimulated
+    return rho_a * stimulation(q, targets, cells, k_a) * stimulated
 
 
 def burst_capacity(ag_div: Expr, infused: Expr, burst: Expr) -> Expr:
@@ -67,6 +92,15 @@ def burst_capacity(ag_div: Expr, infused: Expr, burst: Expr) -> Expr:
     then stop dividing whatever the antigen (Kaech & Ahmed 2001; van Stipdonk 2001)."""
     d = ag_div / (infused + 1.0) / burst
     return 1.0 / (1.0 + d * d)
+
+
+def destiny_capacity(used: Expr, timer: Expr, hill: Expr) -> Expr:
+    """Share of transduced cells whose division timer has not run out: 1/(1 + (tau/``timer``)^``hill``), tau = mean
+    time spent stimulated or in the division program so far. Activated lymphocytes divide until a Myc-dependent timer
+    set at activation runs out, and then stop whatever the antigen (their division destiny: Hawkins 2007, Marchingo
+    2014, Heinzel 2017). Time spent only replacing dying cells uses it up too, so a predator-prey balance with a
+    renewing antigen (normal B cells) cannot last: the population contracts to its long-lived pool."""
+    return 1.0 / (1.0 + power(pos(used) / timer, hill))
 
 
 def quantities(m: Model) -> None:
@@ -87,16 +121,31 @@ def quantities(m: Model) -> None:
     m.define("mform_t", lambda m: m.p("k_m") * power(m.q.sig_t, m.p("n_m")))
     m.define("mform_u", lambda m: m.p("k_m") * power(m.q.sig, m.p("n_m")))
     m.define("mdeath", lambda m: m.p("beta_m") + m.q.rej)
-    m.define("burst_left", lambda m: burst_capacity(m.y("cum_ag_div"), m.y("cum_infused_t"), m.p("burst")))
+    m.define("burst_left", lambda m: burst_capacity(m.y("cum_ag_div"), m.y("cum_infused_t"), m.p("burst"))
+             * destiny_capacity(m.y("prog_t"), m.p("g_dd"), m.p("n_dd")))
     m.define_lesion("div", lambda m, l: m.q.burst_left * antigen_driven_divisions(
         m.p("rho_a") * m.p("tgf_t"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
-    m.define("div_ag", lambda m: total(m.lq(l).div for l in range(m.nl)))
+    m.define("div_lesion", lambda m: total(m.lq(l).div for l in range(m.nl)))
+    # activated cells of the systemic pool keep dividing (autopilot); the systemic antigen compartment adds its own
+    # stimulation (process 15)
+    # systemic cells divide when stimulated now (circulating antigen, share stim_sys / E_t) or, for the rest, when
+    # their division program still runs (act_t)
+    m.define("stim_sys_share", lambda m: m.q.stim_sys / (m.y("E_t") + 1.0))
+    m.define("auto_div", lambda m: m.q.burst_left * m.p("rho_a") * m.y("E_t")
+             * (m.q.stim_sys_share + m.y("act_t") * (1.0 - m.q.stim_sys_share)))
+    m.define("div_ag", lambda m: m.q.div_lesion + m.q.auto_div)
+    m.define("stim_share", lambda m: (m.q.stim_lesion + m.q.stim_sys) / (m.q.n_trans + 1.0))
+    m.define("stim_lesion", lambda m: total(
+        stimulation(m.y("q"), m.lq(l).targ, m.lq(l).pool_t, m.p("k_a")) * (m.y("K_t", l) + m.y("N_t", l))
+        for l in range(m.nl)))
 
 
 def rates(m: Model) -> None:
     e_t, e_u, m_t, m_u = m.y("E_t"), m.y("E_u"), m.y("M_t"), m.y("M_u")
     q = m.q
-    m.flux("E_t", (q.prol_t - q.death_t - q.mform_t) * e_t)
+    m.flux("E_t", (q.prol_t - q.death_t - q.mform_t) * e_t + q.auto_div)
+    m.flux("act_t", m.p("act_on") * q.stim_share * (1.0 - m.y("act_t"))
+           - m.p("act_off") * m.y("act_t"))
     m.flux("E_u", (q.prol_u - q.death_u - q.mform_u) * e_u)
     m.flux("M_t", q.mform_t * e_t - q.mdeath * m_t)
     m.flux("M_u", q.mform_u * e_u - q.mdeath * m_u)
@@ -116,3 +165,5 @@ def rates(m: Model) -> None:
     m.flux("cum_prod_death", total(deaths))
     m.flux("cum_prod_div", q.prol_t * e_t + q.prol_u * e_u + q.div_ag)
     m.flux("cum_ag_div", q.div_ag)
+    # the timer runs for the stimulated share and, of the rest, the share whose program still runs
+    m.flux("prog_t", q.stim_share + m.y("act_t") * (1.0 - q.stim_share))

@@ -3,7 +3,9 @@
 The lung pool is linear and fed only at i.v. infusions, so it is solved in closed form: it releases cells to blood
 at ``k_LB`` and loses them at the unsupported death rate in transit. Blood -> lesion l at (Q_l V_l / V_b) ``e_x``
 per blood cell (blood share ``f_blood`` of E; ``m_chemo_t`` for transduced cells whose chemokine receptor matches
-the indication), entering cells split into killing-competent K (``f_comp``) and non-killing N; egress at ``k_out``.
+the indication; ``m_home`` for T-cell products in lymph-node lesions, which T cells enter through high endothelial
+venules and NK do not), entering cells split into killing-competent K (``f_comp``) and non-killing N; egress at
+``k_exit``: ``k_out`` for NK, the lymph transit rate ``k_ln_exit`` for T cells in a lymph node (they recirculate).
 
 Host access shell: NK that leave the host microvessels within ``d_access`` of the lesion's edge also reach its tumor
 cells (a small avascular focus is fed from the surrounding parenchyma, Carmeliet & Jain 2000), so a lesion's
@@ -30,13 +32,16 @@ PARAMS = [
     Param("k_LB", "1/d", "lung -> blood release", registry="k_LB"),
     Param("f_blood", "fraction", "blood share of the functional systemic pool", registry="f_blood"),
     Param("e_x", "fraction", "extravasation efficiency per pass of blood through a lesion", registry="e_x"),
-    Param("k_out", "1/d", "lesion -> blood egress", registry="k_out"),
+    Param("k_exit", "1/d", "lesion -> blood egress of the product",
+          derived="k_ln_exit for a T-cell product in an indication whose lesions are lymph nodes, else k_out"),
     Param("m_chemo_t", "fold", "entry multiplier of transduced cells (matched chemokine receptor)",
           derived="m_chemo when the construct's receptor matches a chemokine of the indication, else 1"),
     Param("d_access", "cm", "depth of the host tissue around a lesion from which extravasated NK reach its tumor cells",
           derived="host_access_depth_um x 1e-4"),
     Param("q_liver", "mL/(mL d)", "perfusion of the liver parenchyma around a lesion in the liver",
           registry="liver_perfusion_ml_per_ml_d"),
+    Param("m_home", "fold", "entry multiplier of the product into the indication's lesions by native homing",
+          derived="m_hev for a T-cell product in an indication whose lesions are lymph nodes, else 1"),
     Param("perfusion", "mL/(mL d)", "lesion perfusion Q_l", scope="lesion",
           derived="tumor_perfusion_ml_per_ml_d (lesion-level variability)"),
 ]
@@ -61,7 +66,7 @@ def quantities(m: Model) -> None:
     m.define_lesion("q_host", lambda m, l: m.pl(l, "ia_share") * m.p("q_liver")
                     + (1.0 - m.pl(l, "ia_share")) * m.pl(l, "perfusion"))
     m.define_lesion("k_in", lambda m, l: (m.pl(l, "perfusion") * m.lq(l).vol + m.lq(l).q_host * m.lq(l).v_shell)
-                    * m.q.inv_vb * m.p("e_x"))
+                    * m.q.inv_vb * m.p("e_x") * m.p("m_home"))
     m.define_lesion("fin_t", lambda m, l: m.lq(l).k_in * m.p("m_chemo_t") * m.p("f_blood") * m.y("E_t"))
     m.define_lesion("fin_u", lambda m, l: m.lq(l).k_in * m.p("f_blood") * m.y("E_u"))
 
@@ -75,7 +80,7 @@ def access_shell_volume(vol, depth):
 
 
 def rates(m: Model) -> None:
-    k_lb, k_out, f_comp = m.p("k_LB"), m.p("k_out"), m.p("f_comp")
+    k_lb, k_out, f_comp = m.p("k_LB"), m.p("k_exit"), m.p("f_comp")
     m.flux("E_t", k_lb * m.q.lung_t)
     m.flux("E_u", k_lb * m.q.lung_u)
     m.flux("E_t", -total(m.lq(l).fin_t for l in range(m.nl)))

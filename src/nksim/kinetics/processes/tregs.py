@@ -15,6 +15,7 @@ from nksim.kinetics.symbolic import where
 
 STATES = [State("Treg", "cells/uL", "host regulatory T cells in blood", atol=1e-6)]
 PARAMS = [
+    Param("w_kill", "1/d", "kill of circulating lymphocytes by chemotherapy at unit intensity", registry="w_kill"),
     Param("treg0", "cells/uL", "blood Tregs at rest", registry="treg0_per_ul"),
     Param("k_treg", "1/d", "homeostatic return of Tregs", registry="k_treg"),
     Param("rho_treg", "1/d", "IL-2-driven Treg proliferation at saturation", registry="rho_treg"),
