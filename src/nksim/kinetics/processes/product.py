@@ -126,10 +126,8 @@ def quantities(m: Model) -> None:
     m.define_lesion("div", lambda m, l: m.q.burst_left * antigen_driven_divisions(
         m.p("rho_a") * m.p("tgf_t"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
     m.define("div_lesion", lambda m: total(m.lq(l).div for l in range(m.nl)))
-    # activated cells of the systemic pool keep dividing (autopilot); the systemic antigen compartment adds its own
-    # stimulation (process 15)
-    # systemic cells divide when stimulated now (circulating antigen, share stim_sys / E_t) or, for the rest, when
-    # their division program still runs (act_t)
+    # systemic cells divide when stimulated now (circulating antigen, process 15: share stim_sys / E_t) or, for the
+    # rest, while their division program still runs (act_t, the autopilot)
     m.define("stim_sys_share", lambda m: m.q.stim_sys / (m.y("E_t") + 1.0))
     m.define("auto_div", lambda m: m.q.burst_left * m.p("rho_a") * m.y("E_t")
              * (m.q.stim_sys_share + m.y("act_t") * (1.0 - m.q.stim_sys_share)))
