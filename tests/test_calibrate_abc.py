@@ -46,14 +46,14 @@ def test_distance_in_tolerance_units():
 
 
 def test_builtin_scenario_moves_rejection_towards_persistence(tmp_path):
-    """Liu 2020 persistence at 12 months (>= 50%) needs weak rejection: the posterior of k_rej moves below the prior
-    median, and the distance to the fitted target does not grow from the prior population (30
-    patients: the fraction moves in steps of 1/30, and no k_rej alone reaches 50%)."""
+    """Liu 2020 persistence at 12 months (>= 50% of the patients alive then) favours weak rejection: the posterior of
+    k_rej moves below the prior median, and the distance to the fitted target does not grow from the prior population
+    (30 patients: the fraction moves in steps of 1/30)."""
     res = to_targets(["liu_detectable_12mo"], ["k_rej"], n_patients=30, population=20, generations=3, seed=0,
                      predictive_draws=4, check=["liu_crs2"], out=tmp_path / "run")
     prior_median = math.sqrt(0.05 * 1.0)  # log-uniform on the registry range
     post = res.marginals().iloc[0]
-    assert post["median"] < 0.7 * prior_median
+    assert post["median"] < prior_median
     g0 = res.populations[res.populations["generation"] == 0]
     assert res.history["median_distance"].iloc[-1] <= float(np.median(g0["distance"]))
     assert res.history["median_distance"].iloc[-1] < float(np.max(g0["distance"]))
@@ -80,6 +80,8 @@ def test_bad_inputs_name_field_value_and_allowed():
         abc_smc(ParameterSpace([free("k_rej")]), lambda t, s: np.zeros(1), [Observed("x", 0, 1)], population=1)
     assert e.value.field == "population"
     assert all(not get_target(k).reported for k in TARGET_KEYS)
+    with pytest.raises(InputError, match="zuma1_car_d7"):
+        get_target("bnhl_cart_fold")  # retired: a reported row since round 5, the error says what to fit instead
 
 
 def test_cross_validation_and_cli():

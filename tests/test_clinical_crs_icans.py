@@ -58,7 +58,8 @@ def test_signs_follow_thresholds():
 
 def test_crs_grade_rises_with_the_cytokine_proxy():
     p = clinical_params()
-    c = np.geomspace(1, 1e5, 200)[None, :]
+    top = max(v for k, v in p.items() if k.startswith("clinical_crs_") and k.endswith("_pg_ml"))
+    c = np.geomspace(1, 10.0 * top, 200)[None, :]  # past the highest threshold, whatever the fitted ladder
     g = crs_grade_course(c, p)[0]
     assert np.all(np.diff(g) >= 0) and g[0] == 0 and g[-1] == 4
 
@@ -113,7 +114,8 @@ def test_ice_score_scale():
 def test_icans_follows_the_cytokine_with_a_delay():
     p = clinical_params({"clinical_icans_delay_days": 3.0})
     t = np.arange(0.0, 20.0, 0.5)
-    c = np.where((t >= 5) & (t < 7), 1e5, 1.0)[None, :]
+    storm = 10.0 * max(v for k, v in p.items() if k.endswith("_pg_ml"))  # past every threshold of the fitted ladder
+    c = np.where((t >= 5) & (t < 7), storm, 1.0)[None, :]
     ice, grade = icans_course(t, c, p)
     onset = t[np.argmax(grade[0] >= 1)]
     assert onset == pytest.approx(8.0)  # pulse starts at day 5, delay 3 days

@@ -44,7 +44,8 @@ def test_earliest_rule_names_the_cause():
 
 def test_dlt_in_outcomes_from_cytokine_storm():
     t = np.arange(-2.0, 40.0, 0.5)
-    c = np.where((t >= 4) & (t < 6), 1e5, 1.0)[None, :].repeat(2, axis=0)
+    storm = 10.0 * max(v for k, v in clinical_params().items() if k.endswith("_pg_ml"))  # past every CRS threshold
+    c = np.where((t >= 4) & (t < 6), storm, 1.0)[None, :].repeat(2, axis=0)
     c[1] = 1.0
     ds = make_trajectories(t, np.full((2, t.size, 1), 1e9), cytokine_pg_ml=c)
     pts = pd.DataFrame(

@@ -65,7 +65,6 @@ TARGET_KEYS: dict[str, str] = {
     "liu_orr": "CD19 CAR/IL-15 CB-NK (Liu 2020): ORR",
     "liu_crs2": "Liu 2020: grade >= 2 CRS",
     "liu_detectable_12mo": "Liu 2020: detectable at 12 months",
-    "bnhl_cart_fold": "CAR-T-like: fold expansion (median; reported)",  # reported since round 5 (docs/calibration.md)
     "zuma1_car_d7": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 7 (median)",
     "zuma1_car_d14": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 14 (median)",
     "zuma1_car_d28": "CAR-T-like (ZUMA-1): CAR-T cells/uL at day 28 (median)",
@@ -80,6 +79,11 @@ TARGET_KEYS: dict[str, str] = {
     "bnhl_cart_aplasia_d30": "CAR-T-like: B-cell aplasia at day 30",
     "bnhl_cart_aplasia_1y": "CAR-T-like: B-cell aplasia at 1 year",
 }
+#: keys of targets that became reported rows, with what to fit instead
+RETIRED_KEYS: dict[str, str] = {
+    "bnhl_cart_fold": "a fittable target: the B-NHL Stein fold is reported since calibration round 5 (a B-ALL / "
+                      "4-1BB figure); fit the ZUMA-1 counts zuma1_car_d7, zuma1_car_d14, zuma1_car_d28, zuma1_car_d90",
+}
 _BY_NAME = {t.name: t for t in TARGETS}
 
 
@@ -89,6 +93,8 @@ def get_target(key: str | Target) -> Target:
         tg = key
     elif key in TARGET_KEYS:
         tg = _BY_NAME[TARGET_KEYS[key]]
+    elif key in RETIRED_KEYS:
+        raise InputError("targets", key, RETIRED_KEYS[key])
     elif key in _BY_NAME:
         tg = _BY_NAME[key]
     else:
