@@ -28,7 +28,7 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
 # >= 10,000 generated cases over every entry point and the full parameter sweep, in jobs run FUZZ_WORKERS at a time;
-# prints the counts (about 13 CPU-minutes: well under 30 min on 2 cores, longer when they are shared). Logs of each
+# prints the counts (about 14 CPU-minutes: 10 min on 2 cores, much longer when they are shared). Logs of each
 # job in runs/fuzz-logs/, failing inputs in runs/fuzz-failures/
 FUZZ_WORKERS ?= 2
 fuzz: $(STAMP)
