@@ -50,12 +50,47 @@ def _groups() -> dict[tuple[int, int], list[str]]:
 GROUPS = _groups()
 
 
-def _roadrunner():
-    rr_mod = pytest.importorskip("roadrunner")
-    C = rr_mod.Config
-    C.setValue(C.LLVM_BACKEND, C.LLJIT)  # compiles these models several times faster than the default MCJIT
-    rr_mod.Logger.setLevel(rr_mod.Logger.LOG_ERROR)
-    return rr_mod
+# libRoadRunner runs in a child process: its LLVM (LLJIT) shares the test process with llvmlite's (the engine and
+# numba), and in a long pytest worker that has compiled and threaded a lot it crashed inside RoadRunner() now and
+# then (a segfault that takes the xdist worker down); alone it never did. A child process keeps the two apart.
+_RR_CHILD = """
+import json, sys
+import numpy as np
+import roadrunner as rr_mod
+C = rr_mod.Config
+C.setValue(C.LLVM_BACKEND, C.LLJIT)  # compiles these models several times faster than the default MCJIT
+rr_mod.Logger.setLevel(rr_mod.Logger.LOG_ERROR)
+job = json.load(open(sys.argv[1], encoding="utf-8"))
+rr = rr_mod.RoadRunner(open(job["sbml"], encoding="utf-8").read())
+rr.integrator.relative_tolerance = job["rtol"]
+n = len(rr.integrator.getAbsoluteToleranceVector())
+atol = job["atol"]
+rr.integrator.setValue("absolute_tolerance", [atol.get(rr.model.getStateVectorId(i), job["atol_default"])
+                                              for i in range(n)])
+rr.integrator.maximum_num_steps = 1_000_000
+np.save(job["out"], np.asarray(rr.simulate(times=job["times"], selections=job["selections"])))
+"""
+
+
+def _roadrunner_simulate(sbml: str, rtol: float, atol: dict[str, float], atol_default: float, times: list[float],
+                         selections: list[str]) -> np.ndarray:
+    """libRoadRunner's result (time x selections) for an SBML text, computed in a child process."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    pytest.importorskip("roadrunner")
+    with tempfile.TemporaryDirectory(prefix="nksim-rr-") as d:
+        job = {"sbml": str(Path(d) / "model.xml"), "out": str(Path(d) / "result.npy"), "rtol": rtol, "atol": atol,
+               "atol_default": atol_default, "times": times, "selections": selections}
+        Path(job["sbml"]).write_text(sbml, encoding="utf-8")
+        (Path(d) / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        proc = subprocess.run([sys.executable, "-c", _RR_CHILD, str(Path(d) / "job.json")], capture_output=True,
+                              text=True, encoding="utf-8", timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return np.load(job["out"])
 
 
 def cross_check(name: str, patient: int | str, overrides: dict | None = None) -> dict[str, float]:
@@ -67,7 +102,6 @@ def cross_check(name: str, patient: int | str, overrides: dict | None = None) ->
     from nksim.kinetics.processes import layout
     from nksim.kinetics.reference import solve_reference_batch
 
-    rr_mod = _roadrunner()
     sc, pid, typical, patients, inp = _resolve(name, patient, None, overrides)
     nl, nc = inp.n_lesions, inp.n_classes
     ys, als, _ = solve_reference_batch(inp.y0, inp.params, nl, nc, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b, inp.t0,
@@ -78,15 +112,11 @@ def cross_check(name: str, patient: int | str, overrides: dict | None = None) ->
     sids = [s.name for s in lay.SYSTEMIC]
     for l in range(nl):
         sids += [f"{s.name}_{l}" for s in lay.LESION] + [f"T_{l}_{c}" for c in range(nc)]
-    rr = rr_mod.RoadRunner(to_sbml(sc, patient, overrides=overrides))
-    rr.integrator.relative_tolerance = RTOL
-    atol = dict(zip(sids, inp.atol * 1e-8))  # the reference's, state by state (pools: as cells)
+    atol = {k: float(v) for k, v in zip(sids, inp.atol * 1e-8)}  # the reference's, state by state (pools: as cells)
     cells = sc.simulation.atol_cells * 1e-8
-    n = len(rr.integrator.getAbsoluteToleranceVector())
-    rr.integrator.setValue("absolute_tolerance", [atol.get(rr.model.getStateVectorId(i), cells) for i in range(n)])
-    rr.integrator.maximum_num_steps = 1_000_000
     sel = ["time", *sids, "lung_t", "lung_u"]
-    res = np.asarray(rr.simulate(times=list(inp.t_save - inp.t0), selections=sel))
+    res = _roadrunner_simulate(to_sbml(sc, patient, overrides=overrides), RTOL, atol, cells,
+                               [float(t) for t in inp.t_save - inp.t0], sel)
     assert np.allclose(res[:, 0] + inp.t0, inp.t_save, rtol=0, atol=1e-9)
     got = np.maximum(res[:, 1:1 + len(sids)], 0.0)
     got_lung = np.maximum(res[:, 1 + len(sids):], 0.0)
