@@ -197,3 +197,15 @@ def test_a_population_at_a_lethal_burden_is_refused_naming_the_cause():
                                                    "simulation.n_patients": 1})
     with pytest.raises(InputError, match=r"population.eligibility = .* failed the eligibility rules"):
         sample_patients(sc)
+
+
+def test_an_unknown_key_with_a_bracket_is_named_not_a_traceback():
+    """A key with "[" looks like pydantic's union-branch tags; it is the user's key (make fuzz found an IndexError)."""
+    d = load_scenario("hcc-post-lt-allo-nk").model_dump(mode="json")
+    d["p[Iroduct"] = d.pop("product")
+    d["tumor"]["indi[cation"] = d["tumor"].pop("indication")
+    with pytest.raises(InputError) as e:
+        scenario_from_dict(d)
+    text = str(e.value)
+    assert "p[Iroduct" in text and "did you mean 'product'" in text
+    assert "tumor.indi[cation" in text and "did you mean 'indication'" in text

@@ -136,7 +136,13 @@ def validation_problems(exc: ValidationError, root: Any = None) -> list[InputErr
     models = _model_names()
     raw = []
     for err in exc.errors():
-        loc, union, tag = _split_loc(tuple(err["loc"]), models)
+        full = tuple(err["loc"])
+        if err["type"] == "extra_forbidden" and full:
+            # the last part is the user's own key, never a union-branch tag (a key may contain "[")
+            loc, union, tag = _split_loc(full[:-1], models)
+            loc = (*loc, full[-1])
+        else:
+            loc, union, tag = _split_loc(full, models)
         raw.append((err, loc, union, tag))
     # a union (e.g. manufacturing: spec | name): keep the branch that got furthest; wrong-type branches go
     branches: dict[tuple[Any, ...], dict[str, bool]] = {}
@@ -169,7 +175,7 @@ def validation_problems(exc: ValidationError, root: Any = None) -> list[InputErr
                 out.append(InputError(field_path((*loc, *p.field.split("."))) if p.field else field_path(loc),
                                       p.value, p.allowed))
             continue
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and loc:
             fields = _fields_at(loc[:-1], root) or []
             hint = did_you_mean(loc[-1], fields)
             owner = field_path(loc[:-1]) if loc[:-1] else "the scenario"
