@@ -5,9 +5,8 @@ into the hepatic artery (an infusion whose own route is the hepatic artery, ``re
 Intravenous: a share ``f_lung`` is held in the lung first-pass pool (:mod:`.trafficking`), the rest joins the
 functional systemic pool E. Hepatic artery: a share ``f_ia`` goes straight to the liver lesions, split by perfusion x
 volume (into killing-competent K and non-killing N by ``f_comp``), the rest joins E. Fresh transduced cells carry
-full CAR expression: the pool's mean expression q becomes the cell-weighted mean with q = 1, and generation 0: the
-division timer used ``prog_t`` and the activated share ``act_t`` become cell-weighted means with fresh (unused,
-resting) cells.
+full CAR expression: the pool's mean expression q becomes the cell-weighted mean with q = 1. Fresh cells also start
+with an unused division timer and at rest: ``prog_t`` and ``act_t`` become cell-weighted means with them at 0.
 """
 
 from __future__ import annotations
