@@ -13,15 +13,17 @@ from the daily trajectories (``from_trajectories``) or from kernel-tracked summa
   ``nk`` and transduced product cells ``car_nk`` (peak and its day, detection by the assay) and the cumulative
   off-tumor activity ``offtumor`` (its maximum and first crossing of the grade 1 threshold).
 
-A summaries-fed input may pass a coarse ``t`` holding exactly the samples that decide each readout (the grid
-readouts are maxima, minima, first crossings and durations on a piecewise-linear course); ``ok`` marks the
-patients whose solve finished (the others get NaN/None readouts).
+``tracked`` (optional): the kernel-tracked summaries of the continuous solution (``nksim.clinical.tracked``: event
+times, maxima, minima, threshold crossings, durations, per patient), which the readouts then use instead of the
+time courses (these may then hold only the scan days); ``ok`` marks the patients whose solve finished (the others get
+NaN/None readouts).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import xarray as xr
@@ -59,13 +61,18 @@ class ReadoutInputs:
     car_nk: np.ndarray | None = None
     marrow_at: np.ndarray | None = None
     ok: np.ndarray | None = None
+    #: kernel-tracked summaries (name -> (patient, ...) array; ``nksim.clinical.tracked``) or None: the grid
+    tracked: Mapping[str, np.ndarray] | None = None
 
     def subset(self, rows: np.ndarray) -> "ReadoutInputs":
         """The same inputs for the patients ``rows`` (a boolean mask or indices)."""
         out = {}
         for name in self.__dataclass_fields__:
             v = getattr(self, name)
-            out[name] = v if name in ("t", "scan_times", "is_target") or v is None else v[rows]
+            if name == "tracked" and v is not None:
+                out[name] = {k: a[rows] for k, a in v.items()}
+            else:
+                out[name] = v if name in ("t", "scan_times", "is_target") or v is None else v[rows]
         return ReadoutInputs(**out)
 
     @classmethod
@@ -89,10 +96,11 @@ class ReadoutInputs:
 
     @classmethod
     def from_arrays(cls, patient: np.ndarray, t: np.ndarray, scan_times: np.ndarray, arrays: dict[str, np.ndarray],
-                    is_target: np.ndarray, ok: np.ndarray | None = None, marrow: bool = False) -> "ReadoutInputs":
+                    is_target: np.ndarray, ok: np.ndarray | None = None, marrow: bool = False,
+                    tracked: Mapping[str, np.ndarray] | None = None) -> "ReadoutInputs":
         """From trajectory variables as arrays (``READOUT_DIMS`` names and dims, numeric unit prefixes multiplied
         in; the ``ZERO_IF_ABSENT`` ones and ``car_nk_blood_per_ul`` may be missing) on the grid ``t``; the checks
-        of ``from_trajectories``."""
+        of ``from_trajectories``; ``tracked``: kernel-tracked summaries (see the class)."""
         n_pat = len(patient)
         good = np.ones(n_pat, dtype=bool) if ok is None else np.asarray(ok, dtype=bool)
         for name in REQUIRED_VARS:
@@ -118,7 +126,7 @@ class ReadoutInputs:
         marrow_at = _grid.interp_at(arrays["tsys_marrow_fraction"], t, scan_times) if marrow else None
         return cls(patient=np.asarray(patient, dtype=np.int64), t=t, scan_times=np.asarray(scan_times, float),
                    viable_at=_grid.interp_at(viable, t, scan_times), dead_at=_grid.interp_at(dead, t, scan_times),
-                   is_target=is_target, burden=viable.sum(axis=2), marrow_at=marrow_at, ok=ok, **out)
+                   is_target=is_target, burden=viable.sum(axis=2), marrow_at=marrow_at, ok=ok, tracked=tracked, **out)
 
 
 def check_dataset(ds: xr.Dataset) -> None:
