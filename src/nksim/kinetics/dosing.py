@@ -104,7 +104,11 @@ def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: fl
     """The dose records of a regimen (canonical order): ``cells`` viable product cells per infusion (one number for
     every infusion, or one per ``regimen.infusion_days``; an infusion of 0 cells gives no record), a
     ``car_fraction`` share of them transduced; ``treg_fraction``: Tregs removed per Treg-depletion dose when the
-    regimen does not say (the registry's ``treg_depletion_fraction``); an engager dosed per kg needs the patient's ``weight_kg``."""
+    regimen does not say (the registry's ``treg_depletion_fraction``); an engager dosed per kg needs the patient's ``weight_kg``.
+
+    Amounts may be arrays (several patients of the same regimen at once: ``cells`` one array per infusion,
+    ``car_fraction`` and ``weight_kg`` arrays): the records' amounts are then arrays, each patient's the bits of its
+    own call; every patient must get the same records (the same infusions > 0 and product split)."""
     try:
         out = list(_regimen_fixed_doses(regimen))
     except TypeError:  # an unhashable regimen-like object: no cache
@@ -127,15 +131,28 @@ def regimen_doses(regimen: Any, cells: float | Sequence[float], car_fraction: fl
     pi = getattr(regimen, "per_infusion", None)
     routes = pi.routes if pi is not None and pi.routes is not None else None
     for k, (day, c) in enumerate(zip(days, per_infusion)):
-        if c > 0:
+        if _positive(c):
             a, b = c * car_fraction, c * (1.0 - car_fraction)
             cmt_a, cmt_b = ROUTE_CMTS[routes[k]] if routes is not None else INFUSION_CMTS[:2]
-            if a > 0:
+            if _positive(a):
                 out.append((day, cmt_a, a))
-            if b > 0:
+            if _positive(b):
                 out.append((day, cmt_b, b))
     out.sort(key=_TIME_CMT)
     return out
+
+
+def _positive(x: Any) -> bool:
+    """``x > 0`` for a number; for an array of several patients' amounts, all must be positive or none (the
+    caller groups patients by which records they get: ``nksim.kinetics.cohort_dosing``)."""
+    if isinstance(x, (float, int)):
+        return x > 0
+    pos = np.asarray(x) > 0
+    if pos.all():
+        return True
+    if not pos.any():
+        return False
+    raise ValueError("regimen_doses: amounts of one call must be all > 0 or all <= 0 (group the patients by it)")
 
 
 @lru_cache(maxsize=64)
@@ -179,7 +196,8 @@ def engine_events(doses: Sequence[Dose], ld_logkill: float, chemo: float, il2_pg
     order (lymphodepletion, infusions, IL-2, IL-15, antibody, chemotherapy, engager: mg / ``eng_volume_ml`` into
     plasma, or into the s.c. depot when ``eng_sc``); the caller adds boundary events and
     sorts by time. Infusion records at the same time pair up by rank (the k-th transduced record with the k-th
-    untransduced one) into one infusion event."""
+    untransduced one) into one infusion event. Amounts and the per-patient numbers may be arrays of several patients
+    with the same records (see ``regimen_doses``): the events' amounts are then arrays."""
     by_cmt: list[list[Dose]] = [[] for _ in range(_N_CMT)]
     for d in doses:
         by_cmt[d[1]].append(d)

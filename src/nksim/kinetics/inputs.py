@@ -17,6 +17,7 @@ import pandas as pd
 from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
+from nksim.kinetics.cohort_dosing import PatientProduct, cohort_dosing
 from nksim.kinetics.pathways import car_class_weights, cell_intrinsic_factors, rates_per_effector
 from nksim.kinetics.processes import layout as model_layout
 from nksim.population.sampling import typical_values
@@ -115,14 +116,6 @@ def _class_fractions(patients: pd.DataFrame, antigens: Sequence[str]) -> np.ndar
     return out
 
 
-def _route_ia(regimen: Regimen) -> float:
-    """The route flag of infusion records in CMT 1/2: 1.0 for ``regimen.route`` hepatic artery, else 0.0 (i.v.;
-    with ``per_infusion.routes`` each infusion's route is its dose compartment, ``dosing.ROUTE_CMTS``)."""
-    if regimen.per_infusion is not None and regimen.per_infusion.routes is not None:
-        return 0.0
-    return float(regimen.route == "hepatic_artery")
-
-
 def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None) -> EngineInputs:
     """Engine arrays for ``patients`` (rows of ``sample_patients``) under per-patient ``overrides``."""
     reg = load_registry()
@@ -187,7 +180,6 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     nodal = INDICATIONS[tum.indication].organ == "lymph node"
     setp("m_home", val("m_hev") if nodal and prod.cell_type == "T" else 1.0)
     setp("k_exit", val("k_ln_exit") if nodal and prod.cell_type == "T" else val("k_out"))
-    setp("route_ia", np.array([_route_ia(r) for r in regimens]))
     # cytokines
     setp("p_15", val("il15_baseline_pg_ml") * val("k_15"))
     setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
@@ -303,124 +295,24 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         setp("r_tsys", val("tsys_growth_rate"))
 
     # events and the product actually given: each patient's doses as NONMEM-style records (nksim.kinetics.dosing),
-    # from the regimen or, for a patient listed in a dosing table, from the table
-    events: list[list[tuple[float, int, float, float]]] = []
-    records: list[list[D.Dose]] = []
-    rows = []
-    dose_level = _per_patient(ov, "dose_level", n, 0)
-    dose_per_kg = _per_patient(ov, "dose_per_kg", n, np.nan)
-    table = D.as_dosing(ov["dosing"]) if "dosing" in ov else None
-    pids = patients.index.to_numpy()
-    chemo = val("chemosensitivity")
-    ld_logkill = val("ld_logkill")
-    k_ab = np.zeros(n)
-    k_eng = np.zeros(n)
-    t_ld = np.full(n, np.inf)
-    ld_int = np.zeros(n)
-    conv = np.zeros((n, 3))
-    conv[:, 1] = conv[:, 2] = np.inf
-    for i in range(n):
-        reg_i: Regimen = regimens[i]
-        lvl = int(dose_level[i]) if dose_level[i] else reg_i.dose_level
-        if not 1 <= lvl <= len(reg_i.dose_levels):
-            raise InputError("overrides.dose_level", lvl, f"an integer in 1..{len(reg_i.dose_levels)}")
-        dose = reg_i.dose_levels[lvl - 1]
-        per_kg = dose.value if dose.unit == "cells/kg" else dose.value / weight[i]
-        if not np.isnan(dose_per_kg[i]):
-            if dose_per_kg[i] < 0:
-                raise InputError("overrides.dose_per_kg", float(dose_per_kg[i]), "a dose >= 0 cells/kg")
-            per_kg = dose_per_kg[i]
-        explicit = reg_i.per_infusion.doses if reg_i.per_infusion is not None else None
-        if explicit is not None:  # absolute per-infusion doses replace the dose levels
-            for key, v in (("dose_level", dose_level[i]), ("dose_per_kg", dose_per_kg[i])):
-                if v and not np.isnan(v):
-                    raise InputError(f"overrides.{key}", float(v), "no per-patient base dose with "
-                                     "regimen.per_infusion.doses (absolute doses); use per_infusion.multipliers or "
-                                     "overrides.dose_scale", f"patient {int(pids[i])}")
-            unit_w = 1.0 if reg_i.per_infusion.unit == "cells/kg" else weight[i]
-            per_kg_k = [d / unit_w for d in explicit]
-            per_kg = float(np.mean(per_kg_k))
-        else:
-            per_kg_k = [per_kg * m for m in reg_i.infusion_multipliers()]
-        scale = dose_scale[i] * float(treated[i])
-        per_kg *= scale
-        cells_k = [pk * scale * weight[i] * viability[i] for pk in per_kg_k]
-        given_k = [c for c in cells_k if c > 0]
-        cells = (given_k[0] if len(set(given_k)) == 1 else float(np.mean(given_k))) if given_k else 0.0
-        listed = table is not None and int(pids[i]) in table.doses
-        doses = table.doses[int(pids[i])] if listed else D.regimen_doses(reg_i, cells_k, car_fraction[i],
-                                                                            typ["treg_depletion_fraction"], weight[i])
-        eng_i = reg_i.engager if reg_i.engager is not None else eng
-        if reg_i.engager is not None and (eng is None or (reg_i.engager.target, reg_i.engager.binding,
-                                                          reg_i.engager.il15_moiety) != (eng.target, eng.binding,
-                                                                                         eng.il15_moiety)):
-            raise InputError("overrides.regimen.engager", reg_i.engager.name, "the scenario's regimen.engager target, "
-                             "binding and IL-15 moiety (they set the antigen classes and pathway rates of the cohort); "
-                             "dose, days, route and PK may differ per patient", f"patient {int(pids[i])}")
-        eng_vol = ((eng_i.volume_ml_per_kg if eng_i is not None and eng_i.volume_ml_per_kg else
-                    typ["eng_volume_ml_per_kg"]) * weight[i])
-        pe = D.engine_events(doses, ld_logkill[i], chemo[i], typ["il2_pg_per_miu"], typ["f_sc_il2"],
-                             typ["ab_volume_ml_per_kg"] * weight[i], eng_vol,
-                             eng_i is not None and eng_i.route == "sc")
-        ev = pe.events
-        ia_cmts = [d[1] for d in doses if d[1] in D.ROUTE_CMTS["hepatic_artery"]]
-        if ia_cmts and not tum.lesions_in_liver:
-            raise InputError("dosing.CMT", ia_cmts[0], "hepatic-artery infusions (CMT 8/9) only with "
-                             "lesions in the liver (tumor.in_liver or a liver indication)", f"patient {int(pids[i])}")
-        if pe.ld is not None:
-            t_ld[i], ld_int[i] = pe.ld
-        ab = reg_i.antibody if reg_i.antibody is not None else (scenario.regimen.antibody if pe.has_antibody else None)
-        if pe.has_antibody and ab is None:
-            raise InputError("dosing.CMT", D.CMT_ANTIBODY, "antibody doses only with regimen.antibody in the scenario "
-                             "(its target antigen and half-life)", f"patient {int(pids[i])}")
-        if ab is not None:
-            k_ab[i] = math.log(2) / (ab.half_life_d or typ["ab_half_life_d"])
-        if pe.has_engager and eng is None:
-            raise InputError("dosing.CMT", D.CMT_ENGAGER, "engager doses only with regimen.engager in the scenario "
-                             "(its target antigen, binding arm and PK)", f"patient {int(pids[i])}")
-        if eng_i is not None:
-            k_eng[i] = math.log(2) / (eng_i.half_life_d or typ["eng_half_life_d"])
-        if reg_i.concomitant is not None:
-            c = reg_i.concomitant
-            if c.growth_inhibition > 0 and c.end_d > c.start_d:
-                conv[i] = (c.growth_inhibition, c.start_d, c.end_d)
-                ev.append((c.start_d, L.EV_BOUNDARY, 0.0, 0.0))
-                ev.append((c.end_d, L.EV_BOUNDARY, 0.0, 0.0))
-        ev.sort(key=lambda e: (e[0], e[1] != L.EV_LD))
-        events.append(ev)
-        records.append(doses)
-        if listed:  # the table's infusions: mean viable cells per infusion, transduced share of all cells infused
-            n_inf = len(pe.infusions)
-            given_t = sum(a for _, a, _ in pe.infusions)
-            given = given_t + sum(b for _, _, b in pe.infusions)
-            cells = given / n_inf if n_inf else 0.0
-            per_kg = cells / (weight[i] * viability[i])
-            rows.append({"dose_level": 0, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
-                         "n_infusions": n_inf, "car_fraction": given_t / given if given > 0 else car_fraction[i],
-                         "viability": viability[i], "potency": potency[i], "fitness": fitness[i],
-                         "cd3_per_kg": cd3[i], "treated": n_inf > 0})
-            continue
-        rows.append({"dose_level": lvl, "dose_per_kg": per_kg, "viable_cells_per_infusion": cells,
-                     "n_infusions": len(given_k),
-                     "car_fraction": car_fraction[i], "viability": viability[i], "potency": potency[i],
-                     "fitness": fitness[i], "cd3_per_kg": cd3[i], "treated": bool(treated[i] and cells > 0)})
-    setp("t_ld", t_ld)
-    setp("ld_int", ld_int)
-    setp("k_ab", k_ab)
-    setp("k_eng", k_eng)
+    # from the regimen or, for a patient listed in a dosing table, from the table; built for all patients of a
+    # regimen at once (nksim.kinetics.cohort_dosing)
+    pp = PatientProduct(weight=weight, viability=viability, potency=potency, fitness=fitness,
+                        car_fraction=car_fraction, cd3_per_kg=cd3, treated=treated, dose_scale=dose_scale,
+                        dose_level=_per_patient(ov, "dose_level", n, 0.0),
+                        dose_per_kg=_per_patient(ov, "dose_per_kg", n, np.nan), ld_logkill=val("ld_logkill"),
+                        chemosensitivity=val("chemosensitivity"))
+    dosing = cohort_dosing(scenario, patients, typ, regimens, pp, D.as_dosing(ov["dosing"]) if "dosing" in ov else None)
+    setp("route_ia", dosing.route_ia)
+    setp("t_ld", dosing.t_ld)
+    setp("ld_int", dosing.ld_int)
+    setp("k_ab", dosing.k_ab)
+    setp("k_eng", dosing.k_eng)
     setp("eng_il15", typ["eng_il15_pg_per_ug"] * typ["eng_il15_potency"] if eng is not None and eng.il15_moiety else 0.0)
-    setp("conv_inhib", conv[:, 0])
-    setp("conv_start", conv[:, 1])
-    setp("conv_end", conv[:, 2])
-
-    max_ev = max(1, max(len(e) for e in events))
-    ev_t = np.full((n, max_ev), np.inf)
-    ev_k = np.zeros((n, max_ev), dtype=np.int64)
-    ev_a = np.zeros((n, max_ev))
-    ev_b = np.zeros((n, max_ev))
-    for i, ev in enumerate(events):
-        for j, (t, k, a, b) in enumerate(ev):
-            ev_t[i, j], ev_k[i, j], ev_a[i, j], ev_b[i, j] = t, k, a, b
+    setp("conv_inhib", dosing.conv[:, 0])
+    setp("conv_start", dosing.conv[:, 1])
+    setp("conv_end", dosing.conv[:, 2])
+    ev_t, ev_k, ev_a, ev_b = dosing.ev_t, dosing.ev_k, dosing.ev_a, dosing.ev_b
 
     # initial state
     y0 = np.zeros((n, L.n_states(nl, nc)))
@@ -449,6 +341,5 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
         atol[idx] = tol
     labels = ["".join(f"{ag}{'+' if (a >> j) & 1 else '-'}" for j, ag in enumerate(antigens)) or "all"
               for a in range(nc)]
-    given = pd.DataFrame(rows, index=patients.index)
     return EngineInputs(y0, P, ev_t, ev_k, ev_a, ev_b, nl, nc, float(t0), float(sim.horizon_d), t_save, atol,
-                        labels, given, D.doses_array(records))
+                        labels, dosing.given, dosing.doses)
