@@ -87,6 +87,16 @@ def test_batched_clinical_readout_parameters_and_common_patients():
         detected = res.patients["detected"].astype(bool).mean()
         np.testing.assert_allclose(Y[k], [s["ORR"], pfs, os_, s["CRS any grade"], detected], rtol=1e-9)
 
+def test_chunks_overlapped_in_one_process_give_the_same_numbers():
+    """Chunks of 2 samples (two in flight on two threads) equal one chunk of every sample, bit for bit."""
+    kw = dict(params="k_car,f_blood,antigen_fraction_GPC3", outputs="orr,pfs_median,peak_cells", n=2, patients=6,
+              seed=3, plots=False)
+    one = run_sensitivity(SC, **kw, chunk_samples=100)
+    many = run_sensitivity(SC, **kw, chunk_samples=2)
+    np.testing.assert_array_equal(many.Y, one.Y)
+    assert many.swing == one.swing and many.baseline == one.baseline
+
+
 def test_engine_arrays_equal_the_dataset():
     res = nksim.simulate(SC, n_patients=3, seed=2)
     from nksim.kinetics.inputs import build_inputs

@@ -80,7 +80,7 @@ class Evaluator:
     outputs: list[Output]
     patients: int = 1
     seed: int = 0
-    paths: dict[str, str] = field(default_factory=dict)  # parameter -> path
+    paths: dict[str, str] = field(default_factory=dict)  # parameter -> path (given ones are not checked again)
     no_effect: list[str] = field(default_factory=list)  # parameters that change nothing this run reads
 
     def __post_init__(self) -> None:
@@ -199,6 +199,10 @@ class Evaluator:
         named in an eligibility rule starts at ``resample`` (redraws may happen only at values the check misses)."""
         base = self.base_values()
         for j, n in enumerate(self.space.names):
+            if n in self.paths:  # classified already (each parameter is checked alone, others at their base values)
+                if self.paths[n] == "none" and n not in self.no_effect:
+                    self.no_effect.append(n)
+                continue
             thetas = []
             for q in CHECK_QUANTILES:
                 th = base.copy()

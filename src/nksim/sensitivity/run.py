@@ -152,7 +152,7 @@ def run_sensitivity(scenario: Scenario | str, params: Sequence[str] | str | None
                                    "read from the scenario only (one simulation per sample)"
                                    if ev.paths[p.name] == "scenario" else f"more than {MAX_DEFAULT} defaults")
         space = ParameterSpace(keep)
-        ev = Evaluator(sc, space, outs, int(patients), int(seed))
+        ev = Evaluator(sc, space, outs, int(patients), int(seed), paths={p.name: ev.paths[p.name] for p in keep})
     t_setup = time.perf_counter() - t_start
 
     problem = space.salib_problem()
@@ -267,7 +267,9 @@ def _evaluate_chunked(ev: Evaluator, theta: np.ndarray, folder: Path | None, tag
         else:
             jobs[k] = (ref, theta[a:b])
     bar(done, n)
-    for k, y in run_jobs(evaluate_chunk, jobs, _values, scheduler):
+    # here: the next chunk starts on a second thread while this one finishes, so one chunk's Python (patients,
+    # engine inputs, readouts) runs while the other's compiled solve (which holds no GIL) uses the cores
+    for k, y in run_jobs(evaluate_chunk, jobs, _values, scheduler, overlap=scheduler is None):
         a, b = spans[k]
         Y[a:b] = y
         path = _chunk_path(folder, tag, a, b)
