@@ -209,3 +209,18 @@ def test_per_patient_density_column():
     o = outcomes(ds, pts, ReadoutSpec(scan_days=(28.0,)), seed=0)
     # ten times denser -> diameter smaller by 10^(1/3)
     assert o.loc[0, "baseline_burden_mm"] == pytest.approx(o.loc[1, "baseline_burden_mm"] * 10 ** (1 / 3))
+
+
+def test_last_axis_sum_is_numpys_sum_bit_for_bit():
+    """The lesion/class sums of the readout inputs: numpy's own bits (signed zeros and tiny negatives included)
+    for every length of the last axis."""
+    from nksim.clinical._grid import last_axis_sum
+
+    rng = np.random.default_rng(2)
+    for k in range(12):
+        for shape in ((30, 40, k), (50, k), (7, 3, 2, k)):
+            v = rng.random(shape) * 10.0 ** rng.uniform(-5, 12, shape)
+            v[rng.random(shape) < 0.2] = 0.0
+            v[rng.random(shape) < 0.1] = -0.0
+            v[rng.random(shape) < 0.1] *= -1e-12
+            np.testing.assert_array_equal(last_axis_sum(v).view(np.int64), v.sum(axis=-1).view(np.int64))

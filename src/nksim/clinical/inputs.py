@@ -126,7 +126,7 @@ class ReadoutInputs:
         marrow_at = _grid.interp_at(arrays["tsys_marrow_fraction"], t, scan_times) if marrow else None
         return cls(patient=np.asarray(patient, dtype=np.int64), t=t, scan_times=np.asarray(scan_times, float),
                    viable_at=_grid.interp_at(viable, t, scan_times), dead_at=_grid.interp_at(dead, t, scan_times),
-                   is_target=is_target, burden=viable.sum(axis=2), marrow_at=marrow_at, ok=ok, tracked=tracked, **out)
+                   is_target=is_target, burden=_grid.last_axis_sum(viable), marrow_at=marrow_at, ok=ok, tracked=tracked, **out)
 
 
 def check_dataset(ds: xr.Dataset) -> None:

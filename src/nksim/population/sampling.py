@@ -79,12 +79,14 @@ def varying_parameters(scenario: Scenario, registry: Registry | None = None) -> 
     return {n: w for n, w in out.items() if w and w > 0}
 
 
-def _vary(typical: float, omega2: float, z: np.ndarray, transform: str) -> np.ndarray:
+def _vary(typical: float | np.ndarray, omega2: float | np.ndarray, z: np.ndarray, transform: str) -> np.ndarray:
+    """Values around ``typical`` with variance ``omega2`` on the transform's scale for standard normals ``z``
+    (elementwise: ``typical`` and ``omega2`` may be arrays like ``z``)."""
     sd = np.sqrt(omega2)
     if transform == "log":
         return typical * np.exp(sd * z)
     if transform == "logit":
-        t = min(max(typical, 1e-9), 1 - 1e-9)
+        t = np.clip(typical, 1e-9, 1 - 1e-9)
         return expit(logit(t) + sd * z)
     return typical + sd * z * abs(typical)
 

@@ -129,13 +129,8 @@ class Evaluator:
                 out[b] = typ.astype(float, copy=True)
                 continue
             z = keyed_normals(self.base.simulation.seed, POP_MODULE, draw_ids, _key(b))
-            tr = self.reg[b].transform
-            v = np.empty(n_rows)
-            for k in np.unique(sample):
-                rows = sample == k
-                t, w = float(typ[rows][0]), float(om[rows][0])
-                v[rows] = _vary(t, w, z[rows], tr) if w > 0 else t
-            out[b] = v
+            vary = om > 0  # each row's own typical value and variance: elementwise, the bits of a per-sample call
+            out[b] = np.where(vary, _vary(typ, np.where(vary, om, 0.0), z, self.reg[b].transform), typ)
         return out
 
     def _set_columns(self, df: pd.DataFrame, theta: np.ndarray, names: list[str], sample: np.ndarray,
