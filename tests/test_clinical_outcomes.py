@@ -224,3 +224,17 @@ def test_last_axis_sum_is_numpys_sum_bit_for_bit():
             v[rng.random(shape) < 0.1] = -0.0
             v[rng.random(shape) < 0.1] *= -1e-12
             np.testing.assert_array_equal(last_axis_sum(v).view(np.int64), v.sum(axis=-1).view(np.int64))
+
+
+def test_delayed_on_grid_times_equals_interpolation():
+    """A whole-day delay on a daily grid takes the values as they are: equal to the interpolation (finite values);
+    a fractional delay still interpolates."""
+    from nksim.clinical._grid import interp_at
+    from nksim.clinical.icans import delayed
+
+    t = np.arange(-5.0, 60.0)
+    y = np.random.default_rng(3).random((9, t.size)) * 1e5
+    y[:, ::7] = 0.0
+    for d in (1.0, 2.0, 2.5, 100.0):
+        np.testing.assert_array_equal(delayed(t, y, d), interp_at(y, t, t - d))
+    assert delayed(t, y, 0.0) is y

@@ -21,7 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
-from nksim.clinical._grid import interp_at
+from nksim.clinical._grid import interp_at, interp_weights
 from nksim.errors import InputError
 
 
@@ -48,9 +48,16 @@ def astct_icans_grade(ice: np.ndarray, unarousable: np.ndarray | bool = False) -
 
 
 def delayed(t: np.ndarray, y: np.ndarray, delay_days: float) -> np.ndarray:
-    """y(t - delay) on the grid (patient, time); before the first time point the first value is used."""
+    """y(t - delay) on the grid (patient, time); before the first time point the first value is used.
+
+    When every delayed time is a grid time (a whole-day delay on a daily grid) the values are taken as they are:
+    ``interp_at`` would add the next value times 0, which changes no finite value (only the sign of a zero, which no
+    threshold, maximum or first crossing sees)."""
     if delay_days <= 0:
         return y
+    i, w = interp_weights(t, t - delay_days)
+    if t.size > 1 and not w.any():
+        return np.take(y, i, axis=1)
     return interp_at(y, t, t - delay_days)
 
 
