@@ -11,15 +11,18 @@
    order: 43,008 samples) and the largest N that fits in 10 minutes. Goal: < 10 min for N = 1024.
 3. The alternative without batching: one ``nksim.simulate`` call per sample (typical patient), per-sample time.
 
-No assertion on time; the machine is shared, so compare figures of one run (ratios).
+No assertion on time; the machine is shared, so compare figures of one run (ratios); CPU seconds (all threads of
+this process) move less with the machine's load than wall seconds and are printed too, with the load average.
 
     python benchmarks/bench_sensitivity.py            # full (about 4 minutes on a quiet machine)
     python benchmarks/bench_sensitivity.py --small    # N = 128 in part 1, N = 2 in part 2
+    python benchmarks/bench_sensitivity.py --parts 2 --cohort-n 16    # the cohort run alone, 393 samples
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -37,39 +40,55 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="N = 128 in part 1, N = 2 in part 2")
     ap.add_argument("--cohort-n", type=int, default=None, help="Sobol N of the measured cohort run (default 8)")
+    ap.add_argument("--parts", default="1,2,3", help="which parts to run (default 1,2,3)")
     a = ap.parse_args()
     n = 128 if a.small else 1024
     cohort_n = a.cohort_n or (2 if a.small else 8)
+    parts = {int(p) for p in a.parts.split(",")}
+    print(f"load average {os.getloadavg()[0]:.2f} (2 cores)")
 
     # warm-up: compile / load the engine once
     run_sensitivity(SCENARIO, outputs="peak_cells", n=2, seed=0, plots=False)
 
-    t0 = time.perf_counter()
-    r = run_sensitivity(SCENARIO, outputs="burden_d84,peak_cells", method="sobol", n=n, second_order=True, seed=1,
-                        plots=False)
-    wall = time.perf_counter() - t0
-    d = len(r.provenance["params"])
-    print(f"[1] typical patient: Sobol (second order) d = {d}, N = {n}: {r.provenance['samples']:,} samples in "
-          f"{wall:.1f} s (engine {r.timings['evaluate_s']:.1f} s = {r.timings['per_sample_ms']:.2f} ms/sample; "
-          f"setup {r.timings['setup_s']:.1f} s; analysis {wall - r.timings['evaluate_s'] - r.timings['setup_s']:.1f} "
-          f"s); engine path '{r.provenance['engine_path']}'")
-    print(r.summary())
+    names = None
+    if 1 in parts:
+        t0 = time.perf_counter()
+        r = run_sensitivity(SCENARIO, outputs="burden_d84,peak_cells", method="sobol", n=n, second_order=True, seed=1,
+                            plots=False)
+        wall = time.perf_counter() - t0
+        names = [p["name"] for p in r.provenance["params"]]
+        print(f"[1] typical patient: Sobol (second order) d = {len(names)}, N = {n}: {r.provenance['samples']:,} "
+              f"samples in {wall:.1f} s (engine {r.timings['evaluate_s']:.1f} s = {r.timings['per_sample_ms']:.2f} "
+              f"ms/sample; setup {r.timings['setup_s']:.1f} s; analysis "
+              f"{wall - r.timings['evaluate_s'] - r.timings['setup_s']:.1f} s); engine path "
+              f"'{r.provenance['engine_path']}'")
+        print(r.summary())
 
-    t0 = time.perf_counter()
+    if 2 in parts:
+        names = _cohort(cohort_n)
+    if 3 in parts:
+        _unbatched(names, r.provenance["samples"] if 1 in parts else n_rows("sobol", n, 20, True))
+
+
+def _cohort(cohort_n: int) -> list[str]:
+    """Part 2: the cohort run timed end to end, one batch split into solver and the rest, N = 1024 estimates."""
+    t0, c0 = time.perf_counter(), time.process_time()
     rc = run_sensitivity(SCENARIO, outputs="orr,pfs_median", method="sobol", n=cohort_n, patients=100, seed=1,
                          plots=False)
-    wall_c = time.perf_counter() - t0
+    wall_c, cpu_c = time.perf_counter() - t0, time.process_time() - c0
+    d = len(rc.provenance["params"])
     total = rc.provenance["samples"] + 1 + 2 * d
     per = rc.timings["evaluate_s"] / total
     fixed = wall_c - rc.timings["evaluate_s"]
     print(f"[2] 100-patient cohorts: Sobol d = {d}, N = {cohort_n}: {rc.provenance['samples']} samples (+ {1 + 2 * d} "
-          f"tornado) in {wall_c:.1f} s (setup and analysis {fixed:.1f} s): {1e3 * per:.0f} ms/sample "
-          f"({1e3 * per / 100:.2f} ms/patient); path '{rc.provenance['engine_path']}'")
+          f"tornado) in {wall_c:.1f} s (setup and analysis {fixed:.1f} s): {1e3 * per:.1f} ms/sample "
+          f"({1e3 * per / 100:.3f} ms/patient); CPU {1e3 * cpu_c / total:.1f} ms/sample (setup included); "
+          f"path '{rc.provenance['engine_path']}'; load average now {os.getloadavg()[0]:.2f}")
     print(rc.summary())
     whole, floor = _batch_split(rc)
-    print(f"    one batch of 10 samples x 100 patients (fastest of 3): {whole:.0f} ms/sample, of which the solver "
-          f"{floor:.0f} ms ({100 * floor / whole:.0f}%; the rest: patient draws, engine inputs, readout variables "
-          f"and clinical readouts)")
+    print(f"    one batch of 10 samples x 100 patients alone (fastest of 3, no overlap): {whole:.1f} ms/sample, of "
+          f"which the solver {floor:.1f} ms ({100 * floor / whole:.0f}%; the rest: patient draws, engine inputs, "
+          f"readout variables and clinical readouts; in the run above the next batch's solve overlaps them)")
     for label, so in (("first order + total", False), ("with second order", True)):
         rows = n_rows("sobol", 1024, d, so) + 1 + 2 * d
         fit = max((2 ** k for k in range(1, 11) if (n_rows("sobol", 2 ** k, d, so) + 1 + 2 * d) * per + fixed
@@ -77,19 +96,23 @@ def main() -> None:
         print(f"    estimate, N = 1024 {label}: {rows:,} samples x 100 patients = {(rows * per + fixed) / 60:.0f} min "
               f"(solver alone {rows * floor / 6e4:.0f} min at the batch's rate); largest N within 10 min: "
               f"{fit or 'none'}")
+    return [p["name"] for p in rc.provenance["params"]]
+
+
+def _unbatched(names: list[str] | None, samples: int) -> None:
+    """Part 3: one ``nksim.simulate`` call per sample (typical patient)."""
+    from nksim.calibrate.space import ParameterSpace
+    from nksim.sensitivity.defaults import default_param_names
 
     sc = prepare_scenario(nksim.load_scenario(SCENARIO), 1, 1)
-    space_names = [p["name"] for p in r.provenance["params"]]
-    from nksim.calibrate.space import ParameterSpace
-
-    space = ParameterSpace(space_names)
-    theta = space.from_unit(np.random.default_rng(0).random((40, d)))
+    space = ParameterSpace(names or default_param_names(sc)[:20])
+    theta = space.from_unit(np.random.default_rng(0).random((40, space.dim)))
     t0 = time.perf_counter()
     for th in theta:
         nksim.simulate(space.apply(sc, th), n_patients=1, seed=1)
     per_single = (time.perf_counter() - t0) / len(theta)
     print(f"[3] unbatched (one nksim.simulate per sample, typical patient): {1e3 * per_single:.1f} ms/sample -> "
-          f"{r.provenance['samples'] * per_single / 60:.1f} min for the {r.provenance['samples']:,} samples of [1]")
+          f"{samples * per_single / 60:.1f} min for {samples:,} samples")
 
 
 def _batch_split(rc, repeats: int = 3) -> tuple[float, float]:
