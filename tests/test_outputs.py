@@ -89,16 +89,55 @@ def test_default_trajectories_are_built_on_access_and_equal_the_eager_ones(daily
     assert lazy.trajectories_loaded and lazy.trajectories is lazy.trajectories  # built once, kept
 
 
+#: readouts the engine takes from kernel-tracked summaries of the continuous solution (nksim.clinical.tracked);
+#: nksim.clinical.outcomes on a trajectory Dataset keeps the grid definitions of the same columns
+EVENT_DAYS = ("new_lesion_day", "os_days", "pfs_days")
+ONSET_DAYS = ("crs_onset_day", "icans_onset_day", "offtumor_onset_day", "dlt_day")
+GRADES = ("crs_grade", "icans_grade", "ice_min", "offtumor_grade", "neutropenia_grade", "leukopenia_grade")
+PEAKS = {"peak_nk_per_ul": "nk_blood_per_ul", "peak_car_nk_per_ul": "car_nk_blood_per_ul",
+         "peak_cytokine_pg_ml": "cytokine_pg_ml", "wbc_nadir_per_ul": "wbc_per_ul"}
+TRACKED = EVENT_DAYS + ONSET_DAYS + GRADES + tuple(PEAKS) + (
+    "days_detectable", "tmax_nk_day", "cytopenia_days", "dlt", "dlt_evaluable", "dlt_toxicity", "detected", "death_cause", "os_event",
+    "pfs_event")
+
+
 def test_the_engine_readouts_are_outcomes_of_the_trajectories(daily):
-    """The engine computes the readouts from the solver's arrays without a Dataset; nksim.clinical.outcomes on the
-    returned trajectories gives the same table bit for bit."""
+    """nksim.clinical.outcomes on the returned trajectories (the daily grid) gives the engine's table: exactly for
+    the scan-day readouts (values at the scan days), within the grid's resolution for the readouts the kernel
+    tracks on the continuous solution (event times and onsets within a day, peaks and nadirs within a day's change
+    of their variable, grades one apart at most, cumulative durations within two days)."""
     from nksim.clinical import outcomes
     from nksim.clinical.resolved import resolve
+    from nksim.io.tidy import categorical_responses
 
     res = resolve(daily.scenario)
     again = outcomes(daily.trajectories, daily.patients, res.readouts, seed=daily.scenario.simulation.seed,
                      params=res.params)
-    from nksim.io.tidy import categorical_responses
-
-    cols = list(again.columns)  # simulate's table holds the responses as ordered categoricals, outcomes() as text
-    pd.testing.assert_frame_equal(categorical_responses(again[cols]), daily.patients[cols], check_exact=True)
+    exact = [c for c in again.columns if c not in TRACKED]
+    assert any(c.startswith("resp_d") for c in exact) and "best_response" in exact
+    # simulate's table holds the responses as ordered categoricals, outcomes() as text
+    pd.testing.assert_frame_equal(categorical_responses(again[exact]), daily.patients[exact], check_exact=True)
+    eng, grid = daily.patients, again
+    f = lambda c, t: t[c].to_numpy(dtype=float)  # noqa: E731
+    for c in EVENT_DAYS:  # crossings of the continuous solution vs linear between days: close
+        a, b = f(c, eng), f(c, grid)
+        assert np.array_equal(np.isfinite(a), np.isfinite(b)) and np.nanmax(np.abs(a - b), initial=0) < 0.05, c
+    for c in ONSET_DAYS:  # a crossing time vs the first (last) grid day past it
+        a, b = f(c, eng), f(c, grid)
+        assert np.array_equal(np.isnan(a), np.isnan(b)), c
+        assert np.nanmax(np.abs(a - b), initial=0) <= 1.0 + 1e-9, c
+    for c in ("days_detectable", "detected"):  # sampled on the save grid's days in both
+        np.testing.assert_array_equal(f(c, eng), f(c, grid), err_msg=c)
+    for c in GRADES:
+        assert np.max(np.abs(f(c, eng) - f(c, grid))) <= 1, c
+    tr = daily.trajectories
+    for c, var in PEAKS.items():  # within the largest change of the variable over a day of the window
+        v = tr[var].values
+        step = np.nanmax(np.abs(np.diff(v, axis=1)), axis=1)
+        a, b = f(c, eng), f(c, grid)
+        ok = np.isnan(a) == np.isnan(b)
+        assert ok.all() and np.all(np.abs(np.nan_to_num(a - b)) <= step + 1e-9 * np.abs(np.nan_to_num(b))), c
+    nk = f("peak_nk_per_ul", eng)
+    assert np.all(nk >= f("peak_nk_per_ul", grid) * (1 - 1e-3))  # the continuous peak is at least the daily one
+    assert np.all(f("wbc_nadir_per_ul", eng) <= f("wbc_nadir_per_ul", grid) * (1 + 1e-3))
+    assert np.max(np.abs(f("cytopenia_days", eng) - f("cytopenia_days", grid))) <= 2.0

@@ -6,7 +6,7 @@ Dask cluster; a patient's numbers never depend on the chunk it falls in, the chu
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
@@ -183,22 +183,18 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     """
     out = Outputs.parse(outputs)
     ids = patients.index.to_numpy()
-    if out.kind == "daily" and not out.lazy:
-        inp, ys, als, stats = solve_chunk(scenario, patients, overrides, backend, on_failure="flag")
-        ds = to_dataset(ys, als, inp, ids)
-        readout = readout_arrays(ys, als, inp.params, inp.n_lesions, inp.n_classes, marrow=_marrow(scenario))
-        del ys, als
-    else:
-        def out_times_of(inp: EngineInputs) -> np.ndarray | None:
-            t = inp.t_save
-            return None if out.lazy else out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
+    def out_times_of(inp: EngineInputs) -> np.ndarray | None:
+        t = inp.t_save
+        return None if out.lazy else out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
 
-        inp, readout, at_out, stats = solve_readouts(scenario, patients, overrides, backend, out_times_of)
-        if at_out is None:
-            ds = xr.Dataset(coords={"patient": ids})
-        else:
-            t_out, ys_out, als_out = at_out
-            ds = to_dataset(ys_out, als_out, inp, ids, out.variables or None, t_save=t_out)
+    solved = solve_summaries(scenario, patients, overrides, backend, out_times_of)
+    inp, stats = solved.inp, solved.stats
+    if solved.kept is None:
+        ds = xr.Dataset(coords={"patient": ids})
+    else:
+        t_out, ys_out, als_out = solved.kept
+        ds = to_dataset(ys_out, als_out, inp, ids, out.variables or None, t_save=t_out)
+        del ys_out, als_out
     table = patients.join(inp.product_given)
     table["solver_steps"] = stats[:, 1]
     table["solver_rejected"] = stats[:, 2]
@@ -213,7 +209,7 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
                       "trajectories are NaN and their readouts NaN/None (patients.solver_status)", RuntimeWarning,
                       stacklevel=2)
     if with_outcomes:
-        table = _chunk_outcomes(scenario, readout, inp, table, stats[:, 0] == 0)
+        table = _chunk_outcomes(scenario, solved, table, stats[:, 0] == 0)
     return ds, table
 
 
@@ -276,21 +272,120 @@ def solve_readouts(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     return inp, readout, kept, stats
 
 
-def _chunk_outcomes(scenario: Scenario, readout: dict[str, np.ndarray], inp: EngineInputs, table: pd.DataFrame,
-                    ok: np.ndarray) -> pd.DataFrame:
-    """The clinical readouts (``nksim.clinical.outcomes``) of one chunk from its readout variables on the save grid
-    (``readout_arrays``: the numbers ``to_dataset`` gives, without a Dataset)."""
+@dataclass
+class SolvedChunk:
+    """A chunk solved for its patient table (``solve_summaries``): engine inputs, the readout variables
+    (``readout_arrays``) on the days ``t``, the kernel-tracked summaries (``nksim.clinical.tracked``; None: the
+    readouts use ``t`` as their grid), the saved outputs (days, states, algebraic outputs) or None, statistics."""
+
+    inp: EngineInputs
+    t: np.ndarray
+    readout: dict[str, np.ndarray]
+    tracked: dict[str, np.ndarray] | None
+    kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    stats: np.ndarray
+
+
+def readout_days(settings: Any, save_grid: np.ndarray) -> np.ndarray:
+    """The days the tracked readouts read values at: the first and last saved day, the baseline, the scan days and
+    the assay's sample days within the span."""
+    lo, hi = float(save_grid[0]), float(save_grid[-1])
+    ro = settings.spec
+    days = [lo, hi, *(() if ro.baseline_day is None else (float(ro.baseline_day),)), *settings.scan_days,
+            *(ro.assay.sample_days or ())]
+    d = np.unique(np.asarray(days, dtype=float))
+    return d[(d >= lo) & (d <= hi)]
+
+
+def track_plan(scenario: Scenario, patients: pd.DataFrame, t_end: float, draw_ids: np.ndarray | None = None,
+               settings: Any = None) -> Any:
+    """Tracker rows (``nksim.clinical.tracked.plan``) of the patients with the scenario's readout settings (or
+    ``settings``) and readout draws keyed by ``draw_ids`` (the patient ids by default)."""
+    from nksim.clinical.outcomes import patient_draws
+    from nksim.clinical.resolved import resolve
+    from nksim.clinical.tracked import plan
+
+    st = resolve(scenario).settings if settings is None else settings
+    ids = patients.index.to_numpy() if draw_ids is None else np.asarray(draw_ids)
+    attempts = patients["draw_attempt"].to_numpy() if "draw_attempt" in patients.columns else None
+    return plan(st, patients, patient_draws(scenario.simulation.seed, ids, attempts), t_end)
+
+
+def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None, backend: str,
+                    out_times_of: Callable[[EngineInputs], np.ndarray | None], plan: Any = None) -> SolvedChunk:
+    """Solve a chunk ``READOUT_BATCH`` patients at a time for its patient table. With the compiled backend the
+    kernel tracks the readouts' summaries of the continuous solution (``plan``: tracker rows,
+    ``track_plan(scenario, patients, ...)`` by default) and saves only the readout days (``readout_days``) and
+    ``out_times_of(inputs)``; the reference backend saves the save grid and its readouts use it (the grid
+    definitions). A patient the solver could not finish has NaN values and its status in ``stats[:, 0]``; the numbers
+    do not depend on the batch (patients are independent) or on the saved days."""
+    from nksim.clinical.resolved import resolve
+    from nksim.clinical.tracked import summaries
+    from nksim.kinetics.reference import solve_reference_batch
+    from nksim.kinetics.solver import TrackArrays, output_buffers, solve_batch
+    from nksim.kinetics.tracking import coefficients
+
+    inp = build_inputs(scenario, patients, overrides)
+    sim = scenario.simulation
+    compiled_ = backend == "compiled"
+    grid = readout_days(resolve(scenario).settings, inp.t_save) if compiled_ else inp.t_save
+    out_times = out_times_of(inp)
+    t_all, at_readout, at_out = merged_grid(grid, out_times)
+    npat, nl, nc = len(patients), inp.n_lesions, inp.n_classes
+    marrow = _marrow(scenario)
+    bufs = output_buffers(min(npat, READOUT_BATCH), nl, nc, t_all.size) if compiled_ else None
+    pl = (track_plan(scenario, patients, inp.t_end) if plan is None else plan) if compiled_ else None
+    tr_out = pl.initial_outputs() if pl is not None else None
+    readout: dict[str, np.ndarray] = {}
+    stats = np.zeros((npat, 3), dtype=np.int64)
+    kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for start in range(0, npat, READOUT_BATCH):
+        r = slice(start, min(npat, start + READOUT_BATCH))
+        args = (inp.y0[r], inp.params[r], nl, nc, inp.ev_t[r], inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0,
+                inp.t_end, t_all, sim.rtol, inp.atol)
+        if bufs is not None:
+            track = TrackArrays(coefficients(inp.params[r], nl, nc, pl.analyte_transduced, pl.limit_per_leukocyte[r]),
+                                np.ascontiguousarray(pl.spec[r]), np.ascontiguousarray(pl.tcut[r]), pl.ndeath,
+                                np.ascontiguousarray(tr_out[r]))
+            ys, als, st = solve_batch(*args, MAX_STEPS, out=bufs, track=track)
+            tr_out[r] = track.out
+        else:
+            ys, als, st = solve_reference_batch(*args)
+        bad = st[:, 0] != 0
+        if bad.any():
+            ys[bad] = np.nan
+            als[bad] = np.nan
+        stats[r] = st
+        part = readout_arrays(ys[:, at_readout], als[:, at_readout], inp.params[r], nl, nc, marrow=marrow)
+        for k, v in part.items():
+            if k not in readout:
+                readout[k] = np.empty((npat, *v.shape[1:]))
+            readout[k][r] = v
+        if out_times is not None:
+            if kept is None:
+                kept = (t_all[at_out], np.empty((npat, len(out_times), ys.shape[2])),
+                        np.empty((npat, len(out_times), als.shape[2])))
+            kept[1][r] = ys[:, at_out]
+            kept[2][r] = als[:, at_out]
+    tracked = summaries(pl, tr_out, inp.t_save) if pl is not None else None
+    return SolvedChunk(inp, np.asarray(grid, dtype=float), readout, tracked, kept, stats)
+
+
+def _chunk_outcomes(scenario: Scenario, solved: SolvedChunk, table: pd.DataFrame, ok: np.ndarray) -> pd.DataFrame:
+    """The clinical readouts (``nksim.clinical.outcomes``) of one chunk from its readout variables on its readout
+    days (``readout_arrays``: the numbers ``to_dataset`` gives, without a Dataset) and its tracked summaries."""
     from nksim.clinical.inputs import ReadoutInputs
     from nksim.clinical.outcomes import _baseline_day, outcomes_from_inputs
     from nksim.clinical.resolved import resolve
     from nksim.kinetics import layout as L
 
+    inp = solved.inp
     settings = resolve(scenario).settings
-    t = np.asarray(inp.t_save, dtype=float)
+    t = solved.t
     scan_times = np.concatenate([[_baseline_day(settings.spec, t)], settings.scan_days])
     is_target = np.array([bool(inp.params[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(inp.n_lesions)])
-    inputs = ReadoutInputs.from_arrays(table.index.to_numpy(), t, scan_times, readout, is_target, ok=ok,
-                                       marrow="tsys_marrow_fraction" in readout)
+    inputs = ReadoutInputs.from_arrays(table.index.to_numpy(), t, scan_times, solved.readout, is_target, ok=ok,
+                                       marrow="tsys_marrow_fraction" in solved.readout, tracked=solved.tracked)
     return outcomes_from_inputs(inputs, table, settings, seed=scenario.simulation.seed)
 
 

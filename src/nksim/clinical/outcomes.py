@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nksim.clinical import _grid
+from nksim.clinical import _grid, tracked
 from nksim.clinical._params import clinical_params
 from nksim.clinical.best_response import best_overall_response, continuing_partial_response
 from nksim.clinical.codes import CR, ND, PD, PR, SD, to_labels
@@ -233,6 +233,9 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
     new_day = hazard_event_time(t, inp.new_lesion_hazard, e_new)
     death_hazard_day = hazard_event_time(t, inp.death_hazard, e_death)
     lethal_day = _grid.first_crossing_time(t, inp.burden, st.lethal_burden_cm3 * density)
+    tr = inp.tracked
+    if tr is not None:  # kernel-tracked: crossings of the continuous solution (nksim.clinical.tracked)
+        new_day, death_hazard_day, lethal_day = tracked.event_times(tr)
     death_day = np.fmin(death_hazard_day, lethal_day)
     died = death_day <= end_day
     death_cause = np.where(~died, "", np.where(lethal_day <= death_hazard_day, "lethal_burden", "hazard"))
@@ -402,6 +405,8 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
             "days_detectable": days_det,
         }
     )
+    if tr is not None:  # safety, DLT and persistence of the continuous solution
+        cols.update(tracked.columns(tr, st, death_day, end_day, g_gvhd, fevers))
     if ro.setting == "adjuvant":  # recurrence-free survival (nksim.clinical.recurrence)
         detect = ro.recurrence_detect_mm or p["clinical_recurrence_detect_mm"]
         cols.update(recurrence_free_survival_at(inp.viable_at, density, scan_days, new_day, death_day, end_day, detect,

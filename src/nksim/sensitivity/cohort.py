@@ -20,7 +20,6 @@ from nksim.clinical.inputs import ReadoutInputs
 from nksim.clinical.outcomes import BLOCK, ReadoutSettings, _block_readouts
 from nksim.errors import InputError
 from nksim.kinetics import layout as L
-from nksim.kinetics.trajectories import readout_arrays
 from nksim.sensitivity.outputs import EngineArrays, Output, km_median_fast
 from nksim.spec.scenario import Scenario
 
@@ -34,36 +33,41 @@ def batch_outcomes(scenario: Scenario, patients: pd.DataFrame, within_ids: np.nd
     ``ReadoutSettings`` per sample (clinical readout parameters that differ between samples; then ``P`` rows per
     sample), else ``settings`` for every row. A patient the solver cannot finish is an error naming it
     (``InputError`` with field ``simulation``)."""
-    from nksim.engine import solve_chunk, solve_readouts
+    from nksim.clinical.tracked import Plan
+    from nksim.engine import solve_summaries, track_plan
 
     marrow = settings.criteria.name == "ALL-marrow"
-    arrays = None
-    if keep_arrays:
-        inp, ys, als, _ = solve_chunk(scenario, patients)
-        readout = readout_arrays(ys, als, inp.params, inp.n_lesions, inp.n_classes, marrow=marrow)
-        arrays = EngineArrays(ys, als, inp)
-    else:
-        inp, readout, _, stats = solve_readouts(scenario, patients, None, "compiled", lambda _: None)
-        bad = np.flatnonzero(stats[:, 0] != 0)
-        if bad.size:
-            i = int(bad[0])
-            raise InputError("simulation", f"patient {patients.index[i]}",
-                             f"a solvable configuration (solver status {int(stats[i, 0])}: step limit/underflow/"
-                             "NaN); check extreme parameter overrides")
-    t = np.asarray(inp.t_save, dtype=float)
-    spec = settings.spec
-    baseline = float(t[0]) if spec.baseline_day is None else float(spec.baseline_day)
-    scan_times = np.concatenate([[baseline], settings.scan_days])
-    is_target = np.array([bool(inp.params[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(inp.n_lesions)])
-    inputs = ReadoutInputs.from_arrays(np.asarray(within_ids, dtype=np.int64), t, scan_times, readout, is_target,
-                                       marrow=marrow)
-    cov = patients.join(inp.product_given)
     n = len(patients)
     if settings_of is None:
         blocks = [(slice(k, min(n, k + BLOCK)), settings) for k in range(0, n, BLOCK)]
     else:
         P = int(P or 0)
         blocks = [(slice(k * P, (k + 1) * P), s) for k, s in enumerate(settings_of)]
+    # the kernel tracks each row's readout summaries with its sample's settings and its within-sample draws
+    ids = np.asarray(within_ids, dtype=np.int64)
+    t_end = float(scenario.simulation.horizon_d)
+    plan = Plan.concat([track_plan(scenario, patients.iloc[sl], t_end, draw_ids=ids[sl], settings=st)
+                        for sl, st in blocks])
+    solved = solve_summaries(scenario, patients, None, "compiled",
+                             (lambda inp: inp.t_save) if keep_arrays else (lambda _: None), plan=plan)
+    inp, stats = solved.inp, solved.stats
+    bad = np.flatnonzero(stats[:, 0] != 0)
+    if bad.size:
+        i = int(bad[0])
+        raise InputError("simulation", f"patient {patients.index[i]}",
+                         f"a solvable configuration (solver status {int(stats[i, 0])}: step limit/underflow/"
+                         "NaN); check extreme parameter overrides")
+    arrays = None
+    if keep_arrays and solved.kept is not None:
+        arrays = EngineArrays(solved.kept[1], solved.kept[2], inp)
+    t = solved.t
+    spec = settings.spec
+    baseline = float(t[0]) if spec.baseline_day is None else float(spec.baseline_day)
+    scan_times = np.concatenate([[baseline], settings.scan_days])
+    is_target = np.array([bool(inp.params[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(inp.n_lesions)])
+    inputs = ReadoutInputs.from_arrays(ids, t, scan_times, solved.readout, is_target, marrow=marrow,
+                                       tracked=solved.tracked)
+    cov = patients.join(inp.product_given)
     parts = [_block_readouts(inputs.subset(sl), cov.iloc[sl], st, seed) for sl, st in blocks]
     table = pd.concat(parts) if len(parts) != 1 else parts[0]
     return table.set_axis(patients.index), arrays

@@ -204,8 +204,10 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     init = emit_init(mod, tableau.order, n, fn, f"init_{nl}x{nc}")
     dense = emit_dense(mod, tableau, n, f"dense_{nl}x{nc}")
     lay = layout()
+    from nksim.kinetics.tracking import tracked
+
     emit_solve(mod, f"solve_{nl}x{nc}", n, lay.n_params(nl, nc), lay.NSEG, lay.NALG, tableau.stages, fn, fa, fe,
-               step, init, dense)
+               step, init, dense, tracked(nl, nc))
     return mod
 
 
@@ -224,6 +226,7 @@ class Compiled:
     nseg: int
     nalg: int
     engine: object
+    tracked: object = None  # what the trackers read (nksim.kinetics.integrate.scheduler.Tracked)
 
 
 _LOCK = threading.Lock()
@@ -248,6 +251,8 @@ def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
         c = _CACHE.get(key)
         if c is not None:
             return c
+        from nksim.kinetics.tracking import tracked
+
         tm = _target_machine()
         lay = layout()
         mod = llvm.parse_assembly(str(build_module(nl, nc, tableau)))
@@ -262,7 +267,7 @@ def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
         c = Compiled(engine.get_function_address(f"rhs_{nl}x{nc}"), engine.get_function_address(f"event_{nl}x{nc}"),
                      engine.get_function_address(f"step_{nl}x{nc}"), engine.get_function_address(f"init_{nl}x{nc}"),
                      engine.get_function_address(f"dense_{nl}x{nc}"), engine.get_function_address(f"solve_{nl}x{nc}"),
-                     lay.n_states(nl, nc), lay.n_params(nl, nc), lay.NSEG, lay.NALG, engine)
+                     lay.n_states(nl, nc), lay.n_params(nl, nc), lay.NSEG, lay.NALG, engine, tracked(nl, nc))
         _CACHE[key] = c
         return c
 

@@ -19,8 +19,11 @@ ARGS = (
     ("y0", PTR), ("p", PTR), ("ev_t", PTR), ("ev_k", IPTR), ("ev_a", PTR), ("ev_b", PTR), ("nev", I64),
     ("t0", DBL), ("t_end", DBL), ("t_save", PTR), ("ns", I64), ("rtol", DBL), ("atol", PTR), ("max_steps", I64),
     ("rows", IPTR), ("nrows", I64), ("ys", PTR), ("als", PTR), ("sg", PTR), ("stats", IPTR),
+    # kernel-tracked summaries (nksim.kinetics.integrate.trackers; nt = 0: none): per patient the quantities'
+    # coefficients (tracked linear quantities x tracked columns), nt tracker rows, the window end, the outputs
+    ("tq", PTR), ("tk", PTR), ("nt", I64), ("ndeath", I64), ("tcut", PTR), ("to", PTR),
 )
-LANE_REALS = ("t", "h", "hs", "t_next", "t_new", "accepted", "span", "is_init", "tt")
+LANE_REALS = ("t", "h", "hs", "t_next", "t_new", "accepted", "span", "is_init", "tt", "cprev")
 LANE_INTS = ("mode", "pat", "ke", "js", "n_acc", "n_rej", "rejected", "last", "status")
 
 
@@ -54,9 +57,12 @@ class Frame:
     SA: ir.Value
     DA: ir.Value
     ALGA: ir.Value
+    ALGT: ir.Value  # algebraic outputs at segment starts (the tracked algebraic quantity's start value)
+    QV: ir.Value  # tracked quantities of one lane: 4 rows (start, end, h x derivative at start, at end) of nq
 
     @classmethod
-    def allocate(cls, fn: ir.Function, n: int, npar: int, nseg: int, nalg: int, stages: int) -> Frame:
+    def allocate(cls, fn: ir.Function, n: int, npar: int, nseg: int, nalg: int, stages: int, nq: int = 1
+                 ) -> Frame:
         f = Flow(fn)
         a = {name: arg for (name, _), arg in zip(ARGS, fn.args)}
         lane = {k: f.array(DBL, W) for k in LANE_REALS}
@@ -65,7 +71,7 @@ class Frame:
         return cls(f, n, npar, nseg, nalg, stages, a, lane, Y=arr(n), YN=arr(n), YT=arr(n), KX=arr(n),
                    KK=arr(stages * n), ATOL=arr(n), P=arr(npar), SEG=arr(nseg), ALG=arr(nalg), ERR=arr(2),
                    SEGL=arr(nseg), ybuf=f.array(DBL, n), YA=arr(n), PA=arr(npar), SA=arr(nseg), DA=arr(n),
-                   ALGA=arr(nalg))
+                   ALGA=arr(nalg), ALGT=arr(nalg), QV=f.array(DBL, 4 * nq))
 
     # ---- addressing --------------------------------------------------------------------------------------------
     def el(self, arr: ir.Value, k: ir.Value | int, w: ir.Value | int) -> ir.Value:

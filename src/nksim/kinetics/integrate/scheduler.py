@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -24,10 +25,32 @@ from nksim.kinetics.codegen.irflow import DBL, I64, f64, i64
 from nksim.kinetics.integrate.controller import MIN_FACTOR, accept_factor, pymax, reject_factor
 from nksim.kinetics.integrate.frame import ARGS, Frame
 from nksim.kinetics.integrate.segments import load_patient, next_stop, start_segment
+from nksim.kinetics.integrate.trackers import OUT, SPEC, emit_tracker
 from nksim.kinetics.lanes import W
 
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3  # what a lane does next
+
+
+class Tracked:
+    """What the trackers read (:mod:`nksim.kinetics.integrate.trackers`): linear quantities, each a sum over its
+    state columns ``terms[j]`` with per-patient coefficients (``ncoef`` in all, in that order), and then the
+    algebraic output ``alg``."""
+
+    def __init__(self, terms: tuple[tuple[int, ...], ...], alg: int) -> None:
+        self.terms, self.alg = tuple(tuple(int(c) for c in t) for t in terms), int(alg)
+
+    @property
+    def nlin(self) -> int:
+        return len(self.terms)
+
+    @property
+    def ncoef(self) -> int:
+        return sum(len(t) for t in self.terms)
+
+    @property
+    def nq(self) -> int:
+        return self.nlin + 1
 
 
 def _algebraic(fr: Frame, alg: ir.Function, i: ir.Value, n_saved: ir.Value) -> None:
@@ -126,8 +149,9 @@ def _mode_is(fr: Frame, mode: int):
     return lambda w: fr.f.b.icmp_signed("==", fr.get("mode", w), i64(mode))
 
 
-def _start_steps(fr: Frame, init: ir.Function) -> None:
-    """The first stage and the initial step in the lanes that start a segment."""
+def _start_steps(fr: Frame, init: ir.Function, alg: ir.Function, tr: Tracked | None) -> None:
+    """The first stage and the initial step in the lanes that start a segment (and, when tracking, the tracked
+    algebraic output there, after the segment's events)."""
     b = fr.f.b
     L = fr.lane
     for w in map(i64, range(W)):
@@ -135,6 +159,12 @@ def _start_steps(fr: Frame, init: ir.Function) -> None:
         fr.put("span", w, b.fsub(fr.get("t_next", w), fr.get("t", w)))
     b.call(init, [L["t"], L["span"], L["is_init"], fr.Y, fr.YT, fr.KK, fr.KX, fr.ATOL, fr.P, fr.SEG, fr.ALG,
                   fr.a["rtol"], L["hs"]])
+    if tr is not None:
+        with b.if_then(b.icmp_signed(">", fr.a["nt"], i64(0))):
+            b.call(alg, [L["t"], fr.Y, fr.P, fr.SEG, fr.ALGT])
+            for w in map(i64, range(W)):
+                with b.if_then(_mode_is(fr, INIT)(w)):
+                    fr.put("cprev", w, b.load(fr.el(fr.ALGT, tr.alg, w)))
     for w in map(i64, range(W)):
         with b.if_then(_mode_is(fr, INIT)(w)):
             fr.put("h", w, fr.get("hs", w))
@@ -184,7 +214,37 @@ def _fabs(b: ir.IRBuilder) -> ir.Function:
         return ir.Function(mod, ir.FunctionType(DBL, [DBL]), name="llvm.fabs.f64")
 
 
-def _accept_or_reject(fr: Frame, dense: ir.Function) -> None:
+def _track_step(fr: Frame, tr: Tracked, track: ir.Function, w: ir.Value, i: ir.Value, hw: ir.Value) -> None:
+    """Patient i's trackers over lane w's accepted step (from t, of size hw): its quantities at both ends and their
+    derivatives (the first and the last stage) times hw."""
+    f, b = fr.f, fr.f.b
+    nq = tr.nq
+    last = (fr.stages - 1) * fr.n
+    base = b.mul(i, i64(tr.ncoef))
+    c = 0
+    for j, cols in enumerate(tr.terms):
+        acc = [f64(0.0)] * 4
+        for col in cols:
+            coef = f.load(fr.a["tq"], base, c)
+            c += 1
+            vals = (b.load(fr.el(fr.Y, col, w)), b.load(fr.el(fr.YN, col, w)), b.load(fr.el(fr.KK, col, w)),
+                    b.load(fr.el(fr.KK, last + col, w)))
+            acc = [b.fadd(a, b.fmul(coef, v)) for a, v in zip(acc, vals)]
+        for r, v in enumerate(acc):
+            f.store(v if r < 2 else b.fmul(v, hw), fr.QV, r * nq + j)
+    c0, c1 = fr.get("cprev", w), b.load(fr.el(fr.ALG, tr.alg, w))
+    dc = b.fsub(c1, c0)
+    for r, v in enumerate((c0, c1, dc, dc)):  # linear between step ends
+        f.store(v, fr.QV, r * nq + tr.nlin)
+    fr.put("cprev", w, c1)
+    nt = fr.a["nt"]
+    b.call(track, [nt, fr.a["ndeath"], fr.get("t", w), hw, f.load(fr.a["tcut"], i),
+                   *(f.at(fr.QV, r * nq) for r in range(4)),
+                   f.at(fr.a["tk"], b.mul(i, b.mul(nt, i64(SPEC)))), f.at(fr.a["to"], b.mul(i, b.mul(nt, i64(OUT))))])
+
+
+def _accept_or_reject(fr: Frame, dense: ir.Function, tr: Tracked | None = None,
+                      track: ir.Function | None = None) -> None:
     """Accept or reject every lane's attempt (ERR: the error norm, then the factor SAFETY norm^(-1/order)); accepted
     lanes write their save points inside the step from the dense output."""
     f, b = fr.f, fr.f.b
@@ -215,6 +275,9 @@ def _accept_or_reject(fr: Frame, dense: ir.Function) -> None:
         fr.put("accepted", w, f64(1.0))
         fr.put("n_acc", w, b.add(fr.get("n_acc", w), i64(1)))
         i = fr.get("pat", w)
+        if tr is not None and track is not None:
+            with b.if_then(b.icmp_signed(">", a["nt"], i64(0))):
+                _track_step(fr, tr, track, w, i, hw)
         tw = fr.get("t", w)
         t_new = fr.get("t_new", w)
         t_next = fr.get("t_next", w)
@@ -264,26 +327,28 @@ def _move_accepted(fr: Frame) -> None:
 
 
 def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: int, stages: int, rhs: ir.Function,
-               alg: ir.Function, event: ir.Function, step: ir.Function, init: ir.Function, dense: ir.Function
-               ) -> ir.Function:
+               alg: ir.Function, event: ir.Function, step: ir.Function, init: ir.Function, dense: ir.Function,
+               tracked: Tracked | None = None) -> ir.Function:
     """Add the lane scheduler for a configuration (``n`` states, ``npar`` parameters, ``nseg`` segment values,
     ``nalg`` algebraic outputs, a tableau of ``stages`` stages) calling the given model functions (``alg``: the
     algebraic outputs alone, at saved points) and step functions to
     ``mod``: ``name(*ARGS)`` integrates patients ``rows`` from t0 to t_end and fills ys, als, sg (segment description
-    at each save time) and stats (status, accepted and rejected steps) at those rows."""
+    at each save time) and stats (status, accepted and rejected steps) at those rows; with ``tracked`` (and nt > 0
+    at run time) it also updates each patient's trackers at every accepted step (``to``)."""
     for callee in (rhs, alg, event, step, init, dense):  # each compiled once, not copied into the scheduler
         callee.attributes.add("noinline")
     fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [t for _, t in ARGS]), name=name)
     # bookkeeping between step attempts: optimised for size (half the compile time of -O3 for it, no slower a run:
     # the time goes to the right-hand side)
     fn.attributes.add("minsize")
-    fr = Frame.allocate(fn, n, npar, nseg, nalg, stages)
+    fr = Frame.allocate(fn, n, npar, nseg, nalg, stages, tracked.nq if tracked is not None else 1)
+    track = emit_tracker(mod, name + "_track") if tracked is not None else None
     f, b = fr.f, fr.f.b
     with f.range_(0, n) as k:
         v = f.load(fr.a["atol"], k)
         for w in range(W):
             b.store(v, fr.el(fr.ATOL, k, w))
-    for name_ in ("t", "h", "hs", "t_next", "t_new", "accepted", "span", "is_init", "tt"):
+    for name_ in ("t", "h", "hs", "t_next", "t_new", "accepted", "span", "is_init", "tt", "cprev"):
         for w in range(W):
             f.store(f64(0.0), fr.lane[name_], w)
     for name_ in ("mode", "ke", "js", "n_acc", "n_rej", "rejected", "last", "status"):
@@ -292,7 +357,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
     for w in range(W):
         f.store(i64(-1), fr.lane["pat"], w)
     for arr, rows in ((fr.Y, n), (fr.YN, n), (fr.YT, n), (fr.KX, n), (fr.KK, stages * n), (fr.P, npar),
-                      (fr.SEG, nseg), (fr.ALG, nalg), (fr.ERR, 2)):
+                      (fr.SEG, nseg), (fr.ALG, nalg), (fr.ALGT, nalg), (fr.ERR, 2)):
         with f.range_(0, rows * W) as k:
             f.store(f64(0.0), arr, k)
     nxt = f.var(I64, i64(0))
@@ -303,7 +368,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
         with b.if_then(b.icmp_signed("==", active, i64(0))):
             f.break_()
         with b.if_then(b.icmp_signed(">", _count(fr, _mode_is(fr, INIT)), i64(0))):
-            _start_steps(fr, init)
+            _start_steps(fr, init, alg, tracked)
         n_step.set(i64(0))
         _prepare_step(fr, n_step)
         with b.if_then(b.icmp_signed("==", n_step.get(), i64(0))):
@@ -311,7 +376,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
         L = fr.lane
         b.call(step, [L["t"], L["hs"], L["t_new"], fr.Y, fr.YN, fr.YT, fr.KK, fr.ATOL, fr.P, fr.SEG, fr.ALG,
                       fr.a["rtol"], fr.ERR])
-        _accept_or_reject(fr, dense)
+        _accept_or_reject(fr, dense, tracked, track)
         _move_accepted(fr)
     b.ret_void()
     return fn
@@ -328,6 +393,31 @@ class Kernel(Protocol):
     npar: int
     nseg: int
     nalg: int
+    tracked: Tracked
+
+
+@dataclass
+class TrackArrays:
+    """A batch's trackers (:mod:`nksim.kinetics.integrate.trackers`): ``coef`` (patient, Tracked.ncoef) the linear
+    quantities' coefficients, ``spec`` (patient, tracker, SPEC) the tracker rows, ``tcut`` (patient,)
+    the windows' end, ``ndeath`` how many first trackers end the windows (death), ``out`` (patient, tracker, OUT)
+    their outputs, initialised with ``trackers.initial_outputs`` and updated in place."""
+
+    coef: np.ndarray
+    spec: np.ndarray
+    tcut: np.ndarray
+    ndeath: int
+    out: np.ndarray
+
+    def check(self, npat: int, fns: Kernel) -> None:
+        tr = fns.tracked
+        nt = self.spec.shape[1] if self.spec.ndim == 3 else -1
+        want = ((npat, tr.ncoef), (npat, nt, SPEC), (npat,), (npat, nt, OUT))
+        arrs = (self.coef, self.spec, self.tcut, self.out)
+        if any(a.shape != sh or a.dtype != np.float64 or not a.flags.c_contiguous for a, sh in zip(arrs, want)) \
+                or not 0 <= self.ndeath <= nt:
+            raise ValueError(f"track: C-contiguous float64 arrays of shapes {want} and 0 <= ndeath <= {nt}; got "
+                             f"{[a.shape for a in arrs]}, ndeath {self.ndeath}")
 
 
 _CTYPES = {DBL: ctypes.c_double, I64: ctypes.c_int64}
@@ -342,15 +432,16 @@ def set_workers(n: int) -> None:
 
 def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np.ndarray,
           ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
-          atol: np.ndarray, max_steps: int, out: tuple[np.ndarray, ...] | None = None
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+          atol: np.ndarray, max_steps: int, out: tuple[np.ndarray, ...] | None = None,
+          track: TrackArrays | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Solve every patient (rows of y0, p and the event arrays) on worker threads with a configuration's compiled
     scheduler. Returns (ys: patient x save time x state, algebraic outputs, segment descriptions at the save times,
     stats: status / accepted / rejected steps).
 
     ``out``: arrays (ys, als, sg, stats) of at least as many patients to write into (reused between calls, they
     stay in cache and cost no new pages); the returned arrays are their first rows. The rows of a patient the solver
-    could not finish (status != 0) hold unspecified values after its last save point."""
+    could not finish (status != 0) hold unspecified values after its last save point. ``track``: the patients'
+    trackers (:class:`TrackArrays`; their outputs are updated in place)."""
     npat, n = y0.shape
     nseg, nalg = fns.nseg, fns.nalg
     if n != fns.n or p.shape != (npat, fns.npar) or ev_t.shape[0] != npat or not (
@@ -375,6 +466,13 @@ def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np
           np.ascontiguousarray(ev_a, dtype=float), np.ascontiguousarray(ev_b, dtype=float)]
     t_save = np.ascontiguousarray(t_save, dtype=float)
     atol = np.ascontiguousarray(atol, dtype=float)
+    if track is None:
+        tq = tk = tcut = to = np.zeros(1)
+        nt = ndeath = 0
+    else:
+        track.check(npat, fns)
+        tq, tk, tcut, to = track.coef, track.spec, track.tcut, track.out
+        nt, ndeath = track.spec.shape[1], track.ndeath
     fn = _PROTO(fns.solve)
     workers = min(_WORKERS[0], npat)
     parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]  # interleaved: balanced threads
@@ -382,7 +480,8 @@ def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np
     def run(rows: np.ndarray) -> None:
         fn(y0.ctypes.data, p.ctypes.data, *(e.ctypes.data for e in ev), nev, float(t0), float(t_end),
            t_save.ctypes.data, ns, float(rtol), atol.ctypes.data, int(max_steps), rows.ctypes.data, rows.shape[0],
-           ys.ctypes.data, als.ctypes.data, sg.ctypes.data, stats.ctypes.data)
+           ys.ctypes.data, als.ctypes.data, sg.ctypes.data, stats.ctypes.data,
+           tq.ctypes.data, tk.ctypes.data, nt, ndeath, tcut.ctypes.data, to.ctypes.data)
 
     if workers <= 1:
         for rows in parts:
