@@ -14,6 +14,7 @@ The object is cached per scenario object (scenarios are immutable), so resolving
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -52,6 +53,7 @@ class ResolvedScenario:
 
 _CACHE: dict[int, ResolvedScenario] = {}
 _CACHE_SIZE = 32
+_LOCK = threading.Lock()
 
 
 def resolve(scenario: Scenario) -> ResolvedScenario:
@@ -62,7 +64,8 @@ def resolve(scenario: Scenario) -> ResolvedScenario:
     params = typical_values(scenario)
     readouts = scenario.resolved_readouts()
     out = ResolvedScenario(scenario, params, readouts, ReadoutSettings.resolve(readouts, params))
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[id(scenario)] = out
+    with _LOCK:  # chunks run on two threads (overlap): evict and insert as one step
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[id(scenario)] = out
     return out

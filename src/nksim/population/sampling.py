@@ -11,6 +11,7 @@ Variability: a registry parameter with ``iiv_omega2`` varies between patients on
 
 from __future__ import annotations
 
+import threading
 import zlib
 from typing import Callable, Mapping
 
@@ -32,6 +33,7 @@ def _key(name: str) -> int:
 
 
 _TYPICAL: dict[int, tuple[Scenario, Registry, dict[str, float]]] = {}
+_TYPICAL_LOCK = threading.Lock()
 
 
 def typical_values(scenario: Scenario, registry: Registry | None = None) -> dict[str, float]:
@@ -44,9 +46,10 @@ def typical_values(scenario: Scenario, registry: Registry | None = None) -> dict
     if hit is not None and hit[0] is scenario and hit[1] is reg:
         return dict(hit[2])
     values = _typical_values(scenario, reg)
-    if len(_TYPICAL) >= 64:
-        _TYPICAL.pop(next(iter(_TYPICAL)))
-    _TYPICAL[id(scenario)] = (scenario, reg, values)
+    with _TYPICAL_LOCK:  # chunks run on two threads (overlap): evict and insert as one step
+        if len(_TYPICAL) >= 64:
+            _TYPICAL.pop(next(iter(_TYPICAL)))
+        _TYPICAL[id(scenario)] = (scenario, reg, values)
     return dict(values)
 
 
