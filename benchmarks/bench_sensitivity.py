@@ -6,7 +6,7 @@
 2. Cohorts: a Sobol run of the same 20 parameters with 100 virtual patients per sample (outputs orr, pfs_median;
    common random numbers: the same patients and readout draws in every sample) at a small N (``--cohort-n``,
    default 8: 8 x 22 + 41 = 217 samples), timed end to end; in the same process, one engine batch of 10 samples
-   (1,000 patients) is timed with the solver alone, which is the floor batching can reach. Printed with the time
+   (1,000 patients) is timed with the engine inputs and tracked solve alone, the floor batching can reach. Printed with the time
    per sample and the extrapolated wall time of N = 1024 designs (first order + total: 22,528 samples; with second
    order: 43,008 samples) and the largest N that fits in 10 minutes. Goal: < 10 min for N = 1024.
 3. The alternative without batching: one ``nksim.simulate`` call per sample (typical patient), per-sample time.
@@ -87,14 +87,14 @@ def _cohort(cohort_n: int) -> list[str]:
     print(rc.summary())
     whole, floor = _batch_split(rc)
     print(f"    one batch of 10 samples x 100 patients alone (fastest of 3, no overlap): {whole:.1f} ms/sample, of "
-          f"which the solver {floor:.1f} ms ({100 * floor / whole:.0f}%; the rest: patient draws, engine inputs, "
-          f"readout variables and clinical readouts; in the run above the next batch's solve overlaps them)")
+          f"which engine inputs and the tracked solve {floor:.1f} ms ({100 * floor / whole:.0f}%; the rest: patient "
+          f"draws, tracker plans and clinical readouts; in the run above the next batch's solve overlaps them)")
     for label, so in (("first order + total", False), ("with second order", True)):
         rows = n_rows("sobol", 1024, d, so) + 1 + 2 * d
         fit = max((2 ** k for k in range(1, 11) if (n_rows("sobol", 2 ** k, d, so) + 1 + 2 * d) * per + fixed
                    <= BUDGET_S), default=0)
         print(f"    estimate, N = 1024 {label}: {rows:,} samples x 100 patients = {(rows * per + fixed) / 60:.0f} min "
-              f"(solver alone {rows * floor / 6e4:.0f} min at the batch's rate); largest N within 10 min: "
+              f"(inputs and solve alone {rows * floor / 6e4:.0f} min at the batch's rate); largest N within 10 min: "
               f"{fit or 'none'}")
     return [p["name"] for p in rc.provenance["params"]]
 
@@ -116,27 +116,29 @@ def _unbatched(names: list[str] | None, samples: int) -> None:
 
 
 def _batch_split(rc, repeats: int = 3) -> tuple[float, float]:
-    """(whole evaluation, solver alone) in ms per sample on one batch of 10 samples x 100 patients of the cohort
-    run, each the fastest of ``repeats`` alternating runs (the machine is shared)."""
+    """(whole evaluation, engine inputs and the tracked compiled solve alone) in ms per sample on one batch of 10
+    samples x 100 patients of the cohort run, each the fastest of ``repeats`` alternating runs (the machine is
+    shared)."""
     from nksim.calibrate.space import ParameterSpace
-    from nksim.kinetics.inputs import build_inputs
-    from nksim.kinetics.solver import solve_batch
+    from nksim.clinical.tracked import Plan
+    from nksim.engine import solve_summaries, track_plan
     from nksim.sensitivity.evaluate import Evaluator
     from nksim.sensitivity.outputs import parse_outputs
 
     space = ParameterSpace([p["name"] for p in rc.provenance["params"]])
     ev = Evaluator(nksim.load_scenario(SCENARIO), space, parse_outputs("orr,pfs_median"), 100, 1)
     theta = rc.theta[:10]
-    inp = build_inputs(ev.base, ev.batch_patients(theta))
-    sim = ev.base.simulation
+    patients = ev.batch_patients(theta)
+    ids = np.tile(ev.ids, len(theta))
+    plan = Plan.concat([track_plan(ev.base, patients, float(ev.base.simulation.horizon_d), draw_ids=ids,
+                                   settings=ev.settings)])
     whole, solver = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         ev.evaluate(theta)
         whole.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        solve_batch(inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b,
-                    inp.t0, inp.t_end, inp.t_save, sim.rtol, inp.atol, 500_000)
+        solve_summaries(ev.base, patients, None, "compiled", lambda _: None, plan=plan)
         solver.append(time.perf_counter() - t0)
     return 1e3 * min(whole) / len(theta), 1e3 * min(solver) / len(theta)
 
