@@ -55,7 +55,8 @@ RNG_MODULE = "clinical"
 REQUIRED_PATIENT_COLUMNS = ("cd3_per_kg", "n_infusions")
 #: patient-table columns of the engine's per-patient solver status (0 = finished) and its message
 STATUS_COLUMN, MESSAGE_COLUMN = "solver_status", "solver_message"
-BLOCK = 1024  #: patients per block of the readout computation
+BLOCK = 1024  #: patients per block of the readout computation on a daily grid (``block_rows``)
+DAILY_DAYS = 366  #: days of a one-year daily grid (``block_rows``)
 
 
 def scan_column(day: float) -> str:
@@ -177,9 +178,17 @@ def outcomes_from_inputs(inputs: ReadoutInputs, patients: pd.DataFrame, settings
     pid = inputs.patient
     _check_patients(patients, pid)
     cov = patients.loc[pid]
-    parts = [_block_readouts(inputs.subset(slice(k, k + BLOCK)), cov.iloc[k:k + BLOCK], settings, seed)
-             for k in range(0, pid.size, BLOCK)]
+    rows = block_rows(inputs.t.size)
+    parts = [_block_readouts(inputs.subset(slice(k, k + rows)), cov.iloc[k:k + rows], settings, seed)
+             for k in range(0, pid.size, rows)]
     return _join_covariates(pd.concat(parts) if len(parts) != 1 else parts[0], cov)
+
+
+def block_rows(n_times: int) -> int:
+    """Patients per block of the readout computation: ``BLOCK`` on a daily grid, more when the time courses hold
+    fewer days (kernel-tracked summaries read values at the readout days only), so the (patient, time) temporaries
+    stay the same size and a chunk needs fewer blocks (each block is a table to build and join)."""
+    return max(BLOCK, BLOCK * DAILY_DAYS // max(int(n_times), 1))
 
 
 def _join_covariates(out: pd.DataFrame, cov: pd.DataFrame) -> pd.DataFrame:
