@@ -158,8 +158,10 @@ def emit_tracker(mod: ir.Module, name: str) -> ir.Function:
     def t_of(x):
         return b.fadd(ta, b.fmul(x, h))
 
+    inv_h = b.fdiv(f64(1.0), h)
+
     def x_of(t):  # time -> step fraction, unclipped
-        return b.fdiv(b.fsub(t, ta), h)
+        return b.fmul(b.fsub(t, ta), inv_h)
 
     def one(k: ir.Value) -> None:
         row = b.mul(k, i64(SPEC))
