@@ -8,10 +8,11 @@
 - a grid of days (increasing, within the horizon): every variable at those days;
 - a list of variable names: those variables on the save grid.
 
-The readouts (``nksim.clinical.outcomes``) are computed from the variables they read on the scenario's save grid,
-whatever the choice: the solver's steps do not depend on the save times (values between steps come from the dense
-output), so a value at a given time is the same bit for bit whatever other times are saved, and the readouts are
-identical for every choice of outputs.
+The readouts (``nksim.clinical.outcomes``) are the same whatever the choice: the solver's steps do not depend on the
+save times (values between steps come from the dense output), so a value at a given time is the same bit for bit
+whatever other times are saved; the compiled engine's readouts come from the readout days and the summaries its
+kernel tracks on the continuous solution (``nksim.engine.solve_summaries``, ``nksim.clinical.tracked``), the
+reference backend's from the variables they read (``READOUT_VARIABLES``) on the save grid.
 """
 
 from __future__ import annotations
