@@ -42,11 +42,11 @@ def test_kinetic_model_reads_only_registered_or_derived_names():
     # builder to derive a parameter (no dead entries)
     import inspect
 
-    from nksim.kinetics import inputs, pathways
+    from nksim.kinetics import cohort_dosing, inputs, pathways
     from nksim.kinetics.processes import PROCESSES
     from nksim.population import sampling
 
-    src = "".join(inspect.getsource(m) for m in (inputs, pathways, sampling, *PROCESSES))
+    src = "".join(inspect.getsource(m) for m in (inputs, cohort_dosing, pathways, sampling, *PROCESSES))
     for p in load_registry().values():
         if p.module == "kinetics":
             assert f'"{p.name}"' in src, f"registry parameter {p.name} is not used by the kinetic model"
