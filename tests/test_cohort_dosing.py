@@ -7,27 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small
+from conftest import every_dose_kind, small
 
 from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics.cohort_dosing import row_mean
 from nksim.kinetics.inputs import build_inputs
 from nksim.population.sampling import sample_patients
-from nksim.spec.scenario import Concomitant, CytokineDoses, Engager, TregDepletion
 
 N = 14
-
-
-def every_kind():
-    sc = small("bnhl-ft516-like", n=N, horizon=60.0)
-    reg = sc.regimen.model_copy(update={
-        "il15": CytokineDoses(days=(1.0, 8.0), dose=3.3),
-        "treg_depletion": TregDepletion(days=(-2.0,)),
-        "engager": Engager(target="CD20", binding=("CD16", "NKp46"), days=(0.0, 7.0), dose=0.5, dose_unit="mg/kg"),
-        "concomitant": Concomitant(growth_inhibition=0.2, start_d=0.0, end_d=30.0, logkill_days=(0.0, 10.0),
-                                   logkill=0.7)})
-    return sc.model_copy(update={"regimen": reg})
 
 
 def mixed_overrides(sc):
@@ -68,7 +56,7 @@ def assert_row_equal(cohort, alone, i):
 
 
 def test_each_patient_gets_the_bits_of_its_own_build():
-    sc = every_kind()
+    sc = every_dose_kind(N)
     pts = sample_patients(sc, np.arange(N))
     ov = mixed_overrides(sc)
     cohort = build_inputs(sc, pts, ov)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import small
+from conftest import every_dose_kind, small
 from typer.testing import CliRunner
 
 import nksim
@@ -17,22 +17,8 @@ from nksim.cli import app
 from nksim.errors import InputError
 from nksim.io.nonmem import OBSERVATIONS, read_nonmem, sidecar_path, to_nonmem, write_nonmem
 from nksim.kinetics.dosing import DOSE_CMTS, as_dosing
-from nksim.spec.scenario import Concomitant, CytokineDoses, Engager, TregDepletion
 
 DOSE_COLS = ["ID", "TIME", "EVID", "AMT", "CMT"]
-
-
-def every_dose_kind():
-    """FT516-like (IL-2, anti-CD20, three infusions, lymphodepletion) plus IL-15, Treg depletion, log-kill
-    chemotherapy and an NK engager dosed per kg (its records are mg for each patient's weight)."""
-    sc = small("bnhl-ft516-like", n=4, horizon=60.0)
-    reg = sc.regimen.model_copy(update={
-        "il15": CytokineDoses(days=(1.0, 8.0), dose=3.3),
-        "treg_depletion": TregDepletion(days=(-2.0,)),
-        "engager": Engager(target="CD20", binding=("CD16", "NKp46"), days=(0.0, 7.0), dose=0.5, dose_unit="mg/kg"),
-        "concomitant": Concomitant(growth_inhibition=0.2, start_d=0.0, end_d=30.0, logkill_days=(0.0, 10.0),
-                                   logkill=0.7)})
-    return sc.model_copy(update={"regimen": reg})
 
 
 def doses(df: pd.DataFrame) -> pd.DataFrame:
