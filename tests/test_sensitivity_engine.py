@@ -97,6 +97,17 @@ def test_chunks_overlapped_in_one_process_give_the_same_numbers():
     assert many.swing == one.swing and many.baseline == one.baseline
 
 
+def test_response_outputs_track_the_event_times_only_with_the_same_numbers():
+    """ORR, CR, DCR and the medians need only the event-time trackers (the kernel tracks 3 rows instead of ~30):
+    the same readouts as a run that also tracks safety (crs_any needs every tracker)."""
+    space = ParameterSpace(["k_car", "f_blood", "clinical_lethal_burden_cm3"])
+    theta = space.from_unit(np.random.default_rng(7).random((3, space.dim)))
+    few = Evaluator(nksim.load_scenario(SC), space, parse_outputs("orr,cr_rate,dcr,pfs_median,os_median"), 12, 2)
+    all_ = Evaluator(nksim.load_scenario(SC), space, parse_outputs("orr,cr_rate,dcr,pfs_median,os_median,crs_any"),
+                     12, 2)
+    np.testing.assert_array_equal(few.evaluate(theta), all_.evaluate(theta)[:, :5])
+
+
 def test_engine_arrays_equal_the_dataset():
     res = nksim.simulate(SC, n_patients=3, seed=2)
     from nksim.kinetics.inputs import build_inputs

@@ -55,6 +55,10 @@ RNG_MODULE = "clinical"
 REQUIRED_PATIENT_COLUMNS = ("cd3_per_kg", "n_infusions")
 #: patient-table columns of the engine's per-patient solver status (0 = finished) and its message
 STATUS_COLUMN, MESSAGE_COLUMN = "solver_status", "solver_message"
+#: the readouts of an events-only tracker plan (besides the per-scan resp_d* and burden_d* columns)
+RESPONSE_COLUMNS = ("measurable", "baseline_burden_mm", "baseline_spd_mm2", "baseline_marrow_blasts_pct",
+                    "best_response", "best_response_unconfirmed", "best_pct_change", "n_scans", "pfs_days",
+                    "pfs_event", "os_days", "os_event", "pd_day", "new_lesion_day", "death_cause")
 BLOCK = 1024  #: patients per block of the readout computation on a daily grid (``block_rows``)
 DAILY_DAYS = 366  #: days of a one-year daily grid (``block_rows``)
 
@@ -414,7 +418,9 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
             "days_detectable": days_det,
         }
     )
-    if tr is not None:  # safety, DLT and persistence of the continuous solution
+    if tr is not None and tracked.events_only(tr):  # response and survival only: the rest is not tracked
+        cols = {k: v for k, v in cols.items() if k in RESPONSE_COLUMNS or k.startswith(("resp_d", "burden_d"))}
+    elif tr is not None:  # safety, DLT and persistence of the continuous solution
         cols.update(tracked.columns(tr, st, death_day, end_day, g_gvhd, fevers))
     if ro.setting == "adjuvant":  # recurrence-free survival (nksim.clinical.recurrence)
         detect = ro.recurrence_detect_mm or p["clinical_recurrence_detect_mm"]

@@ -27,6 +27,7 @@ from nksim.clinical.safety import ctcae_leukopenia_grade, ctcae_neutropenia_grad
 from nksim.kinetics.integrate import trackers as T
 from nksim.kinetics.tracking import Q
 
+EVENT_ROWS = ("death_hazard_day", "lethal_day", "new_lesion_day")  #: the first rows of a plan (``Plan.events_only``)
 ICANS_ROWS = 14  #: ICANS level rows of a plan: the onset, <= 10 ICE score steps, unarousable, padded with +inf
 _XS = np.logspace(-9, 15, 6001)  #: where grade functions are scanned for their steps (driver units)
 #: DLT toxicities whose grade follows one tracked driver: (quantity, grade function, decreasing in the driver)
@@ -149,6 +150,16 @@ class Plan:
     def initial_outputs(self) -> np.ndarray:
         return T.initial_outputs(self.spec[..., 0])
 
+    def events_only(self) -> "Plan":
+        """The same plan with only the event-time rows (death hazard, lethal burden, new lesion): what response
+        and survival readouts need (``nksim.sensitivity`` for outputs such as ORR and median PFS). The kernel's
+        steps do not depend on the trackers, so these rows give the same numbers as in the whole plan."""
+        k = len(EVENT_ROWS)
+        if tuple(self.names[:k]) != EVENT_ROWS:
+            raise ValueError(f"a plan starting with the event rows {EVENT_ROWS}")
+        return Plan(np.ascontiguousarray(self.spec[:, :k]), list(EVENT_ROWS), self.tcut, self.analyte_transduced,
+                    self.limit_per_leukocyte, self.ndeath)
+
     @classmethod
     def concat(cls, plans: list["Plan"]) -> "Plan":
         """The plans of consecutive groups of patients as one (the same trackers, e.g. other readout values)."""
@@ -220,7 +231,8 @@ def summaries(pl: Plan, out: np.ndarray, sample_days: np.ndarray) -> dict[str, n
             res[nm] = out[:, k, 0].copy()
     res["icans_levels"] = out[:, icans, 0].copy() if icans else np.zeros((out.shape[0], 0))
     for nm in ("cytokine_max", "nk_max", "wbc_min"):
-        res[nm + "_day"] = out[:, pl.names.index(nm), 1].copy()
+        if nm in pl.names:  # not in an events-only plan
+            res[nm + "_day"] = out[:, pl.names.index(nm), 1].copy()
     if "detect_last" in pl.names:
         k = pl.names.index("detect_last")
         first, last = out[:, k, 1], out[:, k, 0]
@@ -236,6 +248,11 @@ def summaries(pl: Plan, out: np.ndarray, sample_days: np.ndarray) -> dict[str, n
 def event_times(tr: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(new-lesion day, death-hazard day, lethal-burden day), +inf where never."""
     return tr["new_lesion_day"], tr["death_hazard_day"], tr["lethal_day"]
+
+
+def events_only(tr: Mapping[str, np.ndarray]) -> bool:
+    """Whether the summaries come from an events-only plan (``Plan.events_only``: no safety, DLT or persistence)."""
+    return "cytokine_max" not in tr
 
 
 def columns(tr: Mapping[str, np.ndarray], settings, death_day: np.ndarray, end_day: float, g_gvhd: np.ndarray,

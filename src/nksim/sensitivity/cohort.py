@@ -26,13 +26,15 @@ from nksim.spec.scenario import Scenario
 
 def batch_outcomes(scenario: Scenario, patients: pd.DataFrame, within_ids: np.ndarray, settings: ReadoutSettings,
                    seed: int, settings_of: Sequence[ReadoutSettings] | None = None, P: int | None = None,
-                   keep_arrays: bool = False) -> tuple[pd.DataFrame, EngineArrays | None]:
+                   keep_arrays: bool = False, events_only: bool = False) -> tuple[pd.DataFrame, EngineArrays | None]:
     """Outcome table (rows in the order of ``patients``, index = ``patients.index``) of a batch whose rows are the
     patients ``within_ids`` of their sample, and with ``keep_arrays`` the raw engine arrays (for continuous
     readouts; else the batch is solved into reused buffers keeping only the readout variables). ``settings_of``: one
     ``ReadoutSettings`` per sample (clinical readout parameters that differ between samples; then ``P`` rows per
-    sample), else ``settings`` for every row. A patient the solver cannot finish is an error naming it
-    (``InputError`` with field ``simulation``)."""
+    sample), else ``settings`` for every row. ``events_only``: the kernel tracks the event times only (response
+    and survival readouts; the table then has those columns only, ``outcomes.RESPONSE_COLUMNS``; the same numbers
+    as with every tracker). A patient the solver cannot finish is an error naming it (``InputError`` with field
+    ``simulation``)."""
     from nksim.clinical.tracked import Plan
     from nksim.engine import solve_summaries, track_plan
 
@@ -48,6 +50,8 @@ def batch_outcomes(scenario: Scenario, patients: pd.DataFrame, within_ids: np.nd
     t_end = float(scenario.simulation.horizon_d)
     plan = Plan.concat([track_plan(scenario, patients.iloc[sl], t_end, draw_ids=ids[sl], settings=st)
                         for sl, st in blocks])
+    if events_only:
+        plan = plan.events_only()
     solved = solve_summaries(scenario, patients, None, "compiled",
                              (lambda inp: inp.t_save) if keep_arrays else (lambda _: None), plan=plan)
     inp, stats = solved.inp, solved.stats

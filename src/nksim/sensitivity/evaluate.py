@@ -42,7 +42,7 @@ from nksim.population.sampling import MAX_ATTEMPTS, MODULE as POP_MODULE, _key, 
 from nksim.population.sampling import typical_values, varying_parameters
 from nksim.registry import load_registry
 from nksim.rng import keyed_normals
-from nksim.sensitivity.outputs import EngineArrays, Output, continuous_values
+from nksim.sensitivity.outputs import RESPONSE_SURVIVAL, EngineArrays, Output, continuous_values
 from nksim.spec.calibration import OMEGA
 from nksim.spec.scenario import Scenario
 
@@ -263,8 +263,10 @@ class Evaluator:
                     cols = [self.space.names.index(n) for n in self.clinical]
                     settings_of = per_sample_settings(self.readouts, self.readout_params, self.clinical,
                                                       theta[:, cols])
+                events = all(self.outputs[j].name in RESPONSE_SURVIVAL for j in cohort)
                 table, arrays = batch_outcomes(sc, patients, np.tile(self.ids, ns), self.settings,
-                                               int(self.base.simulation.seed), settings_of, P, keep_arrays=bool(cont))
+                                               int(self.base.simulation.seed), settings_of, P, keep_arrays=bool(cont),
+                                               events_only=events)
                 Y[:, cohort] = sample_values(table, [self.outputs[j] for j in cohort], ns, P, self.follow_up)
             else:  # continuous readouts only: the engine arrays, no Dataset, no clinical readouts
                 arrays = _solve_arrays(sc, patients)

@@ -58,6 +58,8 @@ COHORT = {
     "dlt_rate": Output("dlt_rate", "cohort", "fraction", "DLT rate among DLT-evaluable patients"),
     "detected": Output("detected", "cohort", "fraction", "share of patients with the product ever detectable"),
 }
+#: cohort readouts of response and survival only: the kernel need not track safety, DLT or persistence for them
+RESPONSE_SURVIVAL = ("orr", "cr_rate", "dcr", "pfs_median", "os_median")
 
 
 def known_outputs() -> list[str]:
