@@ -226,50 +226,11 @@ def solve_readouts(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
                    out_times_of: Callable[[EngineInputs], np.ndarray | None]
                    ) -> tuple[EngineInputs, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                               np.ndarray]:
-    """Solve a chunk ``READOUT_BATCH`` patients at a time into reused buffers, keeping only what is asked for:
-    (engine inputs, the readout variables on the save grid (``readout_arrays``), (days, states, algebraic outputs)
-    at ``out_times_of(inputs)`` or None, solver statistics). A patient the solver could not finish has NaN values
-    and its status in ``stats[:, 0]``. The numbers are those of one ``solve_chunk`` call (patients are
-    independent)."""
-    from nksim.kinetics.reference import solve_reference_batch
-    from nksim.kinetics.solver import output_buffers, solve_batch
-    from nksim.kinetics.trajectories import readout_arrays
-
-    inp = build_inputs(scenario, patients, overrides)
-    sim = scenario.simulation
-    out_times = out_times_of(inp)
-    t_all, at_readout, at_out = merged_grid(inp.t_save, out_times)
-    npat, nl, nc = len(patients), inp.n_lesions, inp.n_classes
-    marrow = _marrow(scenario)
-    bufs = output_buffers(min(npat, READOUT_BATCH), nl, nc, t_all.size) if backend == "compiled" else None
-    readout: dict[str, np.ndarray] = {}
-    stats = np.zeros((npat, 3), dtype=np.int64)
-    kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    for start in range(0, npat, READOUT_BATCH):
-        r = slice(start, min(npat, start + READOUT_BATCH))
-        args = (inp.y0[r], inp.params[r], nl, nc, inp.ev_t[r], inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0,
-                inp.t_end, t_all, sim.rtol, inp.atol)
-        if bufs is not None:
-            ys, als, st = solve_batch(*args, MAX_STEPS, out=bufs)
-        else:
-            ys, als, st = solve_reference_batch(*args)
-        bad = st[:, 0] != 0
-        if bad.any():
-            ys[bad] = np.nan
-            als[bad] = np.nan
-        stats[r] = st
-        part = readout_arrays(ys[:, at_readout], als[:, at_readout], inp.params[r], nl, nc, marrow=marrow)
-        for k, v in part.items():
-            if k not in readout:
-                readout[k] = np.empty((npat, *v.shape[1:]))
-            readout[k][r] = v
-        if out_times is not None:
-            if kept is None:
-                kept = (t_all[at_out], np.empty((npat, len(out_times), ys.shape[2])),
-                        np.empty((npat, len(out_times), als.shape[2])))
-            kept[1][r] = ys[:, at_out]
-            kept[2][r] = als[:, at_out]
-    return inp, readout, kept, stats
+    """``solve_summaries`` without the trackers: (engine inputs, the readout variables on the save grid
+    (``readout_arrays``), (days, states, algebraic outputs) at ``out_times_of(inputs)`` or None, solver
+    statistics), for readouts with the grid definitions."""
+    s = solve_summaries(scenario, patients, overrides, backend, out_times_of, track=False)
+    return s.inp, s.readout, s.kept, s.stats
 
 
 @dataclass
@@ -312,12 +273,13 @@ def track_plan(scenario: Scenario, patients: pd.DataFrame, t_end: float, draw_id
 
 
 def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None, backend: str,
-                    out_times_of: Callable[[EngineInputs], np.ndarray | None], plan: Any = None) -> SolvedChunk:
+                    out_times_of: Callable[[EngineInputs], np.ndarray | None], plan: Any = None,
+                    track: bool = True) -> SolvedChunk:
     """Solve a chunk ``READOUT_BATCH`` patients at a time for its patient table. With the compiled backend the
     kernel tracks the readouts' summaries of the continuous solution (``plan``: tracker rows,
     ``track_plan(scenario, patients, ...)`` by default) and saves only the readout days (``readout_days``) and
     ``out_times_of(inputs)``; the reference backend saves the save grid and its readouts use it (the grid
-    definitions). A patient the solver could not finish has NaN values and its status in ``stats[:, 0]``; the numbers
+    definitions; so do ``track=False`` calls). A patient the solver could not finish has NaN values and its status in ``stats[:, 0]``; the numbers
     do not depend on the batch (patients are independent) or on the saved days."""
     from nksim.clinical.resolved import resolve
     from nksim.clinical.tracked import summaries
@@ -328,13 +290,14 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
     inp = build_inputs(scenario, patients, overrides)
     sim = scenario.simulation
     compiled_ = backend == "compiled"
-    grid = readout_days(resolve(scenario).settings, inp.t_save) if compiled_ else inp.t_save
+    tracking = compiled_ and track
+    grid = readout_days(resolve(scenario).settings, inp.t_save) if tracking else inp.t_save
     out_times = out_times_of(inp)
     t_all, at_readout, at_out = merged_grid(grid, out_times)
     npat, nl, nc = len(patients), inp.n_lesions, inp.n_classes
     marrow = _marrow(scenario)
     bufs = output_buffers(min(npat, READOUT_BATCH), nl, nc, t_all.size) if compiled_ else None
-    pl = (track_plan(scenario, patients, inp.t_end) if plan is None else plan) if compiled_ else None
+    pl = (track_plan(scenario, patients, inp.t_end) if plan is None else plan) if tracking else None
     tr_out = pl.initial_outputs() if pl is not None else None
     readout: dict[str, np.ndarray] = {}
     stats = np.zeros((npat, 3), dtype=np.int64)
@@ -344,11 +307,13 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
         args = (inp.y0[r], inp.params[r], nl, nc, inp.ev_t[r], inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0,
                 inp.t_end, t_all, sim.rtol, inp.atol)
         if bufs is not None:
-            track = TrackArrays(coefficients(inp.params[r], nl, nc, pl.analyte_transduced, pl.limit_per_leukocyte[r]),
-                                np.ascontiguousarray(pl.spec[r]), np.ascontiguousarray(pl.tcut[r]), pl.ndeath,
-                                np.ascontiguousarray(tr_out[r]))
-            ys, als, st = solve_batch(*args, MAX_STEPS, out=bufs, track=track)
-            tr_out[r] = track.out
+            trackers = None if pl is None else TrackArrays(
+                coefficients(inp.params[r], nl, nc, pl.analyte_transduced, pl.limit_per_leukocyte[r]),
+                np.ascontiguousarray(pl.spec[r]), np.ascontiguousarray(pl.tcut[r]), pl.ndeath,
+                np.ascontiguousarray(tr_out[r]))
+            ys, als, st = solve_batch(*args, MAX_STEPS, out=bufs, track=trackers)
+            if trackers is not None:
+                tr_out[r] = trackers.out
         else:
             ys, als, st = solve_reference_batch(*args)
         bad = st[:, 0] != 0

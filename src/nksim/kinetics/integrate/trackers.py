@@ -70,7 +70,7 @@ def _poly(b: ir.IRBuilder, x, q0, q1, d0, d1):
     return p, dp
 
 
-def _emit_reach(mod: ir.Module, name: str) -> ir.Function:
+def _emit_reach(mod: ir.Module, name: str, extremum: ir.Function) -> ir.Function:
     """``reach(xa, xb, s, L, strict, q0, q1, d0, d1)``: the first x in [xa, xb] with s (p(x) - L) >= 0 (> 0 where
     strict != 0), or NaN: at xa; else bisection of [xa, xb] if it holds at xb, else of [xa, xm] where xm is the
     interior maximum of s p (its derivative turning from + to -) and it holds there."""
@@ -90,21 +90,11 @@ def _emit_reach(mod: ir.Module, name: str) -> ir.Function:
     with b.if_then(holds(g(xa))):
         b.ret(xa)
     hi = f.var(DBL, xb)
-    with b.if_then(b.not_(holds(g(xb)))):
-        # interior maximum of s p: s p' > 0 at xa and < 0 at xb, bisected on the derivative
-        def ds(x):
-            return b.fmul(s, _poly(b, x, q0, q1, d0, d1)[1])
-        with b.if_then(b.not_(b.and_(b.fcmp_ordered(">", ds(xa), f64(0.0)), b.fcmp_ordered("<", ds(xb), f64(0.0))))):
+    with b.if_then(b.not_(holds(g(xb)))):  # then within [xa, xm], xm the interior maximum of s p, if it holds there
+        xm = b.call(extremum, [xa, xb, s, q0, q1, d0, d1])
+        with b.if_then(b.or_(b.fcmp_unordered("!=", xm, xm), b.not_(holds(g(xm))))):
             b.ret(f64(math.nan))
-        lo_d, hi_d = f.var(DBL, xa), f.var(DBL, xb)
-        with f.range_(0, _BISECT):
-            mid = b.fmul(f64(0.5), b.fadd(lo_d.get(), hi_d.get()))
-            pos = b.fcmp_ordered(">", ds(mid), f64(0.0))
-            lo_d.set(b.select(pos, mid, lo_d.get()))
-            hi_d.set(b.select(pos, hi_d.get(), mid))
-        with b.if_then(b.not_(holds(g(hi_d.get())))):
-            b.ret(f64(math.nan))
-        hi.set(hi_d.get())
+        hi.set(xm)
     lo = f.var(DBL, xa)
     with f.range_(0, _BISECT):
         mid = b.fmul(f64(0.5), b.fadd(lo.get(), hi.get()))
@@ -147,8 +137,8 @@ def emit_tracker(mod: ir.Module, name: str) -> ir.Function:
     fn.linkage = "internal"
     fn.attributes.add("noinline")  # compiled for speed, not inlined into the (size-optimised) scheduler
     nt, ndeath, ta, h, tcut, Q0, Q1, D0, D1, spec, out = fn.args
-    reach = _emit_reach(mod, name + "_reach")
     extremum = _emit_extremum(mod, name + "_extremum")
+    reach = _emit_reach(mod, name + "_reach", extremum)
     f = Flow(fn)
     b = f.b
     tb = b.fadd(ta, h)
