@@ -204,13 +204,16 @@ def _unenrollable(scenario: Scenario, typ: Mapping[str, float], df: pd.DataFrame
 
 
 def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
-                    adjust: Callable[[pd.DataFrame, np.ndarray], None] | None = None) -> pd.DataFrame:
+                    adjust: Callable[[pd.DataFrame, np.ndarray], None] | None = None,
+                    draw: Callable[[np.ndarray, np.ndarray], pd.DataFrame] | None = None) -> pd.DataFrame:
     """Covariates of the given patients (default ids 0..n_patients-1), drawn from the eligible population: the
     protocol's ``population.eligibility`` rules and the clinical screen (``nksim.population.screening``: not at a
     lethal burden, not dying before treatment). ``draw_attempt``: candidates drawn before this one for the same id;
     ``screen_failures``: how many of them the clinical screen excluded. ``adjust(frame, rows)``: changes each drawn
     frame of candidates (positions ``rows`` of ``patient_ids``; ``draw_attempt`` set) in place before it is checked
-    (``nksim.sensitivity`` draws many parameter samples' patients in one call this way; ids may then repeat)."""
+    (``nksim.sensitivity`` draws many parameter samples' patients in one call this way; ids may then repeat).
+    ``draw(ids, attempts)``: the candidates' covariates as ``_draw`` gives them (default: drawn here; a caller that
+    draws the same candidates again and again may keep them)."""
     from nksim.population.screening import passes_screen
 
     reg = load_registry()
@@ -232,7 +235,11 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
         rule_failures[rows] += ~rules_ok
         return ~(rules_ok & clinical_ok)
 
-    df = _draw(scenario, ids, attempt, reg)
+    if draw is None:
+        def draw(i: np.ndarray, a: np.ndarray) -> pd.DataFrame:
+            return _draw(scenario, i, a, reg)
+
+    df = draw(ids, attempt)
     bad = check(df, attempt, np.arange(ids.size))
     rounds = 0
     columns: dict[str, np.ndarray] | None = None  # redrawn rows are written into arrays (pandas' .loc is slow)
@@ -243,7 +250,7 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
             raise _unenrollable(scenario, typ, drawn, int(rule_failures.sum()), int(screen_failures.sum()))
         rows = np.flatnonzero(bad)
         attempt[rows] += 1
-        redraw = _draw(scenario, ids[rows], attempt[rows], reg)
+        redraw = draw(ids[rows], attempt[rows])
         bad[rows] = check(redraw, attempt[rows], rows)
         if columns is None:
             columns = {c: df[c].to_numpy(copy=True) for c in df.columns}

@@ -38,7 +38,7 @@ from nksim.clinical.outcomes import ReadoutSettings
 from nksim.clinical._params import MODULE as CLINICAL_MODULE, SHARED as CLINICAL_SHARED
 from nksim.errors import InputError
 from nksim.kinetics.inputs import build_inputs
-from nksim.population.sampling import MAX_ATTEMPTS, MODULE as POP_MODULE, _key, _vary, sample_patients
+from nksim.population.sampling import MAX_ATTEMPTS, MODULE as POP_MODULE, _draw, _key, _vary, sample_patients
 from nksim.population.sampling import typical_values, varying_parameters
 from nksim.registry import load_registry
 from nksim.rng import keyed_normals
@@ -85,6 +85,7 @@ class Evaluator:
 
     def __post_init__(self) -> None:
         self.reg = load_registry()
+        self._candidates: dict[int, pd.DataFrame] = {}  # draw attempt -> the P patients' candidates
         self.base = prepare_scenario(self.scenario, self.patients, self.seed)
         self.ids = np.arange(int(self.patients), dtype=np.int64)
         self.mode = "typical" if int(self.patients) == 1 else "cohort"
@@ -170,13 +171,27 @@ class Evaluator:
                 att = frame["draw_attempt"].to_numpy(np.int64)
                 self._set_columns(frame, theta, names, rows // P, within[rows] * np.int64(MAX_ATTEMPTS) + att)
 
-            df = sample_patients(self.base, within, adjust=adjust)
+            df = sample_patients(self.base, within, adjust=adjust, draw=self._drawn_candidates)
         else:
             df = self.base_patients.iloc[np.tile(np.arange(P), ns)].copy()
             attempts = np.tile(self.base_patients["draw_attempt"].to_numpy(np.int64), ns)
             self._set_columns(df, theta, names, sample, within * np.int64(MAX_ATTEMPTS) + attempts)
         df.index = pd.Index((start + sample) * P + within, name="patient")
         return df
+
+    def _drawn_candidates(self, ids: np.ndarray, attempts: np.ndarray) -> pd.DataFrame:
+        """``sampling._draw`` of the base scenario for candidates (within-sample ids, draw attempts): a candidate's
+        covariates depend on its (id, attempt) only, so the P patients are drawn once per attempt and every batch
+        takes its rows (a sample's parameter values are set on them afterwards, by ``adjust``)."""
+        att = np.unique(attempts)
+        if att.size != 1:
+            return _draw(self.base, ids, attempts, self.reg)
+        k = int(att[0])
+        frame = self._candidates.get(k)
+        if frame is None:
+            frame = self._candidates[k] = _draw(self.base, self.ids, np.full(self.ids.size, k, dtype=np.int64),
+                                                self.reg)
+        return frame.take(ids)
 
     # ---- which path each parameter can take ---------------------------------------------------------------
     def _honest_inputs(self, theta: np.ndarray):
