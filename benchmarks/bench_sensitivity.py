@@ -131,7 +131,7 @@ def _batch_split(rc, repeats: int = 3) -> tuple[float, float]:
     patients = ev.batch_patients(theta)
     ids = np.tile(ev.ids, len(theta))
     plan = Plan.concat([track_plan(ev.base, patients, float(ev.base.simulation.horizon_d), draw_ids=ids,
-                                   settings=ev.settings)])
+                                   settings=ev.settings)]).events_only()  # orr and pfs_median: event times only
     whole, solver = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
