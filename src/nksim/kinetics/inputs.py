@@ -185,6 +185,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
     # division destiny: a CD28 costimulatory domain runs a shorter, faster program than 4-1BB (the reference)
     setp("act_on", val("act_on") if prod.cell_type == "T" else val("act_on_nk"))
+    # time to first division: T cells re-stimulated in vivo; NK products are infused cycling (none)
+    setp("t_fd", val("t_first_division_d") if prod.cell_type == "T" else 0.0)
     # division timer: in T cells a CD28 costimulatory domain runs a shorter program than 4-1BB (the reference)
     cd28_t = con.costim == "CD28" and prod.cell_type == "T"
     setp("g_dd", val("division_timer_d") * (val("destiny_cd28") if cd28_t else 1.0))
@@ -335,7 +337,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     t_save = np.unique(np.concatenate([grid, [0.0, sim.horizon_d],
                                        [d for d in sim.scan_days if t0 <= d <= sim.horizon_d]]))
     atol = np.full(y0.shape[1], sim.atol_cells)
-    for idx, tol in ((L.S_Q, 1e-9), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_ENG, 1e-9), (L.S_DEP_ENG, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
+    for idx, tol in ((L.S_Q, 1e-9), (L.S_ACT_T, 1e-6), (L.S_PRIME_T, 1e-6), (L.S_PROG_T, 1e-4), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_ENG, 1e-9), (L.S_DEP_ENG, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
                      (L.S_DEP_IL15, 1.0), (L.S_TREG, 1e-6), (L.S_CUM_OFFTUMOR, 1e-9), (L.S_CUM_NEW_LESION_HAZARD, 1e-12),
                      (L.S_CUM_DEATH_HAZARD, 1e-12)):
         atol[idx] = tol
