@@ -64,3 +64,32 @@ def test_b_cells_return_from_the_marrow_over_months(axicel):
         assert b[t == 30.0][0] < 0.5 * b0  # still depleted a month after conditioning
         back[share] = b[t == 90.0][0]
     assert back[0.1] > back[0.02]
+
+
+def test_t_cells_expand_after_their_time_to_first_division():
+    """A T-cell product's blood level rises only after the lag to its first division; without the lag it starts at
+    once; a longer lag delays expansion and raises Stein's fold (flat start, then a steeper climb)."""
+    from nksim.calibrate.targets import stein_kinetics
+
+    ball = load_scenario("ball-car-t-like")
+    curves, folds = {}, {}
+    for lag in (0.0, 1.5, 3.0):
+        sc = ball.replace({"population.variability": False, "parameters": {**ball.parameters, "t_first_division_d": lag}})
+        res = nksim.simulate(sc, n_patients=1, seed=3)
+        t = res.trajectories["time"].values
+        curves[lag] = res.trajectories["car_nk_blood_per_ul"].transpose("patient", "time").values[0]
+        folds[lag] = stein_kinetics(res)[0][0]
+    d2 = t == 2.0
+    assert curves[0.0][d2][0] > curves[1.5][d2][0] > curves[3.0][d2][0]  # slower start with a longer lag
+    assert folds[1.5] > folds[0.0]
+    assert curves[1.5].max() > 50.0 * curves[1.5][t == 0.0][0]  # and yet it expands
+
+
+def test_nk_products_have_no_first_division_lag():
+    """The lag parameter belongs to T cells: an NK scenario's numbers do not depend on it."""
+    sc = load_scenario("bnhl-cd19-car-nk-il15-cb")
+    a = nksim.simulate(sc, n_patients=20, seed=1).patients
+    b = nksim.simulate(sc.replace({"parameters": {**sc.parameters, "t_first_division_d": 3.0}}), n_patients=20,
+                       seed=1).patients
+    assert a["peak_car_nk_per_ul"].tolist() == b["peak_car_nk_per_ul"].tolist()
+    assert a["pfs_days"].tolist() == b["pfs_days"].tolist()
