@@ -212,6 +212,11 @@ TARGETS: list[Target] = [
            lambda r: _rate(r, lambda p: p["crs_grade"] >= 1), reported=True),
     Target("B-NHL CAR-T-like: CRS grade >= 3 (reported)", "bnhl-car-t-like", "fraction crs_grade >= 3", 0.0, 1.0,
            "reported (as above)", lambda r: _rate(r, lambda p: p["crs_grade"] >= 3), reported=True),
+    Target("B-NHL CAR-T-like: ORR (reported)", "bnhl-car-t-like", "ORR (Lugano 2014)", 0.0, 1.0,
+           "reported: ZUMA-1 (Neelapu 2017, NEJM 377:2531): ORR 82%, CR 54%; the comparator's T-cell lesion biology "
+           "(docs/calibration.md, open items) does not reach it", _orr, reported=True),
+    Target("B-NHL CAR-T-like: CR (reported)", "bnhl-car-t-like", "fraction best response CR", 0.0, 1.0,
+           "reported (as above)", lambda r: _rate(r, lambda p: p["best_response"] == "CR"), reported=True),
     Target("CAR-T-like: B-cell aplasia at day 30", "bnhl-car-t-like", "fraction blood B cells < 10 /uL at day 30",
            0.70, 1.0, "axi-cel LBCL (Haematologica 2021, PMC8017820): B cells undetectable in 30/34 (88%) at day 30",
            _aplasia(30.0)),
