@@ -59,9 +59,14 @@ def test_car_clears_leukemia_and_expands_on_it(ball):
     assert np.all(untreated.tsys_cells.values <= 1.0001 * cap)
     assert np.median(day(with_car, 28).tsys_cells.values / day(untreated, 28).tsys_cells.values) < 0.01
     assert np.all(with_car.cum_kill_tsys.isel(time=-1).values > 0)
-    # the leukemia carries the expansion: with a tiny leukemic burden the CAR pool expands far less
-    low = ball.model_copy(update={"population": ball.population.model_copy(
-        update={"covariates": {**ball.population.covariates, "tsys_blast_fraction": 1e-4}})})
-    small_burden = nksim.simulate(low).trajectories
-    assert np.median(small_burden.product_transduced_total.max("time").values
-                     / with_car.product_transduced_total.max("time").values) < 0.2
+    # antigen carries the expansion: with a tiny leukemic burden the CAR pool expands less (normal B cells still
+    # start the T-cell program, which runs on for days: Kaech & Ahmed 2001), and with neither leukemia nor B cells
+    # it hardly expands at all
+    def peak_ratio(**cov):
+        low = ball.model_copy(update={"population": ball.population.model_copy(
+            update={"covariates": {**ball.population.covariates, **cov}})})
+        return np.median(nksim.simulate(low).trajectories.product_transduced_total.max("time").values
+                         / with_car.product_transduced_total.max("time").values)
+
+    assert peak_ratio(tsys_blast_fraction=1e-4) < 0.8
+    assert peak_ratio(tsys_blast_fraction=1e-4, b_blood_per_ul=0.01) < 0.02

@@ -23,7 +23,8 @@ SYSTEMIC_STATES: list[tuple[str, str, str]] = [
     ('cum_ag_div', 'cells', 'cumulative antigen-driven divisions'),  # product
     ('cum_infused_t', 'cells', 'cumulative viable transduced cells infused'),  # product
     ('act_t', 'fraction', 'activated share of the transduced product cells (division program running)'),  # product
-    ('prime_t', 'fraction', 'stimulated share of the transduced product cells not yet in their first division (time to first division)'),  # product
+    ('prime_t', 'fraction', 'share of the transduced product cells through the first half of their time to first division (T cells)'),  # product
+    ('ready_t', 'fraction', 'share of the transduced product cells past their time to first division (T cells)'),  # product
     ('prog_t', 'd', 'mean time the transduced product cells have spent stimulated or in their division program (division timer used)'),  # product
     ('cum_kill_car', 'cells', 'cumulative tumor cells killed by the CAR pathway'),  # killing
     ('cum_kill_nat', 'cells', 'cumulative tumor cells killed by natural cytotoxicity'),  # killing
@@ -67,35 +68,36 @@ S_CUM_AG_DIV = 10
 S_CUM_INFUSED_T = 11
 S_ACT_T = 12
 S_PRIME_T = 13
-S_PROG_T = 14
-S_CUM_KILL_CAR = 15
-S_CUM_KILL_NAT = 16
-S_CUM_KILL_ADCC = 17
-S_CUM_CLEARED = 18
-S_CUM_NEW_LESION_HAZARD = 19
-S_CUM_DEATH_HAZARD = 20
-S_CUM_CHEMO_KILLED = 21
-S_H = 22
-S_WBC = 23
-S_WBC_PROL = 24
-S_WBC_TR1 = 25
-S_WBC_TR2 = 26
-S_WBC_TR3 = 27
-S_AB = 28
-S_CUM_OFFTUMOR = 29
-S_B_SYS = 30
-S_CUM_KILL_SYS = 31
-S_CUM_BSYS_LD = 32
-S_CUM_BSYS_NET = 33
-S_T_SYS = 34
-S_CUM_KILL_TSYS = 35
-S_CUM_TSYS_GROWTH = 36
-S_CUM_TSYS_CHEMO = 37
-S_TREG = 38
-S_ENG = 39
-S_DEP_ENG = 40
-S_CUM_KILL_ENG = 41
-NSYS = 42
+S_READY_T = 14
+S_PROG_T = 15
+S_CUM_KILL_CAR = 16
+S_CUM_KILL_NAT = 17
+S_CUM_KILL_ADCC = 18
+S_CUM_CLEARED = 19
+S_CUM_NEW_LESION_HAZARD = 20
+S_CUM_DEATH_HAZARD = 21
+S_CUM_CHEMO_KILLED = 22
+S_H = 23
+S_WBC = 24
+S_WBC_PROL = 25
+S_WBC_TR1 = 26
+S_WBC_TR2 = 27
+S_WBC_TR3 = 28
+S_AB = 29
+S_CUM_OFFTUMOR = 30
+S_B_SYS = 31
+S_CUM_KILL_SYS = 32
+S_CUM_BSYS_LD = 33
+S_CUM_BSYS_NET = 34
+S_T_SYS = 35
+S_CUM_KILL_TSYS = 36
+S_CUM_TSYS_GROWTH = 37
+S_CUM_TSYS_CHEMO = 38
+S_TREG = 39
+S_ENG = 40
+S_DEP_ENG = 41
+S_CUM_KILL_ENG = 42
+NSYS = 43
 
 # ---- per-lesion states (offsets inside a lesion block; the tumor classes follow) -------------------------
 LESION_STATE_TABLE: list[tuple[str, str, str]] = [

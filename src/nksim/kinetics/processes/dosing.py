@@ -48,6 +48,7 @@ def on_event(m: Model, kind: str) -> None:
     m.assign("prog_t", where(a > 0.0, m.y("prog_t") * old / (old + a), m.raw("prog_t")))
     m.assign("act_t", where(a > 0.0, m.y("act_t") * old / (old + a), m.raw("act_t")))
     m.assign("prime_t", where(a > 0.0, m.y("prime_t") * old / (old + a), m.raw("prime_t")))
+    m.assign("ready_t", where(a > 0.0, m.y("ready_t") * old / (old + a), m.raw("ready_t")))
     m.assign("cum_infused_t", m.raw("cum_infused_t") + a)
     ia = m.p("route_ia") > 0.5 if kind == "infusion" else lift(1.0) > 0.5
     weights = [m.pl(l, "ia_share") * m.pl(l, "perfusion") * total(m.tumor(l, c) for c in range(m.nc))

@@ -33,8 +33,10 @@ STATES = [
     State("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
     State("cum_infused_t", "cells", "cumulative viable transduced cells infused"),
     State("act_t", "fraction", "activated share of the transduced product cells (division program running)", atol=1e-9),
-    State("prime_t", "fraction", "stimulated share of the transduced product cells not yet in their first division "
-          "(time to first division)", atol=1e-9),
+    State("prime_t", "fraction", "share of the transduced product cells through the first half of their time to "
+          "first division (T cells)", atol=1e-9),
+    State("ready_t", "fraction", "share of the transduced product cells past their time to first division (T cells)",
+          atol=1e-9),
     State("prog_t", "d", "mean time the transduced product cells have spent stimulated or in their division program "
           "(division timer used)", atol=1e-6),
     State("K_t", "cells", "killing-competent transduced product NK in the lesion", scope="lesion"),
@@ -127,18 +129,18 @@ def quantities(m: Model) -> None:
     m.define("mdeath", lambda m: m.p("beta_m") + m.q.rej)
     m.define("burst_left", lambda m: burst_capacity(m.y("cum_ag_div"), m.y("cum_infused_t"), m.p("burst"))
              * destiny_capacity(m.y("prog_t"), m.p("g_dd"), m.p("n_dd")))
-    # with a time to first division (T cells), only the share whose division program runs divides (act_t, after
-    # the lag prime_t); without one (NK products, already cycling), stimulated cells divide at once
+    # with a time to first division (T cells), only the share past it divides (ready_t, a two-stage delay after
+    # stimulation); without one (NK products, infused cycling), stimulated cells divide at once
     m.define("lagged", lambda m: m.p("t_fd") > 0.0)
-    m.define("div_gate", lambda m: where(m.q.lagged, m.y("act_t"), 1.0))
+    m.define("div_gate", lambda m: where(m.q.lagged, m.y("ready_t"), 1.0))
     m.define_lesion("div", lambda m, l: m.q.burst_left * m.q.div_gate * antigen_driven_divisions(
         m.p("rho_a") * m.p("tgf_t"), m.y("q"), m.lq(l).targ, m.y("K_t", l) + m.y("N_t", l), m.lq(l).pool_t, m.p("k_a")))
     m.define("div_lesion", lambda m: total(m.lq(l).div for l in range(m.nl)))
     # systemic cells divide when stimulated now (circulating antigen, process 15: share stim_sys / E_t) or, for the
     # rest, while their division program still runs (act_t, the autopilot)
     m.define("stim_sys_share", lambda m: m.q.stim_sys / (m.y("E_t") + 1.0))
-    m.define("auto_div", lambda m: m.q.burst_left * m.p("rho_a") * m.y("E_t")
-             * where(m.q.lagged, m.y("act_t"), m.q.stim_sys_share + m.y("act_t") * (1.0 - m.q.stim_sys_share)))
+    m.define("auto_div", lambda m: m.q.burst_left * m.q.div_gate * m.p("rho_a") * m.y("E_t")
+             * (m.q.stim_sys_share + m.y("act_t") * (1.0 - m.q.stim_sys_share)))
     m.define("div_ag", lambda m: m.q.div_lesion + m.q.auto_div)
     m.define("stim_share", lambda m: (m.q.stim_lesion + m.q.stim_sys) / (m.q.n_trans + 1.0))
     m.define("stim_lesion", lambda m: total(
@@ -150,18 +152,15 @@ def rates(m: Model) -> None:
     e_t, e_u, m_t, m_u = m.y("E_t"), m.y("E_u"), m.y("M_t"), m.y("M_u")
     q = m.q
     m.flux("E_t", (q.prol_t - q.death_t - q.mform_t) * e_t + q.auto_div)
-    # resting cells (1 - prime - act) are primed by stimulation; primed cells enter their first division after
-    # t_fd on average; without a lag, stimulation starts the program at once
-    # (shares of the pool: the divisions of cells in their program raise the running share and dilute the primed one;
-    # a program ends only once stimulation stops, as cycling cells kept stimulated divide on without a new lag)
-    act, prime = m.y("act_t"), m.y("prime_t")
-    k_fd = where(q.lagged, 1.0 / where(q.lagged, m.p("t_fd"), 1.0), 0.0)
-    g = q.burst_left * m.p("rho_a")
-    m.flux("prime_t", where(q.lagged, m.p("act_on") * q.stim_share * pos(1.0 - act - prime) - k_fd * prime
-                            - g * act * prime, 0.0))
-    m.flux("act_t", where(q.lagged, k_fd * prime + g * act * pos(1.0 - act)
-                          - m.p("act_off") * act * pos(1.0 - q.stim_share),
-                          m.p("act_on") * q.stim_share * (1.0 - act) - m.p("act_off") * act))
+    m.flux("act_t", m.p("act_on") * q.stim_share * (1.0 - m.y("act_t")) - m.p("act_off") * m.y("act_t"))
+    # time to first division: two stages of t_fd / 2 each (a gamma-2 delay) from stimulation; a cell past it stays
+    # in cycle. Shares of the pool (cumulative: ready within primed), diluted by fresh cells at an infusion and
+    # enriched by the divisions of the cells in cycle (only they divide: their share grows at g r (1 - share))
+    k2 = where(q.lagged, 2.0 / where(q.lagged, m.p("t_fd"), 1.0), 0.0)
+    prime, ready = m.y("prime_t"), m.y("ready_t")
+    g = where(q.lagged, q.auto_div / (m.y("E_t") + 1.0), 0.0)  # divisions per cell in cycle, systemic pool
+    m.flux("prime_t", k2 * q.stim_share * pos(1.0 - prime) + g * ready * pos(1.0 - prime))
+    m.flux("ready_t", k2 * pos(prime - ready) + g * ready * pos(1.0 - ready))
     m.flux("E_u", (q.prol_u - q.death_u - q.mform_u) * e_u)
     m.flux("M_t", q.mform_t * e_t - q.mdeath * m_t)
     m.flux("M_u", q.mform_u * e_u - q.mdeath * m_u)
