@@ -158,7 +158,7 @@ def rates(m: Model) -> None:
     # enriched by the divisions of the cells in cycle (only they divide: their share grows at g r (1 - share))
     k2 = where(q.lagged, 2.0 / where(q.lagged, m.p("t_fd"), 1.0), 0.0)
     prime, ready = m.y("prime_t"), m.y("ready_t")
-    g = where(q.lagged, q.auto_div / (m.y("E_t") + 1.0), 0.0)  # divisions per cell in cycle, systemic pool
+    g = q.auto_div / (m.y("E_t") + 1.0)  # divisions per cell in cycle, systemic pool (ready_t stays 0 without a lag)
     m.flux("prime_t", k2 * q.stim_share * pos(1.0 - prime) + g * ready * pos(1.0 - prime))
     m.flux("ready_t", k2 * pos(prime - ready) + g * ready * pos(1.0 - ready))
     m.flux("E_u", (q.prol_u - q.death_u - q.mform_u) * e_u)
