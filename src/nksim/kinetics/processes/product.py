@@ -155,12 +155,13 @@ def rates(m: Model) -> None:
     m.flux("act_t", m.p("act_on") * q.stim_share * (1.0 - m.y("act_t")) - m.p("act_off") * m.y("act_t"))
     # time to first division: two stages of t_fd / 2 each (a gamma-2 delay) from stimulation; a cell past it stays
     # in cycle. Shares of the pool (cumulative: ready within primed), diluted by fresh cells at an infusion and
-    # enriched by the divisions of the cells in cycle (only they divide: their share grows at g r (1 - share))
+    # enriched by the divisions of the cells in cycle: with D divisions per day in the pool (all of cells in cycle,
+    # whose daughters are in cycle too), a share x of the pool that holds them grows at (D / E)(1 - x)
     k2 = where(q.lagged, 2.0 / where(q.lagged, m.p("t_fd"), 1.0), 0.0)
     prime, ready = m.y("prime_t"), m.y("ready_t")
-    g = q.auto_div / (m.y("E_t") + 1.0)  # divisions per cell in cycle, systemic pool (ready_t stays 0 without a lag)
-    m.flux("prime_t", k2 * q.stim_share * pos(1.0 - prime) + g * ready * pos(1.0 - prime))
-    m.flux("ready_t", k2 * pos(prime - ready) + g * ready * pos(1.0 - ready))
+    d_per_cell = q.auto_div / (m.y("E_t") + 1.0)  # systemic pool; 0 share change without a lag (ready_t stays 0)
+    m.flux("prime_t", k2 * q.stim_share * pos(1.0 - prime) + d_per_cell * pos(1.0 - prime))
+    m.flux("ready_t", k2 * pos(prime - ready) + d_per_cell * pos(1.0 - ready))
     m.flux("E_u", (q.prol_u - q.death_u - q.mform_u) * e_u)
     m.flux("M_t", q.mform_t * e_t - q.mdeath * m_t)
     m.flux("M_u", q.mform_u * e_u - q.mdeath * m_u)
