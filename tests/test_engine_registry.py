@@ -62,3 +62,20 @@ def test_params_cli_json():
     assert {"kappa", "f_comp", "delta_0"} <= names
     kappa = next(r for r in rows if r["name"] == "kappa")
     assert kappa["default"] == 4.0 and "Bhat" in kappa["source"]
+
+
+def test_engine_tolerances_are_the_states_declared_ones():
+    """The solver's absolute tolerance of each systemic state is the one its process declares (State.atol), else
+    the scenario's atol_cells: declared once, not in a second table."""
+    import numpy as np
+
+    from nksim.kinetics.inputs import build_inputs
+    from nksim.kinetics.processes import layout as model_layout
+    from nksim.population.sampling import sample_patients
+    from nksim.spec.io import load_scenario
+
+    sc = load_scenario("ball-car-t-like")
+    atol = build_inputs(sc, sample_patients(sc, np.arange(2))).atol
+    for i, state in enumerate(model_layout().SYSTEMIC):
+        assert atol[i] == (sc.simulation.atol_cells if state.atol is None else state.atol), state.name
+    assert np.all(atol[len(model_layout().SYSTEMIC):] == sc.simulation.atol_cells)

@@ -337,10 +337,9 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     t_save = np.unique(np.concatenate([grid, [0.0, sim.horizon_d],
                                        [d for d in sim.scan_days if t0 <= d <= sim.horizon_d]]))
     atol = np.full(y0.shape[1], sim.atol_cells)
-    for idx, tol in ((L.S_Q, 1e-9), (L.S_ACT_T, 1e-6), (L.S_PRIME_T, 1e-6), (L.S_READY_T, 1e-6), (L.S_PROG_T, 1e-4), (L.S_H, 1e-9), (L.S_AB, 1e-9), (L.S_ENG, 1e-9), (L.S_DEP_ENG, 1e-9), (L.S_WBC, 1e-6), (L.S_DEP_IL2, 1.0),
-                     (L.S_DEP_IL15, 1.0), (L.S_TREG, 1e-6), (L.S_CUM_OFFTUMOR, 1e-9), (L.S_CUM_NEW_LESION_HAZARD, 1e-12),
-                     (L.S_CUM_DEATH_HAZARD, 1e-12)):
-        atol[idx] = tol
+    for i, state in enumerate(model_layout().SYSTEMIC):  # a state's own tolerance where it declares one
+        if state.atol is not None:
+            atol[i] = state.atol
     labels = ["".join(f"{ag}{'+' if (a >> j) & 1 else '-'}" for j, ag in enumerate(antigens)) or "all"
               for a in range(nc)]
     return EngineInputs(y0, P, ev_t, ev_k, ev_a, ev_b, nl, nc, float(t0), float(sim.horizon_d), t_save, atol,

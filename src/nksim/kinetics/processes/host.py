@@ -17,10 +17,10 @@ from nksim.kinetics.symbolic import minimum, pos, power, where
 STATES = [
     State("H", "1", "host alloreactivity", atol=1e-9),
     State("WBC", "cells/uL", "leukocytes", atol=1e-6),
-    State("WBC_prol", "cells/uL", "proliferating marrow progenitors of leukocytes (cells/uL-equivalent)", atol=1e-6),
-    State("WBC_tr1", "cells/uL", "maturing leukocyte precursors, first transit compartment", atol=1e-6),
-    State("WBC_tr2", "cells/uL", "maturing leukocyte precursors, second transit compartment", atol=1e-6),
-    State("WBC_tr3", "cells/uL", "maturing leukocyte precursors, third transit compartment", atol=1e-6),
+    State("WBC_prol", "cells/uL", "proliferating marrow progenitors of leukocytes (cells/uL-equivalent)"),
+    State("WBC_tr1", "cells/uL", "maturing leukocyte precursors, first transit compartment"),
+    State("WBC_tr2", "cells/uL", "maturing leukocyte precursors, second transit compartment"),
+    State("WBC_tr3", "cells/uL", "maturing leukocyte precursors, third transit compartment"),
 ]
 PARAMS = [
     Param("h_ld", "1", "alloreactivity right after full-intensity lymphodepletion", registry="h_ld"),

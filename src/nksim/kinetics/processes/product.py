@@ -32,13 +32,13 @@ STATES = [
     State("cum_prod_div", "cells", "cumulative product-cell divisions"),
     State("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
     State("cum_infused_t", "cells", "cumulative viable transduced cells infused"),
-    State("act_t", "fraction", "activated share of the transduced product cells (division program running)", atol=1e-9),
+    State("act_t", "fraction", "activated share of the transduced product cells (division program running)", atol=1e-6),
     State("prime_t", "fraction", "share of the transduced product cells through the first half of their time to "
-          "first division (T cells)", atol=1e-9),
+          "first division (T cells)", atol=1e-6),
     State("ready_t", "fraction", "share of the transduced product cells past their time to first division (T cells)",
-          atol=1e-9),
+          atol=1e-6),
     State("prog_t", "d", "mean time the transduced product cells have spent stimulated or in their division program "
-          "(division timer used)", atol=1e-6),
+          "(division timer used)", atol=1e-4),
     State("K_t", "cells", "killing-competent transduced product NK in the lesion", scope="lesion"),
     State("K_u", "cells", "killing-competent untransduced product NK in the lesion", scope="lesion"),
     State("N_t", "cells", "non-killing transduced product NK in the lesion", scope="lesion"),
