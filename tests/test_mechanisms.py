@@ -233,8 +233,11 @@ def _hl(**changes) -> nksim.SimulationResult:
 def test_hodgkin_lesions_are_mostly_reactive_cells_so_nk_meet_fewer_targets():
     """Malignant fraction: a Hodgkin node of the same size holds ~1% HRS cells (Kuppers 2009); its volume follows them,
     the NK entering it are the same, so each meets ~100x fewer targets and kills a larger share of them."""
-    hl = _hl()
-    solid = _hl(covariates={"malignant_fraction": 1.0})
+    # dead cells cleared at one rate in both (a dead HRS cell's reactive share clears at the tissue rate, a dead
+    # lymphoma cell at the lymphoid rate), so that the lesions keep the same size
+    same_clearance = {"k_clear_lymphoid": 0.05}
+    hl = _hl(parameters=same_clearance)
+    solid = _hl(parameters=same_clearance, covariates={"malignant_fraction": 1.0})
     assert float(hl.patients.malignant_fraction.iloc[0]) == pytest.approx(0.01)
     a, b = hl.trajectories.isel(patient=0), solid.trajectories.isel(patient=0)
     t0 = float(a.tumor_viable_total.isel(time=0)) / float(b.tumor_viable_total.isel(time=0))

@@ -18,7 +18,7 @@ from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
 from nksim.kinetics.cohort_dosing import PatientProduct, cohort_dosing
-from nksim.kinetics.pathways import car_class_weights, cell_intrinsic_factors, rates_per_effector
+from nksim.kinetics.pathways import car_class_weights, cd28_effector, cell_intrinsic_factors, rates_per_effector
 from nksim.kinetics.processes import layout as model_layout
 from nksim.population.sampling import typical_values
 from nksim.registry import load_registry
@@ -180,6 +180,15 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     nodal = INDICATIONS[tum.indication].organ == "lymph node"
     setp("m_home", val("m_hev") if nodal and prod.cell_type == "T" else 1.0)
     setp("k_exit", val("k_ln_exit") if nodal and prod.cell_type == "T" else val("k_out"))
+    # dead lymphoma cells are apoptotic and cleared by lymphoid macrophages within days; solid-tumour necrosis lasts.
+    # A dead tumor cell's volume includes the reactive cells it sustained (1/malignant_fraction - 1 per tumor cell:
+    # Hodgkin lymphoma's infiltrate and fibrosis), which go at the solid-tissue rate
+    mal = np.minimum(val("malignant_fraction"), 1.0)
+    setp("k_clear", mal * val("k_clear_lymphoid") + (1.0 - mal) * val("k_clear") if nodal else val("k_clear"))
+    # T cells that meet antigen in a lymph node are held there (CD69 internalises S1P1)
+    setp("ret_ln", val("ln_retention") if nodal and prod.cell_type == "T" else 0.0)
+    # serial-kill budget: NK spend a granule store; T cells kill on for days
+    setp("kappa", val("kappa_t") if prod.cell_type == "T" else val("kappa"))
     # cytokines
     setp("p_15", val("il15_baseline_pg_ml") * val("k_15"))
     setp("s_cell_t", {"none": 0.0, "secreted": val("s_sec_auto"), "membrane": val("s_mem")}[con.il15])
@@ -203,7 +212,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     kir_eff = prod.kir_inhibition * np.where(patients["kir_matched"].to_numpy(bool), 1.0, val("kir_mismatch"))
     is_nk = prod.cell_type == "NK"
     pw = {name: val(name) for name in ("k_nat", "i_self", "hyp_supp", "k_car", "k_adcc", "dn_rescue", "m_cd16",
-                                       "k_eng_rel")}
+                                       "k_eng_rel", "cd28_effector")}
     pw.update({name: typ[name] for name in ("tgf_ic50_nat", "tgf_ic50_car", "tgf_ic50_adcc", "tgf_ic50_fn")})
     eng = scenario.regimen.engager
     rates = rates_per_effector(pw, con, is_nk, tgfb=val("tgfb_ng_ml"), ligand=val("ligand_level"),
@@ -228,7 +237,8 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     h_max = np.where(scenario.population.immune_status == "competent", 1.0, val("h_max_is"))
     setp("h_max", h_max)
     # cytokine proxy (NK release less per event than T cells: nk_t_release_ratio, an assumption)
-    release = 1.0 if prod.cell_type == "T" else val("nk_t_release_ratio")
+    # a CD28 costimulatory domain gives T cells a stronger effector program than 4-1BB (cd28_effector)
+    release = cd28_effector(pw, con, is_nk) if prod.cell_type == "T" else val("nk_t_release_ratio")
     setp("c_car", val("c_car") * release)
     setp("c_nk", val("c_nk") * release)
     setp("c_div", val("c_div") * release)

@@ -61,10 +61,17 @@ def rates_per_effector(p: Mapping[str, object], construct: Construct, is_nk: boo
         "eng_t": eng_t,
         "nat_u": nat_core * tgf_factor(tgfb, p["tgf_ic50_nat"]),
         "nat_t": nat_core * tgf_factor(tgfb_t, p["tgf_ic50_nat"]),
-        "car_t": p["k_car"] * tgf_factor(tgfb_t, p["tgf_ic50_car"]) * f_is * potency if construct.has_car else zero,
+        "car_t": p["k_car"] * tgf_factor(tgfb_t, p["tgf_ic50_car"]) * f_is * potency * cd28_effector(p, construct, is_nk)
+        if construct.has_car else zero,
         "adcc_u": adcc * tgf_factor(tgfb, p["tgf_ic50_adcc"]),
         "adcc_t": adcc * tgf_factor(tgfb_t, p["tgf_ic50_adcc"]) * (1.0 + (p["m_cd16"] if construct.hn_cd16 else 0.0)),
     }
+
+
+def cd28_effector(p: Mapping[str, object], construct: Construct, is_nk: bool):
+    """CAR kill rate (and cytokine release) of a CD28-costimulated CAR T cell relative to 4-1BB, the reference:
+    ``cd28_effector``; 1 for other domains and for NK (``p`` needs ``cd28_effector`` only for a CD28 T cell)."""
+    return p["cd28_effector"] if construct.costim == "CD28" and not is_nk else 1.0
 
 
 def cell_intrinsic_factors(p: Mapping[str, object], construct: Construct, *, tgfb, f_is, potency) -> dict[str, object]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from nksim.kinetics.processes.base import Model, Param
 
 PARAMS = [
-    Param("kappa", "kills/cell", "serial kills per effector before exhaustion", registry="kappa"),
+    Param("kappa", "kills/cell", "serial kills per effector before exhaustion",
+          derived="kappa for an NK product, kappa_t for a T-cell product"),
     Param("k_rec", "1/d", "recovery from exhaustion at full signal", registry="k_rec"),
 ]
 

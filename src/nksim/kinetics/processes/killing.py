@@ -24,7 +24,7 @@ PARAMS = [
           derived="k_nat x ligand x (1 - i_self HLA KIR) x (1 - hyp_supp hypoxia) x TGF(tgf_ic50_nat) x f_is x potency"),
     Param("nat_t", "1/d", "natural kill rate per transduced effector", derived="as nat_u, dnTGFBR2-rescued TGF-beta"),
     Param("car_t", "1/d", "CAR kill rate per transduced effector at full expression",
-          derived="k_car x TGF(tgf_ic50_car) x f_is x potency"),
+          derived="k_car x TGF(tgf_ic50_car) x f_is x potency (x cd28_effector for a CD28 CAR T cell)"),
     Param("adcc_u", "1/d", "ADCC rate per untransduced effector at saturating antibody",
           derived="k_adcc x TGF(tgf_ic50_adcc) x f_is x potency"),
     Param("adcc_t", "1/d", "ADCC rate per transduced effector at saturating antibody",

@@ -143,9 +143,8 @@ def quantities(m: Model) -> None:
              * (m.q.stim_sys_share + m.y("act_t") * (1.0 - m.q.stim_sys_share)))
     m.define("div_ag", lambda m: m.q.div_lesion + m.q.auto_div)
     m.define("stim_share", lambda m: (m.q.stim_lesion + m.q.stim_sys) / (m.q.n_trans + 1.0))
-    m.define("stim_lesion", lambda m: total(
-        stimulation(m.y("q"), m.lq(l).targ, m.lq(l).pool_t, m.p("k_a")) * (m.y("K_t", l) + m.y("N_t", l))
-        for l in range(m.nl)))
+    m.define_lesion("stim_l", lambda m, l: stimulation(m.y("q"), m.lq(l).targ, m.lq(l).pool_t, m.p("k_a")))
+    m.define("stim_lesion", lambda m: total(m.lq(l).stim_l * (m.y("K_t", l) + m.y("N_t", l)) for l in range(m.nl)))
 
 
 def rates(m: Model) -> None:

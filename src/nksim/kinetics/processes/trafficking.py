@@ -42,6 +42,8 @@ PARAMS = [
           registry="liver_perfusion_ml_per_ml_d"),
     Param("m_home", "fold", "entry multiplier of the product into the indication's lesions by native homing",
           derived="m_hev for a T-cell product in an indication whose lesions are lymph nodes, else 1"),
+    Param("ret_ln", "fraction", "share of the lesion egress of transduced cells blocked at full antigen stimulation",
+          derived="ln_retention for a T-cell product in an indication whose lesions are lymph nodes, else 0"),
     Param("perfusion", "mL/(mL d)", "lesion perfusion Q_l", scope="lesion",
           derived="tumor_perfusion_ml_per_ml_d (lesion-level variability)"),
 ]
@@ -67,6 +69,8 @@ def quantities(m: Model) -> None:
                     + (1.0 - m.pl(l, "ia_share")) * m.pl(l, "perfusion"))
     m.define_lesion("k_in", lambda m, l: (m.pl(l, "perfusion") * m.lq(l).vol + m.lq(l).q_host * m.lq(l).v_shell)
                     * m.q.inv_vb * m.p("e_x") * m.p("m_home"))
+    # transduced cells stimulated by antigen in the lesion are held there (ret_ln: T cells in a lymph node)
+    m.define_lesion("k_exit_t", lambda m, l: m.p("k_exit") * (1.0 - m.p("ret_ln") * m.lq(l).stim_l))
     m.define_lesion("fin_t", lambda m, l: m.lq(l).k_in * m.p("m_chemo_t") * m.p("f_blood") * m.y("E_t"))
     m.define_lesion("fin_u", lambda m, l: m.lq(l).k_in * m.p("f_blood") * m.y("E_u"))
 
@@ -85,7 +89,7 @@ def rates(m: Model) -> None:
     m.flux("E_u", k_lb * m.q.lung_u)
     m.flux("E_t", -total(m.lq(l).fin_t for l in range(m.nl)))
     m.flux("E_u", -total(m.lq(l).fin_u for l in range(m.nl)))
-    m.flux("E_t", total(k_out * m.lq(l).pool_t for l in range(m.nl)))
+    m.flux("E_t", total(m.lq(l).k_exit_t * m.lq(l).pool_t for l in range(m.nl)))
     m.flux("E_u", total(k_out * m.lq(l).pool_u for l in range(m.nl)))
     for l in range(m.nl):
         q = m.lq(l)
@@ -93,7 +97,9 @@ def rates(m: Model) -> None:
         m.flux("K_u", f_comp * q.fin_u, l)
         m.flux("N_t", (1.0 - f_comp) * q.fin_t, l)
         m.flux("N_u", (1.0 - f_comp) * q.fin_u, l)
-        for name in ("K_t", "K_u", "N_t", "N_u", "X_t", "X_u"):
+        for name in ("K_t", "N_t", "X_t"):
+            m.flux(name, -q.k_exit_t * m.y(name, l), l)
+        for name in ("K_u", "N_u", "X_u"):
             m.flux(name, -k_out * m.y(name, l), l)
     m.flux("cum_lesion_entry", total(m.lq(l).fin_t + m.lq(l).fin_u for l in range(m.nl)))
     m.alg("lung_t", m.q.lung_t)

@@ -4,7 +4,8 @@ Every class of lesion l grows at r_l ln(``k_tum``/T_l) (x the concomitant slowdo
 :mod:`.cytostasis`); a class below one cell does not grow. A class carrying antigen j loses it at ``mu_loss`` (moves
 to the class without bit j). A lesion's volume is its tumor cells (viable and dead) over ``density``, the tumor cells
 per mL of lesion: all cells x the malignant share, which is small where the tumor cells sustain a reactive
-infiltrate that makes up most of the lesion (Hodgkin lymphoma). Killed cells go to D_l, cleared at ``k_clear``. New-lesion and death hazards accumulate at ``h_new`` x burden and ``h_death`` x burden.
+infiltrate that makes up most of the lesion (Hodgkin lymphoma). Killed cells go to D_l, cleared at ``k_clear``. New lesions appear at ``h_new`` x (burden / 1e10)^``a_new`` (shedding from a surface: Iwata 2000) and
+death at ``h_death`` x burden.
 Chemotherapy log-kills (:func:`log_kill`) move a share of every class to D at once.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 
 from nksim.kinetics.processes.base import Model, Param, State
-from nksim.kinetics.symbolic import Expr, exp, log, total, where
+from nksim.kinetics.symbolic import Expr, exp, log, pos, power, total, where
 
 STATES = [
     State("D", "cells", "dead tumor cells not yet cleared", scope="lesion"),
@@ -28,8 +29,12 @@ PARAMS = [
           "the rest)", derived="tumor_cell_density x malignant_fraction"),
     Param("k_tum", "cells", "Gompertz carrying capacity", registry="k_tum"),
     Param("mu_loss", "1/d", "antigen loss per antigen", registry="mu_loss"),
-    Param("k_clear", "1/d", "clearance of dead tumor cells", registry="k_clear"),
-    Param("h_new", "1/(1e10 cell d)", "new-lesion hazard per burden", registry="h_new_lesion"),
+    Param("k_clear", "1/d", "clearance of dead tumor cells",
+          derived="in lymph nodes malignant_fraction x k_clear_lymphoid + (1 - malignant_fraction) x k_clear (the "
+          "reactive share of the lesion clears at the tissue rate), else k_clear"),
+    Param("h_new", "1/d", "new-lesion hazard at a burden of 1e10 cells", registry="h_new_lesion"),
+    Param("a_new", "1", "exponent of the burden in the new-lesion hazard (metastatic shedding from a surface, Iwata "
+          "2000)", registry="new_lesion_exponent"),
     Param("h_death", "1/(1e11 cell d)", "death hazard per burden", registry="h_death"),
     Param("r_growth", "1/d", "Gompertz rate of the lesion", scope="lesion",
           derived="ln2/tvdt_d x growth deviation / max(ln(k_tum/T0), 1)"),
@@ -61,7 +66,7 @@ def rates(m: Model) -> None:
                     m.flux("T", mu * ta, l, a - bit)
         m.flux("D", -k_clear * m.y("D", l), l)
     m.flux("cum_cleared", total(k_clear * m.y("D", l) for l in range(m.nl)))
-    m.flux("cum_new_lesion_hazard", m.p("h_new") * m.q.burden * 1e-10)
+    m.flux("cum_new_lesion_hazard", m.p("h_new") * power(pos(m.q.burden) * 1e-10, m.p("a_new")))
     m.flux("cum_death_hazard", m.p("h_death") * m.q.burden * 1e-11)
 
 
