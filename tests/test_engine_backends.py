@@ -26,7 +26,7 @@ def test_compiled_agrees_with_reference(name):
     ref_sc = tight.model_copy(update={"simulation": tight.simulation.model_copy(update={"rtol": 1e-10, "atol_cells": 1e-10})})
     ref = nksim.simulate(ref_sc, backend="reference").trajectories
     for var in ("viable_cells", "tumor_class_cells", "nk_lesion", "product_cells_total", "product_transduced_total",
-                "dead_cells", "bsys_cells", "tsys_cells"):
+                "dead_cells", "bsys_cells", "tsys_cells", "wbc_per_ul"):
         err = _rel_err(comp[var].values, ref[var].values)
         assert err < 1e-4, (var, err)
 

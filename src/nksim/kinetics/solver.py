@@ -39,13 +39,15 @@ def output_buffers(npat: int, nl: int, nc: int, n_save: int, tableau: Tableau = 
 def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarray, ev_k: np.ndarray,
                 ev_a: np.ndarray, ev_b: np.ndarray, t0: float, t_end: float, t_save: np.ndarray, rtol: float,
                 atol: np.ndarray, max_steps: int, tableau: Tableau = TSIT5, out: tuple[np.ndarray, ...] | None = None,
-                track: TrackArrays | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                track: TrackArrays | None = None, exact_chains: bool = True
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve every patient (rows of y0, p and the event arrays) of a configuration with ``nl`` lesions and ``nc``
     antigen classes. Returns (ys: patient x save time x state, algebraic outputs, stats: status / accepted /
     rejected steps). ``out``: buffers to write into (``nksim.kinetics.integrate.scheduler.solve``;
     ``output_buffers`` makes them). ``track``: kernel-tracked summaries of every patient, updated in place
-    (``nksim.kinetics.integrate.scheduler.TrackArrays``; ``nksim.kinetics.tracking`` builds the coefficients)."""
-    fns = compiled(nl, nc, tableau)
+    (``nksim.kinetics.integrate.scheduler.TrackArrays``; ``nksim.kinetics.tracking`` builds the coefficients).
+    ``exact_chains=False``: the transit chains take the tableau's explicit steps too (for comparisons)."""
+    fns = compiled(nl, nc, tableau, exact_chains)
     ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps, out,
                               track)
     return ys, als, stats

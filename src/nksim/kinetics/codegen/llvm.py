@@ -141,12 +141,13 @@ def _load(arg: ir.Value):
     return f
 
 
-def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
+def build_module(nl: int, nc: int, tableau: Tableau = TSIT5, exact_chains: bool = True) -> ir.Module:
     """IR of ``rhs_{nl}x{nc}`` (W lanes), ``event_{nl}x{nc}`` (one patient), ``step_{nl}x{nc}`` (a step attempt
     of ``tableau`` over W lanes), ``init_{nl}x{nc}`` (initial steps; both call the right-hand side) and
     ``dense_{nl}x{nc}`` (the tableau's dense output for one lane), ``alg_{nl}x{nc}`` (the algebraic outputs alone,
     at saved points) and ``solve_{nl}x{nc}``, the lane scheduler
-    calling them (:mod:`nksim.kinetics.integrate.scheduler`)."""
+    calling them (:mod:`nksim.kinetics.integrate.scheduler`). With ``exact_chains`` the processes' transit chains
+    take Lawson steps (:mod:`nksim.kinetics.integrate.chains`); without, every state takes the tableau's steps."""
     tr = trace(nl, nc)
     mod = ir.Module(name=f"nksim_model_{nl}x{nc}")
     # ---- right-hand side over W lanes
@@ -200,14 +201,15 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5) -> ir.Module:
     b.position_at_end(done)
     b.ret_void()
     n = len(tr.derivatives)
-    step = emit_step(mod, tableau, n, fn, f"step_{nl}x{nc}")
-    init = emit_init(mod, tableau.order, n, fn, f"init_{nl}x{nc}")
-    dense = emit_dense(mod, tableau, n, f"dense_{nl}x{nc}")
     lay = layout()
+    chains = lay.CHAINS if exact_chains else ()
+    step = emit_step(mod, tableau, n, fn, f"step_{nl}x{nc}", chains)
+    init = emit_init(mod, tableau.order, n, fn, f"init_{nl}x{nc}")
+    dense = emit_dense(mod, tableau, n, f"dense_{nl}x{nc}", chains)
     from nksim.kinetics.tracking import tracked
 
     emit_solve(mod, f"solve_{nl}x{nc}", n, lay.n_params(nl, nc), lay.NSEG, lay.NALG, tableau.stages, fn, fa, fe,
-               step, init, dense, tracked(nl, nc))
+               step, init, dense, tracked(nl, nc), tuple(rate for _, rate in chains))
     return mod
 
 
@@ -244,9 +246,10 @@ def _target_machine():
     return _TM[0]
 
 
-def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
-    """The configuration's functions, compiled once per process (thread-safe)."""
-    key = (nl, nc, tableau.name, tableau.a.tobytes(), tableau.e.tobytes(), tableau.c.tobytes())
+def compiled(nl: int, nc: int, tableau: Tableau = TSIT5, exact_chains: bool = True) -> Compiled:
+    """The configuration's functions, compiled once per process (thread-safe); ``exact_chains``: see
+    :func:`build_module`."""
+    key = (nl, nc, tableau.name, tableau.a.tobytes(), tableau.e.tobytes(), tableau.c.tobytes(), exact_chains)
     with _LOCK:
         c = _CACHE.get(key)
         if c is not None:
@@ -255,7 +258,7 @@ def compiled(nl: int, nc: int, tableau: Tableau = TSIT5) -> Compiled:
 
         tm = _target_machine()
         lay = layout()
-        mod = llvm.parse_assembly(str(build_module(nl, nc, tableau)))
+        mod = llvm.parse_assembly(str(build_module(nl, nc, tableau, exact_chains)))
         mod.triple = tm.triple
         mod.data_layout = str(tm.target_data)
         mod.verify()

@@ -3,6 +3,7 @@
 - :mod:`.tableau`: Butcher tableaus as data (Tsitouras 5(4), Dormand-Prince 5(4)), with dense output and error weights;
 - :mod:`.stepir`: one step attempt of any explicit tableau over W vector lanes, its initial step and dense output,
   emitted as LLVM IR from its data;
+- :mod:`.chains`: the processes' linear transit chains taken exactly inside the steps (Lawson steps on their rows);
 - :mod:`.controller`: the step-size controller's accept / reject rule;
 - :mod:`.segments`: dosing events and between-event segments (exact discontinuities);
 - :mod:`.scheduler`: the lane scheduler (each lane its own patient, time, step and events) and worker threads;

@@ -22,7 +22,8 @@ import numpy as np
 from llvmlite import ir
 
 from nksim.kinetics.codegen.irflow import DBL, I64, f64, i64
-from nksim.kinetics.integrate.controller import MIN_FACTOR, accept_factor, pymax, reject_factor
+from nksim.kinetics.integrate.chains import MAX_KH
+from nksim.kinetics.integrate.controller import MIN_FACTOR, accept_factor, pymax, pymin, reject_factor
 from nksim.kinetics.integrate.frame import ARGS, Frame
 from nksim.kinetics.integrate.segments import load_patient, next_stop, start_segment
 from nksim.kinetics.integrate.trackers import OUT, SPEC, emit_tracker
@@ -172,9 +173,9 @@ def _start_steps(fr: Frame, init: ir.Function, alg: ir.Function, tr: Tracked | N
             fr.put("mode", w, i64(STEP))
 
 
-def _prepare_step(fr: Frame, n_step) -> None:
-    """Each stepping lane's step (cut at its segment end) and new time, or its end on a step-count limit or an
-    underflowing step."""
+def _prepare_step(fr: Frame, n_step, rates: tuple[int, ...] = ()) -> None:
+    """Each stepping lane's step (at most MAX_KH / rate for the transit chains' ``rates`` (parameter rows), cut at
+    its segment end) and new time, or its end on a step-count limit or an underflowing step."""
     f, b = fr.f, fr.f.b
     with f.range_(0, W) as w:
         fr.put("hs", w, f64(0.0))
@@ -193,6 +194,11 @@ def _prepare_step(fr: Frame, n_step) -> None:
         with b.if_then(b.icmp_signed("!=", fr.get("status", w), i64(STATUS_OK))):
             fr.put("mode", w, i64(SEGMENT))  # ends the patient at the next pass
             f.continue_()
+        for r in rates:
+            k = b.load(fr.el(fr.P, r, w))
+            hmax = b.select(b.fcmp_ordered(">", k, f64(0.0)), b.fdiv(f64(MAX_KH), k), f64(float("inf")))
+            fr.put("h", w, pymin(b, fr.get("h", w), hmax))
+        h = fr.get("h", w)
         t_next = fr.get("t_next", w)
         th = b.fadd(t, h)
         cut = b.or_(b.fcmp_ordered(">=", th, t_next), b.fcmp_ordered("<", b.fsub(t_next, th), b.fmul(f64(1e-9), h)))
@@ -293,7 +299,7 @@ def _accept_or_reject(fr: Frame, dense: ir.Function, tr: Tracked | None = None,
             js = fr.get("js", w)
             x = b.fdiv(b.fsub(f.load(a["t_save"], js), tw), hw)
             out = fr.matrix("ys", b.add(b.mul(i, ns), js), 0, fr.n)
-            b.call(dense, [x, hw, fr.Y, fr.KK, w, out])
+            b.call(dense, [x, hw, fr.Y, fr.YN, fr.KK, w, out])
             _save_segment(fr, w, i, js)
             fr.put("js", w, b.add(js, i64(1)))
         rejected = b.icmp_signed("!=", fr.get("rejected", w), i64(0))
@@ -328,13 +334,14 @@ def _move_accepted(fr: Frame) -> None:
 
 def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: int, stages: int, rhs: ir.Function,
                alg: ir.Function, event: ir.Function, step: ir.Function, init: ir.Function, dense: ir.Function,
-               tracked: Tracked | None = None) -> ir.Function:
+               tracked: Tracked | None = None, rates: tuple[int, ...] = ()) -> ir.Function:
     """Add the lane scheduler for a configuration (``n`` states, ``npar`` parameters, ``nseg`` segment values,
     ``nalg`` algebraic outputs, a tableau of ``stages`` stages) calling the given model functions (``alg``: the
     algebraic outputs alone, at saved points) and step functions to
     ``mod``: ``name(*ARGS)`` integrates patients ``rows`` from t0 to t_end and fills ys, als, sg (segment description
     at each save time) and stats (status, accepted and rejected steps) at those rows; with ``tracked`` (and nt > 0
-    at run time) it also updates each patient's trackers at every accepted step (``to``)."""
+    at run time) it also updates each patient's trackers at every accepted step (``to``); ``rates``: the parameter
+    rows of the transit chains' rates, which bound the step (:mod:`nksim.kinetics.integrate.chains`)."""
     for callee in (rhs, alg, event, step, init, dense):  # each compiled once, not copied into the scheduler
         callee.attributes.add("noinline")
     fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [t for _, t in ARGS]), name=name)
@@ -370,7 +377,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
         with b.if_then(b.icmp_signed(">", _count(fr, _mode_is(fr, INIT)), i64(0))):
             _start_steps(fr, init, alg, tracked)
         n_step.set(i64(0))
-        _prepare_step(fr, n_step)
+        _prepare_step(fr, n_step, rates)
         with b.if_then(b.icmp_signed("==", n_step.get(), i64(0))):
             f.continue_()
         L = fr.lane

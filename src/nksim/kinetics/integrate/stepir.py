@@ -16,6 +16,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from nksim.kinetics.codegen.irmath import VecMath
+from nksim.kinetics.integrate.chains import Chain, ChainStep, hermite
 from nksim.kinetics.integrate.controller import SAFETY
 from nksim.kinetics.integrate.tableau import Tableau
 from nksim.kinetics.lanes import W
@@ -54,8 +55,10 @@ def _row(b: ir.IRBuilder, base: ir.Value, row: ir.Value) -> ir.Value:
     return b.gep(b.bitcast(base, _VT.as_pointer()), [row], inbounds=True)
 
 
-def _loop(b: ir.IRBuilder, n: int, body, carried: ir.Value | None = None) -> ir.Value | None:
-    """for k in range(n): carried = body(k, carried); returns the final carried value."""
+def _loop(b: ir.IRBuilder, n: int, body, carried: ir.Value | None = None, lo: int = 0) -> ir.Value | None:
+    """for k in range(lo, n): carried = body(k, carried); returns the final carried value."""
+    if n <= lo:
+        return carried
     fn = b.function
     pre = b.block
     head = fn.append_basic_block("loop")
@@ -63,7 +66,7 @@ def _loop(b: ir.IRBuilder, n: int, body, carried: ir.Value | None = None) -> ir.
     b.branch(head)
     b.position_at_end(head)
     k = b.phi(_I64)
-    k.add_incoming(ir.Constant(_I64, 0), pre)
+    k.add_incoming(ir.Constant(_I64, lo), pre)
     acc = None
     if carried is not None:
         acc = b.phi(_VT)
@@ -78,8 +81,20 @@ def _loop(b: ir.IRBuilder, n: int, body, carried: ir.Value | None = None) -> ir.
     return out
 
 
-def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str) -> ir.Function:
-    """Add the step attempt of ``tab`` for ``n`` states, calling ``rhs``, to ``mod``."""
+def _runs(n: int, skip: set[int]) -> list[tuple[int, int]]:
+    """The maximal ranges [lo, hi) of 0..n-1 outside ``skip``."""
+    out, lo = [], 0
+    for k in sorted(skip) + [n]:
+        if k > lo:
+            out.append((lo, k))
+        lo = k + 1
+    return out
+
+
+def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str,
+              chains: tuple[Chain, ...] = ()) -> ir.Function:
+    """Add the step attempt of ``tab`` for ``n`` states, calling ``rhs``, to ``mod``; the rows of ``chains`` take
+    Lawson steps with their transit part exact (:mod:`nksim.kinetics.integrate.chains`)."""
     fnty = ir.FunctionType(ir.VoidType(), [_PTR] * 11 + [_DBL, _PTR])  # ERR: (2, W) lane array
     fn = ir.Function(mod, fnty, name=name)
     tp, hp, tnp, Y, YN, YT, KK, ATOL, P, SEG, ALG, rtol, errp = fn.args
@@ -89,6 +104,16 @@ def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str)
     tnv = b.load(b.bitcast(tnp, _VT.as_pointer()), align=8)
     tstage = b.alloca(_VT)
     S = tab.stages
+    vm = VecMath(b, W)
+
+    def rows(arr, s, idx):
+        return [b.load(_row(b, arr, ir.Constant(_I64, s * n + k)), align=8) for k in idx]
+
+    cs = []
+    for idx, rate in chains:
+        cs.append(ChainStep(vm, idx, b.load(_row(b, P, ir.Constant(_I64, rate)), align=8), hv, rows(Y, 0, idx),
+                            rows(KK, 0, idx)))
+    runs = _runs(n, {k for idx, _ in chains for k in idx})
     for s in range(1, S):
         terms = [(j, b.fmul(hv, _splat(tab.a[s, j]))) for j in range(s) if tab.a[s, j] != 0.0]
         dest = YN if s == S - 1 else YT
@@ -101,28 +126,47 @@ def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str)
             b.store(acc, _row(b, dest, k), align=8)
             return None
 
-        _loop(b, n, stage_sum)
+        for lo, hi in runs:
+            _loop(b, hi, stage_sum, lo=lo)
+        stage_in = []
+        for ch in cs:
+            vals = ch.combine(tab.c[s], [(tab.c[s] - tab.c[j], hj, j) for j, hj in terms])
+            for k, v in zip(ch.rows, vals):
+                b.store(v, _row(b, dest, ir.Constant(_I64, k)), align=8)
+            stage_in.append(vals)
         t_s = tnv if s == S - 1 else b.fadd(tv, b.fmul(_splat(tab.c[s]), hv))
         b.store(t_s, tstage, align=8)
         dy = b.bitcast(_row(b, KK, ir.Constant(_I64, s * n)), _PTR)
         b.call(rhs, [b.bitcast(tstage, _PTR), dest, P, SEG, dy, ALG])
+        for ch, vals in zip(cs, stage_in):
+            ch.remainder(s, vals, rows(KK, s, ch.rows))
     eterms = [(j, b.fmul(hv, _splat(tab.e[j]))) for j in range(S) if tab.e[j] != 0.0]
+    chain_err = {}
+    for ch in cs:
+        chain_err.update(zip(ch.rows, ch.combine(None, [(1.0 - tab.c[j], hj, j) for j, hj in eterms])))
     rt = b.insert_element(ir.Constant(_VT, ir.Undefined), rtol, ir.Constant(ir.IntType(32), 0))
     rtv = b.shuffle_vector(rt, ir.Constant(_VT, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), W), [0] * W))
 
-    def err_sum(k, acc):
-        j0, h0 = eterms[0]
-        e = b.fmul(h0, b.load(_row(b, KK, b.add(k, ir.Constant(_I64, j0 * n))), align=8))
-        for j, hj in eterms[1:]:
-            e = _fma(b, hj, b.load(_row(b, KK, b.add(k, ir.Constant(_I64, j * n))), align=8), e)
+    def err_sum(k, acc, chain_e=None):
+        if chain_e is not None:
+            e = chain_e
+        else:
+            j0, h0 = eterms[0]
+            e = b.fmul(h0, b.load(_row(b, KK, b.add(k, ir.Constant(_I64, j0 * n))), align=8))
+            for j, hj in eterms[1:]:
+                e = _fma(b, hj, b.load(_row(b, KK, b.add(k, ir.Constant(_I64, j * n))), align=8), e)
         yk = _vcall(b, "fabs", b.load(_row(b, Y, k), align=8))
         ynk = _vcall(b, "fabs", b.load(_row(b, YN, k), align=8))
         sc = _fma(b, _vcall(b, "maxnum", yk, ynk), rtv, b.load(_row(b, ATOL, k), align=8))
         e = b.fdiv(e, sc)
         return _fma(b, e, e, acc)
 
-    err2 = _loop(b, n, err_sum, _splat(0.0))
-    vm = VecMath(b, W)
+    err2 = _splat(0.0)
+    for lo, hi in sorted(runs + [(k, -1) for k in chain_err]):  # squares summed in state order
+        if hi < 0:
+            err2 = err_sum(ir.Constant(_I64, lo), err2, chain_err[lo])
+        else:
+            err2 = _loop(b, hi, err_sum, err2, lo=lo)
     en = vm.intrinsic("sqrt", b.fmul(err2, _splat(1.0 / n)))
     grow = b.fmul(_splat(SAFETY), vm.exp(b.fmul(_splat(-1.0 / tab.order), vm.log(en))))
     b.store(en, _row(b, errp, ir.Constant(_I64, 0)), align=8)
@@ -193,12 +237,13 @@ def emit_init(mod: ir.Module, order: int, n: int, rhs: ir.Function, name: str) -
     return fn
 
 
-def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str) -> ir.Function:
-    """Add the dense output of ``tab`` for ``n`` states to ``mod``: ``dense(x, h, Y, KK, w, out)`` writes lane w's
-    state at t + x h (0 <= x <= 1 within the last accepted step, stages in KK), clipped at 0, into ``out``."""
-    fnty = ir.FunctionType(ir.VoidType(), [_DBL, _DBL, _PTR, _PTR, _I64, _PTR])
+def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str, chains: tuple[Chain, ...] = ()) -> ir.Function:
+    """Add the dense output of ``tab`` for ``n`` states to ``mod``: ``dense(x, h, Y, YN, KK, w, out)`` writes lane
+    w's state at t + x h (0 <= x <= 1 within the last accepted step from Y to YN, stages in KK), clipped at 0, into
+    ``out``; on the rows of ``chains`` the cubic Hermite interpolant of the step's ends (first and last stage)."""
+    fnty = ir.FunctionType(ir.VoidType(), [_DBL, _DBL, _PTR, _PTR, _PTR, _I64, _PTR])
     fn = ir.Function(mod, fnty, name=name)
-    x, h, Y, KK, w, out = fn.args
+    x, h, Y, YN, KK, w, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     x2 = b.fmul(x, x)
     powers = [x, x2, b.fmul(x2, x), b.fmul(x2, x2)]
@@ -213,17 +258,27 @@ def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str) -> ir.Function:
     zero = ir.Constant(_DBL, 0.0)
     lanes = ir.Constant(_I64, W)
 
+    def at(arr, row):
+        return b.gep(arr, [b.add(b.mul(row, lanes), w)], inbounds=True)
+
+    def clipped(k, v):
+        b.store(b.select(b.fcmp_ordered(">", v, zero), v, zero), b.gep(out, [k], inbounds=True), align=8)
+
     def body(k, _acc):
         acc = zero
         for s, bs in weights:
-            row = b.add(k, ir.Constant(_I64, s * n))
-            kv = b.load(b.gep(KK, [b.add(b.mul(row, lanes), w)], inbounds=True), align=8)
-            acc = b.fadd(acc, b.fmul(bs, kv))
-        yv = b.load(b.gep(Y, [b.add(b.mul(k, lanes), w)], inbounds=True), align=8)
-        v = b.fadd(yv, b.fmul(h, acc))
-        b.store(b.select(b.fcmp_ordered(">", v, zero), v, zero), b.gep(out, [k], inbounds=True), align=8)
-        return None
+            acc = b.fadd(acc, b.fmul(bs, b.load(at(KK, b.add(k, ir.Constant(_I64, s * n))), align=8)))
+        clipped(k, b.fadd(b.load(at(Y, k), align=8), b.fmul(h, acc)))
 
-    _loop(b, n, body)
+    chain_rows = {k for idx, _ in chains for k in idx}
+    for lo, hi in _runs(n, chain_rows):
+        _loop(b, hi, body, lo=lo)
+    vm = VecMath(b, 1)
+    last = (tab.stages - 1) * n
+    for k in sorted(chain_rows):
+        kc, kl = ir.Constant(_I64, k), ir.Constant(_I64, last + k)
+        v = hermite(vm, x, h, b.load(at(Y, kc), align=8), b.load(at(YN, kc), align=8), b.load(at(KK, kc), align=8),
+                    b.load(at(KK, kl), align=8))
+        clipped(kc, v)
     b.ret_void()
     return fn

@@ -35,7 +35,7 @@ from nksim.kinetics.processes import (
     tregs,
     tumor,
 )
-from nksim.kinetics.processes.base import Algebraic, Event, Model, Param, Pool, State
+from nksim.kinetics.processes.base import Algebraic, Event, Model, Param, Pool, State, TransitChain
 from nksim.kinetics.symbolic import Expr
 
 # order = the order in which contributions to a derivative are added, and the layout order
@@ -82,20 +82,33 @@ def layout() -> SimpleNamespace:
     if len(set(codes)) != len(codes) or EV_NONE in codes:
         raise ValueError(f"event codes must be distinct and not {EV_NONE}: {codes}")
     les_fixed = len(les_states)
+    sys_index = {s.name: i for i, s in enumerate(sys_states)}
+    par_index = {p.name: i for i, p in enumerate(scal)}
+    chains = []
+    for ch, owner in _collect("CHAINS"):
+        bad = [n for n in ch.states if n not in sys_index]
+        if len(ch.states) < 2 or bad or ch.rate not in par_index or len(set(ch.states)) != len(ch.states):
+            raise ValueError(f"transit chain of {owner}: needs >= 2 distinct systemic states and a scalar rate "
+                             f"parameter; got states {ch.states} (not systemic: {bad}), rate {ch.rate!r}")
+        chains.append((tuple(sys_index[n] for n in ch.states), par_index[ch.rate]))
+    used = [i for st, _ in chains for i in st]
+    if len(set(used)) != len(used):
+        raise ValueError(f"a state belongs to two transit chains: {used}")
 
     def lesion_block(n_classes: int) -> int:
         return les_fixed + n_classes
 
     return SimpleNamespace(
         STATES=states, PARAMS=params, SYSTEMIC=sys_states, LESION=les_states, CLASS_STATE=cls_states[0],
-        SYSTEMIC_INDEX={s.name: i for i, s in enumerate(sys_states)}, NSYS=len(sys_states),
+        SYSTEMIC_INDEX=sys_index, NSYS=len(sys_states),
         LESION_INDEX={s.name: i for i, s in enumerate(les_states)}, LES_FIXED=les_fixed,
-        SCALAR=scal, PARAM_INDEX={p.name: i for i, p in enumerate(scal)}, NPAR=len(scal),
+        SCALAR=scal, PARAM_INDEX=par_index, NPAR=len(scal),
         LESION_PARAMS=lesp, LESION_PARAM_INDEX={p.name: i for i, p in enumerate(lesp)}, NLP=len(lesp),
         CLASS_PARAMS=clsp, CLASS_PARAM_INDEX={p.name: i for i, p in enumerate(clsp)}, NCP=len(clsp),
         POOLS=pools, POOL_INDEX={p.name: i for i, p in enumerate(pools)}, NSEG=1 + len(pools),
         ALGEBRAIC=algs, ALGEBRAIC_INDEX={a.name: i for i, a in enumerate(algs)}, NALG=len(algs),
         EVENTS=events, EVENT_CODE={e.name: e.code for e in events},
+        CHAINS=tuple(chains),  # transit chains: (state indices from the source on, rate parameter index)
         lesion_block=lesion_block,
         n_states=lambda nl, nc: len(sys_states) + nl * lesion_block(nc),
         n_params=lambda nl, nc: len(scal) + nl * len(lesp) + nc * len(clsp),
@@ -156,4 +169,5 @@ def trace(nl: int, nc: int, pools_as_states: bool = False) -> Traced:
     return out
 
 
-__all__ = ["PROCESSES", "Algebraic", "Event", "Model", "Param", "Pool", "State", "Traced", "layout", "trace"]
+__all__ = ["PROCESSES", "Algebraic", "Event", "Model", "Param", "Pool", "State", "Traced", "TransitChain", "layout",
+           "trace"]

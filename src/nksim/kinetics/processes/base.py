@@ -6,6 +6,7 @@ A process module (one per process of MODEL.md) declares, once:
 - ``PARAMS``: :class:`Param` entries (scalar, per lesion, per class), each naming the registry parameter it is read
   from, or ``derived`` with the place that derives it;
 - ``POOLS``: closed-form decaying pools (:class:`Pool`), ``ALGEBRAIC`` outputs and ``EVENTS`` it owns;
+- ``CHAINS``: linear transit chains among its states (:class:`TransitChain`), which the integrator solves exactly;
 - ``quantities(m)``: named intermediate quantities (lazy: computed when first read, by whichever process reads it);
 - ``rates(m)``: its contributions to the time derivatives (``m.flux``) and algebraic outputs (``m.alg``);
 - ``on_event(m, kind)``: its state jumps at a dosing or treatment event.
@@ -58,6 +59,19 @@ class Pool:
     unit: str
     doc: str
     rate: str
+
+
+@dataclass(frozen=True)
+class TransitChain:
+    """A linear transit chain among systemic states: ``states[0]`` is the source and every later state i gains
+    ``rate`` x (state i-1 - state i) (1/d, a scalar parameter) in the process's rate laws, besides anything else. A
+    declaration changes no equation: the integrator takes the chain's transit terms inside the exponential of its
+    steps (exactly) and everything else of the right-hand side explicitly (:mod:`nksim.kinetics.integrate.chains`),
+    which removes the step-size limit a fast chain with feedback sets."""
+
+    states: tuple[str, ...]
+    rate: str
+    doc: str = ""
 
 
 @dataclass(frozen=True)

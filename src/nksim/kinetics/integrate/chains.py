@@ -1,0 +1,113 @@
+"""Linear transit chains solved exactly inside the Runge-Kutta steps (Lawson's integrating-factor steps), as IR.
+
+A chain (x_0, ..., x_m) with rate k (a process declares it: :class:`nksim.kinetics.processes.base.TransitChain`) has
+the transit part L x = (0, k (x_0 - x_1), ..., k (x_{m-1} - x_m)). The right-hand side f splits exactly into L x and
+the remainder N(x) = f(x) - L x, whatever else the model adds (for the leukocytes: the progenitors' feedback
+proliferation and chemotherapy kill). On the chain's rows a step of the tableau (a, c, e; b = the last row of a) is
+the Lawson step (Lawson 1967; Hochbruck & Ostermann, Acta Numerica 19 (2010), sec. 2.3)
+
+    Y_s = E(c_s h) y + h sum_j a_sj E((c_s - c_j) h) N(Y_j),   E(tau) = exp(tau L),
+
+with the error estimate h sum_j e_j E((1 - c_j) h) N(Y_j); every other state takes the tableau's own step. L is lower
+bidiagonal with equal rates, so E has a closed form (z = k tau):
+
+    E[i][l] = e^-z z^(i-l) / (i-l)!  (1 <= l <= i),   E[0][0] = 1,   E[i][0] = 1 - e^-z sum_{q<i} z^q / q!.
+
+The source's own diagonal is 0 in L: its explicit remainder (k x_0 (feedback - 1) - kill x_0) vanishes at rest,
+whereas -k x_0 in L would leave +k x_0 feedback explicit, a growing mode (tried: 2x the steps).
+
+Steps are limited to k h <= :data:`MAX_KH`: the tableau's nodes then still resolve the transit kernel E((1 - c_j) h)
+(which varies over k tau ~ 0..m + 6), and its error estimate stays reliable; at k h ~ 25-30 the chain's local error
+was up to 30x what the estimate said (Python prototype, docs/performance.md). The dense output on the chain's rows is
+the cubic Hermite interpolant of the step's end values and derivatives (the interpolant the trackers use for every
+quantity): Lawson's own continuous extension needs E at negative arguments, which amplifies rounding and its error by
+e^(k h).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from nksim.kinetics.codegen.irmath import VecMath
+
+MAX_KH = 12.0  # largest step x chain rate (see the module docstring)
+
+Chain = tuple[tuple[int, ...], int]  # (state indices from the source on, rate parameter index)
+
+
+class ChainStep:
+    """One chain's rows in one step attempt from the state ``y`` with the first stage ``f0`` (the chain's rows, the
+    source first); ``k`` and ``h`` are vectors (W lanes), stage values, remainders and the error estimate lists of
+    vectors."""
+
+    def __init__(self, vm: VecMath, rows: tuple[int, ...], k: ir.Value, h: ir.Value, y: list[ir.Value],
+                 f0: list[ir.Value]) -> None:
+        self.vm, self.b, self.rows, self.m = vm, vm.b, rows, len(rows)
+        self.k, self.hk, self.y = k, vm.b.fmul(k, h), y
+        self._exp: dict[float, tuple[list[ir.Value], list[ir.Value]]] = {}
+        self.N: dict[int, list[ir.Value]] = {}
+        self.remainder(0, y, f0)
+
+    def _expm(self, tau: float) -> tuple[list[ir.Value], list[ir.Value]]:
+        """E(tau h): (J, H) with J[q] = e^-z z^q / q! (q < m) and H[i] = E[i][0] (i >= 1), z = k tau h."""
+        if tau not in self._exp:
+            b, vm = self.b, self.vm
+            z = b.fmul(self.hk, vm.c(tau))
+            ez = vm.exp(b.fsub(vm.c(0.0), z))
+            J = [ez]
+            for q in range(1, self.m):
+                J.append(b.fmul(b.fmul(J[-1], z), vm.c(1.0 / q)))
+            H = [vm.c(1.0)]
+            acc = None
+            for i in range(1, self.m):
+                acc = J[0] if acc is None else b.fadd(acc, J[i - 1])
+                H.append(b.fsub(vm.c(1.0), acc))
+            self._exp[tau] = (J, H)
+        return self._exp[tau]
+
+    def apply(self, tau: float, u: list[ir.Value]) -> list[ir.Value]:
+        """E(tau h) u."""
+        if tau == 0.0:
+            return list(u)
+        b = self.b
+        J, H = self._expm(tau)
+        out = [u[0]]
+        for i in range(1, self.m):
+            acc = b.fmul(H[i], u[0])
+            for l in range(1, i + 1):
+                acc = b.fadd(acc, b.fmul(J[i - l], u[l]))
+            out.append(acc)
+        return out
+
+    def remainder(self, s: int, y: list[ir.Value], f: list[ir.Value]) -> None:
+        """N(Y_s) = f(Y_s) - L Y_s from the stage's input and right-hand side on the chain's rows."""
+        b = self.b
+        n = [f[0]]
+        for i in range(1, self.m):
+            n.append(b.fsub(f[i], b.fmul(self.k, b.fsub(y[i - 1], y[i]))))
+        self.N[s] = n
+
+    def combine(self, tau0: float | None, terms: list[tuple[float, ir.Value, int]]) -> list[ir.Value]:
+        """E(tau0 h) y + sum over terms (tau, w, j) of w E(tau h) N_j (w a vector: h times a coefficient); without
+        the first term where tau0 is None."""
+        acc = self.apply(tau0, self.y) if tau0 is not None else [self.vm.c(0.0)] * self.m
+        for tau, w, j in terms:
+            v = self.apply(tau, self.N[j])
+            acc = [_fma(self.vm, w, vi, ai) for vi, ai in zip(v, acc)]
+        return acc
+
+
+def _fma(vm: VecMath, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.Value:
+    return vm.intrinsic("fma", x, y, z)
+
+
+def hermite(vm: VecMath, x: ir.Value, h: ir.Value, y0: ir.Value, y1: ir.Value, f0: ir.Value, f1: ir.Value
+            ) -> ir.Value:
+    """The cubic Hermite interpolant at t + x h of values y0, y1 and derivatives f0, f1 at t and t + h."""
+    b = vm.b
+    u = b.fsub(vm.c(1.0), x)
+    x2, u2 = b.fmul(x, x), b.fmul(u, u)
+    h00 = b.fmul(b.fadd(vm.c(1.0), b.fmul(vm.c(2.0), x)), u2)
+    h01 = b.fmul(x2, b.fsub(vm.c(3.0), b.fmul(vm.c(2.0), x)))
+    slope = b.fsub(b.fmul(b.fmul(x, u2), f0), b.fmul(b.fmul(x2, u), f1))
+    return b.fadd(b.fadd(b.fmul(h00, y0), b.fmul(h01, y1)), b.fmul(h, slope))
