@@ -130,7 +130,7 @@ def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str,
             _loop(b, hi, stage_sum, lo=lo)
         stage_in = []
         for ch in cs:
-            vals = ch.combine(tab.c[s], [(tab.c[s] - tab.c[j], hj, j) for j, hj in terms])
+            vals = ch.stage(tab.c[s], [(hj, j) for j, hj in terms])
             for k, v in zip(ch.rows, vals):
                 b.store(v, _row(b, dest, ir.Constant(_I64, k)), align=8)
             stage_in.append(vals)
@@ -139,11 +139,11 @@ def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str,
         dy = b.bitcast(_row(b, KK, ir.Constant(_I64, s * n)), _PTR)
         b.call(rhs, [b.bitcast(tstage, _PTR), dest, P, SEG, dy, ALG])
         for ch, vals in zip(cs, stage_in):
-            ch.remainder(s, vals, rows(KK, s, ch.rows))
+            ch.remainder(s, tab.c[s], vals, rows(KK, s, ch.rows))
     eterms = [(j, b.fmul(hv, _splat(tab.e[j]))) for j in range(S) if tab.e[j] != 0.0]
     chain_err = {}
     for ch in cs:
-        chain_err.update(zip(ch.rows, ch.combine(None, [(1.0 - tab.c[j], hj, j) for j, hj in eterms])))
+        chain_err.update(zip(ch.rows, ch.error([(hj, j) for j, hj in eterms])))
     rt = b.insert_element(ir.Constant(_VT, ir.Undefined), rtol, ir.Constant(ir.IntType(32), 0))
     rtv = b.shuffle_vector(rt, ir.Constant(_VT, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), W), [0] * W))
 
