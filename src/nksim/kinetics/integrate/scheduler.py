@@ -299,7 +299,7 @@ def _accept_or_reject(fr: Frame, dense: ir.Function, tr: Tracked | None = None,
             js = fr.get("js", w)
             x = b.fdiv(b.fsub(f.load(a["t_save"], js), tw), hw)
             out = fr.matrix("ys", b.add(b.mul(i, ns), js), 0, fr.n)
-            b.call(dense, [x, hw, fr.Y, fr.YN, fr.KK, w, out])
+            b.call(dense, [x, hw, fr.Y, fr.YN, fr.KK, fr.P, w, out])
             _save_segment(fr, w, i, js)
             fr.put("js", w, b.add(js, i64(1)))
         rejected = b.icmp_signed("!=", fr.get("rejected", w), i64(0))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from nksim.kinetics.codegen.irmath import VecMath
-from nksim.kinetics.integrate.chains import Chain, ChainStep, hermite
+from nksim.kinetics.integrate.chains import DENSE_KH, Chain, ChainStep, hermite
 from nksim.kinetics.integrate.controller import SAFETY
 from nksim.kinetics.integrate.tableau import Tableau
 from nksim.kinetics.lanes import W
@@ -140,6 +140,9 @@ def emit_step(mod: ir.Module, tab: Tableau, n: int, rhs: ir.Function, name: str,
         b.call(rhs, [b.bitcast(tstage, _PTR), dest, P, SEG, dy, ALG])
         for ch, vals in zip(cs, stage_in):
             ch.remainder(s, tab.c[s], vals, rows(KK, s, ch.rows))
+            if s < S - 1:  # the inner stages' chain rows hold G_s for the dense output (the last stage stays f)
+                for k, g in zip(ch.rows, ch.G[s]):
+                    b.store(g, _row(b, KK, ir.Constant(_I64, s * n + k)), align=8)
     eterms = [(j, b.fmul(hv, _splat(tab.e[j]))) for j in range(S) if tab.e[j] != 0.0]
     chain_err = {}
     for ch in cs:
@@ -238,12 +241,14 @@ def emit_init(mod: ir.Module, order: int, n: int, rhs: ir.Function, name: str) -
 
 
 def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str, chains: tuple[Chain, ...] = ()) -> ir.Function:
-    """Add the dense output of ``tab`` for ``n`` states to ``mod``: ``dense(x, h, Y, YN, KK, w, out)`` writes lane
-    w's state at t + x h (0 <= x <= 1 within the last accepted step from Y to YN, stages in KK), clipped at 0, into
-    ``out``; on the rows of ``chains`` the cubic Hermite interpolant of the step's ends (first and last stage)."""
-    fnty = ir.FunctionType(ir.VoidType(), [_DBL, _DBL, _PTR, _PTR, _PTR, _I64, _PTR])
+    """Add the dense output of ``tab`` for ``n`` states to ``mod``: ``dense(x, h, Y, YN, KK, P, w, out)`` writes
+    lane w's state at t + x h (0 <= x <= 1 within the last accepted step from Y to YN, stages in KK, parameters P),
+    clipped at 0, into ``out``; on the rows of ``chains`` Lawson's continuous extension or, in long steps, the cubic
+    Hermite interpolant of the step's ends (:mod:`nksim.kinetics.integrate.chains`; the step leaves the transformed
+    remainders G_s in the inner stages' chain rows of KK)."""
+    fnty = ir.FunctionType(ir.VoidType(), [_DBL, _DBL, _PTR, _PTR, _PTR, _PTR, _I64, _PTR])
     fn = ir.Function(mod, fnty, name=name)
-    x, h, Y, YN, KK, w, out = fn.args
+    x, h, Y, YN, KK, P, w, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     x2 = b.fmul(x, x)
     powers = [x, x2, b.fmul(x2, x), b.fmul(x2, x2)]
@@ -261,6 +266,9 @@ def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str, chains: tuple[Ch
     def at(arr, row):
         return b.gep(arr, [b.add(b.mul(row, lanes), w)], inbounds=True)
 
+    def ld(arr, row):
+        return b.load(at(arr, ir.Constant(_I64, row)), align=8)
+
     def clipped(k, v):
         b.store(b.select(b.fcmp_ordered(">", v, zero), v, zero), b.gep(out, [k], inbounds=True), align=8)
 
@@ -270,15 +278,28 @@ def emit_dense(mod: ir.Module, tab: Tableau, n: int, name: str, chains: tuple[Ch
             acc = b.fadd(acc, b.fmul(bs, b.load(at(KK, b.add(k, ir.Constant(_I64, s * n))), align=8)))
         clipped(k, b.fadd(b.load(at(Y, k), align=8), b.fmul(h, acc)))
 
-    chain_rows = {k for idx, _ in chains for k in idx}
-    for lo, hi in _runs(n, chain_rows):
+    for lo, hi in _runs(n, {k for idx, _ in chains for k in idx}):
         _loop(b, hi, body, lo=lo)
     vm = VecMath(b, 1)
-    last = (tab.stages - 1) * n
-    for k in sorted(chain_rows):
-        kc, kl = ir.Constant(_I64, k), ir.Constant(_I64, last + k)
-        v = hermite(vm, x, h, b.load(at(Y, kc), align=8), b.load(at(YN, kc), align=8), b.load(at(KK, kc), align=8),
-                    b.load(at(KK, kl), align=8))
-        clipped(kc, v)
+    S, last = tab.stages, (tab.stages - 1) * n
+    for idx, rate in chains:
+        y = [ld(Y, k) for k in idx]
+        yn, f0, f1 = [ld(YN, k) for k in idx], [ld(KK, k) for k in idx], [ld(KK, last + k) for k in idx]
+        kv = ld(P, rate)
+        with b.if_else(b.fcmp_ordered("<=", b.fmul(kv, h), ir.Constant(_DBL, DENSE_KH))) as (lawson, long_step):
+            with lawson:
+                ch = ChainStep(vm, idx, kv, h, y, f0)
+                for s in range(1, S - 1):
+                    ch.G[s] = [ld(KK, s * n + k) for k in idx]
+                ch.remainder(S - 1, float(tab.c[S - 1]), yn, f1)
+                v = list(y)
+                for s, bs in weights:
+                    hb = b.fmul(h, bs)
+                    v = [b.fadd(vi, b.fmul(hb, g)) for vi, g in zip(v, ch.G[s])]
+                for k, vk in zip(idx, ch.apply(x, v)):
+                    clipped(ir.Constant(_I64, k), vk)
+            with long_step:
+                for k, a0, a1, d0, d1 in zip(idx, y, yn, f0, f1):
+                    clipped(ir.Constant(_I64, k), hermite(vm, x, h, a0, a1, d0, d1))
     b.ret_void()
     return fn
