@@ -130,6 +130,27 @@ def _rfs_2y(res: SimulationResult) -> float:
     return float(1.0 - (p["rfs_event"].astype(bool) & (p["rfs_days"] <= 730.0)).mean())
 
 
+def _pfs_at(day: float) -> Callable[[SimulationResult], float]:
+    """Kaplan-Meier progression-free share at ``day`` (death without progression is an event, as in PFS)."""
+    def metric(res: SimulationResult) -> float:
+        from lifelines import KaplanMeierFitter
+
+        p = res.patients.dropna(subset=["pfs_days"])
+        return float(KaplanMeierFitter().fit(p["pfs_days"], p["pfs_event"].astype(bool)).predict(day))
+    return metric
+
+
+def _antigen_negative_relapses(res: SimulationResult) -> float:
+    """Share of the responders' progressions at which most of the viable tumor lacks every targeted antigen."""
+    ds, p = res.trajectories, res.patients
+    cells = ds["tumor_class_cells"].sum("lesion").transpose("patient", "time", "antigen_class").values
+    days = ds["time"].values
+    prog = (p["best_response"].isin(["CR", "PR"]) & p["pfs_event"].astype(bool) & p["pd_day"].notna()).to_numpy()
+    shares = [cells[i, np.argmin(np.abs(days - p["pd_day"].to_numpy()[i])), 0] /
+              max(cells[i, np.argmin(np.abs(days - p["pd_day"].to_numpy()[i]))].sum(), 1.0) for i in np.flatnonzero(prog)]
+    return float(np.mean(np.asarray(shares) > 0.5)) if shares else math.nan
+
+
 def _detectable_among_alive(day: float) -> Callable[[SimulationResult], float]:
     """Share still detectable at ``day`` among the patients alive then: persistence is measured in the patients
     followed that long (a patient who died is not a persistence failure)."""
@@ -216,10 +237,17 @@ TARGETS: list[Target] = [
            "ZUMA-1 (101 patients; 2-year update, Blood Adv 2021;5:4149): ORR 83% (95% CI about 74-90%); real-world "
            "axi-cel, 1,297 patients of whom 57% ZUMA-1-ineligible (Jacobson 2022, Transplant Cell Ther 28:581, "
            "PMC9427701): ORR 73%", _orr),
-    Target("B-NHL CAR-T-like: CR (reported)", "bnhl-car-t-like", "fraction best response CR", 0.0, 1.0,
-           "reported: ZUMA-1 CR 54%, real world 56%, assessed by PET-CT; the model's Lugano assessment is CT-based "
-           "(a residual mass counts), so its CR is expected lower", lambda r: _rate(r, lambda p: p["best_response"] == "CR"),
-           reported=True),
+    Target("B-NHL CAR-T-like (axi-cel): CR", "bnhl-car-t-like", "fraction best response CR (Lugano 2014)", 0.40, 0.65,
+           "ZUMA-1: CR 58% (101 patients, 5-year update, Neelapu 2023, Blood 141:2307, PMC10646788); real-world axi-cel "
+           "56% (Jacobson 2022)", lambda r: _rate(r, lambda p: p["best_response"] == "CR")),
+    Target("B-NHL CAR-T-like (axi-cel): progression-free at 1 year", "bnhl-car-t-like",
+           "Kaplan-Meier PFS at day 365", 0.30, 0.55,
+           "real-world axi-cel median PFS 8.6 months (Jacobson 2022, PMC9427701: below 50% at 12 months); ZUMA-1 "
+           "responses still ongoing in 31% at 5 years (Neelapu 2023: at least that at 12 months)", _pfs_at(365.0)),
+    Target("B-NHL CAR-T-like: CD19-negative relapses (reported)", "bnhl-car-t-like",
+           "share of the responders' progressions with mostly antigen-negative tumor", 0.0, 1.0,
+           "reported: ~30% of ZUMA-1 relapses were CD19-low/negative (Plaks 2021, Blood 138:1081); 10 of 16 "
+           "progressions CD19-low/negative (Spiegel 2021, Nat Med 27:1419)", _antigen_negative_relapses, reported=True),
     Target("CAR-T-like: B-cell aplasia at day 30", "bnhl-car-t-like", "fraction blood B cells < 10 /uL at day 30",
            0.70, 1.0, "axi-cel LBCL (Haematologica 2021, PMC8017820): B cells undetectable in 30/34 (88%) at day 30",
            _aplasia(30.0)),

@@ -140,6 +140,15 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
     else:
         cols["tvdt_d"] = patient_value("tvdt_d")
 
+    # antigen-negative subclones: where the registry gives the chance that a patient's tumor carries one
+    # (antigen_negative_prob_<antigen>), the others have none (every tumor cell carries the antigen); elsewhere every
+    # patient carries the drawn negative share
+    for ag in scenario.study_antigens:
+        prob = f"antigen_negative_prob_{ag}"
+        if prob in reg and scenario.population.variability:  # the typical patient carries the typical share
+            carries = keyed_uniforms(seed, MODULE, draw_ids, _key(f"antigen_negative_{ag}")) < typ[prob]
+            cols[f"antigen_fraction_{ag}"] = np.where(carries, cols[f"antigen_fraction_{ag}"], 1.0)
+
     # malignant share of the lesion's cells (1 for a lesion made of tumor cells; Hodgkin lymphoma: a few percent,
     # varying between patients as omega2 of malignant_fraction_<indication> says, capped at 1)
     own = f"malignant_fraction_{scenario.tumor.indication}"
