@@ -83,7 +83,8 @@ def test_trackers_equal_the_dense_output_on_a_fine_grid(case):
     below = ((wbc < WBC_LEVEL) & alive)[:, :-1].sum(1) * dt  # a duration: an integral of the indicator
     np.testing.assert_allclose(out[:, 4, 0], below, atol=3 * dt)
     c_max = np.where(post, c, -np.inf).max(1)  # the algebraic output: at the steps' ends
-    assert np.all(out[:, 5, 0] <= c_max * (1 + 1e-6)) and np.all(out[:, 5, 0] >= 0.95 * c_max)
+    # a step's end can fall nearer the peak than any grid point: the grid's max is low by O(dt^2) there (~1e-5)
+    assert np.all(out[:, 5, 0] <= c_max * (1 + 1e-4)) and np.all(out[:, 5, 0] >= 0.95 * c_max)
     low = (wbc <= WBC_LEVEL) & (t[None, :] >= 0)  # a run of >= 3 days below a level
     run = low & (t[None, :] - run_start_time(t, low) >= 3.0 - 1e-9)
     np.testing.assert_allclose(out[:, 6, 0], first(run), atol=dt + 1e-9)
