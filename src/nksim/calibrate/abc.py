@@ -78,6 +78,9 @@ TARGET_KEYS: dict[str, str] = {
     "ball_crs3": "B-ALL CAR-T-like: CRS grade >= 3",
     "bnhl_cart_aplasia_d30": "CAR-T-like: B-cell aplasia at day 30",
     "bnhl_cart_aplasia_1y": "CAR-T-like: B-cell aplasia at 1 year",
+    "bnhl_cart_orr": "B-NHL CAR-T-like (axi-cel): ORR",
+    "bnhl_cart_cr": "B-NHL CAR-T-like (axi-cel): CR",
+    "bnhl_cart_pfs_1y": "B-NHL CAR-T-like (axi-cel): progression-free at 1 year",
 }
 #: keys of targets that became reported rows, with what to fit instead
 RETIRED_KEYS: dict[str, str] = {
