@@ -132,6 +132,16 @@ def test_outside_the_plausible_range_is_a_warning_with_range_and_source():
                and "10.1007/s00259-003-1398-4" in n for n in notes)  # the registry's source, with its DOI
 
 
+def test_a_source_for_the_block_explains_its_values():
+    """A scenario that cites a source for a whole block (sources: {parameters: ...}) gets no plausible-range warning
+    for the values in it (the built-in T-cell comparator's product parameters: no NK-range warnings)."""
+    d = copy.deepcopy(_BASE)
+    d["parameters"] = {"k_LB": 10.0}
+    d["sources"] = {"parameters": "a study's own estimate"}
+    assert not any("k_LB" in n for n in scenario_from_dict(d).warnings())
+    assert not any("outside the plausible range" in n for n in load_scenario("bnhl-car-t-like").warnings())
+
+
 def test_no_numpy_reprs_in_messages():
     sc = load_scenario("hcc-gpc3-car-nk-il15")
     with pytest.raises(InputError) as exc:

@@ -598,7 +598,8 @@ class Scenario(Frozen):
         out = []
         for where, values in _registry_values(self):
             for name, v in values.items():
-                documented = f"{where}.{name}" in self.sources or name in self.sources
+                # a source for the value itself, for its name, or for the whole block (e.g. product.parameters)
+                documented = f"{where}.{name}" in self.sources or name in self.sources or where in self.sources
                 if name in reg and not documented:
                     note = reg[name].check(v, f"{where}.{name}")
                     if note:
