@@ -60,6 +60,18 @@ def _fabs(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return b.select(b.fcmp_ordered("<", x, f64(0.0)), b.fneg(x), x)
 
 
+_ROUNDING = 1e-12  #: relative margin of a bound on p over p's rounding error (~1e-15 of its terms' magnitudes)
+
+
+def _upper(b: ir.IRBuilder, s, q0, q1, d0, d1) -> ir.Value:
+    """An upper bound on s p(x) over [0, 1] that also bounds the rounded values of ``_poly`` (s = +-1): the Hermite
+    basis gives s p <= max(s q0, s q1) + 4/27 (|d0| + |d1|); 0.15 instead of 4/27 and the margin of _ROUNDING times
+    the magnitudes cover the rounding of p's evaluation. NaN if any input is."""
+    mag = b.fadd(b.fadd(_fabs(b, q0), _fabs(b, q1)), b.fadd(_fabs(b, d0), _fabs(b, d1)))
+    return b.fadd(b.fadd(pymax(b, b.fmul(s, q0), b.fmul(s, q1)), b.fmul(f64(0.15), b.fadd(_fabs(b, d0), _fabs(b, d1)))),
+                  b.fmul(f64(_ROUNDING), mag))
+
+
 def _poly(b: ir.IRBuilder, x, q0, q1, d0, d1):
     """Cubic Hermite p(x) on [0, 1] (values q0, q1; derivatives d0, d1 per unit x) and its derivative."""
     dq = b.fsub(q1, q0)
@@ -208,7 +220,12 @@ def emit_tracker(mod: ir.Module, name: str) -> ir.Function:
                         x.set(xs)
                 st = b.load(o1)
                 with b.if_then(b.fcmp_ordered("==", st, st)):  # in a run from x: its end within the step, if any
-                    xe = b.call(reach, [x.get(), f64(1.0), b.fneg(s), lev, i64(1), *poly])
+                    # (none where the step's bound on -s p stays below -s L: no bisection)
+                    can_end = b.fcmp_ordered(">=", _upper(b, b.fneg(s), *poly), b.fmul(b.fneg(s), lev))
+                    xe = f.var(DBL, f64(math.nan))
+                    with b.if_then(can_end):
+                        xe.set(b.call(reach, [x.get(), f64(1.0), b.fneg(s), lev, i64(1), *poly]))
+                    xe = xe.get()
                     ended = b.fcmp_ordered("==", xe, xe)
                     t_end = b.select(ended, t_of(xe), tb)
                     fire = pymax(b, b.fadd(st, dur), t_fire)
@@ -231,6 +248,10 @@ def emit_tracker(mod: ir.Module, name: str) -> ir.Function:
                 turns = b.or_(b.and_(b.fcmp_ordered(">", b.fmul(s, d0), f64(0.0)),
                                      b.fcmp_ordered("<", b.fmul(s, d1), f64(0.0))),
                               b.or_(b.fcmp_ordered(">", xa, f64(0.0)), b.fcmp_ordered("<", xb, f64(1.0))))
+                # and an interior value could beat the best so far: s p <= max(s q0, s q1) + 4/27 (|d0| + |d1|)
+                # (the Hermite basis), plus a margin far above p's rounding error, so that skipping the bisection
+                # changes no bit of the outputs
+                turns = b.and_(turns, b.fcmp_ordered(">=", _upper(b, s, *poly), b.fmul(s, b.load(o0))))
                 xm = f.var(DBL, f64(math.nan))
                 with b.if_then(turns):  # the derivative turns within the step (then look within the window)
                     xm.set(b.call(extremum, [xa, xb, s, *poly]))
