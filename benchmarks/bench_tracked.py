@@ -1,8 +1,9 @@
 """The kernel alone on the summary path: the daily save grid (what the readouts read before the kernel-tracked
 summaries) against the readout days only, and the readout days with the trackers (what ``outputs="summary"`` and the
-default patient table run now), on the same patients in one process, one thread, 128 patients per call into reused
-buffers as ``nksim.engine.solve_summaries`` does; and the last of these with the transit chains taking the plain
-tableau's steps (``exact_chains=False``: the kernel before the Lawson steps of nksim.kinetics.integrate.chains).
+default patient table run now), on the same patients in one process, one thread, as many patients per call
+(``nksim.engine.readout_batch``) into reused buffers as ``nksim.engine.solve_summaries`` does; and the last of these
+with the transit chains taking the plain tableau's steps (``exact_chains=False``: the kernel before the Lawson steps
+of nksim.kinetics.integrate.chains).
 Prints CPU microseconds and step attempts per patient-year; no assertion.
 
     python benchmarks/bench_tracked.py                              # hcc-post-lt-allo-nk, 2048 patients
@@ -18,7 +19,7 @@ import numpy as np
 
 import nksim
 from nksim.clinical.resolved import resolve
-from nksim.engine import READOUT_BATCH, readout_days, track_plan
+from nksim.engine import readout_batch, readout_days, track_plan
 from nksim.kinetics import solver
 from nksim.kinetics.inputs import build_inputs
 from nksim.kinetics.tracking import coefficients
@@ -40,12 +41,13 @@ def main() -> None:
     years = args.n * (inp.t_end - inp.t0) / 365.0
 
     def run(t_save: np.ndarray, tracked: bool, exact: bool = True) -> tuple[float, float, float]:
-        bufs = solver.output_buffers(READOUT_BATCH, inp.n_lesions, inp.n_classes, t_save.size)
+        batch = readout_batch(t_save.size)
+        bufs = solver.output_buffers(min(args.n, batch), inp.n_lesions, inp.n_classes, t_save.size)
         out = plan.initial_outputs()
         steps = rejected = 0
         c = time.process_time()
-        for s in range(0, args.n, READOUT_BATCH):
-            r = slice(s, min(args.n, s + READOUT_BATCH))
+        for s in range(0, args.n, batch):
+            r = slice(s, min(args.n, s + batch))
             track = solver.TrackArrays(coefficients(inp.params[r], inp.n_lesions, inp.n_classes),
                                        np.ascontiguousarray(plan.spec[r]), np.ascontiguousarray(plan.tcut[r]),
                                        plan.ndeath, np.ascontiguousarray(out[r])) if tracked else None

@@ -213,7 +213,15 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
     return ds, table
 
 
-READOUT_BATCH = 128  #: patients per solver call of ``solve_readouts`` (its output stays cache-sized)
+READOUT_BATCH = 128  #: patients per solver call on the daily grid (its output stays cache-sized)
+READOUT_POINTS = READOUT_BATCH * 371  #: patient x saved-time points per solver call (128 on the daily grid)
+
+
+def readout_batch(n_times: int) -> int:
+    """Patients per solver call when ``n_times`` times are saved: as many as keep the output buffers at the daily
+    grid's ``READOUT_BATCH`` patients (the readout days alone: a whole chunk per call, so its threads start once and
+    wait for each other once), at least ``READOUT_BATCH``."""
+    return max(READOUT_BATCH, READOUT_POINTS // max(int(n_times), 1))
 
 
 def _marrow(scenario: Scenario) -> bool:
@@ -275,8 +283,8 @@ def track_plan(scenario: Scenario, patients: pd.DataFrame, t_end: float, draw_id
 def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None, backend: str,
                     out_times_of: Callable[[EngineInputs], np.ndarray | None], plan: Any = None,
                     track: bool = True) -> SolvedChunk:
-    """Solve a chunk ``READOUT_BATCH`` patients at a time for its patient table. With the compiled backend the
-    kernel tracks the readouts' summaries of the continuous solution (``plan``: tracker rows,
+    """Solve a chunk ``readout_batch(saved times)`` patients at a time for its patient table. With the compiled
+    backend the kernel tracks the readouts' summaries of the continuous solution (``plan``: tracker rows,
     ``track_plan(scenario, patients, ...)`` by default) and saves only the readout days (``readout_days``) and
     ``out_times_of(inputs)``; the reference backend saves the save grid and its readouts use it (the grid
     definitions; so do ``track=False`` calls). A patient the solver could not finish has NaN values and its status in ``stats[:, 0]``; the numbers
@@ -296,14 +304,15 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
     t_all, at_readout, at_out = merged_grid(grid, out_times)
     npat, nl, nc = len(patients), inp.n_lesions, inp.n_classes
     marrow = _marrow(scenario)
-    bufs = output_buffers(min(npat, READOUT_BATCH), nl, nc, t_all.size) if compiled_ else None
+    batch = readout_batch(t_all.size) if compiled_ else READOUT_BATCH
+    bufs = output_buffers(min(npat, batch), nl, nc, t_all.size) if compiled_ else None
     pl = (track_plan(scenario, patients, inp.t_end) if plan is None else plan) if tracking else None
     tr_out = pl.initial_outputs() if pl is not None else None
     readout: dict[str, np.ndarray] = {}
     stats = np.zeros((npat, 3), dtype=np.int64)
     kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    for start in range(0, npat, READOUT_BATCH):
-        r = slice(start, min(npat, start + READOUT_BATCH))
+    for start in range(0, npat, batch):
+        r = slice(start, min(npat, start + batch))
         args = (inp.y0[r], inp.params[r], nl, nc, inp.ev_t[r], inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0,
                 inp.t_end, t_all, sim.rtol, inp.atol)
         if bufs is not None:
