@@ -121,3 +121,51 @@ def test_bad_tracker_arrays_are_refused(case):
     tr.coef = tr.coef[:, :-1].copy()
     with pytest.raises(ValueError, match="track"):
         _solve(case, np.array([case.t0, case.t_end]), track=tr)
+
+
+def _compiled_bound_gap():
+    """The trackers' own IR for ``gap(s, q0, q1, d0, d1, x) = _upper(s, ...) - s p(x)``, compiled."""
+    import ctypes
+
+    from llvmlite import binding as llvm
+    from llvmlite import ir
+
+    from nksim.kinetics.codegen.llvm import _target_machine
+
+    dbl = ir.DoubleType()
+    mod = ir.Module(name="bound_test")
+    fn = ir.Function(mod, ir.FunctionType(dbl, [dbl] * 6), name="gap")
+    s, q0, q1, d0, d1, x = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.ret(b.fsub(T._upper(b, s, q0, q1, d0, d1), b.fmul(s, T._poly(b, x, q0, q1, d0, d1)[0])))
+    _target_machine()
+    tm = llvm.Target.from_default_triple().create_target_machine()
+    lmod = llvm.parse_assembly(str(mod))
+    lmod.triple, lmod.data_layout = tm.triple, str(tm.target_data)
+    engine = llvm.create_mcjit_compiler(lmod, tm)
+    engine.finalize_object()
+    cfn = ctypes.CFUNCTYPE(ctypes.c_double, *[ctypes.c_double] * 6)(engine.get_function_address("gap"))
+    return lambda *a: (engine, cfn(*map(float, a)))[1]
+
+
+def test_the_step_bound_holds_for_every_rounded_value():
+    """The trackers skip a step's bisections where ``_upper`` says no value of the step can beat the best so far;
+    that changes no output only if the bound holds for p as the kernel rounds it, also where the step's values are
+    near-equal and the derivatives tiny (rounding, not the Hermite basis, decides there)."""
+    gap = _compiled_bound_gap()
+    rng = np.random.default_rng(3)
+    xs = np.concatenate([[0.0, 1.0, 1 / 3, 2 / 3, 0.5], rng.random(40)])
+    worst = np.inf
+    for _ in range(400):
+        scale = 10.0 ** rng.uniform(-200, 200)
+        q0 = scale * rng.uniform(-1, 1)
+        q1 = q0 * (1 + rng.choice([0.0, 1e-16, -1e-16, 1e-9, rng.uniform(-1, 1)]))
+        dscale = abs(q0) * 10.0 ** rng.choice([-30, -17, -15, -8, -2, 0, 1])
+        d0, d1 = dscale * rng.uniform(-1, 1, 2)
+        for s in (1.0, -1.0):
+            for x in xs:
+                g = gap(s, q0, q1, d0, d1, x)
+                assert g >= 0, (s, q0, q1, d0, d1, x, g)
+                worst = min(worst, g / (abs(q0) + abs(q1) + abs(d0) + abs(d1)))
+    assert worst < 1e-11  # and it is tight: the margin, not more, where p reaches the bound's value
+    assert gap(1.0, 1.0, 1.0, 0.0, 0.0, 0.5) == pytest.approx(2e-12, rel=1e-3)
