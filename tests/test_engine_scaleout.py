@@ -95,5 +95,7 @@ def test_overlapped_chunks_come_in_order_and_fail_loudly():
     jobs = {k: (k, 0.02 * (4 - k)) for k in range(3)}  # later chunks finish first
     plain = list(run_jobs(fn, jobs, lambda a, b: (a, b)))
     assert list(run_jobs(fn, jobs, lambda a, b: (a, b), overlap=True)) == plain == [(k, (k, k * k)) for k in range(3)]
-    with pytest.raises(ValueError, match="chunk 3"):
-        list(run_jobs(fn, {**jobs, 3: (3, 0.0), 4: (4, 0.0)}, lambda a, b: (a, b), overlap=True))
+    assert list(run_jobs(fn, jobs, lambda a, b: (a, b), overlap=3)) == plain  # three in flight (outputs="summary")
+    for depth in (True, 3):
+        with pytest.raises(ValueError, match="chunk 3"):
+            list(run_jobs(fn, {**jobs, 3: (3, 0.0), 4: (4, 0.0)}, lambda a, b: (a, b), overlap=depth))

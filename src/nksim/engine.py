@@ -214,6 +214,7 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
 
 
 READOUT_BATCH = 128  #: patients per solver call on the daily grid (its output stays cache-sized)
+SUMMARY_OVERLAP = 3  #: chunks in flight in one process with outputs="summary"
 READOUT_POINTS = READOUT_BATCH * 371  #: patient x saved-time points per solver call (128 on the daily grid)
 
 
@@ -481,8 +482,10 @@ def simulate(scenario: Scenario | str, n_patients: int | None = None, seed: int 
 
     try:
         # the next chunk on a second thread: the compiled backend only (scipy's LSODA is not thread-safe) and sinks
-        # that say their encode may run on it (OVERLAP_OK: the in-memory sink and the run folder)
-        overlap = backend == "compiled" and getattr(sink, "OVERLAP_OK", False)
+        # that say their encode may run on it (OVERLAP_OK: the in-memory sink and the run folder); with
+        # outputs="summary" (small chunks) three in flight, so a core is rarely left waiting for one chunk's Python
+        overlap = backend == "compiled" and getattr(sink, "OVERLAP_OK", False) and (
+            SUMMARY_OVERLAP if out.kind == "summary" else True)
         for k, payload in run_jobs(compute_chunk, jobs, sink.encode, scheduler, workers, overlap=overlap):
             sink.store(k, payload)
             done_chunks, done_patients = done_chunks + 1, done_patients + len(chunks[k])

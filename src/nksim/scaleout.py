@@ -30,15 +30,16 @@ def _task(fn: Callable[..., tuple[Any, Any]], args: Job, encode: Callable[[Any, 
 
 
 def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: Callable[[Any, Any], Any],
-             scheduler: Any = None, kernel_threads: int | None = None, overlap: bool = False
+             scheduler: Any = None, kernel_threads: int | None = None, overlap: bool | int = False
              ) -> Iterator[tuple[int, Any]]:
     """Yield ``(k, encode(*fn(*jobs[k])))`` for every job, in completion order. ``scheduler``: None (here, in
     order), a ``distributed.Client`` or a scheduler address (``tcp://host:8786``). ``overlap`` (here): the next
     chunk starts on a second thread while this one finishes, so one chunk's Python (inputs, readouts) runs while the
-    other's compiled solve holds no GIL; still yielded in order (only for thread-safe ``fn``: not scipy's LSODA)."""
+    other's compiled solve holds no GIL; still yielded in order (only for thread-safe ``fn``: not scipy's LSODA);
+    True: ``OVERLAP`` chunks in flight, a number: that many."""
     if scheduler is None:
         if overlap and len(jobs) > 1:
-            yield from _overlapped(fn, jobs, encode)
+            yield from _overlapped(fn, jobs, encode, OVERLAP if overlap is True else max(2, int(overlap)))
             return
         for k, args in jobs.items():
             yield k, encode(*fn(*args))
@@ -61,16 +62,16 @@ def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: C
                 fut.cancel()
 
 
-OVERLAP = 2  #: chunks in flight with ``overlap``
+OVERLAP = 2  #: chunks in flight with ``overlap=True``
 
 
-def _overlapped(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: Callable[[Any, Any], Any]
-                ) -> Iterator[tuple[int, Any]]:
+def _overlapped(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: Callable[[Any, Any], Any],
+                depth: int = OVERLAP) -> Iterator[tuple[int, Any]]:
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     todo = iter(jobs.items())
-    with ThreadPoolExecutor(OVERLAP) as pool:
+    with ThreadPoolExecutor(depth) as pool:
         pending: deque = deque()
 
         def submit() -> None:
@@ -78,7 +79,7 @@ def _overlapped(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode
             if nxt is not None:
                 pending.append((nxt[0], pool.submit(lambda a=nxt[1]: encode(*fn(*a)))))
 
-        for _ in range(OVERLAP):
+        for _ in range(depth):
             submit()
         try:
             while pending:
