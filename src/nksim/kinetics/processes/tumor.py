@@ -4,8 +4,9 @@ Every class of lesion l grows at r_l ln(``k_tum``/T_l) (x the concomitant slowdo
 :mod:`.cytostasis`); a class below one cell does not grow. A class carrying antigen j loses it at ``mu_loss`` (moves
 to the class without bit j). A lesion's volume is its tumor cells (viable and dead) over ``density``, the tumor cells
 per mL of lesion: all cells x the malignant share, which is small where the tumor cells sustain a reactive
-infiltrate that makes up most of the lesion (Hodgkin lymphoma). Killed cells go to D_l, cleared at ``k_clear``. New lesions appear at ``h_new`` x (burden / 1e10)^``a_new`` (shedding from a surface: Iwata 2000) and
-death at ``h_death`` x burden.
+infiltrate that makes up most of the lesion (Hodgkin lymphoma). Killed cells go to D_l, cleared at ``k_clear``
+(within days in a lymph node, weeks in a solid tumor). New lesions appear at ``h_new`` x (burden / 1e10)^``a_new``
+(shedding from a surface: Iwata 2000) and death at ``h_death`` x burden.
 Chemotherapy log-kills (:func:`log_kill`) move a share of every class to D at once.
 """
 
