@@ -102,3 +102,15 @@ def test_simulate_returns_responses_as_ordered_categoricals_that_compare_with_st
     assert (b.eq("SD") == text.eq("SD")).all() and (b.isin(["CR", "PR"]) == text.isin(["CR", "PR"])).all()
     assert ((b >= "SD") == text.isin(["SD", "PR", "CR"])).fillna(False).all()
     assert list(b.value_counts().index) and set(b.value_counts().index) == {"NE", "PD", "SD", "PR", "CR"}
+
+
+def test_categorical_responses_copies_unless_told_not_to():
+    """copy=True (the default) leaves the caller's frame as it was; copy=False converts it in place (the sinks use
+    it on a freshly concatenated table, so a million-row table is not held three times)."""
+    df = pd.DataFrame({"best_response": ["CR", "PD", None], "resp_d28": ["PR", "SD", "NE"], "x": [1.0, 2.0, 3.0]})
+    out = categorical_responses(df)
+    assert out is not df and df["best_response"].dtype == object and isinstance(out["best_response"].dtype,
+                                                                                  pd.CategoricalDtype)
+    same = categorical_responses(df, copy=False)
+    assert same is df and isinstance(df["resp_d28"].dtype, pd.CategoricalDtype)
+    assert list(df["best_response"].astype(object).where(df["best_response"].notna(), None)) == ["CR", "PD", None]

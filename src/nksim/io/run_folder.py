@@ -228,7 +228,7 @@ class RunFolder:
             else:  # a completed run resumed: the chunk's rows are in patients.parquet (checked at open)
                 whole = pd.read_parquet(self.out / PATIENTS) if whole is None else whole
                 tables.append(whole.loc[self.chunks[k]])
-        patients = categorical_responses(pd.concat(tables))
+        patients = categorical_responses(pd.concat(tables), copy=False)  # the concatenation is a fresh frame
         if fresh:
             write_tidy_tables(self.out, patients)  # patients.parquet (categorical responses, units), scans.parquet
         write_json_atomic(self.out / RECORD_DIR / COMPLETE, {"key_sha256": self.key_sha,

@@ -107,8 +107,9 @@ class MemorySink:
         from nksim.io.tidy import categorical_responses
 
         traj = concat_chunks([self.parts[k][0] for k in order], consume=True)
-        table = categorical_responses(pd.concat([self.parts[k][1] for k in order]))
-        self.parts.clear()
+        table = pd.concat([self.parts[k][1] for k in order])
+        self.parts.clear()  # the chunks' rows go before the response columns are converted (no third copy)
+        table = categorical_responses(table, copy=False)
         traj.attrs.update(attrs_safe(attrs))
         return traj, table
 

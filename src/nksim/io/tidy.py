@@ -36,10 +36,11 @@ def response_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c in ("best_response", "best_response_unconfirmed") or c.startswith("resp_d")]
 
 
-def categorical_responses(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with response columns as ordered categoricals (NE < PD < SD < PR < CR; not done -> missing), so
-    ``df.best_response >= "PR"`` selects responders and value counts list every category."""
-    out = df.copy()
+def categorical_responses(df: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
+    """A copy (``copy=False``: ``df`` itself, changed in place) with response columns as ordered categoricals (NE < PD
+    < SD < PR < CR; not done -> missing), so ``df.best_response >= "PR"`` selects responders and value counts list
+    every category."""
+    out = df.copy() if copy else df
     for c in response_columns(out):
         out[c] = out[c].where(out[c].isin(RESPONSES)).astype(RESPONSE_DTYPE)
     return out
