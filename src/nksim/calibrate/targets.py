@@ -145,10 +145,12 @@ def _antigen_negative_relapses(res: SimulationResult) -> float:
     ds, p = res.trajectories, res.patients
     cells = ds["tumor_class_cells"].sum("lesion").transpose("patient", "time", "antigen_class").values
     days = ds["time"].values
-    prog = (p["best_response"].isin(["CR", "PR"]) & p["pfs_event"].astype(bool) & p["pd_day"].notna()).to_numpy()
-    shares = [cells[i, np.argmin(np.abs(days - p["pd_day"].to_numpy()[i])), 0] /
-              max(cells[i, np.argmin(np.abs(days - p["pd_day"].to_numpy()[i]))].sum(), 1.0) for i in np.flatnonzero(prog)]
-    return float(np.mean(np.asarray(shares) > 0.5)) if shares else math.nan
+    prog = np.flatnonzero((p["best_response"].isin(["CR", "PR"]) & p["pfs_event"].astype(bool)
+                           & p["pd_day"].notna()).to_numpy())
+    if not prog.size:
+        return math.nan
+    at_pd = cells[prog, np.abs(days[None, :] - p["pd_day"].to_numpy()[prog, None]).argmin(1)]  # (progressions, class)
+    return float(np.mean(at_pd[:, 0] / np.maximum(at_pd.sum(1), 1.0) > 0.5))
 
 
 def _detectable_among_alive(day: float) -> Callable[[SimulationResult], float]:

@@ -18,7 +18,8 @@ from nksim.errors import InputError
 from nksim.kinetics import dosing as D
 from nksim.kinetics import layout as L
 from nksim.kinetics.cohort_dosing import PatientProduct, cohort_dosing
-from nksim.kinetics.pathways import car_class_weights, cd28_effector, cell_intrinsic_factors, rates_per_effector
+from nksim.kinetics.pathways import (car_class_weights, cd28_effector, cd28_t_cell, cell_intrinsic_factors,
+                                     rates_per_effector)
 from nksim.kinetics.processes import layout as model_layout
 from nksim.population.sampling import typical_values
 from nksim.registry import load_registry
@@ -197,8 +198,7 @@ def build_inputs(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[
     # time to first division: T cells re-stimulated in vivo; NK products are infused cycling (none)
     setp("t_fd", val("t_first_division_d") if prod.cell_type == "T" else 0.0)
     # division timer: in T cells a CD28 costimulatory domain runs a shorter program than 4-1BB (the reference)
-    cd28_t = con.costim == "CD28" and prod.cell_type == "T"
-    setp("g_dd", val("division_timer_d") * (val("destiny_cd28") if cd28_t else 1.0))
+    setp("g_dd", val("division_timer_d") * (val("destiny_cd28") if cd28_t_cell(con, prod.cell_type == "NK") else 1.0))
     setp("s_arm_t", val("s_arm") if con.il15 == "secreted" else 0.0)
     setp("V_2", val("il2_volume_ml_per_kg") * weight)
     # death / proliferation

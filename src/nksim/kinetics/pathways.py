@@ -68,10 +68,16 @@ def rates_per_effector(p: Mapping[str, object], construct: Construct, is_nk: boo
     }
 
 
+def cd28_t_cell(construct: Construct, is_nk: bool) -> bool:
+    """A CD28-costimulated CAR T-cell product (its program is shorter and its effector function stronger than 4-1BB's;
+    a CD28 domain on NK changes neither)."""
+    return construct.costim == "CD28" and not is_nk
+
+
 def cd28_effector(p: Mapping[str, object], construct: Construct, is_nk: bool):
     """CAR kill rate (and cytokine release) of a CD28-costimulated CAR T cell relative to 4-1BB, the reference:
     ``cd28_effector``; 1 for other domains and for NK (``p`` needs ``cd28_effector`` only for a CD28 T cell)."""
-    return p["cd28_effector"] if construct.costim == "CD28" and not is_nk else 1.0
+    return p["cd28_effector"] if cd28_t_cell(construct, is_nk) else 1.0
 
 
 def cell_intrinsic_factors(p: Mapping[str, object], construct: Construct, *, tgfb, f_is, potency) -> dict[str, object]:
