@@ -120,7 +120,6 @@ def _batch_split(rc, repeats: int = 3) -> tuple[float, float]:
     samples x 100 patients of the cohort run, each the fastest of ``repeats`` alternating runs (the machine is
     shared)."""
     from nksim.calibrate.space import ParameterSpace
-    from nksim.clinical.tracked import Plan
     from nksim.engine import solve_summaries, track_plan
     from nksim.sensitivity.evaluate import Evaluator
     from nksim.sensitivity.outputs import parse_outputs
@@ -130,8 +129,8 @@ def _batch_split(rc, repeats: int = 3) -> tuple[float, float]:
     theta = rc.theta[:10]
     patients = ev.batch_patients(theta)
     ids = np.tile(ev.ids, len(theta))
-    plan = Plan.concat([track_plan(ev.base, patients, float(ev.base.simulation.horizon_d), draw_ids=ids,
-                                   settings=ev.settings)]).events_only()  # orr and pfs_median: event times only
+    plan = track_plan(ev.base, patients, float(ev.base.simulation.horizon_d), draw_ids=ids,
+                      settings=ev.settings).events_only()  # orr and pfs_median: event times only
     whole, solver = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()

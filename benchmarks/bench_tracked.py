@@ -22,7 +22,6 @@ from nksim.clinical.resolved import resolve
 from nksim.engine import readout_batch, readout_days, track_plan
 from nksim.kinetics import solver
 from nksim.kinetics.inputs import build_inputs
-from nksim.kinetics.tracking import coefficients
 from nksim.population.sampling import sample_patients
 
 
@@ -48,9 +47,7 @@ def main() -> None:
         c = time.process_time()
         for s in range(0, args.n, batch):
             r = slice(s, min(args.n, s + batch))
-            track = solver.TrackArrays(coefficients(inp.params[r], inp.n_lesions, inp.n_classes),
-                                       np.ascontiguousarray(plan.spec[r]), np.ascontiguousarray(plan.tcut[r]),
-                                       plan.ndeath, np.ascontiguousarray(out[r])) if tracked else None
+            track = plan.track_arrays(inp.params, r, inp.n_lesions, inp.n_classes, out) if tracked else None
             _, _, st = solver.solve_batch(inp.y0[r], inp.params[r], inp.n_lesions, inp.n_classes, inp.ev_t[r],
                                           inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0, inp.t_end, t_save, 1e-6,
                                           inp.atol, 500_000, out=bufs, track=track, exact_chains=exact)

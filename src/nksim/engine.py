@@ -293,8 +293,7 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
     from nksim.clinical.resolved import resolve
     from nksim.clinical.tracked import summaries
     from nksim.kinetics.reference import solve_reference_batch
-    from nksim.kinetics.solver import TrackArrays, output_buffers, solve_batch
-    from nksim.kinetics.tracking import coefficients
+    from nksim.kinetics.solver import output_buffers, solve_batch
 
     inp = build_inputs(scenario, patients, overrides)
     sim = scenario.simulation
@@ -317,10 +316,7 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
         args = (inp.y0[r], inp.params[r], nl, nc, inp.ev_t[r], inp.ev_k[r], inp.ev_a[r], inp.ev_b[r], inp.t0,
                 inp.t_end, t_all, sim.rtol, inp.atol)
         if bufs is not None:
-            trackers = None if pl is None else TrackArrays(
-                coefficients(inp.params[r], nl, nc, pl.analyte_transduced, pl.limit_per_leukocyte[r]),
-                np.ascontiguousarray(pl.spec[r]), np.ascontiguousarray(pl.tcut[r]), pl.ndeath,
-                np.ascontiguousarray(tr_out[r]))
+            trackers = None if pl is None else pl.track_arrays(inp.params, r, nl, nc, tr_out)
             ys, als, st = solve_batch(*args, MAX_STEPS, out=bufs, track=trackers)
             if trackers is not None:
                 tr_out[r] = trackers.out

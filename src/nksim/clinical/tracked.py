@@ -150,6 +150,18 @@ class Plan:
     def initial_outputs(self) -> np.ndarray:
         return T.initial_outputs(self.spec[..., 0])
 
+    def track_arrays(self, params: np.ndarray, rows: slice, n_lesions: int, n_classes: int, out: np.ndarray):
+        """The kernel's tracker arrays (``nksim.kinetics.solver.TrackArrays``) for patients ``rows`` of the plan,
+        with engine parameters ``params`` (patients x parameters, all patients) and outputs written to ``out[rows]``
+        (contiguous: a view the kernel fills)."""
+        from nksim.kinetics.solver import TrackArrays
+        from nksim.kinetics.tracking import coefficients
+
+        return TrackArrays(coefficients(params[rows], n_lesions, n_classes, self.analyte_transduced,
+                                        self.limit_per_leukocyte[rows]),
+                           np.ascontiguousarray(self.spec[rows]), np.ascontiguousarray(self.tcut[rows]), self.ndeath,
+                           np.ascontiguousarray(out[rows]))
+
     def events_only(self) -> "Plan":
         """The same plan with only the event-time rows (death hazard, lethal burden, new lesion): what response
         and survival readouts need (``nksim.sensitivity`` for outputs such as ORR and median PFS). The kernel's
