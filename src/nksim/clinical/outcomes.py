@@ -31,7 +31,7 @@ from nksim.clinical._params import clinical_params
 from nksim.clinical.best_response import best_overall_response, continuing_partial_response
 from nksim.clinical.codes import CR, ND, PD, PR, SD, to_labels
 from nksim.clinical.criteria import ResponseCriteria, ScanData, make_criteria
-from nksim.clinical.crs import HYPOTENSION_KEYS, HYPOXIA_KEYS, astct_crs_grade, crs_grade_course, crs_signs
+from nksim.clinical.crs import astct_crs_grade, crs_grade_course, crs_signs
 from nksim.clinical.detection import detectable, last_detectable_day
 from nksim.clinical.dlt import evaluate_dlt
 from nksim.clinical.icans import delayed, ice_and_grade
@@ -230,11 +230,7 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
     ro, p, crit = st.spec, st.params, st.criteria
     pid, t = inp.patient, inp.t
     n_pat = pid.size
-    density = np.full(n_pat, ro.cell_density_per_cm3 or p["tumor_cell_density"])
-    if ro.cell_density_per_cm3 is None and "tumor_cell_density" in cov.columns:
-        density = cov["tumor_cell_density"].to_numpy(dtype=float)  # per-patient values win
-    if "malignant_fraction" in cov.columns:  # tumor cells per cm3 of lesion (Hodgkin lymphoma: a few percent)
-        density = density * cov["malignant_fraction"].to_numpy(dtype=float)
+    density = tracked.density(st, cov)  # tumor cells per cm3 of lesion, per patient (one definition with the kernel's)
     baseline_day = float(inp.scan_times[0])
     end_day = min(ro.follow_up_days, t[-1])
     scan_days = st.scan_days
@@ -243,12 +239,13 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
     attempts = cov["draw_attempt"].to_numpy() if "draw_attempt" in cov.columns else None
     u = patient_draws(seed, pid, attempts)
     e_new, e_death = -np.log1p(-u[:, 0]), -np.log1p(-u[:, 1])
-    new_day = hazard_event_time(t, inp.new_lesion_hazard, e_new)
-    death_hazard_day = hazard_event_time(t, inp.death_hazard, e_death)
-    lethal_day = _grid.first_crossing_time(t, inp.burden, st.lethal_burden_cm3 * density)
     tr = inp.tracked
     if tr is not None:  # kernel-tracked: crossings of the continuous solution (nksim.clinical.tracked)
         new_day, death_hazard_day, lethal_day = tracked.event_times(tr)
+    else:  # on the save grid
+        new_day = hazard_event_time(t, inp.new_lesion_hazard, e_new)
+        death_hazard_day = hazard_event_time(t, inp.death_hazard, e_death)
+        lethal_day = _grid.first_crossing_time(t, inp.burden, st.lethal_burden_cm3 * density)
     death_day = np.fmin(death_hazard_day, lethal_day)
     died = death_day <= end_day
     death_cause = np.where(~died, "", np.where(lethal_day <= death_hazard_day, "lethal_burden", "hazard"))
@@ -320,7 +317,7 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
     # ---- DLT: grade courses on the window only (the protocol's definition, expected effects excluded) --------
     w = int(np.searchsorted(t, ro.dlt_window_days, side="right"))
     tw, postw, alivew = t[:w], post[:, :w], alive[:, :w]
-    rules = [r for r in ro.dlt_rules if r.toxicity not in (ro.dlt_expected or ())]
+    rules = tracked.dlt_rules(ro)
     need = {r.toxicity for r in rules}
     courses: dict[str, np.ndarray] = {}
     if "crs" in need:

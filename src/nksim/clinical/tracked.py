@@ -115,7 +115,9 @@ def density(settings, cov: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _dlt_rules(ro) -> list:
+def dlt_rules(ro) -> list:
+    """The protocol's DLT rules less the expected effects (``dlt_expected``), in order: tracker rows ``dlt{j}`` and
+    the readouts pair with them by position."""
     return [r for r in ro.dlt_rules if r.toxicity not in (ro.dlt_expected or ())]
 
 
@@ -214,7 +216,7 @@ def plan(settings, cov: pd.DataFrame, draws: np.ndarray, t_end: float) -> Plan:
     if ro.assay.sample_days is None:
         add("detect_last", T.LAST_GE, "detection_margin", lod, t_from=0.0)
     key = _key(p)
-    for j, rule in enumerate(_dlt_rules(ro)):
+    for j, rule in enumerate(dlt_rules(ro)):
         if rule.toxicity not in _DRIVERS:
             continue
         lev = _dlt_level(key, rule.toxicity, int(rule.min_grade))
@@ -302,7 +304,7 @@ def columns(tr: Mapping[str, np.ndarray], settings, death_day: np.ndarray, end_d
     window = ro.dlt_window_days
     day = np.full(n, np.nan)
     cause = np.full(n, "", dtype=object)
-    for j, rule in enumerate(_dlt_rules(ro)):
+    for j, rule in enumerate(dlt_rules(ro)):
         d = float(rule.min_duration_days)
         if rule.toxicity in _DRIVERS:
             t = tr[f"dlt{j}"] + (delay if rule.toxicity == "icans" else 0.0)
