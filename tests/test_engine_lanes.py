@@ -193,3 +193,29 @@ def test_inputs_that_do_not_fit_the_compiled_configuration_are_refused():
         wrong[k] = np.ascontiguousarray(bad)
         with pytest.raises(ValueError, match="do not fit the compiled configuration"):
             solve_batch(*wrong)
+
+
+def test_threads_claim_each_patient_once_and_change_no_number():
+    """The kernel's threads take patients from one shared counter: with more threads than lanes' worth of patients,
+    every patient is solved exactly once (its stats written, its outputs those of a one-thread run)."""
+    from nksim.kinetics import solver
+    from nksim.kinetics.integrate import scheduler
+
+    before = scheduler._WORKERS[0]
+    sc = nksim.load_scenario("hcc-post-lt-allo-nk")
+    pts = sample_patients(sc, np.arange(13))
+    inp = build_inputs(sc, pts)
+    t_save = np.array([inp.t0, 28.0, inp.t_end])
+    runs = {}
+    try:
+        for threads in (1, 3):
+            solver.set_workers(threads)
+            runs[threads] = [a.copy() for a in solver.solve_batch(
+                inp.y0, inp.params, inp.n_lesions, inp.n_classes, inp.ev_t, inp.ev_k, inp.ev_a, inp.ev_b, inp.t0,
+                inp.t_end, t_save, sc.simulation.rtol, inp.atol, 500_000)]
+    finally:
+        solver.set_workers(before)
+    stats = runs[3][2]
+    assert (stats[:, 0] == 0).all() and (stats[:, 1] > 0).all()  # every patient finished by some thread
+    for one, three in zip(runs[1], runs[3]):
+        np.testing.assert_array_equal(one, three)

@@ -22,6 +22,8 @@ ARGS = (
     # kernel-tracked summaries (nksim.kinetics.integrate.trackers; nt = 0: none): per patient the quantities'
     # coefficients (tracked linear quantities x tracked columns), nt tracker rows, the window end, the outputs
     ("tq", PTR), ("tk", PTR), ("nt", I64), ("ndeath", I64), ("tcut", PTR), ("to", PTR),
+    # the next index into rows that no thread has taken yet, shared by the threads of one call (atomic)
+    ("claim", IPTR),
 )
 LANE_REALS = ("t", "h", "hs", "t_next", "t_new", "accepted", "span", "is_init", "tt", "cprev")
 LANE_INTS = ("mode", "pat", "ke", "js", "n_acc", "n_rej", "rejected", "last", "status")

@@ -1,6 +1,8 @@
 """The lane scheduler: every worker thread runs W patients at once, one per vector lane, each lane with its own time,
-step size, step control and events; when a lane's patient is done, the thread's next patient takes the lane. Lanes
-never mix, so results do not depend on chunking, thread count or which patients share a vector.
+step size, step control and events; when a lane's patient is done, the next patient takes the lane. The threads of a
+call take patients in order from one shared counter (an atomic add), so a thread that gets less of a core (the
+process's Python running beside it) takes fewer patients instead of finishing last. Lanes never mix, so results do
+not depend on chunking, thread count or which patients share a vector.
 
 The scheduler is emitted as LLVM IR into each configuration's module (:func:`emit_solve`, next to the step attempt
 it calls), so nothing of the engine is compiled by numba: a configuration's module compiles in well under a second
@@ -89,8 +91,15 @@ def _save_segment(fr: Frame, w: ir.Value, i: ir.Value, j: ir.Value) -> None:
         b.store(b.load(fr.el(fr.SEG, k, w)), fr.matrix("sg", at, k, fr.nseg))
 
 
+def _claim(fr: Frame) -> ir.Value:
+    """The next index into ``rows`` for this thread: taken from the counter the call's threads share (atomic), so a
+    thread that gets less of a core than the others takes fewer patients instead of finishing last."""
+    return fr.f.b.atomic_rmw("add", fr.a["claim"], i64(1), "monotonic")
+
+
 def _boundaries(fr: Frame, alg: ir.Function, event: ir.Function, nxt) -> None:
-    """Segment boundaries in every lane: events, saves, the end of a patient and the start of the next one."""
+    """Segment boundaries in every lane: events, saves, the end of a patient and the start of the next one
+    (``nxt``: the index into ``rows`` this thread has claimed and not yet started; >= nrows: none left)."""
     f, b = fr.f, fr.f.b
     a = fr.a
     ns, n = a["ns"], fr.n
@@ -104,7 +113,7 @@ def _boundaries(fr: Frame, alg: ir.Function, event: ir.Function, nxt) -> None:
             with b.if_then(b.icmp_signed("==", fr.get("mode", w), i64(IDLE))):  # the thread's next patient
                 pi = f.load(a["rows"], nxt.get())
                 fr.put("pat", w, pi)
-                nxt.set(b.add(nxt.get(), i64(1)))
+                nxt.set(_claim(fr))
                 load_patient(fr, w, pi)
                 fr.put("mode", w, i64(SEGMENT))
                 fr.put("t", w, a["t0"])
@@ -367,7 +376,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
                       (fr.SEG, nseg), (fr.ALG, nalg), (fr.ALGT, nalg), (fr.ERR, 2)):
         with f.range_(0, rows * W) as k:
             f.store(f64(0.0), arr, k)
-    nxt = f.var(I64, i64(0))
+    nxt = f.var(I64, _claim(fr))
     n_step = f.var(I64)
     with f.while_(lambda: ir.Constant(ir.IntType(1), 1)):
         _boundaries(fr, alg, event, nxt)
@@ -482,18 +491,18 @@ def solve(fns: Kernel, y0: np.ndarray, p: np.ndarray, ev_t: np.ndarray, ev_k: np
         nt, ndeath = track.spec.shape[1], track.ndeath
     fn = _PROTO(fns.solve)
     workers = min(_WORKERS[0], npat)
-    parts = [np.arange(w, npat, workers, dtype=np.int64) for w in range(workers)]  # interleaved: balanced threads
+    rows = np.arange(npat, dtype=np.int64)
+    claim = np.zeros(1, dtype=np.int64)  # the threads take patients in order from this shared counter
 
-    def run(rows: np.ndarray) -> None:
+    def run(_: int = 0) -> None:
         fn(y0.ctypes.data, p.ctypes.data, *(e.ctypes.data for e in ev), nev, float(t0), float(t_end),
            t_save.ctypes.data, ns, float(rtol), atol.ctypes.data, int(max_steps), rows.ctypes.data, rows.shape[0],
            ys.ctypes.data, als.ctypes.data, sg.ctypes.data, stats.ctypes.data,
-           tq.ctypes.data, tk.ctypes.data, nt, ndeath, tcut.ctypes.data, to.ctypes.data)
+           tq.ctypes.data, tk.ctypes.data, nt, ndeath, tcut.ctypes.data, to.ctypes.data, claim.ctypes.data)
 
     if workers <= 1:
-        for rows in parts:
-            run(rows)
+        run()
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, parts))
+            list(pool.map(run, range(workers)))
     return ys, als, sg, stats
