@@ -11,7 +11,7 @@ from conftest import every_dose_kind, small
 
 from nksim.errors import InputError
 from nksim.kinetics import dosing as D
-from nksim.kinetics.cohort_dosing import row_mean
+from nksim.kinetics.cohort_dosing import row_mean, unique_rows
 from nksim.kinetics.inputs import build_inputs
 from nksim.population.sampling import sample_patients
 
@@ -83,6 +83,18 @@ def test_row_mean_is_numpys_mean_of_each_list():
         cols = [rng.random(50) * 10.0 ** rng.uniform(-3, 12, 50) for _ in range(k)]
         want = [np.mean([c[i] for c in cols]) for i in range(50)]
         np.testing.assert_array_equal(row_mean(cols, 50), want)
+
+
+@pytest.mark.parametrize("width", [1, 3, 8, 9, 30, 70])
+def test_unique_rows_is_numpys_unique_of_the_rows(width):
+    rng = np.random.default_rng(width)
+    for share in (0.0, 0.05, 0.5, 1.0):
+        present = rng.random((500, width)) < share
+        present[::3] = present[0]  # repeated rows
+        patterns, which = unique_rows(present)
+        ref, ref_which = np.unique(present, axis=0, return_inverse=True)
+        assert np.array_equal(patterns, ref) and np.array_equal(which, ref_which.reshape(-1))
+        assert np.array_equal(patterns[which], present)
 
 
 def test_regimen_doses_refuses_mixed_records_in_one_call():

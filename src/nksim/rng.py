@@ -69,9 +69,21 @@ def keyed_uniforms(seed: int, module: str, ids: np.ndarray, *keys: int) -> np.nd
     Vectorised twin of :func:`stream` for large cohorts: each value depends only on its key, never on the position of
     the id in the array, so chunking and worker count cannot change a patient's draws.
     """
+    return uniforms_of(id_hashes(seed, module, ids), *keys)
+
+
+def id_hashes(seed: int, module: str, ids: np.ndarray) -> np.ndarray:
+    """The hashes of (seed, module, id) that :func:`keyed_uniforms` continues with its keys (uint64, one per id):
+    computed once, they serve every key of the same ids (:func:`uniforms_of`)."""
     with np.errstate(over="ignore"):
-        h = mix64(np.full(np.shape(ids), np.uint64(seed) * GOLDEN + np.uint64(module_key(module)), dtype=np.uint64))
-        h = mix64(h ^ (np.asarray(ids, dtype=np.uint64) + GOLDEN))
+        h = mix64(np.uint64(seed) * GOLDEN + np.uint64(module_key(module)))  # the same for every id
+        return mix64(h ^ (np.asarray(ids, dtype=np.uint64) + GOLDEN))
+
+
+def uniforms_of(hashes: np.ndarray, *keys: int) -> np.ndarray:
+    """:func:`keyed_uniforms` of the ids whose :func:`id_hashes` are ``hashes``."""
+    h = hashes
+    with np.errstate(over="ignore"):
         for k in keys:
             h = mix64(h ^ (np.uint64(k & 0xFFFFFFFFFFFFFFFF) * GOLDEN + np.uint64(1)))
     return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
@@ -79,9 +91,14 @@ def keyed_uniforms(seed: int, module: str, ids: np.ndarray, *keys: int) -> np.nd
 
 def keyed_normals(seed: int, module: str, ids: np.ndarray, *keys: int) -> np.ndarray:
     """Standard normals by inverse CDF of :func:`keyed_uniforms`."""
+    return normals_of(id_hashes(seed, module, ids), *keys)
+
+
+def normals_of(hashes: np.ndarray, *keys: int) -> np.ndarray:
+    """:func:`keyed_normals` of the ids whose :func:`id_hashes` are ``hashes``."""
     from scipy.special import ndtri
 
-    return ndtri(keyed_uniforms(seed, module, ids, *keys))
+    return ndtri(uniforms_of(hashes, *keys))
 
 
 # ---- vectorised twin of ``stream(seed, module, *ids).random(n)`` ------------------------------------------------

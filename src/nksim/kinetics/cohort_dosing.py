@@ -11,7 +11,9 @@ its own records (one call per such patient).
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -72,12 +74,22 @@ def regimen_groups(regimens: Sequence[Regimen], rows: np.ndarray) -> list[tuple[
     if not len(rows):
         return []
     first = regimens[rows[0]]
-    if all(regimens[i] is first for i in rows):  # the common case: one regimen for everyone
+    every = regimens if len(rows) == len(regimens) else [regimens[i] for i in rows]  # (all the same: so are rows')
+    if all(map(operator.is_, itertools.repeat(first), every)):  # the common case: one regimen for everyone
         return [(first, rows)]
     groups: dict[int, tuple[Regimen, list[int]]] = {}
     for i in rows:
         groups.setdefault(id(regimens[i]), (regimens[i], []))[1].append(int(i))
     return [(r, np.asarray(ix, dtype=np.int64)) for r, ix in groups.values()]
+
+
+def unique_rows(present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(present, axis=0, return_inverse=True)`` of a boolean (rows, flags) array, the inverse flat: the
+    rows packed into bytes and compared as one value each (``axis=0`` sorts a structured view, 15x slower)."""
+    packed = np.ascontiguousarray(np.packbits(present, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+    _, first, which = np.unique(keys, return_index=True, return_inverse=True)
+    return present[first], which.reshape(-1)
 
 
 def row_mean(cols: Sequence[Any], n: int) -> np.ndarray:
@@ -243,8 +255,7 @@ def _regimen_group(b: _Builder, reg: Regimen, rows: np.ndarray) -> None:
         present[:, 3 * k] = c > 0
         present[:, 3 * k + 1] = c * cf > 0
         present[:, 3 * k + 2] = c * (1.0 - cf) > 0
-    patterns, which = np.unique(present, axis=0, return_inverse=True)
-    which = which.reshape(-1)
+    patterns, which = unique_rows(present)
     for s in range(len(patterns)):
         sub = np.flatnonzero(which == s)
         r = rows[sub]

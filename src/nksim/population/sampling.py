@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from scipy.special import expit, logit
 
 from nksim.errors import InputError
 from nksim.registry import Registry, load_registry
-from nksim.rng import keyed_normals, keyed_uniforms
+from nksim.rng import id_hashes, normals_of, uniforms_of
 from nksim.spec.scenario import Scenario
 
 MAX_ATTEMPTS = 200
@@ -95,6 +95,13 @@ def _vary(typical: float | np.ndarray, omega2: float | np.ndarray, z: np.ndarray
 
 
 def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registry) -> pd.DataFrame:
+    """The candidates' covariates (``draw_columns``) as a table indexed by patient id."""
+    return pd.DataFrame(draw_columns(scenario, ids, attempt, reg), index=pd.Index(ids, name="patient"))
+
+
+def draw_columns(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registry) -> dict[str, np.ndarray]:
+    """The covariates of candidates (patient ids, draw attempts), column by column (text columns as object
+    arrays), before the eligibility rules and the screen."""
     seed = scenario.simulation.seed
     typ = typical_values(scenario, reg)
     omega = varying_parameters(scenario, reg)
@@ -102,9 +109,13 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
     n_les = scenario.tumor.n_target_lesions
 
     draw_ids = ids * np.int64(MAX_ATTEMPTS) + attempt  # (patient, attempt) -> one counter
+    hashes = id_hashes(seed, MODULE, draw_ids)  # shared by every key of these candidates
 
     def normals(name: str, *extra: int) -> np.ndarray:
-        return keyed_normals(seed, MODULE, draw_ids, _key(name), *extra)
+        return normals_of(hashes, _key(name), *extra)
+
+    def uniforms(key: str) -> np.ndarray:
+        return uniforms_of(hashes, _key(key))
 
     def patient_value(name: str) -> np.ndarray:
         p = reg[name]
@@ -128,14 +139,14 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
 
     # tumor volume doubling time
     if scenario.tumor.growth_model == "hcc_nathani2021":
-        u = keyed_uniforms(seed, MODULE, draw_ids, _key("growth_class"))
+        u = uniforms("growth_class")
         f_r, f_i = typ["hcc_frac_rapid"], typ["hcc_frac_intermediate"]
         cls = np.where(u < f_r, 0, np.where(u < f_r + f_i, 1, 2))
         tvdt = np.empty(ids.shape)
         for c, name in enumerate(("hcc_tvdt_rapid_d", "hcc_tvdt_intermediate_d", "hcc_tvdt_indolent_d")):
             vals = patient_value(name)
             tvdt[cls == c] = vals[cls == c]
-        cols["growth_class"] = np.array(["rapid", "intermediate", "indolent"])[cls]
+        cols["growth_class"] = np.array(["rapid", "intermediate", "indolent"], dtype=object)[cls]
         cols["tvdt_d"] = tvdt
     else:
         cols["tvdt_d"] = patient_value("tvdt_d")
@@ -146,7 +157,7 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
     for ag in scenario.study_antigens:
         prob = f"antigen_negative_prob_{ag}"
         if prob in reg and scenario.population.variability:  # the typical patient carries the typical share
-            carries = keyed_uniforms(seed, MODULE, draw_ids, _key(f"antigen_negative_{ag}")) < typ[prob]
+            carries = uniforms(f"antigen_negative_{ag}") < typ[prob]
             cols[f"antigen_fraction_{ag}"] = np.where(carries, cols[f"antigen_fraction_{ag}"], 1.0)
 
     # malignant share of the lesion's cells (1 for a lesion made of tumor cells; Hodgkin lymphoma: a few percent,
@@ -157,7 +168,7 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
                                                   "log"), 1.0)
 
     # donor KIR-ligand match (Bernoulli)
-    cols["kir_matched"] = keyed_uniforms(seed, MODULE, draw_ids, _key("kir_match")) < typ["p_kir_match"]
+    cols["kir_matched"] = uniforms("kir_match") < typ["p_kir_match"]
 
     # lesions: diameters, growth deviation, perfusion
     w_d = omega.get("lesion_diameter_mm", 0.0)
@@ -171,10 +182,9 @@ def _draw(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: Registr
     cols["sum_diameters_mm"] = d.sum(axis=1)
     cols["min_lesion_diameter_mm"] = d.min(axis=1)
     cols["max_lesion_diameter_mm"] = d.max(axis=1)
-    df = pd.DataFrame(cols, index=pd.Index(ids, name="patient"))
-    df["immune_status"] = scenario.population.immune_status
-    df["indication"] = scenario.tumor.indication
-    return df
+    cols["immune_status"] = np.full(ids.shape, scenario.population.immune_status, dtype=object)
+    cols["indication"] = np.full(ids.shape, scenario.tumor.indication, dtype=object)
+    return cols
 
 
 _OPS = {
@@ -182,16 +192,17 @@ _OPS = {
 }
 
 
-def _eligible(df: pd.DataFrame, scenario: Scenario) -> np.ndarray:
-    ok = np.ones(len(df), dtype=bool)
+def _eligible(df: Mapping[str, Any], scenario: Scenario, n: int | None = None) -> np.ndarray:
+    """Whether each candidate meets the protocol's rules; ``df``: a table or its columns (``n`` rows)."""
+    ok = np.ones(len(df) if n is None else n, dtype=bool)
     for name, op, value in scenario.population.parsed_rules():
-        if name not in df.columns:
-            raise InputError("population.eligibility", name, f"a covariate among {sorted(df.columns)}")
-        ok &= _OPS[op](df[name].to_numpy(dtype=float), value)
+        if name not in df:
+            raise InputError("population.eligibility", name, f"a covariate among {sorted(df)}")
+        ok &= _OPS[op](np.asarray(df[name], dtype=float), value)
     return ok
 
 
-def _unenrollable(scenario: Scenario, typ: Mapping[str, float], df: pd.DataFrame, rule_failures: int,
+def _unenrollable(scenario: Scenario, typ: Mapping[str, float], df: Mapping[str, Any], rule_failures: int,
                   screen_failures: int) -> InputError:
     """The error when almost no candidate is enrolled, naming the cause: the protocol's rules, or the clinical
     screen (a population at a lethal burden at enrollment, e.g. large lesions with a small lethal burden)."""
@@ -201,8 +212,8 @@ def _unenrollable(scenario: Scenario, typ: Mapping[str, float], df: pd.DataFrame
         return InputError("population.eligibility", list(scenario.population.eligibility),
                           f"rules that at least ~1/{MAX_ATTEMPTS} of the population meets ({why})")
     lethal = scenario.readouts.lethal_burden_cm3 or typ["clinical_lethal_burden_cm3"]
-    cols = [c for c in df.columns if c.startswith("lesion") and c.endswith("_diameter_mm")]
-    volume = float(np.median(sum(np.pi / 6.0 * (df[c].to_numpy(float) / 10.0) ** 3 for c in cols))) if cols else 0.0
+    cols = [c for c in df if c.startswith("lesion") and c.endswith("_diameter_mm")]
+    volume = float(np.median(sum(np.pi / 6.0 * (np.asarray(df[c], float) / 10.0) ** 3 for c in cols))) if cols else 0.0
     field = "readouts.lethal_burden_cm3" if scenario.readouts.lethal_burden_cm3 else "clinical_lethal_burden_cm3"
     return InputError(
         "population", f"{screen_failures:,} screened-out candidate draws",
@@ -222,7 +233,8 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
     frame of candidates (positions ``rows`` of ``patient_ids``; ``draw_attempt`` set) in place before it is checked
     (``nksim.sensitivity`` draws many parameter samples' patients in one call this way; ids may then repeat).
     ``draw(ids, attempts)``: the candidates' covariates as ``_draw`` gives them (default: drawn here; a caller that
-    draws the same candidates again and again may keep them)."""
+    draws the same candidates again and again may keep them). The candidates are kept as columns (arrays), the table
+    built once at the end."""
     from nksim.population.screening import passes_screen
 
     reg = load_registry()
@@ -234,39 +246,41 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
     screen_failures = np.zeros(ids.shape, dtype=np.int64)
     rule_failures = np.zeros(ids.shape, dtype=np.int64)
 
-    def check(frame: pd.DataFrame, att: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        frame["draw_attempt"] = att
+    def candidates(i: np.ndarray, att: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The candidates' columns (arrays this function owns), ``draw_attempt`` set and ``adjust`` applied."""
+        if draw is None:
+            cols = draw_columns(scenario, i, att, reg)
+        else:
+            frame = draw(i, att)
+            cols = {c: frame[c].to_numpy(copy=True) for c in frame.columns}
+        cols["draw_attempt"] = att
         if adjust is not None:
+            frame = pd.DataFrame(cols, index=pd.Index(i, name="patient"))
             adjust(frame, rows)
-        clinical_ok = passes_screen(scenario, frame, typ)
-        rules_ok = _eligible(frame, scenario)
+            cols = {c: frame[c].to_numpy(copy=True) for c in frame.columns}
+        return cols
+
+    def check(cols: dict[str, np.ndarray], i: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        clinical_ok = passes_screen(scenario, cols, typ, ids=i)
+        rules_ok = _eligible(cols, scenario, len(i))
         screen_failures[rows] += ~clinical_ok
         rule_failures[rows] += ~rules_ok
         return ~(rules_ok & clinical_ok)
 
-    if draw is None:
-        def draw(i: np.ndarray, a: np.ndarray) -> pd.DataFrame:
-            return _draw(scenario, i, a, reg)
-
-    df = draw(ids, attempt)
-    bad = check(df, attempt, np.arange(ids.size))
+    everyone = np.arange(ids.size)
+    columns = candidates(ids, attempt, everyone)
+    bad = check(columns, ids, everyone)
     rounds = 0
-    columns: dict[str, np.ndarray] | None = None  # redrawn rows are written into arrays (pandas' .loc is slow)
     while bad.any():
         rounds += 1
         if rounds >= MAX_ATTEMPTS:
-            drawn = df if columns is None else pd.DataFrame(columns, index=df.index)
-            raise _unenrollable(scenario, typ, drawn, int(rule_failures.sum()), int(screen_failures.sum()))
+            raise _unenrollable(scenario, typ, columns, int(rule_failures.sum()), int(screen_failures.sum()))
         rows = np.flatnonzero(bad)
         attempt[rows] += 1
-        redraw = draw(ids[rows], attempt[rows])
-        bad[rows] = check(redraw, attempt[rows], rows)
-        if columns is None:
-            columns = {c: df[c].to_numpy(copy=True) for c in df.columns}
-        for c in redraw.columns:
-            columns[c][rows] = redraw[c].to_numpy()
-    if columns is not None:
-        df = pd.DataFrame(columns, index=df.index)
-    df["draw_attempt"] = attempt
-    df["screen_failures"] = screen_failures
-    return df
+        redraw = candidates(ids[rows], attempt[rows], rows)
+        bad[rows] = check(redraw, ids[rows], rows)
+        for c, v in redraw.items():
+            columns[c][rows] = v
+    columns["draw_attempt"] = attempt
+    columns["screen_failures"] = screen_failures
+    return pd.DataFrame(columns, index=pd.Index(ids, name="patient"))

@@ -54,12 +54,15 @@ def _gompertz(t0_cells: np.ndarray, r: np.ndarray, k: np.ndarray, dt: float) -> 
         return np.where(t0_cells > 0, k * np.exp(np.log(np.maximum(t0_cells, 1e-300) / k) * np.exp(-r * dt)), 0.0)
 
 
-def passes_screen(scenario: Scenario, df: pd.DataFrame, typ: Mapping[str, float]) -> np.ndarray:
-    """Whether each candidate row of ``df`` (``sample_patients`` columns, with ``draw_attempt``) is enrolled."""
-    n = len(df)
+def passes_screen(scenario: Scenario, df: pd.DataFrame | Mapping[str, np.ndarray], typ: Mapping[str, float],
+                  ids: np.ndarray | None = None) -> np.ndarray:
+    """Whether each candidate row of ``df`` (``sample_patients`` columns, with ``draw_attempt``: a table indexed by
+    patient id, or its columns as arrays with the patient ids ``ids``) is enrolled."""
+    pid = df.index.to_numpy() if ids is None else np.asarray(ids)
+    n = pid.size
 
     def val(name: str) -> np.ndarray:
-        return df[name].to_numpy(dtype=float) if name in df.columns else np.full(n, float(typ[name]))
+        return np.asarray(df[name], dtype=float) if name in df else np.full(n, float(typ[name]))
 
     ro = scenario.readouts
     # tumor cells per cm3 of lesion: all cells x the malignant share (the rest a reactive infiltrate that the tumor
@@ -71,8 +74,9 @@ def passes_screen(scenario: Scenario, df: pd.DataFrame, typ: Mapping[str, float]
     k = val("k_tum")
     lam0 = math.log(2.0) / val("tvdt_d")
     nt = scenario.tumor.n_target_lesions
-    t_init = [math.pi / 6.0 * (df[f"lesion{l}_diameter_mm"].to_numpy(float) / 10.0) ** 3 * density for l in range(nt)]
-    devs = [df[f"lesion{l}_growth_dev"].to_numpy(float) for l in range(nt)]
+    t_init = [math.pi / 6.0 * (np.asarray(df[f"lesion{l}_diameter_mm"], float) / 10.0) ** 3 * density
+              for l in range(nt)]
+    devs = [np.asarray(df[f"lesion{l}_growth_dev"], float) for l in range(nt)]
     if scenario.tumor.nontarget_remainder:
         t_init.append(np.sum(t_init, axis=0) * val("nontarget_fraction"))
         devs.append(np.ones(n))
@@ -98,6 +102,6 @@ def passes_screen(scenario: Scenario, df: pd.DataFrame, typ: Mapping[str, float]
         hazard = val("h_death") * load * 1e-11 * pre  # the peak bounds the integral
         from nksim.clinical.outcomes import patient_draws
 
-        u = patient_draws(scenario.simulation.seed, df.index.to_numpy(), df["draw_attempt"].to_numpy())
+        u = patient_draws(scenario.simulation.seed, pid, np.asarray(df["draw_attempt"]))
         ok &= ~(hazard >= -np.log1p(-u[:, 1]))
     return ok
