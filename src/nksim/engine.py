@@ -195,22 +195,30 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
         t_out, ys_out, als_out = solved.kept
         ds = to_dataset(ys_out, als_out, inp, ids, out.variables or None, t_save=t_out)
         del ys_out, als_out
-    table = patients.join(inp.product_given)
-    table["solver_steps"] = stats[:, 1]
-    table["solver_rejected"] = stats[:, 2]
-    table["solver_status"] = stats[:, 0].astype(np.int64)
-    table["solver_message"] = [solver_message(int(s)) for s in stats[:, 0]]
+    # the table's columns (covariates, product given, solver statistics), the table built once at the end
+    given = inp.product_given
+    both = patients.columns.intersection(given.columns)
+    if len(both):
+        raise InputError("patients.columns", list(both), "covariates other than the product given's columns "
+                         f"({', '.join(given.columns)})")
+    cols: dict[str, np.ndarray] = {k: v.to_numpy() for k, v in patients.items()}
+    cols.update((k, v.to_numpy()) for k, v in given.items())
+    messages = np.full(len(ids), "", dtype=object)
     failed = np.flatnonzero(stats[:, 0] != 0)
+    for i in failed:
+        messages[i] = solver_message(int(stats[i, 0]))
+    cols.update(solver_steps=stats[:, 1], solver_rejected=stats[:, 2], solver_status=stats[:, 0].astype(np.int64),
+                solver_message=messages)
     if failed.size:
         import warnings
 
-        warnings.warn(f"{failed.size} of {len(table)} patients could not be solved (patient "
+        warnings.warn(f"{failed.size} of {len(ids)} patients could not be solved (patient "
                       f"{int(patients.index[failed[0]])}: {solver_message(int(stats[failed[0], 0]))}); their "
                       "trajectories are NaN and their readouts NaN/None (patients.solver_status)", RuntimeWarning,
                       stacklevel=2)
     if with_outcomes:
-        table = _chunk_outcomes(scenario, solved, table, stats[:, 0] == 0)
-    return ds, table
+        return ds, _chunk_outcomes(scenario, solved, ids, cols, stats[:, 0] == 0)
+    return ds, pd.DataFrame(cols, index=patients.index)
 
 
 READOUT_BATCH = 128  #: patients per solver call on the daily grid (its output stays cache-sized)
@@ -254,6 +262,7 @@ class SolvedChunk:
     tracked: dict[str, np.ndarray] | None
     kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     stats: np.ndarray
+    draws: np.ndarray | None = None  #: the patients' readout draws (``outcomes.patient_draws``) when computed here
 
 
 def readout_days(settings: Any, save_grid: np.ndarray) -> np.ndarray:
@@ -268,17 +277,27 @@ def readout_days(settings: Any, save_grid: np.ndarray) -> np.ndarray:
 
 
 def track_plan(scenario: Scenario, patients: pd.DataFrame, t_end: float, draw_ids: np.ndarray | None = None,
-               settings: Any = None) -> Any:
+               settings: Any = None, draws: np.ndarray | None = None) -> Any:
     """Tracker rows (``nksim.clinical.tracked.plan``) of the patients with the scenario's readout settings (or
-    ``settings``) and readout draws keyed by ``draw_ids`` (the patient ids by default)."""
-    from nksim.clinical.outcomes import patient_draws
+    ``settings``) and readout draws keyed by ``draw_ids`` (the patient ids by default; ``draws``: those draws,
+    when the caller has them: ``chunk_draws``)."""
     from nksim.clinical.resolved import resolve
     from nksim.clinical.tracked import plan
 
     st = resolve(scenario).settings if settings is None else settings
+    if draws is None:
+        draws = chunk_draws(scenario, patients, draw_ids)
+    return plan(st, patients, draws, t_end)
+
+
+def chunk_draws(scenario: Scenario, patients: pd.DataFrame, draw_ids: np.ndarray | None = None) -> np.ndarray:
+    """The readout draws (``nksim.clinical.outcomes.patient_draws``) of the patients, keyed by ``draw_ids`` (the
+    patient ids by default) and their draw attempts."""
+    from nksim.clinical.outcomes import patient_draws
+
     ids = patients.index.to_numpy() if draw_ids is None else np.asarray(draw_ids)
     attempts = patients["draw_attempt"].to_numpy() if "draw_attempt" in patients.columns else None
-    return plan(st, patients, patient_draws(scenario.simulation.seed, ids, attempts), t_end)
+    return patient_draws(scenario.simulation.seed, ids, attempts)
 
 
 def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None, backend: str,
@@ -306,7 +325,8 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
     marrow = _marrow(scenario)
     batch = readout_batch(t_all.size) if compiled_ else READOUT_BATCH
     bufs = output_buffers(min(npat, batch), nl, nc, t_all.size) if compiled_ else None
-    pl = (track_plan(scenario, patients, inp.t_end) if plan is None else plan) if tracking else None
+    draws = chunk_draws(scenario, patients) if tracking and plan is None else None  # the plan's and the readouts'
+    pl = (track_plan(scenario, patients, inp.t_end, draws=draws) if plan is None else plan) if tracking else None
     tr_out = pl.initial_outputs() if pl is not None else None
     readout: dict[str, np.ndarray] = {}
     stats = np.zeros((npat, 3), dtype=np.int64)
@@ -339,12 +359,14 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
             kept[1][r] = ys[:, at_out]
             kept[2][r] = als[:, at_out]
     tracked = summaries(pl, tr_out, inp.t_save) if pl is not None else None
-    return SolvedChunk(inp, np.asarray(grid, dtype=float), readout, tracked, kept, stats)
+    return SolvedChunk(inp, np.asarray(grid, dtype=float), readout, tracked, kept, stats, draws)
 
 
-def _chunk_outcomes(scenario: Scenario, solved: SolvedChunk, table: pd.DataFrame, ok: np.ndarray) -> pd.DataFrame:
-    """The clinical readouts (``nksim.clinical.outcomes``) of one chunk from its readout variables on its readout
-    days (``readout_arrays``: the numbers ``to_dataset`` gives, without a Dataset) and its tracked summaries."""
+def _chunk_outcomes(scenario: Scenario, solved: SolvedChunk, ids: np.ndarray, covariates: Mapping[str, np.ndarray],
+                    ok: np.ndarray) -> pd.DataFrame:
+    """The patient table of one chunk: the clinical readouts (``nksim.clinical.outcomes``) from its readout
+    variables on its readout days (``readout_arrays``: the numbers ``to_dataset`` gives, without a Dataset) and its
+    tracked summaries, then the ``covariates`` (columns in the order of ``ids``)."""
     from nksim.clinical.inputs import ReadoutInputs
     from nksim.clinical.outcomes import _baseline_day, outcomes_from_inputs
     from nksim.clinical.resolved import resolve
@@ -355,9 +377,10 @@ def _chunk_outcomes(scenario: Scenario, solved: SolvedChunk, table: pd.DataFrame
     t = solved.t
     scan_times = np.concatenate([[_baseline_day(settings.spec, t)], settings.scan_days])
     is_target = np.array([bool(inp.params[0, L.NPAR + l * L.NLP + L.LP_TARGET]) for l in range(inp.n_lesions)])
-    inputs = ReadoutInputs.from_arrays(table.index.to_numpy(), t, scan_times, solved.readout, is_target, ok=ok,
-                                       marrow="tsys_marrow_fraction" in solved.readout, tracked=solved.tracked)
-    return outcomes_from_inputs(inputs, table, settings, seed=scenario.simulation.seed)
+    inputs = ReadoutInputs.from_arrays(ids, t, scan_times, solved.readout, is_target, ok=ok,
+                                       marrow="tsys_marrow_fraction" in solved.readout, tracked=solved.tracked,
+                                       draws=solved.draws)
+    return outcomes_from_inputs(inputs, covariates, settings, seed=scenario.simulation.seed)
 
 
 def _scan_times(scenario: Scenario, save_grid: np.ndarray) -> np.ndarray:

@@ -63,6 +63,8 @@ class ReadoutInputs:
     ok: np.ndarray | None = None
     #: kernel-tracked summaries (name -> (patient, ...) array; ``nksim.clinical.tracked``) or None: the grid
     tracked: Mapping[str, np.ndarray] | None = None
+    #: the patients' readout draws (``outcomes.patient_draws``, (patient, 4)) when the caller has them, or None
+    draws: np.ndarray | None = None
 
     def subset(self, rows: np.ndarray) -> "ReadoutInputs":
         """The same inputs for the patients ``rows`` (a boolean mask or indices)."""
@@ -97,10 +99,11 @@ class ReadoutInputs:
     @classmethod
     def from_arrays(cls, patient: np.ndarray, t: np.ndarray, scan_times: np.ndarray, arrays: dict[str, np.ndarray],
                     is_target: np.ndarray, ok: np.ndarray | None = None, marrow: bool = False,
-                    tracked: Mapping[str, np.ndarray] | None = None) -> "ReadoutInputs":
+                    tracked: Mapping[str, np.ndarray] | None = None, draws: np.ndarray | None = None
+                    ) -> "ReadoutInputs":
         """From trajectory variables as arrays (``READOUT_DIMS`` names and dims, numeric unit prefixes multiplied
         in; the ``ZERO_IF_ABSENT`` ones and ``car_nk_blood_per_ul`` may be missing) on the grid ``t``; the checks
-        of ``from_trajectories``; ``tracked``: kernel-tracked summaries (see the class)."""
+        of ``from_trajectories``; ``tracked``: kernel-tracked summaries, ``draws``: readout draws (see the class)."""
         n_pat = len(patient)
         good = np.ones(n_pat, dtype=bool) if ok is None else np.asarray(ok, dtype=bool)
         for name in REQUIRED_VARS:
@@ -126,7 +129,8 @@ class ReadoutInputs:
         marrow_at = _grid.interp_at(arrays["tsys_marrow_fraction"], t, scan_times) if marrow else None
         return cls(patient=np.asarray(patient, dtype=np.int64), t=t, scan_times=np.asarray(scan_times, float),
                    viable_at=_grid.interp_at(viable, t, scan_times), dead_at=_grid.interp_at(dead, t, scan_times),
-                   is_target=is_target, burden=_grid.last_axis_sum(viable), marrow_at=marrow_at, ok=ok, tracked=tracked, **out)
+                   is_target=is_target, burden=_grid.last_axis_sum(viable), marrow_at=marrow_at, ok=ok, tracked=tracked,
+                   draws=draws, **out)
 
 
 def check_dataset(ds: xr.Dataset) -> None:

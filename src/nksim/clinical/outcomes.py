@@ -20,7 +20,7 @@ the two. A patient whose solve failed (``solver_status`` != 0 in ``patients``) g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping, Union
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,14 @@ STATUS_COLUMN, MESSAGE_COLUMN = "solver_status", "solver_message"
 RESPONSE_COLUMNS = ("measurable", "baseline_burden_mm", "baseline_spd_mm2", "baseline_marrow_blasts_pct",
                     "best_response", "best_response_unconfirmed", "best_pct_change", "n_scans", "pfs_days",
                     "pfs_event", "os_days", "os_event", "pd_day", "new_lesion_day", "death_cause")
+#: the safety, DLT and persistence readouts, in table order (after RESPONSE_COLUMNS and the per-scan columns)
+SAFETY_COLUMNS = ("crs_grade", "crs_onset_day", "icans_grade", "icans_onset_day", "ice_min", "gvhd_risk", "gvhd_grade",
+                  "infusion_fevers", "offtumor_grade", "offtumor_onset_day", "offtumor_expected", "cytopenia_days",
+                  "wbc_nadir_per_ul", "neutropenia_grade", "leukopenia_grade", "dlt", "dlt_evaluable", "dlt_day",
+                  "dlt_toxicity", "peak_nk_per_ul", "tmax_nk_day", "peak_car_nk_per_ul", "peak_cytokine_pg_ml",
+                  "detected", "days_detectable")
+#: patient covariates: a table, or its columns as arrays (one value per patient)
+Columns = Union[pd.DataFrame, Mapping[str, Any]]
 BLOCK = 1024  #: patients per block of the readout computation on a daily grid (``block_rows``)
 DAILY_DAYS = 366  #: days of a one-year daily grid (``block_rows``)
 
@@ -157,7 +165,7 @@ def outcomes(
         sl = slice(k, k + BLOCK)
         inp = ReadoutInputs.from_trajectories(ds.isel(patient=sl), scan_times, ok=ok[sl], marrow=marrow)
         parts.append(_block_readouts(inp, cov.iloc[sl], settings, seed))
-    return _join_covariates(pd.concat(parts) if len(parts) != 1 else parts[0], cov)
+    return _table(_joined(parts), cov, pid)
 
 
 def _baseline_day(ro: ReadoutSpec, t: np.ndarray) -> float:
@@ -167,48 +175,91 @@ def _baseline_day(ro: ReadoutSpec, t: np.ndarray) -> float:
     return baseline_day
 
 
-def _check_patients(patients: pd.DataFrame, pid: np.ndarray) -> None:
-    missing = [c for c in REQUIRED_PATIENT_COLUMNS if c not in patients.columns]
+def _check_patients(patients: Columns, pid: np.ndarray) -> None:
+    missing = [c for c in REQUIRED_PATIENT_COLUMNS if c not in patients]
     if missing:
         raise InputError("patients.columns", missing, f"a table with columns {', '.join(REQUIRED_PATIENT_COLUMNS)}")
+    if not isinstance(patients, pd.DataFrame):
+        lengths = {len(v) for v in patients.values()}
+        if lengths != {pid.size}:
+            raise InputError("patients", f"columns of {sorted(lengths)} values", f"{pid.size} values per column")
+        return
     absent = pd.Index(pid).difference(patients.index)
     if len(absent):
         raise InputError("patients.index", int(absent[0]), "a row for every patient of the trajectories")
 
 
-def outcomes_from_inputs(inputs: ReadoutInputs, patients: pd.DataFrame, settings: ReadoutSettings,
+def outcomes_from_inputs(inputs: ReadoutInputs, patients: Columns, settings: ReadoutSettings,
                          seed: int = 0) -> pd.DataFrame:
-    """``outcomes`` on a ``ReadoutInputs``; rows of patients not ``inputs.ok`` hold NaN/None readouts."""
+    """``outcomes`` on a ``ReadoutInputs``; rows of patients not ``inputs.ok`` hold NaN/None readouts.
+    ``patients``: a table indexed by patient id, or its columns as arrays in the order of ``inputs.patient``
+    (the table is then built once, readouts first)."""
     pid = inputs.patient
     _check_patients(patients, pid)
-    cov = patients.loc[pid]
+    cov = patients
+    if isinstance(patients, pd.DataFrame) and not patients.index.equals(pd.Index(pid)):
+        cov = patients.loc[pid]
     rows = block_rows(inputs.t.size)
-    parts = [_block_readouts(inputs.subset(slice(k, k + rows)), cov.iloc[k:k + rows], settings, seed)
+    whole = pid.size <= rows
+    parts = [_block_readouts(inputs if whole else inputs.subset(slice(k, k + rows)),
+                             cov if whole else _take(cov, slice(k, k + rows)), settings, seed)
              for k in range(0, pid.size, rows)]
-    return _join_covariates(pd.concat(parts) if len(parts) != 1 else parts[0], cov)
+    return _table(_joined(parts), cov, pid)
 
 
 def block_rows(n_times: int) -> int:
     """Patients per block of the readout computation: ``BLOCK`` on a daily grid, more when the time courses hold
     fewer days (kernel-tracked summaries read values at the readout days only), so the (patient, time) temporaries
-    stay the same size and a chunk needs fewer blocks (each block is a table to build and join)."""
+    stay the same size and a chunk needs fewer blocks."""
     return max(BLOCK, BLOCK * DAILY_DAYS // max(int(n_times), 1))
 
 
-def _join_covariates(out: pd.DataFrame, cov: pd.DataFrame) -> pd.DataFrame:
-    extra = [col for col in cov.columns if col not in out.columns]
-    return out.join(cov[extra].set_axis(out.index))
+def _take(cov: Columns, rows: slice | np.ndarray) -> Columns:
+    """The rows (positions) ``rows`` of covariates given as a table or as columns."""
+    if isinstance(cov, pd.DataFrame):
+        return cov.iloc[rows]
+    return {k: np.asarray(v)[rows] for k, v in cov.items()}
 
 
-def _block_readouts(inp: ReadoutInputs, cov: pd.DataFrame, settings: ReadoutSettings, seed: int) -> pd.DataFrame:
+def _values(col: pd.Series) -> Any:
+    """A table column's values by position: a numpy array, or the pandas array of a nullable/extension dtype."""
+    return col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+
+
+def _joined(parts: list[dict[str, np.ndarray] | pd.DataFrame]) -> dict[str, Any]:
+    """The blocks' readout columns as one set of columns (blocks with failed rows are tables with nullable
+    dtypes: joined as tables)."""
+    if len(parts) == 1 and isinstance(parts[0], dict):
+        return parts[0]
+    if all(isinstance(part, dict) for part in parts):
+        return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    frame = pd.concat([part if isinstance(part, pd.DataFrame) else pd.DataFrame(part) for part in parts],
+                      ignore_index=True)
+    return {k: _values(frame[k]) for k in frame.columns}
+
+
+def _table(readouts: Mapping[str, Any], cov: Columns, pid: np.ndarray) -> pd.DataFrame:
+    """The patient table: the readout columns, then the covariates' other columns (by position), built once."""
+    cols = dict(readouts)
+    for k in cov:
+        if k not in cols:
+            cols[k] = _values(cov[k]) if isinstance(cov, pd.DataFrame) else cov[k]
+    return pd.DataFrame(cols, index=pd.Index(pid, name="patient"))
+
+
+def _block_readouts(inp: ReadoutInputs, cov: Columns, settings: ReadoutSettings,
+                    seed: int) -> dict[str, np.ndarray] | pd.DataFrame:
+    """The readout columns of a block; with failed solves, a table whose failed rows hold NaN/None/<NA>."""
     if inp.ok is None or np.all(inp.ok):
         return _readouts(inp, cov, settings, seed)
     good = np.asarray(inp.ok, dtype=bool)
     if not good.any():  # only the columns are needed: computed on one failed row (NaN in, discarded)
         with np.errstate(all="ignore"):
-            part = _readouts(inp.subset(slice(0, 1)), cov.iloc[:1], settings, seed).iloc[:0]
+            part = pd.DataFrame(_readouts(inp.subset(slice(0, 1)), _take(cov, slice(0, 1)), settings, seed)).iloc[:0]
     else:
-        part = _readouts(inp.subset(good), cov.iloc[np.flatnonzero(good)], settings, seed)
+        rows = np.flatnonzero(good)
+        part = pd.DataFrame(_readouts(inp.subset(good), _take(cov, rows), settings, seed),
+                            index=pd.Index(inp.patient[rows], name="patient"))
     return _with_failed_rows(part, pd.Index(inp.patient, name="patient"))
 
 
@@ -226,23 +277,26 @@ def _with_failed_rows(part: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     return full
 
 
-def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: int) -> pd.DataFrame:
+def _readouts(inp: ReadoutInputs, cov: Columns, st: ReadoutSettings, seed: int) -> dict[str, np.ndarray]:
+    """The readout columns of the patients of ``inp`` (``cov``: their covariates, a table or its columns)."""
     ro, p, crit = st.spec, st.params, st.criteria
     pid, t = inp.patient, inp.t
     n_pat = pid.size
-    density = tracked.density(st, cov)  # tumor cells per cm3 of lesion, per patient (one definition with the kernel's)
+    density = tracked.density(st, cov, n_pat)  # tumor cells per cm3 of lesion, per patient (the kernel's definition)
     baseline_day = float(inp.scan_times[0])
     end_day = min(ro.follow_up_days, t[-1])
     scan_days = st.scan_days
 
     # ---- random thresholds and event times (censored at death and at the end of follow-up) -----------------
-    attempts = cov["draw_attempt"].to_numpy() if "draw_attempt" in cov.columns else None
-    u = patient_draws(seed, pid, attempts)
-    e_new, e_death = -np.log1p(-u[:, 0]), -np.log1p(-u[:, 1])
+    if inp.draws is not None:
+        u = inp.draws
+    else:
+        u = patient_draws(seed, pid, np.asarray(cov["draw_attempt"]) if "draw_attempt" in cov else None)
     tr = inp.tracked
     if tr is not None:  # kernel-tracked: crossings of the continuous solution (nksim.clinical.tracked)
         new_day, death_hazard_day, lethal_day = tracked.event_times(tr)
     else:  # on the save grid
+        e_new, e_death = -np.log1p(-u[:, 0]), -np.log1p(-u[:, 1])
         new_day = hazard_event_time(t, inp.new_lesion_hazard, e_new)
         death_hazard_day = hazard_event_time(t, inp.death_hazard, e_death)
         lethal_day = _grid.first_crossing_time(t, inp.burden, st.lethal_burden_cm3 * density)
@@ -277,6 +331,72 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
         best_change[~all_nan] = np.nanmin(change[~all_nan], axis=1)
     surv = progression_free_and_overall_survival(scan_days, codes, death_day, end_day)
 
+    criteria = crit.name
+    cols: dict[str, np.ndarray] = {
+        "measurable": measurable,
+        "baseline_burden_mm": np.where(criteria in ("Lugano2014", "ALL-marrow"), np.nan, values[:, 0]),
+        "baseline_spd_mm2": np.where(criteria == "Lugano2014", values[:, 0], np.nan),
+        "baseline_marrow_blasts_pct": np.where(criteria == "ALL-marrow", values[:, 0], np.nan),
+        "best_response": to_labels(bor),
+        "best_response_unconfirmed": to_labels(bor_unconf),
+        "best_pct_change": best_change,
+        "n_scans": assessed.sum(axis=1),
+    }
+    for j, day in enumerate(scan_days):
+        cols[scan_column(day)] = to_labels(shown[:, j])
+    for j, day in enumerate(scan_days):  # sum of target diameters (mm; Lugano: SPD, mm2) at each scan done
+        cols[scan_column(day).replace("resp_", "burden_")] = np.where(assessed[:, j], values[:, j + 1], np.nan)
+    cols.update(
+        {
+            "pfs_days": surv["pfs_days"],
+            "pfs_event": surv["pfs_event"],
+            "os_days": surv["os_days"],
+            "os_event": surv["os_event"],
+            "pd_day": surv["pd_day"],
+            "new_lesion_day": new_seen_day,
+            "death_cause": death_cause,
+        }
+    )
+    if tr is None or not tracked.events_only(tr):  # events-only summaries: response and survival only
+        cols.update(_safety(inp, cov, st, u, death_day, end_day))
+    if ro.setting == "adjuvant":  # recurrence-free survival (nksim.clinical.recurrence)
+        detect = ro.recurrence_detect_mm or p["clinical_recurrence_detect_mm"]
+        cols.update(recurrence_free_survival_at(inp.viable_at, density, scan_days, new_day, death_day, end_day, detect,
+                                                baseline_day))
+    return cols
+
+
+def _safety(inp: ReadoutInputs, cov: Columns, st: ReadoutSettings, u: np.ndarray, death_day: np.ndarray,
+            end_day: float) -> dict[str, np.ndarray]:
+    """The ``SAFETY_COLUMNS`` (safety, DLT, persistence): from the kernel-tracked summaries when the inputs have
+    them (``tracked.columns``), else from the time courses on the grid (``_grid_safety``)."""
+    ro, p = st.spec, st.params
+    n_pat = inp.patient.size
+    risk = gvhd_risk(np.asarray(cov["cd3_per_kg"], dtype=float), p)
+    gvhd_onset = p["clinical_gvhd_onset_day"]
+    gvhd_seen = (gvhd_onset <= end_day) & (gvhd_onset < death_day)
+    g_gvhd = np.where(gvhd_seen, gvhd_grade(risk, u[:, 2], p), 0)
+    fevers = infusion_fevers(np.asarray(cov["n_infusions"]), u[:, 3], p)
+    tr = inp.tracked
+    if tr is not None:  # safety, DLT and persistence of the continuous solution
+        out = tracked.columns(tr, st, death_day, end_day, g_gvhd, fevers)
+        if "detected" not in out:  # an assay with its own sample days: detection at those days
+            out.update(_detection(inp, st, None, death_day, end_day))
+    else:
+        out = _grid_safety(inp, st, death_day, end_day, g_gvhd, fevers)
+    # the off-tumor effect is expected from the mechanism (B-cell aplasia of a lineage-antigen CAR): graded and
+    # reported as an adverse event, not a DLT (readouts.dlt_expected)
+    out.update({"gvhd_risk": risk, "gvhd_grade": g_gvhd.astype(int), "infusion_fevers": fevers,
+                "offtumor_expected": np.full(n_pat, "offtumor" in (ro.dlt_expected or ()))})
+    return {k: out[k] for k in SAFETY_COLUMNS}
+
+
+def _grid_safety(inp: ReadoutInputs, st: ReadoutSettings, death_day: np.ndarray, end_day: float, g_gvhd: np.ndarray,
+                 fevers: np.ndarray) -> dict[str, np.ndarray]:
+    """Safety, DLT and persistence readouts from the time courses on the grid ``inp.t`` (no tracked summaries)."""
+    ro, p = st.spec, st.params
+    t = inp.t
+    n_pat = inp.patient.size
     # ---- safety: observation windows, then maxima and first crossings (grades are monotone in their drivers) ---
     stop = np.fmin(death_day, np.nextafter(end_day, np.inf))  # observed at t < stop (t <= end_day, t < death)
     alive = t[None, :] < stop[:, None]  # observed, any time (incl. before day 0)
@@ -297,11 +417,7 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
     icans_grade = np.where(any_post, icans_top, 0)
     ice_min = np.where(any_post, ice_top, 10)
     icans_onset = _grid.first_true_time(t, cd_post >= p["clinical_icans_onset_pg_ml"])
-    risk = gvhd_risk(cov["cd3_per_kg"].to_numpy(dtype=float), p)
     gvhd_onset = p["clinical_gvhd_onset_day"]
-    gvhd_seen = (gvhd_onset <= end_day) & (gvhd_onset < death_day)
-    g_gvhd = np.where(gvhd_seen, gvhd_grade(risk, u[:, 2], p), 0)
-    fevers = infusion_fevers(cov["n_infusions"].to_numpy(), u[:, 3], p)
     off_act = inp.offtumor
     off_post = np.where(post, off_act, -np.inf)
     off_grade = np.where(any_post, offtumor_grade(np.where(any_post, off_post.max(axis=1), 0.0), p), 0)
@@ -341,89 +457,55 @@ def _readouts(inp: ReadoutInputs, cov: pd.DataFrame, st: ReadoutSettings, seed: 
 
     # ---- persistence -------------------------------------------------------------------------------------
     nk = inp.nk
+    nk_post = np.where(post, nk, -np.inf)
+    peak_idx = np.argmax(nk_post, axis=1)
+    nk_peak = nk_post[np.arange(n_pat), peak_idx]
+    car_peak = (np.where(post, inp.car_nk, 0.0).max(axis=1) if inp.car_nk is not None else np.zeros(n_pat))
+    return {
+        "crs_grade": crs_grade.astype(int),
+        "crs_onset_day": crs_onset,
+        "icans_grade": icans_grade.astype(int),
+        "icans_onset_day": icans_onset,
+        "ice_min": ice_min.astype(int),
+        "offtumor_grade": off_grade.astype(int),
+        "offtumor_onset_day": off_onset,
+        "cytopenia_days": cyto_days,
+        "wbc_nadir_per_ul": np.where(np.isfinite(nadir), nadir, np.nan),  # NaN: no observation while alive
+        "neutropenia_grade": neut_grade.astype(int),
+        "leukopenia_grade": leuk_grade.astype(int),
+        "dlt": dlt,
+        # DLT-evaluable: a DLT, or observed alive through the whole window (3+3-style evaluability)
+        "dlt_evaluable": dlt | ((death_day > ro.dlt_window_days) & (end_day >= ro.dlt_window_days)),
+        "dlt_day": dlt_day,
+        "dlt_toxicity": dlt_cause,
+        "peak_nk_per_ul": np.where(any_post, nk_peak, np.nan),
+        "tmax_nk_day": np.where(any_post & (nk_peak > 0), t[peak_idx], np.nan),
+        "peak_car_nk_per_ul": car_peak,
+        "peak_cytokine_pg_ml": np.where(any_post, c_post.max(axis=1), 0.0),  # C >= 0
+        **_detection(inp, st, post, death_day, end_day),
+    }
+
+
+def _detection(inp: ReadoutInputs, st: ReadoutSettings, post: np.ndarray | None, death_day: np.ndarray,
+               end_day: float) -> dict[str, np.ndarray]:
+    """``detected`` and ``days_detectable`` by the scenario's assay: at its sample days (values interpolated
+    there), or at every grid day observed after the first infusion (``post``) when it names none."""
+    ro, p, t = st.spec, st.params, inp.t
     if ro.assay.analyte_resolved == "transduced":
         if inp.car_nk is None:
             raise InputError("trajectories", "car_nk_blood_per_ul", "present for a qPCR or transduced-cell assay")
         analyte = inp.car_nk
     else:
-        analyte = nk
+        analyte = inp.nk
     if ro.assay.sample_days is None:
-        det = detectable(analyte, wbc + nk, ro.assay, p) & post
+        det = detectable(analyte, inp.wbc + inp.nk, ro.assay, p) & post
         days_det = last_detectable_day(t, det)
     else:
         sd = np.asarray(ro.assay.sample_days, dtype=float)
-        det = detectable(_grid.interp_at(analyte, t, sd), _grid.interp_at(wbc + nk, t, sd), ro.assay, p)
+        det = detectable(_grid.interp_at(analyte, t, sd), _grid.interp_at(inp.wbc + inp.nk, t, sd), ro.assay, p)
         det &= (sd[None, :] >= 0) & (sd[None, :] <= end_day) & (sd[None, :] < death_day[:, None])
         days_det = last_detectable_day(sd, det)
-    nk_post = np.where(post, nk, -np.inf)
-    peak_idx = np.argmax(nk_post, axis=1)
-    nk_peak = nk_post[np.arange(n_pat), peak_idx]
-    car_peak = (np.where(post, inp.car_nk, 0.0).max(axis=1) if inp.car_nk is not None else np.zeros(n_pat))
-
-    criteria = crit.name
-    cols: dict[str, object] = {
-        "measurable": measurable,
-        "baseline_burden_mm": np.where(criteria in ("Lugano2014", "ALL-marrow"), np.nan, values[:, 0]),
-        "baseline_spd_mm2": np.where(criteria == "Lugano2014", values[:, 0], np.nan),
-        "baseline_marrow_blasts_pct": np.where(criteria == "ALL-marrow", values[:, 0], np.nan),
-        "best_response": to_labels(bor),
-        "best_response_unconfirmed": to_labels(bor_unconf),
-        "best_pct_change": best_change,
-        "n_scans": assessed.sum(axis=1),
-    }
-    for j, day in enumerate(scan_days):
-        cols[scan_column(day)] = to_labels(shown[:, j])
-    for j, day in enumerate(scan_days):  # sum of target diameters (mm; Lugano: SPD, mm2) at each scan done
-        cols[scan_column(day).replace("resp_", "burden_")] = np.where(assessed[:, j], values[:, j + 1], np.nan)
-    expected_off = "offtumor" in (ro.dlt_expected or ())
-    cols.update(
-        {
-            "pfs_days": surv["pfs_days"],
-            "pfs_event": surv["pfs_event"],
-            "os_days": surv["os_days"],
-            "os_event": surv["os_event"],
-            "pd_day": surv["pd_day"],
-            "new_lesion_day": new_seen_day,
-            "death_cause": death_cause,
-            "crs_grade": crs_grade.astype(int),
-            "crs_onset_day": crs_onset,
-            "icans_grade": icans_grade.astype(int),
-            "icans_onset_day": icans_onset,
-            "ice_min": ice_min.astype(int),
-            "gvhd_risk": risk,
-            "gvhd_grade": g_gvhd.astype(int),
-            "infusion_fevers": fevers,
-            "offtumor_grade": off_grade.astype(int),
-            "offtumor_onset_day": off_onset,
-            # the off-tumor effect is expected from the mechanism (B-cell aplasia of a lineage-antigen CAR):
-            # graded and reported as an adverse event, not a DLT (readouts.dlt_expected)
-            "offtumor_expected": np.full(n_pat, expected_off),
-            "cytopenia_days": cyto_days,
-            "wbc_nadir_per_ul": np.where(np.isfinite(nadir), nadir, np.nan),  # NaN: no observation while alive
-            "neutropenia_grade": neut_grade.astype(int),
-            "leukopenia_grade": leuk_grade.astype(int),
-            "dlt": dlt,
-            # DLT-evaluable: a DLT, or observed alive through the whole window (3+3-style evaluability)
-            "dlt_evaluable": dlt | ((death_day > ro.dlt_window_days) & (end_day >= ro.dlt_window_days)),
-            "dlt_day": dlt_day,
-            "dlt_toxicity": dlt_cause,
-            "peak_nk_per_ul": np.where(any_post, nk_peak, np.nan),
-            "tmax_nk_day": np.where(any_post & (nk_peak > 0), t[peak_idx], np.nan),
-            "peak_car_nk_per_ul": car_peak,
-            "peak_cytokine_pg_ml": np.where(any_post, c_post.max(axis=1), 0.0),  # C >= 0
-            "detected": det.any(axis=1),
-            "days_detectable": days_det,
-        }
-    )
-    if tr is not None and tracked.events_only(tr):  # response and survival only: the rest is not tracked
-        cols = {k: v for k, v in cols.items() if k in RESPONSE_COLUMNS or k.startswith(("resp_d", "burden_d"))}
-    elif tr is not None:  # safety, DLT and persistence of the continuous solution
-        cols.update(tracked.columns(tr, st, death_day, end_day, g_gvhd, fevers))
-    if ro.setting == "adjuvant":  # recurrence-free survival (nksim.clinical.recurrence)
-        detect = ro.recurrence_detect_mm or p["clinical_recurrence_detect_mm"]
-        cols.update(recurrence_free_survival_at(inp.viable_at, density, scan_days, new_day, death_day, end_day, detect,
-                                                baseline_day))
-    return pd.DataFrame(cols, index=pd.Index(pid, name="patient"))
+    return {"detected": det.any(axis=1), "days_detectable": days_det}
 
 
 def _icans_at(cd: np.ndarray, p: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:

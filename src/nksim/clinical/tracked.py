@@ -104,14 +104,15 @@ def _dlt_level(key: tuple, tox: str, grade: int) -> float:
     return level(_grade_fn(tox, p), grade, decreasing=tox in ("neutropenia", "leukopenia"))
 
 
-def density(settings, cov: pd.DataFrame) -> np.ndarray:
-    """Tumor cells per cm3 of lesion per patient, as ``nksim.clinical.outcomes`` reads it."""
+def density(settings, cov: pd.DataFrame | Mapping[str, np.ndarray], n: int | None = None) -> np.ndarray:
+    """Tumor cells per cm3 of lesion per patient, as ``nksim.clinical.outcomes`` reads it (``cov``: the patients'
+    covariates, a table or its columns; ``n``: patients, needed with columns)."""
     ro, p = settings.spec, settings.params
-    out = np.full(len(cov), ro.cell_density_per_cm3 or p["tumor_cell_density"], dtype=float)
-    if ro.cell_density_per_cm3 is None and "tumor_cell_density" in cov.columns:
-        out = cov["tumor_cell_density"].to_numpy(dtype=float)
-    if "malignant_fraction" in cov.columns:
-        out = out * cov["malignant_fraction"].to_numpy(dtype=float)
+    out = np.full(len(cov) if n is None else n, ro.cell_density_per_cm3 or p["tumor_cell_density"], dtype=float)
+    if ro.cell_density_per_cm3 is None and "tumor_cell_density" in cov:
+        out = np.asarray(cov["tumor_cell_density"], dtype=float)
+    if "malignant_fraction" in cov:
+        out = out * np.asarray(cov["malignant_fraction"], dtype=float)
     return out
 
 

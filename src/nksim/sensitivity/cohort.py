@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nksim.clinical.inputs import ReadoutInputs
-from nksim.clinical.outcomes import BLOCK, ReadoutSettings, _block_readouts
+from nksim.clinical.outcomes import BLOCK, ReadoutSettings, _block_readouts, _joined
 from nksim.errors import InputError
 from nksim.kinetics import layout as L
 from nksim.sensitivity.outputs import EngineArrays, Output, km_median_fast
@@ -73,8 +73,7 @@ def batch_outcomes(scenario: Scenario, patients: pd.DataFrame, within_ids: np.nd
                                        tracked=solved.tracked)
     cov = patients.join(inp.product_given)
     parts = [_block_readouts(inputs.subset(sl), cov.iloc[sl], st, seed) for sl, st in blocks]
-    table = pd.concat(parts) if len(parts) != 1 else parts[0]
-    return table.set_axis(patients.index), arrays
+    return pd.DataFrame(_joined(parts), index=patients.index), arrays
 
 
 def sample_values(table: pd.DataFrame, outputs: Sequence[Output], ns: int, P: int, follow_up: float
