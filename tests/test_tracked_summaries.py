@@ -121,6 +121,14 @@ def test_bad_tracker_arrays_are_refused(case):
     tr.coef = tr.coef[:, :-1].copy()
     with pytest.raises(ValueError, match="track"):
         _solve(case, np.array([case.t0, case.t_end]), track=tr)
+    tr = _track(case)  # the lanes update their patients' rows together: the same kinds and quantities in all
+    tr.spec[1, 2, 0] = T.MIN
+    with pytest.raises(ValueError, match="same kinds, quantities"):
+        _solve(case, np.array([case.t0, case.t_end]), track=tr)
+    tr = _track(case)
+    tr.spec[:, 3, 1] = TR.tracked(case.n_lesions, case.n_classes).nq  # no such quantity
+    with pytest.raises(ValueError, match="quantities in 0 .. "):
+        _solve(case, np.array([case.t0, case.t_end]), track=tr)
 
 
 def _compiled_bound_gap():

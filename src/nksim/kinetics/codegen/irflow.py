@@ -58,9 +58,15 @@ class Flow:
             v.set(init)
         return v
 
-    def array(self, ty: ir.Type, count: int, align: int = 32) -> ir.Value:
-        """Pointer to the first of ``count`` elements of type ``ty`` on the stack."""
+    def array(self, ty: ir.Type, count: int | ir.Value, align: int = 32, per: int = 1) -> ir.Value:
+        """Pointer to the first of ``count`` x ``per`` elements of type ``ty`` on the stack (``count``: a constant,
+        or an i64 argument of the function: one allocation per call)."""
         with self.b.goto_block(self._allocas):
+            if isinstance(count, ir.Value):
+                first = self.b.alloca(ty, size=self.b.mul(count, i64(per)))
+                first.align = align
+                return first
+            count *= per
             ptr = self.b.alloca(ir.ArrayType(ty, max(1, count)))
             ptr.align = align
             first = self.b.bitcast(ptr, ty.as_pointer())

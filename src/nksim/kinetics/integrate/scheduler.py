@@ -26,11 +26,12 @@ from llvmlite import ir
 from nksim.kinetics.codegen.irflow import DBL, I64, f64, i64
 from nksim.kinetics.integrate.chains import MAX_KH
 from nksim.kinetics.integrate.controller import MIN_FACTOR, accept_factor, pymax, pymin, reject_factor
-from nksim.kinetics.integrate.frame import ARGS, Frame
+from nksim.kinetics.integrate.frame import ARGS, VT, Frame
 from nksim.kinetics.integrate.segments import load_patient, next_stop, start_segment
-from nksim.kinetics.integrate.trackers import OUT, SPEC, emit_tracker
+from nksim.kinetics.integrate.trackers import KINDS, LEVELS, NONE, OUT, SPEC, emit_tracker
 from nksim.kinetics.lanes import W
 
+MAX_TRACKERS = 1024  #: tracker rows per patient: the lanes' copies of them live on the worker thread's stack
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3  # what a lane does next
 
@@ -229,41 +230,110 @@ def _fabs(b: ir.IRBuilder) -> ir.Function:
         return ir.Function(mod, ir.FunctionType(DBL, [DBL]), name="llvm.fabs.f64")
 
 
-def _track_step(fr: Frame, tr: Tracked, track: ir.Function, w: ir.Value, i: ir.Value, hw: ir.Value) -> None:
-    """Patient i's trackers over lane w's accepted step (from t, of size hw): its quantities at both ends and their
-    derivatives (the first and the last stage) times hw."""
+@dataclass
+class _TrackLanes:
+    """The lanes' trackers (:func:`nksim.kinetics.integrate.trackers.emit_tracker`): copies of the lane patients'
+    tracker rows ``spec`` and outputs ``out`` (nt rows each, lane-major), coefficients ``coef`` (Tracked.ncoef lane
+    arrays) and window ends ``tcut``, taken when a patient's first step is accepted and written back (``out``) when
+    the lane's next patient takes over or the call ends; ``pat`` the patient each lane holds (-1: none), ``ta`` the
+    steps' starts, ``Q`` the tracked quantities (4 x nq lane arrays)."""
+
+    spec: ir.Value
+    out: ir.Value
+    coef: ir.Value
+    tcut: ir.Value
+    pat: ir.Value
+    ta: ir.Value
+    Q: ir.Value
+
+    @classmethod
+    def allocate(cls, fr: Frame, tr: Tracked) -> "_TrackLanes":
+        f, b = fr.f, fr.f.b
+        nt = fr.a["nt"]
+        tl = cls(f.array(DBL, nt, per=SPEC * W), f.array(DBL, nt, per=OUT * W), f.array(DBL, tr.ncoef * W),
+                 f.array(DBL, W), f.array(I64, W), f.array(DBL, W), f.array(DBL, 4 * tr.nq * W))
+        for arr, count in ((tl.spec, b.mul(nt, i64(SPEC * W))), (tl.out, b.mul(nt, i64(OUT * W))),
+                           (tl.coef, i64(tr.ncoef * W)), (tl.tcut, i64(W)), (tl.ta, i64(W)),
+                           (tl.Q, i64(4 * tr.nq * W))):
+            with f.range_(0, count) as k:
+                f.store(f64(0.0), arr, k)
+        for w in range(W):
+            f.store(i64(-1), tl.pat, w)
+        return tl
+
+    def write_back(self, fr: Frame, w: ir.Value | int) -> None:
+        """Lane w's outputs into its patient's (if any)."""
+        f, b = fr.f, fr.f.b
+        i = f.load(self.pat, w)
+        nto = b.mul(fr.a["nt"], i64(OUT))
+        with b.if_then(b.icmp_signed(">=", i, i64(0))):
+            with f.range_(0, nto) as j:
+                f.store(f.load(self.out, b.mul(j, i64(W)), w), fr.a["to"], b.mul(i, nto), j)
+
+    def take(self, fr: Frame, tr: Tracked, w: int, i: ir.Value) -> None:
+        """Patient i's trackers into lane w, after the lane's previous patient's outputs are written back."""
+        f, b = fr.f, fr.f.b
+        self.write_back(fr, w)
+        nt = fr.a["nt"]
+        for arr, src, per in ((self.spec, "tk", SPEC), (self.out, "to", OUT)):
+            m = b.mul(nt, i64(per))
+            with f.range_(0, m) as j:
+                f.store(f.load(fr.a[src], b.mul(i, m), j), arr, b.mul(j, i64(W)), w)
+        with f.range_(0, tr.ncoef) as c:
+            f.store(f.load(fr.a["tq"], b.mul(i, i64(tr.ncoef)), c), self.coef, b.mul(c, i64(W)), w)
+        f.store(f.load(fr.a["tcut"], i), self.tcut, w)
+        f.store(i, self.pat, w)
+
+
+def _track_steps(fr: Frame, tr: Tracked, tl: _TrackLanes, track: ir.Function) -> None:
+    """The trackers of every lane whose step was accepted (``accepted``; from ``tl.ta``, of size ``hs``), all lanes
+    at once: each lane's quantities at both ends and their derivatives (the first and the last stage) times hs."""
     f, b = fr.f, fr.f.b
-    nq = tr.nq
-    last = (fr.stages - 1) * fr.n
-    base = b.mul(i, i64(tr.ncoef))
-    c = 0
-    for j, cols in enumerate(tr.terms):
-        acc = [f64(0.0)] * 4
-        for col in cols:
-            coef = f.load(fr.a["tq"], base, c)
-            c += 1
-            vals = (b.load(fr.el(fr.Y, col, w)), b.load(fr.el(fr.YN, col, w)), b.load(fr.el(fr.KK, col, w)),
-                    b.load(fr.el(fr.KK, last + col, w)))
-            acc = [b.fadd(a, b.fmul(coef, v)) for a, v in zip(acc, vals)]
-        for r, v in enumerate(acc):
-            f.store(v if r < 2 else b.fmul(v, hw), fr.QV, r * nq + j)
-    c0, c1 = fr.get("cprev", w), b.load(fr.el(fr.ALG, tr.alg, w))
-    dc = b.fsub(c1, c0)
-    for r, v in enumerate((c0, c1, dc, dc)):  # linear between step ends
-        f.store(v, fr.QV, r * nq + tr.nlin)
-    fr.put("cprev", w, c1)
-    nt = fr.a["nt"]
-    b.call(track, [nt, fr.a["ndeath"], fr.get("t", w), hw, f.load(fr.a["tcut"], i),
-                   *(f.at(fr.QV, r * nq) for r in range(4)),
-                   f.at(fr.a["tk"], b.mul(i, b.mul(nt, i64(SPEC)))), f.at(fr.a["to"], b.mul(i, b.mul(nt, i64(OUT))))])
+    w0 = i64(W)  # an accepted lane (W: none)
+    accepted = [b.fcmp_ordered(">", fr.get("accepted", i64(w)), f64(0.0)) for w in range(W)]
+    for w in reversed(range(W)):
+        w0 = b.select(accepted[w], i64(w), w0)
+    with b.if_then(b.icmp_signed("<", w0, i64(W))):
+        for w in range(W):
+            i = fr.get("pat", i64(w))
+            with b.if_then(b.and_(accepted[w], b.icmp_signed("!=", f.load(tl.pat, w), i))):
+                tl.take(fr, tr, w, i)
+        nq = tr.nq
+        last = (fr.stages - 1) * fr.n
+        hw = b.load(fr.row(fr.lane["hs"], 0), align=32)
+        zero = ir.Constant(VT, [0.0] * W)
+        c = 0
+        for j, cols in enumerate(tr.terms):
+            acc = [zero] * 4
+            for col in cols:
+                coef = b.load(fr.row(tl.coef, c), align=32)
+                c += 1
+                vals = [b.load(fr.row(arr, i64(r)), align=32)
+                        for arr, r in ((fr.Y, col), (fr.YN, col), (fr.KK, col), (fr.KK, last + col))]
+                acc = [b.fadd(a, b.fmul(coef, v)) for a, v in zip(acc, vals)]
+            for r, v in enumerate(acc):
+                b.store(v if r < 2 else b.fmul(v, hw), fr.row(tl.Q, r * nq + j), align=32)
+        c0 = b.load(fr.row(fr.lane["cprev"], 0), align=32)
+        c1 = b.load(fr.row(fr.ALG, i64(tr.alg)), align=32)
+        dc = b.fsub(c1, c0)
+        for r, v in enumerate((c0, c1, dc, dc)):  # linear between step ends
+            b.store(v, fr.row(tl.Q, r * nq + tr.nlin), align=32)
+        acc_v = b.fcmp_ordered(">", b.load(fr.row(fr.lane["accepted"], 0), align=32), zero)
+        b.store(b.select(acc_v, c1, c0), fr.row(fr.lane["cprev"], 0), align=32)
+        b.call(track, [fr.a["nt"], fr.a["ndeath"], w0, fr.lane["accepted"], tl.ta, fr.lane["hs"], tl.tcut, tl.Q,
+                       tl.spec, tl.out])
 
 
 def _accept_or_reject(fr: Frame, dense: ir.Function, tr: Tracked | None = None,
-                      track: ir.Function | None = None) -> None:
+                      track: ir.Function | None = None, tl: _TrackLanes | None = None) -> None:
     """Accept or reject every lane's attempt (ERR: the error norm, then the factor SAFETY norm^(-1/order)); accepted
-    lanes write their save points inside the step from the dense output."""
+    lanes write their save points inside the step from the dense output, and (with trackers) then update their
+    patients' trackers over the step."""
     f, b = fr.f, fr.f.b
     a = fr.a
+    tracking = tr is not None and track is not None and tl is not None
+    if tracking:
+        b.store(b.load(fr.row(fr.lane["t"], 0), align=32), fr.row(tl.ta, 0), align=32)  # the steps' starts
     with f.range_(0, W) as w:
         fr.put("accepted", w, f64(0.0))
         hw = fr.get("hs", w)
@@ -290,9 +360,6 @@ def _accept_or_reject(fr: Frame, dense: ir.Function, tr: Tracked | None = None,
         fr.put("accepted", w, f64(1.0))
         fr.put("n_acc", w, b.add(fr.get("n_acc", w), i64(1)))
         i = fr.get("pat", w)
-        if tr is not None and track is not None:
-            with b.if_then(b.icmp_signed(">", a["nt"], i64(0))):
-                _track_step(fr, tr, track, w, i, hw)
         tw = fr.get("t", w)
         t_new = fr.get("t_new", w)
         t_next = fr.get("t_next", w)
@@ -315,6 +382,9 @@ def _accept_or_reject(fr: Frame, dense: ir.Function, tr: Tracked | None = None,
         fr.put("h", w, b.fmul(hw, accept_factor(b, en, grow, rejected)))
         fr.put("rejected", w, i64(0))
         fr.put("t", w, t_new)
+    if tracking:
+        with b.if_then(b.icmp_signed(">", a["nt"], i64(0))):
+            _track_steps(fr, tr, tl, track)
 
 
 def _move_accepted(fr: Frame) -> None:
@@ -358,7 +428,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
     # the time goes to the right-hand side)
     fn.attributes.add("minsize")
     fr = Frame.allocate(fn, n, npar, nseg, nalg, stages, tracked.nq if tracked is not None else 1)
-    track = emit_tracker(mod, name + "_track") if tracked is not None else None
+    track = emit_tracker(mod, name + "_track", tracked.nq) if tracked is not None else None
     f, b = fr.f, fr.f.b
     with f.range_(0, n) as k:
         v = f.load(fr.a["atol"], k)
@@ -376,6 +446,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
                       (fr.SEG, nseg), (fr.ALG, nalg), (fr.ALGT, nalg), (fr.ERR, 2)):
         with f.range_(0, rows * W) as k:
             f.store(f64(0.0), arr, k)
+    tl = _TrackLanes.allocate(fr, tracked) if tracked is not None else None
     nxt = f.var(I64, _claim(fr))
     n_step = f.var(I64)
     with f.while_(lambda: ir.Constant(ir.IntType(1), 1)):
@@ -392,8 +463,11 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
         L = fr.lane
         b.call(step, [L["t"], L["hs"], L["t_new"], fr.Y, fr.YN, fr.YT, fr.KK, fr.ATOL, fr.P, fr.SEG, fr.ALG,
                       fr.a["rtol"], fr.ERR])
-        _accept_or_reject(fr, dense, tracked, track)
+        _accept_or_reject(fr, dense, tracked, track, tl)
         _move_accepted(fr)
+    if tl is not None:
+        for w in range(W):
+            tl.write_back(fr, w)
     b.ret_void()
     return fn
 
@@ -417,7 +491,8 @@ class TrackArrays:
     """A batch's trackers (:mod:`nksim.kinetics.integrate.trackers`): ``coef`` (patient, Tracked.ncoef) the linear
     quantities' coefficients, ``spec`` (patient, tracker, SPEC) the tracker rows, ``tcut`` (patient,)
     the windows' end, ``ndeath`` how many first trackers end the windows (death), ``out`` (patient, tracker, OUT)
-    their outputs, initialised with ``trackers.initial_outputs`` and updated in place."""
+    their outputs, initialised with ``trackers.initial_outputs`` and updated in place. Every patient's rows have
+    the same kinds, quantities and numbers of levels (the lanes update them together); at most MAX_TRACKERS rows."""
 
     coef: np.ndarray
     spec: np.ndarray
@@ -431,9 +506,23 @@ class TrackArrays:
         want = ((npat, tr.ncoef), (npat, nt, SPEC), (npat,), (npat, nt, OUT))
         arrs = (self.coef, self.spec, self.tcut, self.out)
         if any(a.shape != sh or a.dtype != np.float64 or not a.flags.c_contiguous for a, sh in zip(arrs, want)) \
-                or not 0 <= self.ndeath <= nt:
-            raise ValueError(f"track: C-contiguous float64 arrays of shapes {want} and 0 <= ndeath <= {nt}; got "
-                             f"{[a.shape for a in arrs]}, ndeath {self.ndeath}")
+                or not 0 <= self.ndeath <= nt or nt > MAX_TRACKERS:
+            raise ValueError(f"track: C-contiguous float64 arrays of shapes {want}, 0 <= ndeath <= {nt} and at most "
+                             f"{MAX_TRACKERS} trackers; got {[a.shape for a in arrs]}, ndeath {self.ndeath}")
+        if npat == 0 or nt == 0:
+            return
+        kinds, qs = self.spec[0, :, 0], self.spec[0, :, 1]
+        nlev = np.where(kinds == LEVELS, self.spec[0, :, 3], 0.0)
+        rows = np.arange(nt)
+        if (self.spec[:, :, :2] != self.spec[:1, :, :2]).any() or \
+                (np.where(kinds == LEVELS, self.spec[:, :, 3], 0.0) != nlev).any():
+            raise ValueError("track: every patient's tracker rows must have the same kinds, quantities and numbers of "
+                             "levels (spec[..., 0], spec[..., 1] and a LEVELS row's spec[..., 3])")
+        if not (np.isin(kinds, tuple(KINDS.values()) + (NONE,)).all() and np.isin(qs, np.arange(tr.nq)).all()
+                and (nlev == np.round(nlev)).all() and (nlev >= 0).all() and (rows + nlev < nt).all()):
+            raise ValueError(f"track: tracker kinds in {sorted(KINDS.values()) + [NONE]}, quantities in "
+                             f"0 .. {tr.nq - 1} and a LEVELS row's levels (spec[..., 3]) within the rows; got kinds "
+                             f"{kinds.tolist()}, quantities {qs.tolist()}, levels {nlev.tolist()}")
 
 
 _CTYPES = {DBL: ctypes.c_double, I64: ctypes.c_int64}
