@@ -116,6 +116,27 @@ def test_trackers_do_not_depend_on_batches_threads_or_saved_days(case):
     np.testing.assert_array_equal(whole.out, np.concatenate([p.out for p in parts]))
 
 
+def test_the_lanes_rows_equal_the_one_lane_rows(case, monkeypatch):
+    """The trackers update the W lanes together and leave a lane to the one-lane row only where it needs a crossing
+    or an extremum search: every output must be what the one-lane row gives for every lane and step, to the bit."""
+    from functools import partial
+
+    from nksim.kinetics.codegen import llvm
+    from nksim.kinetics.integrate import scheduler
+
+    inp = case
+    t_save = np.array([inp.t0, inp.t_end])
+    lanes = _track(inp)
+    _solve(inp, t_save, track=lanes)
+    monkeypatch.setattr(llvm, "_CACHE", {})  # a module of its own, whose trackers run every row one lane at a time
+    monkeypatch.setattr(scheduler, "emit_tracker", partial(T.emit_tracker, one_lane=True))
+    one = _track(inp)
+    _solve(inp, t_save, track=one)
+    np.testing.assert_array_equal(lanes.out.view(np.int64), one.out.view(np.int64))
+    finite = np.isfinite(one.out[..., 0])
+    assert finite[:, [0, 2, 3, 4, 5, 6, 7, 8, 10, 11]].any(axis=0).all()  # every kind found something
+
+
 def test_bad_tracker_arrays_are_refused(case):
     tr = _track(case)
     tr.coef = tr.coef[:, :-1].copy()

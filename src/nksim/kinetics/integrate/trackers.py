@@ -337,7 +337,7 @@ def _emit_row(mod: ir.Module, name: str, reach: ir.Function, extremum: ir.Functi
     return fn
 
 
-def emit_tracker(mod: ir.Module, name: str, nq: int) -> ir.Function:
+def emit_tracker(mod: ir.Module, name: str, nq: int, one_lane: bool = False) -> ir.Function:
     """Add ``name(nt, ndeath, w0, acc*, ta*, h*, tcut*, Q*, spec*, out*)`` to ``mod``: the trackers of the W lanes'
     patients over their accepted steps, all lanes at once. Lane arrays (W doubles each, 32-byte aligned): ``acc``
     > 0 where the lane's step was accepted (the others are left as they are), ``ta`` the step's start, ``h`` its
@@ -349,7 +349,8 @@ def emit_tracker(mod: ir.Module, name: str, nq: int) -> ir.Function:
     Every row is evaluated on the W lanes together with the operations of the one-lane row (``_emit_row``) where a
     lane's outcome needs no root or extremum search: the common case (the run or window goes on, no new level is
     within reach, no extremum within the step can beat the best so far); the lanes that need one are left to the
-    one-lane row, from the row's state before the step, so that every output is the same to the bit."""
+    one-lane row, from the row's state before the step, so that every output is the same to the bit.
+    ``one_lane``: every lane's rows by the one-lane row (the reference the vector code must equal; for tests)."""
     fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [I64, I64, I64] + [PTR] * 7), name=name)
     fn.linkage = "internal"
     fn.attributes.add("noinline")  # compiled for speed, not inlined into the (size-optimised) scheduler
@@ -409,6 +410,8 @@ def emit_tracker(mod: ir.Module, name: str, nq: int) -> ir.Function:
 
         def finish(fall, new0=None, new1=None, upd=None) -> None:
             """Store the lanes' new outputs where ``upd`` and leave the lanes ``fall`` to the one-lane row."""
+            if one_lane:
+                fall, upd = acc, None
             if upd is not None:
                 if new0 is not None:
                     vstore(b.select(upd, new0, o0), out, oix(k, 0))
