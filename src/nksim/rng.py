@@ -126,7 +126,8 @@ def _uint32_words(value: int) -> list[int]:
 
 
 def _seed_sequence_key(entropy: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Philox key (2 uint64 arrays) of ``Philox(SeedSequence(entropy))`` for entropy words given as uint32 arrays."""
+    """Philox key (2 uint64 arrays) of ``Philox(SeedSequence(entropy))`` for entropy words given as uint32 arrays
+    (broadcasting: a word the same for every key may be a 0-d array)."""
     n = len(entropy)
     hash_const = np.full(entropy[0].shape, _SS_INIT_A, dtype=np.uint32)
 
@@ -160,7 +161,8 @@ def _seed_sequence_key(entropy: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return state[0] | (state[1] << _S32), state[2] | (state[3] << _S32)
 
 
-def _mulhilo(a: np.uint64, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _mulhilo(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """High and low 64 bits of the 128-bit products ``a * b`` (uint64, broadcasting), from 32-bit halves."""
     a0, a1 = a & _LO32, a >> _S32
     b0, b1 = b & _LO32, b >> _S32
     p01, p10 = a0 * b1, a1 * b0
@@ -178,25 +180,30 @@ def stream_uniforms(seed: int, module: str, ids: np.ndarray, n: int, extra: np.n
         rows = zip(*(k.tolist() for k in keys))
         return np.array([stream(seed, module, *r).random(n) for r in rows]).reshape(ids.size, n)
     shape = ids.shape
-    entropy = [np.full(shape, w, dtype=np.uint32) for w in (*_uint32_words(int(seed)), module_key(module))]
+    # the seed's and the module's words are the same for every id: 0-d arrays (broadcast), computed once
+    entropy = [np.array(w, dtype=np.uint32) for w in (*_uint32_words(int(seed)), module_key(module))]
     entropy += [k.astype(np.uint32) for k in keys]
     with np.errstate(over="ignore"):
         k0, k1 = _seed_sequence_key(entropy)
         out = np.empty((ids.size, n))
+        # Philox4x64-10 on the counter (block, 0, 0, 0); words (c0, c2) and (c1, c3) as rows of two (2, ids)
+        # arrays, so each round is one pass of each operation over both multiplications
+        m = np.array(_PHILOX_M, dtype=np.uint64)[:, None]
+        w = np.array(_PHILOX_W, dtype=np.uint64)[:, None]
         block = 0
         while block * 4 < n:
             block += 1
-            c = [np.full(shape, np.uint64(block)), np.zeros(shape, np.uint64), np.zeros(shape, np.uint64),
-                 np.zeros(shape, np.uint64)]
-            key0, key1 = k0, k1
+            even = np.zeros((2,) + shape, np.uint64)  # (c0, c2)
+            even[0] = block
+            odd = np.zeros((2,) + shape, np.uint64)  # (c1, c3)
+            key = np.stack([k0, k1])
             for r in range(10):
                 if r:
-                    key0, key1 = key0 + _PHILOX_W[0], key1 + _PHILOX_W[1]
-                hi0, lo0 = _mulhilo(_PHILOX_M[0], c[0])
-                hi1, lo1 = _mulhilo(_PHILOX_M[1], c[2])
-                c = [hi1 ^ c[1] ^ key0, lo1, hi0 ^ c[3] ^ key1, lo0]
-            for j in range(4):
+                    key = key + w
+                hi, lo = _mulhilo(m, even)
+                even, odd = hi[::-1] ^ odd ^ key, lo[::-1]  # (hi1 ^ c1 ^ key0, hi0 ^ c3 ^ key1), (lo1, lo0)
+            for j, word in enumerate((even[0], odd[0], even[1], odd[1])):
                 col = (block - 1) * 4 + j
                 if col < n:
-                    out[:, col] = (c[j] >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+                    out[:, col] = (word >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
     return out

@@ -151,7 +151,9 @@ class Plan:
     ndeath: int = 2
 
     def initial_outputs(self) -> np.ndarray:
-        return T.initial_outputs(self.spec[..., 0])
+        """The kernel's initial tracker outputs (patient x tracker x 2): every patient's rows have the same kinds
+        (a plan's rows are trackers of all its patients), so they are found for the first and repeated."""
+        return np.repeat(T.initial_outputs(self.spec[:1, :, 0]), len(self.spec), axis=0)
 
     def track_arrays(self, params: np.ndarray, rows: slice, n_lesions: int, n_classes: int, out: np.ndarray):
         """The kernel's tracker arrays (``nksim.kinetics.solver.TrackArrays``) for patients ``rows`` of the plan,
@@ -228,8 +230,10 @@ def plan(settings, cov: pd.DataFrame, draws: np.ndarray, t_end: float) -> Plan:
         else:
             add(f"dlt{j}", T.RUN_GE, q, lev, float(rule.min_duration_days), t_from=0.0)
     spec = np.empty((npat, len(rows), T.SPEC))
-    for k, (_, kind, q, lev, dur, t_from, t_fire) in enumerate(rows):
-        spec[:, k] = np.stack(np.broadcast_arrays(float(kind), float(q), lev, dur, t_from, t_fire), axis=-1)
+    spec[:] = [(kind, q, 0.0 if np.ndim(lev) else lev, dur, t_from, t_fire) for _, kind, q, lev, dur, t_from, t_fire in rows]
+    for k, row in enumerate(rows):
+        if np.ndim(row[3]):  # a level per patient
+            spec[:, k, 2] = row[3]
     end_day = min(ro.follow_up_days, t_end)
     tcut = np.full(npat, np.nextafter(end_day, np.inf))
     return Plan(spec, [r[0] for r in rows], tcut, transduced, np.full(npat, kappa))
