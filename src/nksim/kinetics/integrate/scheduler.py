@@ -512,17 +512,18 @@ class TrackArrays:
         if npat == 0 or nt == 0:
             return
         kinds, qs = self.spec[0, :, 0], self.spec[0, :, 1]
-        nlev = np.where(kinds == LEVELS, self.spec[0, :, 3], 0.0)
-        rows = np.arange(nt)
-        if (self.spec[:, :, :2] != self.spec[:1, :, :2]).any() or \
-                (np.where(kinds == LEVELS, self.spec[:, :, 3], 0.0) != nlev).any():
+        lev_rows = np.flatnonzero(kinds == LEVELS)
+        nlev = self.spec[0, lev_rows, 3]
+        if not all((self.spec[:, :, j] == self.spec[0, :, j]).all() for j in (0, 1)) or \
+                not (self.spec[:, lev_rows, 3] == nlev).all():
             raise ValueError("track: every patient's tracker rows must have the same kinds, quantities and numbers of "
                              "levels (spec[..., 0], spec[..., 1] and a LEVELS row's spec[..., 3])")
-        if not (np.isin(kinds, tuple(KINDS.values()) + (NONE,)).all() and np.isin(qs, np.arange(tr.nq)).all()
-                and (nlev == np.round(nlev)).all() and (nlev >= 0).all() and (rows + nlev < nt).all()):
-            raise ValueError(f"track: tracker kinds in {sorted(KINDS.values()) + [NONE]}, quantities in "
-                             f"0 .. {tr.nq - 1} and a LEVELS row's levels (spec[..., 3]) within the rows; got kinds "
-                             f"{kinds.tolist()}, quantities {qs.tolist()}, levels {nlev.tolist()}")
+        allowed = sorted(KINDS.values()) + [NONE]
+        if not (set(kinds.tolist()) <= set(allowed) and set(qs.tolist()) <= set(range(tr.nq))
+                and all(v == int(v) and 0 <= v < nt - k for k, v in zip(lev_rows.tolist(), nlev.tolist()))):
+            raise ValueError(f"track: tracker kinds in {allowed}, quantities in 0 .. {tr.nq - 1} and a LEVELS row's "
+                             f"levels (spec[..., 3]) within the rows; got kinds {kinds.tolist()}, quantities "
+                             f"{qs.tolist()}, levels {nlev.tolist()}")
 
 
 _CTYPES = {DBL: ctypes.c_double, I64: ctypes.c_int64}
