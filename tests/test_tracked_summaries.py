@@ -150,6 +150,13 @@ def test_bad_tracker_arrays_are_refused(case):
     tr.spec[:, 3, 1] = TR.tracked(case.n_lesions, case.n_classes).nq  # no such quantity
     with pytest.raises(ValueError, match="quantities in 0 .. "):
         _solve(case, np.array([case.t0, case.t_end]), track=tr)
+    from nksim.kinetics.integrate.scheduler import MAX_TRACKERS
+
+    tr = _track(case)  # the lanes' copies of the rows live on the thread's stack: a bound on their number
+    tr.spec = np.zeros((tr.spec.shape[0], MAX_TRACKERS + 1, T.SPEC))
+    tr.out = T.initial_outputs(tr.spec[..., 0])
+    with pytest.raises(ValueError, match=f"at most {MAX_TRACKERS} trackers"):
+        _solve(case, np.array([case.t0, case.t_end]), track=tr)
 
 
 def _compiled_bound_gap():

@@ -31,7 +31,7 @@ from nksim.kinetics.integrate.segments import load_patient, next_stop, start_seg
 from nksim.kinetics.integrate.trackers import KINDS, LEVELS, NONE, OUT, SPEC, emit_tracker
 from nksim.kinetics.lanes import W
 
-MAX_TRACKERS = 1024  #: tracker rows per patient: the lanes' copies of them live on the worker thread's stack
+MAX_TRACKERS = 256  #: tracker rows per patient: the lanes' copies of them (256 B a row) live on the thread's stack
 STATUS_OK, STATUS_MAX_STEPS, STATUS_STEP_UNDERFLOW, STATUS_NONFINITE = 0, 1, 2, 3
 IDLE, SEGMENT, INIT, STEP = 0, 1, 2, 3  # what a lane does next
 
