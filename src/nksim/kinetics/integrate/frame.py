@@ -60,11 +60,9 @@ class Frame:
     DA: ir.Value
     ALGA: ir.Value
     ALGT: ir.Value  # algebraic outputs at segment starts (the tracked algebraic quantity's start value)
-    QV: ir.Value  # tracked quantities of one lane: 4 rows (start, end, h x derivative at start, at end) of nq
 
     @classmethod
-    def allocate(cls, fn: ir.Function, n: int, npar: int, nseg: int, nalg: int, stages: int, nq: int = 1
-                 ) -> Frame:
+    def allocate(cls, fn: ir.Function, n: int, npar: int, nseg: int, nalg: int, stages: int) -> Frame:
         f = Flow(fn)
         a = {name: arg for (name, _), arg in zip(ARGS, fn.args)}
         lane = {k: f.array(DBL, W) for k in LANE_REALS}
@@ -73,7 +71,7 @@ class Frame:
         return cls(f, n, npar, nseg, nalg, stages, a, lane, Y=arr(n), YN=arr(n), YT=arr(n), KX=arr(n),
                    KK=arr(stages * n), ATOL=arr(n), P=arr(npar), SEG=arr(nseg), ALG=arr(nalg), ERR=arr(2),
                    SEGL=arr(nseg), ybuf=f.array(DBL, n), YA=arr(n), PA=arr(npar), SA=arr(nseg), DA=arr(n),
-                   ALGA=arr(nalg), ALGT=arr(nalg), QV=f.array(DBL, 4 * nq))
+                   ALGA=arr(nalg), ALGT=arr(nalg))
 
     # ---- addressing --------------------------------------------------------------------------------------------
     def el(self, arr: ir.Value, k: ir.Value | int, w: ir.Value | int) -> ir.Value:

@@ -427,7 +427,7 @@ def emit_solve(mod: ir.Module, name: str, n: int, npar: int, nseg: int, nalg: in
     # bookkeeping between step attempts: optimised for size (half the compile time of -O3 for it, no slower a run:
     # the time goes to the right-hand side)
     fn.attributes.add("minsize")
-    fr = Frame.allocate(fn, n, npar, nseg, nalg, stages, tracked.nq if tracked is not None else 1)
+    fr = Frame.allocate(fn, n, npar, nseg, nalg, stages)
     track = emit_tracker(mod, name + "_track", tracked.nq) if tracked is not None else None
     f, b = fr.f, fr.f.b
     with f.range_(0, n) as k:
