@@ -233,17 +233,20 @@ class Compiled:
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, Compiled] = {}
-_TM: list = []
+_NATIVE: list[bool] = []
 
 
 def _target_machine():
-    if not _TM:
+    """A new target machine for this host (LLVM's native target initialised on first use). Each execution engine
+    takes ownership of the target machine it is created with and frees it with itself, so no two engines may share
+    one: a configuration's engine dropped from the cache would leave the others' machine freed."""
+    if not _NATIVE:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple()
-        _TM.append(target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                                features=llvm.get_host_cpu_features().flatten(), opt=3))
-    return _TM[0]
+        _NATIVE.append(True)
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(), opt=3)
 
 
 def compiled(nl: int, nc: int, tableau: Tableau = TSIT5, exact_chains: bool = True) -> Compiled:
