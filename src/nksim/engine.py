@@ -348,10 +348,13 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
             als[bad] = np.nan
         stats[r] = st
         part = readout_arrays(ys[:, at_readout], als[:, at_readout], inp.params[r], nl, nc, marrow=marrow)
+        if r.stop - r.start == npat:  # one solver call for the chunk: its arrays are the chunk's
+            readout = part
         for k, v in part.items():
             if k not in readout:
                 readout[k] = np.empty((npat, *v.shape[1:]))
-            readout[k][r] = v
+            if readout[k] is not v:
+                readout[k][r] = v
         if out_times is not None:
             if kept is None:
                 kept = (t_all[at_out], np.empty((npat, len(out_times), ys.shape[2])),
