@@ -1,6 +1,6 @@
 """The patient table of a chunk built from columns (nksim.clinical.outcomes with kernel-tracked summaries): the same
-table whether the covariates come as arrays or as a table (in any row order), and the tracked readouts do not read
-the time courses that the tracked summaries replace."""
+table whether the covariates come as arrays or as a table (in any row order), the tracked readouts do not read the
+time courses that the tracked summaries replace, and the readout draws the engine is handed are the patients' own."""
 
 from __future__ import annotations
 
@@ -69,3 +69,20 @@ def test_tracked_readouts_do_not_read_the_replaced_time_courses(chunk):
     grid_want = outcomes_from_inputs(inputs(chunk, tracked=False), cov, st, seed)
     grid_got = outcomes_from_inputs(inputs(chunk, changed, tracked=False), cov, st, seed)
     assert not grid_want["peak_cytokine_pg_ml"].equals(grid_got["peak_cytokine_pg_ml"])
+
+
+def test_the_screens_draws_are_the_patients_readout_draws():
+    """``sample_with_draws`` hands the engine the readout draws the screen drew for each accepted candidate (a
+    regimen starting before day 0), equal to drawing them again for the patients' ids and attempts; none where the
+    screen draws none."""
+    from nksim.clinical.outcomes import patient_draws
+    from nksim.population.sampling import sample_with_draws
+
+    sc = small("hcc-gpc3-car-nk-il15", n=400)
+    patients, draws = sample_with_draws(sc, np.arange(400))
+    attempts = patients["draw_attempt"].to_numpy()
+    assert (attempts > 0).any()  # redrawn candidates: their accepted attempt's draws
+    want = patient_draws(sc.simulation.seed, patients.index.to_numpy(), attempts)
+    np.testing.assert_array_equal(draws, want)
+    pd.testing.assert_frame_equal(patients, sample_patients(sc, np.arange(400)), check_exact=True)
+    assert sample_with_draws(small("hcc-post-lt-allo-nk", n=10), np.arange(10))[1] is None  # starts at day 0

@@ -19,7 +19,7 @@ from nksim.kinetics.inputs import EngineInputs, build_inputs, check_overrides
 from nksim.io.sinks import ChunkSink, MemorySink
 from nksim.kinetics.outputs import Outputs, OutputsSpec, merged_grid
 from nksim.kinetics.trajectories import readout_arrays, to_dataset
-from nksim.population.sampling import sample_patients
+from nksim.population.sampling import sample_with_draws
 from nksim.registry import load_registry
 from nksim.spec.io import dump_scenario, load_scenario
 from nksim.spec.scenario import Scenario
@@ -172,11 +172,12 @@ def solve_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[s
 
 
 def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None = None,
-                   backend: str = "compiled", with_outcomes: bool = True, outputs: OutputsSpec | None = None
-                   ) -> tuple[xr.Dataset, pd.DataFrame]:
+                   backend: str = "compiled", with_outcomes: bool = True, outputs: OutputsSpec | None = None,
+                   draws: np.ndarray | None = None) -> tuple[xr.Dataset, pd.DataFrame]:
     """Simulate one chunk of given patients; returns (trajectories as ``outputs`` asks, see
     ``nksim.kinetics.outputs``; patient table: covariates, product given, solver statistics and, with
     ``with_outcomes``, the clinical outcomes of ``nksim.clinical.outcomes``, the same whatever ``outputs``).
+    ``draws``: the patients' readout draws when the caller has them (``sampling.sample_with_draws``).
 
     A patient the solver could not finish does not stop the run: its ``solver_status`` is non-zero, its
     ``solver_message`` says why, its trajectories are NaN and its readouts NaN/None (a RuntimeWarning counts them).
@@ -187,7 +188,7 @@ def simulate_chunk(scenario: Scenario, patients: pd.DataFrame, overrides: Mappin
         t = inp.t_save
         return None if out.lazy else out.times_for(t, _scan_times(scenario, t), float(t[0]), float(t[-1]))
 
-    solved = solve_summaries(scenario, patients, overrides, backend, out_times_of)
+    solved = solve_summaries(scenario, patients, overrides, backend, out_times_of, draws=draws)
     inp, stats = solved.inp, solved.stats
     if solved.kept is None:
         ds = xr.Dataset(coords={"patient": ids})
@@ -262,7 +263,7 @@ class SolvedChunk:
     tracked: dict[str, np.ndarray] | None
     kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     stats: np.ndarray
-    draws: np.ndarray | None = None  #: the patients' readout draws (``outcomes.patient_draws``) when computed here
+    draws: np.ndarray | None = None  #: the patients' readout draws (``outcomes.patient_draws``), or None
 
 
 def readout_days(settings: Any, save_grid: np.ndarray) -> np.ndarray:
@@ -302,13 +303,14 @@ def chunk_draws(scenario: Scenario, patients: pd.DataFrame, draw_ids: np.ndarray
 
 def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mapping[str, Any] | None, backend: str,
                     out_times_of: Callable[[EngineInputs], np.ndarray | None], plan: Any = None,
-                    track: bool = True) -> SolvedChunk:
+                    track: bool = True, draws: np.ndarray | None = None) -> SolvedChunk:
     """Solve a chunk ``readout_batch(saved times)`` patients at a time for its patient table. With the compiled
     backend the kernel tracks the readouts' summaries of the continuous solution (``plan``: tracker rows,
     ``track_plan(scenario, patients, ...)`` by default) and saves only the readout days (``readout_days``) and
     ``out_times_of(inputs)``; the reference backend saves the save grid and its readouts use it (the grid
     definitions; so do ``track=False`` calls). A patient the solver could not finish has NaN values and its status in ``stats[:, 0]``; the numbers
-    do not depend on the batch (patients are independent) or on the saved days."""
+    do not depend on the batch (patients are independent) or on the saved days. ``draws``: the patients' readout
+    draws when the caller has them (drawn here otherwise, once for the plan and the readouts)."""
     from nksim.clinical.resolved import resolve
     from nksim.clinical.tracked import summaries
     from nksim.kinetics.reference import solve_reference_batch
@@ -325,7 +327,8 @@ def solve_summaries(scenario: Scenario, patients: pd.DataFrame, overrides: Mappi
     marrow = _marrow(scenario)
     batch = readout_batch(t_all.size) if compiled_ else READOUT_BATCH
     bufs = output_buffers(min(npat, batch), nl, nc, t_all.size) if compiled_ else None
-    draws = chunk_draws(scenario, patients) if tracking and plan is None else None  # the plan's and the readouts'
+    if tracking and plan is None and draws is None:  # the plan's and the readouts' (drawn once)
+        draws = chunk_draws(scenario, patients)
     pl = (track_plan(scenario, patients, inp.t_end, draws=draws) if plan is None else plan) if tracking else None
     tr_out = pl.initial_outputs() if pl is not None else None
     readout: dict[str, np.ndarray] = {}
@@ -403,7 +406,8 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[np.ndarray]:
 def compute_chunk(scenario: Scenario, ids: np.ndarray, overrides: Mapping[str, Any], backend: str,
                   outputs: Outputs | None = None) -> tuple[xr.Dataset, pd.DataFrame]:
     """Sample and simulate the patients ``ids`` (the unit of work a Dask worker runs)."""
-    return simulate_chunk(scenario, sample_patients(scenario, ids), overrides, backend, outputs=outputs)
+    patients, draws = sample_with_draws(scenario, ids)  # the screen's readout draws, where it draws them
+    return simulate_chunk(scenario, patients, overrides, backend, outputs=outputs, draws=draws)
 
 
 def run_key(scenario: Scenario, n: int, chunk_size: int, backend: str, patient_ids: np.ndarray | None,

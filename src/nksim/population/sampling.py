@@ -251,7 +251,17 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
     ``draw(ids, attempts)``: the candidates' covariates as ``_draw`` gives them (default: drawn here; a caller that
     draws the same candidates again and again may keep them). The candidates are kept as columns (arrays), the table
     built once at the end."""
-    from nksim.population.screening import passes_screen
+    return sample_with_draws(scenario, patient_ids, adjust, draw)[0]
+
+
+def sample_with_draws(scenario: Scenario, patient_ids: np.ndarray | None = None,
+                      adjust: Callable[[pd.DataFrame, np.ndarray], None] | None = None,
+                      draw: Callable[[np.ndarray, np.ndarray], pd.DataFrame] | None = None
+                      ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """``sample_patients`` and, where the clinical screen reads them (a regimen starting before day 0), the
+    patients' readout draws (``nksim.clinical.outcomes.patient_draws`` of their ids and draw attempts, (patient, 4);
+    None otherwise), so that the engine need not draw them again."""
+    from nksim.population.screening import passes_screen, reads_draws
 
     reg = load_registry()
     ids = np.arange(scenario.simulation.n_patients) if patient_ids is None else np.asarray(patient_ids, dtype=np.int64)
@@ -276,8 +286,15 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
             cols = {c: frame[c].to_numpy(copy=True) for c in frame.columns}
         return cols
 
+    draws = np.empty((ids.size, 4)) if reads_draws(scenario) else None
+
     def check(cols: dict[str, np.ndarray], i: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        clinical_ok = passes_screen(scenario, cols, typ, ids=i)
+        u = None
+        if draws is not None:  # the candidates' readout draws: the screen's, and the accepted ones' are kept
+            from nksim.clinical.outcomes import patient_draws
+
+            u = draws[rows] = patient_draws(scenario.simulation.seed, i, cols["draw_attempt"])
+        clinical_ok = passes_screen(scenario, cols, typ, ids=i, draws=u)
         rules_ok = _eligible(cols, scenario, len(i))
         screen_failures[rows] += ~clinical_ok
         rule_failures[rows] += ~rules_ok
@@ -299,4 +316,4 @@ def sample_patients(scenario: Scenario, patient_ids: np.ndarray | None = None,
             columns[c][rows] = v
     columns["draw_attempt"] = attempt
     columns["screen_failures"] = screen_failures
-    return pd.DataFrame(columns, index=pd.Index(ids, name="patient"))
+    return pd.DataFrame(columns, index=pd.Index(ids, name="patient")), draws

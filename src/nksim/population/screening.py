@@ -54,10 +54,17 @@ def _gompertz(t0_cells: np.ndarray, r: np.ndarray, k: np.ndarray, dt: float) -> 
         return np.where(t0_cells > 0, k * np.exp(np.log(np.maximum(t0_cells, 1e-300) / k) * np.exp(-r * dt)), 0.0)
 
 
+def reads_draws(scenario: Scenario) -> bool:
+    """Whether the screen reads the candidates' readout draws (their death thresholds): when the regimen starts
+    before day 0."""
+    return earliest_day(scenario.regimen) < 0
+
+
 def passes_screen(scenario: Scenario, df: pd.DataFrame | Mapping[str, np.ndarray], typ: Mapping[str, float],
-                  ids: np.ndarray | None = None) -> np.ndarray:
+                  ids: np.ndarray | None = None, draws: np.ndarray | None = None) -> np.ndarray:
     """Whether each candidate row of ``df`` (``sample_patients`` columns, with ``draw_attempt``: a table indexed by
-    patient id, or its columns as arrays with the patient ids ``ids``) is enrolled."""
+    patient id, or its columns as arrays with the patient ids ``ids``) is enrolled. ``draws``: the candidates'
+    readout draws (``patient_draws`` of their ids and attempts) when the caller has them."""
     pid = df.index.to_numpy() if ids is None else np.asarray(ids)
     n = pid.size
 
@@ -100,8 +107,9 @@ def passes_screen(scenario: Scenario, df: pd.DataFrame | Mapping[str, np.ndarray
             cap = val("tsys_marrow_cells_per_kg") * val("weight_kg")
             load = load + np.minimum(cap, val("tsys_blast_fraction") * cap * np.exp(val("tsys_growth_rate") * pre))
         hazard = val("h_death") * load * 1e-11 * pre  # the peak bounds the integral
-        from nksim.clinical.outcomes import patient_draws
+        if draws is None:
+            from nksim.clinical.outcomes import patient_draws
 
-        u = patient_draws(scenario.simulation.seed, pid, np.asarray(df["draw_attempt"]))
-        ok &= ~(hazard >= -np.log1p(-u[:, 1]))
+            draws = patient_draws(scenario.simulation.seed, pid, np.asarray(df["draw_attempt"]))
+        ok &= ~(hazard >= -np.log1p(-draws[:, 1]))
     return ok
