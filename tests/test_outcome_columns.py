@@ -86,3 +86,14 @@ def test_the_screens_draws_are_the_patients_readout_draws():
     np.testing.assert_array_equal(draws, want)
     pd.testing.assert_frame_equal(patients, sample_patients(sc, np.arange(400)), check_exact=True)
     assert sample_with_draws(small("hcc-post-lt-allo-nk", n=10), np.arange(10))[1] is None  # starts at day 0
+
+
+def test_text_columns_hold_one_string_object_per_value():
+    """A text column of the patient table refers to one string object per distinct value (a string object per
+    patient costs ~80 bytes: 160 MB for two such columns at a million patients)."""
+    import nksim
+
+    table = nksim.simulate(small("hcc-post-lt-allo-nk", n=300, horizon=365.0), outputs="summary").patients
+    for col in ("immune_status", "indication", "growth_class", "death_cause", "dlt_toxicity", "solver_message"):
+        values = table[col].to_numpy()
+        assert len({id(v) for v in values}) == len(set(values)), col

@@ -65,6 +65,7 @@ SAFETY_COLUMNS = ("crs_grade", "crs_onset_day", "icans_grade", "icans_onset_day"
                   "wbc_nadir_per_ul", "neutropenia_grade", "leukopenia_grade", "dlt", "dlt_evaluable", "dlt_day",
                   "dlt_toxicity", "peak_nk_per_ul", "tmax_nk_day", "peak_car_nk_per_ul", "peak_cytokine_pg_ml",
                   "detected", "days_detectable")
+_DEATH_CAUSES = np.array(["", "lethal_burden", "hazard"], dtype=object)  #: death_cause values (not died first)
 #: patient covariates: a table, or its columns as arrays (one value per patient)
 Columns = Union[pd.DataFrame, Mapping[str, Any]]
 BLOCK = 1024  #: patients per block of the readout computation on a daily grid (``block_rows``)
@@ -302,7 +303,8 @@ def _readouts(inp: ReadoutInputs, cov: Columns, st: ReadoutSettings, seed: int) 
         lethal_day = _grid.first_crossing_time(t, inp.burden, st.lethal_burden_cm3 * density)
     death_day = np.fmin(death_hazard_day, lethal_day)
     died = death_day <= end_day
-    death_cause = np.where(~died, "", np.where(lethal_day <= death_hazard_day, "lethal_burden", "hazard"))
+    # causes as one shared string object each (a text array would become a string object per patient in the table)
+    death_cause = _DEATH_CAUSES[np.where(~died, 0, np.where(lethal_day <= death_hazard_day, 1, 2))]
     new_seen_day = np.where((new_day <= end_day) & (new_day < death_day), new_day, np.nan)
 
     # ---- tumor response at scans -------------------------------------------------------------------------

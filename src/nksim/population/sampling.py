@@ -198,9 +198,17 @@ def draw_columns(scenario: Scenario, ids: np.ndarray, attempt: np.ndarray, reg: 
     cols["sum_diameters_mm"] = d.sum(axis=1)
     cols["min_lesion_diameter_mm"] = d.min(axis=1)
     cols["max_lesion_diameter_mm"] = d.max(axis=1)
-    cols["immune_status"] = np.full(ids.shape, scenario.population.immune_status, dtype=object)
-    cols["indication"] = np.full(ids.shape, scenario.tumor.indication, dtype=object)
+    cols["immune_status"] = _same_text(ids.shape, scenario.population.immune_status)
+    cols["indication"] = _same_text(ids.shape, scenario.tumor.indication)
     return cols
+
+
+def _same_text(shape: tuple[int, ...], text: str) -> np.ndarray:
+    """An object array holding ``text`` itself in every element (``np.full(..., dtype=object)`` would make a string
+    object per element: ~80 bytes each, 160 MB for two columns of a million patients)."""
+    out = np.empty(shape, dtype=object)
+    out.fill(text)
+    return out
 
 
 _OPS = {
