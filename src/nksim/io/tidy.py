@@ -42,7 +42,7 @@ def categorical_responses(df: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
     every category."""
     out = df.copy() if copy else df
     for c in response_columns(out):
-        out[c] = out[c].where(out[c].isin(RESPONSES)).astype(RESPONSE_DTYPE)
+        out[c] = out[c].astype(RESPONSE_DTYPE)  # a value outside the categories (None: not done) becomes missing
     return out
 
 
@@ -74,7 +74,7 @@ def scan_table(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"patient": pd.Series(dtype=pid.dtype), "day": pd.Series(dtype=float),
                              "response": pd.Series(dtype=RESPONSE_DTYPE), "burden": pd.Series(dtype=float)})
     long = pd.concat(frames, ignore_index=True)
-    long["response"] = long["response"].where(long["response"].isin(RESPONSES)).astype(RESPONSE_DTYPE)
+    long["response"] = long["response"].astype(RESPONSE_DTYPE)
     return long.sort_values(["patient", "day"], kind="stable", ignore_index=True)
 
 
