@@ -114,3 +114,20 @@ def test_categorical_responses_copies_unless_told_not_to():
     same = categorical_responses(df, copy=False)
     assert same is df and isinstance(df["resp_d28"].dtype, pd.CategoricalDtype)
     assert list(df["best_response"].astype(object).where(df["best_response"].notna(), None)) == ["CR", "PD", None]
+
+
+def test_memory_sink_keeps_chunks_categorical_and_joins_them_unchanged():
+    """The in-memory sink converts each chunk's response columns when it receives the chunk (a byte a row while the
+    chunks wait); the joined table equals the one converted after joining, with the response dtype kept."""
+    from nksim.io.sinks import MemorySink
+
+    whole = wide_table()
+    sink = MemorySink()
+    sink.open({}, [np.arange(2), np.arange(2, 3)])
+    parts = [whole.iloc[:2].copy(), whole.iloc[2:].copy()]
+    for k, part in enumerate(parts):
+        ds, kept = sink.encode(xr.Dataset(coords={"patient": part.index.to_numpy()}), part)
+        assert kept["resp_d56"].dtype == RESPONSE_DTYPE and kept["best_response"].dtype == RESPONSE_DTYPE
+        sink.store(k, (ds, kept))
+    _, table = sink.finish({})
+    pd.testing.assert_frame_equal(table, categorical_responses(whole))

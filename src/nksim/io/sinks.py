@@ -97,7 +97,11 @@ class MemorySink:
         return list(range(len(chunks)))
 
     def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
-        return ds, table
+        """The chunk as kept: its response columns as categoricals already (a byte a row instead of an object
+        pointer while the chunks wait; chunks of the same categories concatenate to them)."""
+        from nksim.io.tidy import categorical_responses
+
+        return ds, categorical_responses(table, copy=False)
 
     def store(self, k: int, payload: tuple[xr.Dataset, pd.DataFrame]) -> None:
         self.parts[k] = payload
@@ -108,8 +112,8 @@ class MemorySink:
 
         traj = concat_chunks([self.parts[k][0] for k in order], consume=True)
         table = pd.concat([self.parts[k][1] for k in order])
-        self.parts.clear()  # the chunks' rows go before the response columns are converted (no third copy)
-        table = categorical_responses(table, copy=False)
+        self.parts.clear()  # the chunks' rows go before anything else is allocated
+        table = categorical_responses(table, copy=False)  # already so (encode), unless a chunk had no such column
         traj.attrs.update(attrs_safe(attrs))
         return traj, table
 
