@@ -50,6 +50,7 @@ NONE, RUN_GE, RUN_LE, MAX, MIN, BELOW, LAST_GE, LEVELS = 0, 1, 2, 3, 4, 5, 6, 7
 KINDS = {"run_ge": RUN_GE, "run_le": RUN_LE, "max": MAX, "min": MIN, "below": BELOW, "last_ge": LAST_GE,
          "levels": LEVELS}
 _BISECT = 56  #: bisection steps on [0, 1]: to ~1e-17 of a step (even: taken two at a time)
+_MIDS = ir.VectorType(DBL, 4)  #: points a bisection evaluates together: the mid, the two that can follow, a spare
 
 
 def initial_outputs(kinds: np.ndarray) -> np.ndarray:
@@ -121,15 +122,14 @@ def _emit_reach(mod: ir.Module, name: str, extremum: ir.Function) -> ir.Function
         with b.if_then(b.or_(b.fcmp_unordered("!=", xm, xm), b.not_(holds(g(xm))))):
             b.ret(f64(math.nan))
         hi.set(xm)
-    VT = ir.VectorType(DBL, W)
-    sv, lv, q = _splat(b, s, VT), _splat(b, lev, VT), [_splat(b, v, VT) for v in (q0, q1, d0, d1)]
+    sv, lv, q = _splat(b, s, _MIDS), _splat(b, lev, _MIDS), [_splat(b, v, _MIDS) for v in (q0, q1, d0, d1)]
 
     def holds_at(xs):  # holds at the points xs (a vector)
         v = b.fmul(sv, b.fsub(_poly(b, xs, *q)[0], lv))
         return b.select(b.icmp_signed("!=", strict, i64(0)), b.fcmp_ordered(">", v, _c(v, 0.0)),
                         b.fcmp_ordered(">=", v, _c(v, 0.0)))
 
-    lo, hi = _bisect(f, xa, hi.get(), holds_at)
+    _, hi = _bisect(f, xa, hi.get(), holds_at)
     b.ret(hi)
     return fn
 
@@ -146,7 +146,6 @@ def _bisect(f: Flow, lo0: ir.Value, hi0: ir.Value, to_hi) -> tuple[ir.Value, ir.
     time (the mid and both mids that can follow it, evaluated together: ``to_hi`` takes a vector of points and
     gives a vector of i1), with the same mids, so the same (lo, hi) as one at a time."""
     b = f.b
-    VT = ir.VectorType(DBL, W)
     lo, hi = f.var(DBL, lo0), f.var(DBL, hi0)
     half = f64(0.5)
     with f.range_(0, _BISECT // 2):
@@ -154,7 +153,7 @@ def _bisect(f: Flow, lo0: ir.Value, hi0: ir.Value, to_hi) -> tuple[ir.Value, ir.
         m1 = b.fmul(half, b.fadd(lo_, hi_))
         ma = b.fmul(half, b.fadd(lo_, m1))  # the next mid where m1 becomes hi
         mb = b.fmul(half, b.fadd(m1, hi_))  # where it becomes lo
-        xs = ir.Constant(VT, None)
+        xs = ir.Constant(_MIDS, None)
         for k, x in enumerate((m1, ma, mb, mb)):
             xs = b.insert_element(xs, x, i64(k))
         t = to_hi(xs)
@@ -178,8 +177,7 @@ def _emit_extremum(mod: ir.Module, name: str) -> ir.Function:
 
     with b.if_then(b.not_(b.and_(b.fcmp_ordered(">", ds(xa), f64(0.0)), b.fcmp_ordered("<", ds(xb), f64(0.0))))):
         b.ret(f64(math.nan))
-    VT = ir.VectorType(DBL, W)
-    sv, q = _splat(b, s, VT), [_splat(b, v, VT) for v in (q0, q1, d0, d1)]
+    sv, q = _splat(b, s, _MIDS), [_splat(b, v, _MIDS) for v in (q0, q1, d0, d1)]
 
     def falls_at(xs):  # s p' not > 0 at the points xs: the maximum is not after them
         return b.not_(b.fcmp_ordered(">", b.fmul(sv, _poly(b, xs, *q)[1]), _c(xs, 0.0)))
