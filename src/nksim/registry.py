@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
@@ -131,6 +131,12 @@ class Registry(Mapping[str, Parameter]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @cached_property
+    def iiv_omega2(self) -> dict[str, float]:
+        """Name -> between-patient variance omega^2 of every parameter that gives one (computed once: the registry
+        is read-only; do not change the dict)."""
+        return {n: p.iiv_omega2 for n, p in self._entries.items() if p.iiv_omega2}
 
     def close(self, name: str) -> list[str]:
         import difflib

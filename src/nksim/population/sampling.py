@@ -77,25 +77,9 @@ def varying_parameters(scenario: Scenario, registry: Registry | None = None) -> 
     reg = registry or load_registry()
     if not scenario.population.variability:
         return {}
-    out = dict(_registry_omega2(reg))
+    out = dict(reg.iiv_omega2)
     out.update(scenario.population.omega2)
     return {n: w for n, w in out.items() if w and w > 0}
-
-
-_OMEGA2: dict[int, tuple[Registry, dict[str, float]]] = {}
-
-
-def _registry_omega2(reg: Registry) -> dict[str, float]:
-    """The registry's ``iiv_omega2`` values (name -> omega^2, where given), read once per registry object (a
-    registry does not change; a fresh copy is the caller's)."""
-    hit = _OMEGA2.get(id(reg))
-    if hit is None or hit[0] is not reg:
-        hit = (reg, {n: p.iiv_omega2 for n, p in reg.items() if p.iiv_omega2})
-        with _TYPICAL_LOCK:
-            if len(_OMEGA2) >= 8:
-                _OMEGA2.pop(next(iter(_OMEGA2)))
-            _OMEGA2[id(reg)] = hit
-    return hit[1]
 
 
 def _vary(typical: float | np.ndarray, omega2: float | np.ndarray, z: np.ndarray, transform: str) -> np.ndarray:
