@@ -219,3 +219,84 @@ def test_threads_claim_each_patient_once_and_change_no_number():
     assert (stats[:, 0] == 0).all() and (stats[:, 1] > 0).all()  # every patient finished by some thread
     for one, three in zip(runs[1], runs[3]):
         np.testing.assert_array_equal(one, three)
+
+
+def _compiled_power(const: float | None):
+    """``VecMath.power`` over W lanes as a callable f(X, N) -> X**N (lane arrays of shape (rows, W))."""
+    import ctypes
+
+    import llvmlite.binding as llvm
+    from llvmlite import ir
+
+    from nksim.kinetics.codegen.irmath import VecMath
+    from nksim.kinetics.codegen.llvm import _target_machine
+
+    vt = ir.VectorType(ir.DoubleType(), W)
+    ptr = ir.DoubleType().as_pointer()
+    mod = ir.Module(name="power_test")
+    fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr]), name="power")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    vm = VecMath(b, W)
+    x, n, out = (b.bitcast(a, vt.as_pointer()) for a in fn.args)
+    b.store(vm.power(b.load(x, align=8), vm.c(const) if const is not None else b.load(n, align=8), const), out,
+            align=8)
+    b.ret_void()
+    tm = _target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(mod)), tm)
+    engine.finalize_object()
+    proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3)(engine.get_function_address("power"))
+
+    def f(X: np.ndarray, N: np.ndarray) -> np.ndarray:
+        out = np.empty(W)
+        proto(X.ctypes.data, N.ctypes.data, out.ctypes.data)
+        _keep = engine  # noqa: F841
+        return out
+
+    return f
+
+
+def _ladder(x: float, n: float) -> float:
+    """The scalar code's x**n: repeated multiplication for a whole n in 0..8, 0 for x <= 0."""
+    if x <= 0.0:
+        return 0.0
+    if n == int(n) and 0 <= n <= 8:
+        r = 1.0
+        for _ in range(int(n)):
+            r *= x
+        return r
+    return float(np.exp(n * np.log(x)))
+
+
+@pytest.mark.parametrize("case", ["uniform whole", "none whole", "mixed", "whole and out of range"])
+def test_lane_power_takes_the_same_numbers_on_every_path(case):
+    """A batch whose lanes share one whole exponent, one with no whole exponent, and a mixed one take different
+    branches of the vector power; each gives the scalar code's numbers: the repeated product bit for bit where the
+    exponent is whole in 0..8, exp(n log x) within a few ulp elsewhere, 0 for x <= 0."""
+    rng = np.random.default_rng(11)
+    f = _compiled_power(None)
+    exponents = {"uniform whole": lambda k: np.full(W, float(k % 9)),
+                 "none whole": lambda k: rng.uniform(0.05, 12.0, W) + 1e-9,
+                 "mixed": lambda k: np.where(rng.random(W) < 0.5, rng.integers(0, 9, W).astype(float),
+                                             rng.uniform(0.0, 9.0, W)),
+                 "whole and out of range": lambda k: rng.choice([3.0, 9.0, 12.0, -1.0], W)}[case]
+    for k in range(60):
+        x = rng.lognormal(0.0, 3.0, W) * np.where(rng.random(W) < 0.15, -1.0, 1.0)
+        x[rng.random(W) < 0.1] = 0.0
+        n = np.ascontiguousarray(exponents(k))
+        got = f(np.ascontiguousarray(x), n)
+        want = np.array([_ladder(a, m) for a, m in zip(x, n)])
+        exact = (n == np.floor(n)) & (n >= 0) & (n <= 8) | (x <= 0)
+        np.testing.assert_array_equal(got[exact], want[exact], err_msg=f"{case}: x={x}, n={n}")
+        np.testing.assert_allclose(got[~exact], want[~exact], rtol=1e-14, err_msg=f"{case}: x={x}, n={n}")
+
+
+@pytest.mark.parametrize("const", [0.0, 1.0, 4.0, 1.0 / 3.0, 12.0])
+def test_lane_power_with_a_constant_exponent(const):
+    rng = np.random.default_rng(5)
+    f = _compiled_power(const)
+    x = np.ascontiguousarray(rng.lognormal(0.0, 3.0, W) * np.resize([1.0, -1.0, 1.0, 1.0], W))
+    want = np.array([_ladder(a, const) for a in x])
+    if float(const).is_integer() and const <= 8:
+        np.testing.assert_array_equal(f(x, np.zeros(W)), want)
+    else:
+        np.testing.assert_allclose(f(x, np.zeros(W)), want, rtol=1e-14)

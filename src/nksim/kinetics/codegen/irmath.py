@@ -10,6 +10,7 @@ from llvmlite import ir
 
 _DBL = ir.DoubleType()
 _I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
 # exp / log reductions (the constants of nksim.kinetics.lanes)
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -115,22 +116,76 @@ class VecMath:
                        self.sel(self.lt(x, self.c(0.0)), self.c(math.nan), self.c(-math.inf)))
         return self.sel(self.lt(x, self.c(math.inf)), out, x)
 
-    def power(self, x: ir.Value, n: ir.Value) -> ir.Value:
+    def power(self, x: ir.Value, n: ir.Value, const: float | None = None) -> ir.Value:
         """x**n for x > 0 (0 otherwise): repeated multiplication where n is whole in 0..8 (as the scalar code),
-        exp(n log x) in other lanes, computed only when some lane needs it."""
+        exp(n log x) in other lanes. ``const``: n's value where it is a constant of the model (the branches are then
+        decided here). With a run-time n, a batch whose lanes share one whole n (a parameter without variability
+        between patients: the usual case) takes that n's product directly, and a batch with no whole n takes only
+        exp(n log x); the lane-by-lane ladder is left for mixed batches. Every path gives the ladder's numbers."""
+        b = self.b
+        if const is not None:
+            if float(const).is_integer() and 0 <= const <= 8:
+                out = self._product(x, int(const))
+            else:
+                out = self.exp(b.fmul(n, self.log(x)))
+            return self.sel(self.gt(x, self.c(0.0)), out, self.c(0.0))
+        whole = b.and_(b.and_(b.fcmp_ordered("==", self.intrinsic("floor", n), n),
+                              b.fcmp_ordered(">=", n, self.c(0.0))), b.fcmp_ordered("<=", n, self.c(8.0)))
+        fn = b.function
+        gen, other, cases, mixed, done = (fn.append_basic_block(f"pow.{name}")
+                                          for name in ("general", "whole", "cases", "mixed", "done"))
+        incoming: list[tuple[ir.Value, ir.Block]] = []
+        b.cbranch(b.not_(self.any(whole)), gen, other)
+        b.position_at_end(gen)
+        incoming.append((self.exp(b.fmul(n, self.log(x))), b.block))
+        b.branch(done)
+        b.position_at_end(other)
+        if self.width > 1:
+            n0 = b.extract_element(n, ir.Constant(_I32, 0))
+            splat = b.shuffle_vector(n, ir.Constant(self.ty, ir.Undefined),
+                                     ir.Constant(ir.VectorType(_I32, self.width), [0] * self.width))
+            same = b.bitcast(b.and_(whole, b.fcmp_ordered("==", n, splat)), ir.IntType(self.width))
+            uniform = b.icmp_unsigned("==", same, ir.Constant(ir.IntType(self.width), (1 << self.width) - 1))
+        else:
+            n0, uniform = n, whole
+        b.cbranch(uniform, cases, mixed)
+        b.position_at_end(cases)
+        switch = b.switch(b.fptosi(n0, _I32), mixed)
+        for k in range(9):
+            blk = fn.append_basic_block(f"pow.{k}")
+            switch.add_case(ir.Constant(_I32, k), blk)
+            b.position_at_end(blk)
+            incoming.append((self._product(x, k), blk))
+            b.branch(done)
+        b.position_at_end(mixed)
+        incoming.append((self._ladder(x, n, whole), b.block))
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(self.ty)
+        for v, blk in incoming:
+            phi.add_incoming(v, blk)
+        return self.sel(self.gt(x, self.c(0.0)), phi, self.c(0.0))
+
+    def _product(self, x: ir.Value, k: int) -> ir.Value:
+        """1 * x * ... * x (k factors), as the scalar code multiplies."""
+        r = self.c(1.0)
+        for _ in range(k):
+            r = self.b.fmul(r, x)
+        return r
+
+    def _ladder(self, x: ir.Value, n: ir.Value, whole: ir.Value) -> ir.Value:
+        """x**n lane by lane: the repeated product where n is whole, exp(n log x) (computed only when some lane
+        needs it) elsewhere."""
         b = self.b
         r = self.c(1.0)
         for k in range(1, 9):
             r = self.sel(b.fcmp_ordered(">=", n, self.c(float(k))), b.fmul(r, x), r)
-        whole = b.and_(b.and_(b.fcmp_ordered("==", self.intrinsic("floor", n), n),
-                              b.fcmp_ordered(">=", n, self.c(0.0))), b.fcmp_ordered("<=", n, self.c(8.0)))
-        notwhole = b.not_(whole)
         entry = b.block
-        with b.if_then(self.any(notwhole), likely=False):
+        with b.if_then(self.any(b.not_(whole)), likely=False):
             general = self.exp(b.fmul(n, self.log(x)))
             gblock = b.block
         phi = b.phi(self.ty)
         phi.add_incoming(general, gblock)
         phi.add_incoming(r, entry)
-        out = self.sel(whole, r, phi)
-        return self.sel(self.gt(x, self.c(0.0)), out, self.c(0.0))
+        return self.sel(whole, r, phi)
+

@@ -4,7 +4,8 @@ Every non-leaf node becomes one statement. A :func:`~nksim.kinetics.symbolic.whe
 opens a region that is computed only when its condition holds (a ``if`` in Python, a branch around the block in the
 vector kernel when no lane needs it); a node is placed in the innermost region that holds all its uses, so work
 needed only under a condition is done only then. Wheres with the same condition share one region. Within a region
-statements keep the order in which the processes created them, as far as dependencies allow.
+statements keep the order in which the processes created them, as far as dependencies allow, or (``demand``) the
+order of their first use.
 """
 
 from __future__ import annotations
@@ -42,9 +43,32 @@ def _lcp(a: Path, b: Path) -> Path:
     return a[:n]
 
 
-def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]]) -> Region:
+def _demand_order(outputs: list[Expr]) -> dict[int, int]:
+    """Position of each node in a depth-first post-order from ``outputs``, in their order: a node right before its
+    first use."""
+    pos: dict[int, int] = {}
+    seen: set[int] = set()
+    for out in outputs:
+        stack: list[tuple[Expr, bool]] = [(out, False)]
+        while stack:
+            e, done = stack.pop()
+            if done:
+                pos.setdefault(e.id, len(pos))
+                continue
+            if e.id in seen or e.op in LEAVES:
+                continue
+            seen.add(e.id)
+            stack.append((e, True))
+            for ch in reversed(e.args):
+                stack.append((ch, False))
+    return pos
+
+
+def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]], demand: bool = False) -> Region:
     """Code order for ``outputs``. ``guard(where)`` says whether its then / else value is computed only under its
-    condition (Python: both; the vector kernel: the then value of a lazy where)."""
+    condition (Python: both; the vector kernel: the then value of a lazy where). ``demand``: order statements by
+    first use (depth first from the outputs, in their order) instead of by creation, so that values live briefly
+    (fewer register spills in the vector kernel)."""
     place: dict[int, Path] = {}
     node: dict[int, Expr] = {}
     stack: list[tuple[Expr, Path]] = [(e, ()) for e in reversed(outputs)]
@@ -67,6 +91,8 @@ def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]]) ->
         else:
             for ch in reversed(e.args):
                 stack.append((ch, new))
+
+    rank = _demand_order(outputs) if demand else {}
 
     def guarded(e: Expr) -> bool:
         return e.op == "where" and any(guard(e))
@@ -121,7 +147,8 @@ def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]]) ->
                 users[kc].add(ki)
         order_key = {}
         for k, it in items.items():
-            order_key[k] = min([w.id for w in it.wheres]) if isinstance(it, Group) else it.id
+            ids = [w.id for w in it.wheres] if isinstance(it, Group) else [it.id]
+            order_key[k] = min(rank.get(i, i) for i in ids)
         ready = [(order_key[k], n, k) for n, k in enumerate(items) if not deps[k]]
         heapq.heapify(ready)
         seq = {k: n for n, k in enumerate(items)}
