@@ -162,7 +162,7 @@ def pos(x: "Expr | Number") -> Expr:
 
 
 def power(x: "Expr | Number", n: "Expr | Number") -> Expr:
-    """x**n for x >= 0 (0 for x <= 0); a whole n from 0 to 8 by repeated multiplication."""
+    """x**n for x >= 0 (0 for x <= 0); a whole n from 0 to 16 by repeated multiplication."""
     return Expr("pow", (lift(x), lift(n)))
 
 

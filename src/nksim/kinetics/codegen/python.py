@@ -24,11 +24,11 @@ HEADER = '''import math
 
 
 def _power(x, n):
-    """x**n for x >= 0 (0 for x <= 0); a whole n from 0 to 8 by repeated multiplication."""
+    """x**n for x >= 0 (0 for x <= 0); a whole n from 0 to 16 by repeated multiplication."""
     if x <= 0.0:
         return 0.0
     k = int(n)
-    if k == n and 0 <= k <= 8:
+    if k == n and 0 <= k <= 16:
         r = 1.0
         for _ in range(k):
             r *= x
