@@ -15,6 +15,7 @@ calls these functions through their addresses.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -27,7 +28,7 @@ from nksim.kinetics.integrate.stepir import emit_dense, emit_init, emit_step
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
 from nksim.kinetics.lanes import W
 from nksim.kinetics.processes import layout, trace
-from nksim.kinetics.symbolic import Expr
+from nksim.kinetics.symbolic import LEAVES, Expr
 
 _DBL = ir.DoubleType()
 _I64 = ir.IntType(64)
@@ -44,6 +45,7 @@ class _Emitter(VecMath):
         self.leaves = leaves
         self.scopes: list[dict[int, ir.Value]] = [{}]
         self.stores: dict[int, tuple[Expr, list[ir.Value]]] = {}  # outputs stored as soon as computed (top level)
+        self.shared_denominators: set[int] = set()  # divide by these through one reciprocal each
 
     # ---- values ----------------------------------------------------------------------------------------------
     def value(self, e: Expr) -> ir.Value:
@@ -71,7 +73,15 @@ class _Emitter(VecMath):
         elif op == "mul":
             v = b.fmul(a[0], a[1])
         elif op == "div":
-            v = b.fdiv(a[0], a[1])
+            d = e.args[1]
+            if d.id in self.shared_denominators:
+                key = -1 - d.id  # the reciprocal's entry in the scopes
+                rcp = next((sc[key] for sc in reversed(self.scopes) if key in sc), None)
+                if rcp is None:
+                    rcp = self.scopes[-1][key] = b.fdiv(self.c(1.0), a[1])
+                v = b.fmul(a[0], rcp)
+            else:
+                v = b.fdiv(a[0], a[1])
         elif op in _FCMP:
             v = b.fcmp_ordered(_FCMP[op], a[0], a[1])
         elif op == "and":
@@ -129,6 +139,22 @@ class _Emitter(VecMath):
             self.scopes[-1][w.id] = phi
 
 
+def _shared_denominators(outputs: list[Expr]) -> set[int]:
+    """Ids of the nodes that two or more divisions divide by."""
+    seen: set[int] = set()
+    count: Counter[int] = Counter()
+    stack = list(outputs)
+    while stack:
+        e = stack.pop()
+        if e.id in seen or e.op in LEAVES:
+            continue
+        seen.add(e.id)
+        if e.op == "div":
+            count[e.args[1].id] += 1
+        stack.extend(e.args)
+    return {i for i, c in count.items() if c > 1}
+
+
 def _guard_lazy(w: Expr) -> tuple[bool, bool]:
     return bool(w.lazy), False
 
@@ -171,6 +197,9 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5, exact_chains: bool 
     rows = [(e, dyp, i) for i, e in enumerate(tr.derivatives)] + [(e, algp, k) for k, e in enumerate(tr.algebraic)]
     for e, base, i in rows:
         em.stores.setdefault(e.id, (e, []))[1].append(_row(em, base, i))
+    # a denominator that several divisions share (the killing pathways' ratio-dependent saturation of a lesion) is
+    # inverted once: one division and multiplications instead of several divisions (within an ulp of them)
+    em.shared_denominators = _shared_denominators(tr.derivatives + tr.algebraic)
     em.region(schedule(tr.derivatives + tr.algebraic, _guard_lazy, demand=True))
     for e, ptrs in em.stores.values():  # outputs that are leaves or constants
         for ptr in ptrs:
