@@ -65,6 +65,10 @@ def test_lane_exp_and_log_within_a_few_ulp_of_numpy():
 def test_lane_rhs_is_the_scalar_rhs(lesions):
     """The vector kernel (LLVM IR from the process modules) equals the scalar right-hand side (Python source from
     the same modules, compiled by numba) lane by lane: two code generators, one set of equations."""
+    from nksim.kinetics.codegen.zeroguard import agent_states
+    from nksim.kinetics.processes import layout
+
+    L_ = layout()
     rng = np.random.default_rng(7)
     for name in nksim.list_scenarios():
         sc = nksim.load_scenario(name)
@@ -78,6 +82,9 @@ def test_lane_rhs_is_the_scalar_rhs(lesions):
             # the lung first pass
             y = inp.y0 * rng.lognormal(0, 2, inp.y0.shape) + rng.lognormal(10, 5, inp.y0.shape) * (
                 rng.random(inp.y0.shape) < 0.7)
+            for idx in agent_states(L_, inp.n_lesions, inp.n_classes).values():  # absent agents: every lane's zero
+                if rng.random() < 0.5:
+                    y[:, idx] = 0.0
             Y = np.ascontiguousarray(y.T)
             t = rng.uniform(-10.0, 60.0, W)
             SEG = np.ascontiguousarray(np.array([t - rng.uniform(0.0, 5.0, W),
@@ -315,3 +322,48 @@ def test_lane_cube_root_within_one_ulp():
     assert np.max(np.abs(got - want) / np.spacing(want)) <= 1.0
     np.testing.assert_array_equal(f(np.resize([np.inf, 0.0, -8.0, np.nan], W), np.zeros(W))[:4],
                                   [np.inf, 0.0, 0.0, 0.0])
+
+
+def test_absent_agents_guards_change_no_value():
+    """The work only absent agents feed is guarded (nksim.kinetics.codegen.zeroguard): the guarded graph has the
+    unguarded graph's values whether each agent is absent (its states exactly zero) or present."""
+    import math
+
+    from nksim.kinetics.codegen.zeroguard import agent_states, guard_absent_agents
+    from nksim.kinetics.processes import layout, trace
+    from nksim.kinetics.symbolic import evaluate
+
+    nl, nc = 2, 2
+    tr = trace(nl, nc)
+    lay = layout()
+    agents = agent_states(lay, nl, nc)
+    assert {"antibody", "engager", "IL-2 injections"} <= set(agents)
+    outs = tr.derivatives + tr.algebraic
+    guarded = guard_absent_agents(outs, agents)
+
+    def lazy_wheres(roots):
+        seen, stack = {}, list(roots)
+        while stack:
+            e = stack.pop()
+            if e.id not in seen:
+                seen[e.id] = e
+                stack.extend(e.args)
+        return sum(e.op == "where" and e.lazy for e in seen.values())
+
+    assert lazy_wheres(guarded) >= lazy_wheres(outs) + 10
+    sc = nksim.load_scenario("hcc-gpc3-car-nk-il15")
+    sc = sc.model_copy(update={"tumor": sc.tumor.model_copy(update={"n_target_lesions": nl,
+                                                                     "nontarget_remainder": False})})
+    inp = build_inputs(sc, sample_patients(sc, np.arange(1)))
+    rng = np.random.default_rng(4)
+    for trial in range(4):
+        y = inp.y0[0] * rng.lognormal(0, 1, inp.y0.shape[1]) + rng.lognormal(5, 3, inp.y0.shape[1])
+        absent = [a for a in agents if rng.random() < 0.6]
+        for a in absent:
+            y[agents[a]] = 0.0
+        env = {("y", i): float(v) for i, v in enumerate(y)}
+        env.update({("p", i): float(v) for i, v in enumerate(inp.params[0])})
+        env.update({("seg", 0): 0.0, ("seg", 1): 1e8 * trial, ("seg", 2): 0.0, ("t",): 5.0 + trial})
+        for k, (e, g) in enumerate(zip(outs, guarded)):
+            want, got = evaluate(e, env), evaluate(g, env)
+            assert got == want or (math.isnan(got) and math.isnan(want)), (k, absent, got, want)

@@ -242,6 +242,8 @@ def _scalar_op(op: str, xs: list) -> float:
         return math.sqrt(a) if a >= 0 else math.nan
     if op == "pos":
         return a if a > 0 else 0.0
+    if op == "nz":  # not exactly zero, or NaN (the code generators' guard of an absent agent)
+        return a != 0.0
     if op == "pow":
         return a ** b if a > 0 else 0.0
     raise ValueError(f"unknown operation {op!r}")

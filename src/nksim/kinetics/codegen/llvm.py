@@ -23,6 +23,7 @@ from llvmlite import ir
 
 from nksim.kinetics.codegen.irmath import VecMath
 from nksim.kinetics.codegen.schedule import Group, Region, schedule
+from nksim.kinetics.codegen.zeroguard import agent_states, guard_absent_agents
 from nksim.kinetics.integrate.scheduler import emit_solve
 from nksim.kinetics.integrate.stepir import emit_dense, emit_init, emit_step
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
@@ -82,6 +83,8 @@ class _Emitter(VecMath):
                 v = b.fmul(a[0], rcp)
             else:
                 v = b.fdiv(a[0], a[1])
+        elif op == "nz":  # not exactly zero, or NaN
+            v = b.fcmp_unordered("!=", a[0], self.c(0.0))
         elif op in _FCMP:
             v = b.fcmp_ordered(_FCMP[op], a[0], a[1])
         elif op == "and":
@@ -194,13 +197,16 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5, exact_chains: bool 
     em = _Emitter(b, W, {"y": _load(yp), "p": _load(pp), "seg": _load(sp), "t": lambda em, k: tval})
     # each output is stored as soon as it is computed, and computed where it is first needed (a depth-first order
     # from the outputs): short live ranges, a third fewer register spills than the processes' own order
-    rows = [(e, dyp, i) for i, e in enumerate(tr.derivatives)] + [(e, algp, k) for k, e in enumerate(tr.algebraic)]
+    lay = layout()
+    outs = guard_absent_agents(tr.derivatives + tr.algebraic, agent_states(lay, nl, nc))
+    n = len(tr.derivatives)
+    rows = [(e, dyp, i) for i, e in enumerate(outs[:n])] + [(e, algp, k) for k, e in enumerate(outs[n:])]
     for e, base, i in rows:
         em.stores.setdefault(e.id, (e, []))[1].append(_row(em, base, i))
     # a denominator that several divisions share (the killing pathways' ratio-dependent saturation of a lesion) is
     # inverted once: one division and multiplications instead of several divisions (within an ulp of them)
-    em.shared_denominators = _shared_denominators(tr.derivatives + tr.algebraic)
-    em.region(schedule(tr.derivatives + tr.algebraic, _guard_lazy, demand=True))
+    em.shared_denominators = _shared_denominators(outs)
+    em.region(schedule(outs, _guard_lazy, demand=True))
     for e, ptrs in em.stores.values():  # outputs that are leaves or constants
         for ptr in ptrs:
             b.store(em.value(e), ptr, align=8)
@@ -240,8 +246,6 @@ def build_module(nl: int, nc: int, tableau: Tableau = TSIT5, exact_chains: bool 
         b.branch(done)
     b.position_at_end(done)
     b.ret_void()
-    n = len(tr.derivatives)
-    lay = layout()
     chains = lay.CHAINS if exact_chains else ()
     step = emit_step(mod, tableau, n, fn, f"step_{nl}x{nc}", chains)
     init = emit_init(mod, tableau.order, n, fn, f"init_{nl}x{nc}")

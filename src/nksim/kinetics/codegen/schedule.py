@@ -16,7 +16,7 @@ from typing import Callable, Union
 
 from nksim.kinetics.symbolic import LEAVES, Expr
 
-Path = tuple[tuple[int, bool], ...]
+Path = tuple[tuple[tuple[int, int], bool], ...]
 
 
 @dataclass
@@ -64,11 +64,52 @@ def _demand_order(outputs: list[Expr]) -> dict[int, int]:
     return pos
 
 
+def _layers(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]]) -> dict[int, int]:
+    """For each guarded where, its layer among the guarded wheres of its condition: 1 + the highest layer of those it
+    is computed from (0 if none). Wheres of one condition and layer share a region; a where computed from another of
+    its condition (through values outside both) cannot share that one's region without a cycle."""
+    below: dict[int, dict[int, int]] = {}  # node -> condition -> 1 + highest layer of the guarded wheres under it
+    layer: dict[int, int] = {}
+    order: list[Expr] = []
+    seen: set[int] = set()
+    stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(outputs)]
+    while stack:  # children before parents
+        e, done = stack.pop()
+        if done:
+            order.append(e)
+            continue
+        if e.id in seen or e.op in LEAVES:
+            continue
+        seen.add(e.id)
+        stack.append((e, True))
+        stack.extend((a, False) for a in e.args)
+    empty: dict[int, int] = {}
+    for e in order:
+        acc: dict[int, int] = {}
+        for a in e.args:
+            for c, k in below.get(a.id, empty).items():
+                if acc.get(c, -1) < k:
+                    acc[c] = k
+        if e.op == "where" and any(guard(e)):
+            c = e.args[0].id
+            layer[e.id] = acc.get(c, 0)
+            acc = dict(acc)
+            acc[c] = layer[e.id] + 1
+        below[e.id] = acc if acc else empty
+    return layer
+
+
 def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]], demand: bool = False) -> Region:
     """Code order for ``outputs``. ``guard(where)`` says whether its then / else value is computed only under its
     condition (Python: both; the vector kernel: the then value of a lazy where). ``demand``: order statements by
     first use (depth first from the outputs, in their order) instead of by creation, so that values live briefly
     (fewer register spills in the vector kernel)."""
+    layers = _layers(outputs, guard)
+
+    def region_key(w: Expr) -> tuple[int, int]:
+        """The region a guarded where's branches go to: one per condition and layer."""
+        return (w.args[0].id, layers.get(w.id, 0))
+
     place: dict[int, Path] = {}
     node: dict[int, Expr] = {}
     stack: list[tuple[Expr, Path]] = [(e, ()) for e in reversed(outputs)]
@@ -85,8 +126,9 @@ def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]], de
         if e.op == "where":
             c, a, b = e.args
             gt, ge = guard(e)
-            stack.append((b, new + ((c.id, False),) if ge else new))
-            stack.append((a, new + ((c.id, True),) if gt else new))
+            rk = region_key(e)
+            stack.append((b, new + ((rk, False),) if ge else new))
+            stack.append((a, new + ((rk, True),) if gt else new))
             stack.append((c, new))
         else:
             for ch in reversed(e.args):
@@ -108,7 +150,7 @@ def schedule(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]], de
             e = node[i]
             if len(p) == depth:
                 if guarded(e):
-                    cid = e.args[0].id
+                    cid = region_key(e)
                     g = items.get(("g", cid))
                     if g is None:
                         g = items[("g", cid)] = Group(e.args[0])

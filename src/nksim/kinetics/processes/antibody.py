@@ -5,7 +5,7 @@ from __future__ import annotations
 from nksim.kinetics.processes.base import Event, Model, Param, State
 from nksim.kinetics.symbolic import where
 
-STATES = [State("AB", "ug/mL", "antibody / engager concentration", atol=1e-9)]
+STATES = [State("AB", "ug/mL", "antibody / engager concentration", atol=1e-9, agent="antibody")]
 PARAMS = [
     Param("k_ab", "1/d", "antibody elimination (ln 2 / half-life)", derived="regimen.antibody.half_life_d"),
     Param("ec50_ab", "ug/mL", "antibody at half-maximal ADCC", registry="ec50_ab"),

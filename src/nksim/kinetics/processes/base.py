@@ -28,13 +28,17 @@ LUNG_HORIZON = 46.0  # exp(-46) < 1e-20: a decaying pool is treated as empty aft
 
 @dataclass(frozen=True)
 class State:
-    """A state variable. ``atol``: absolute tolerance (None: the scenario's ``atol_cells``)."""
+    """A state variable. ``atol``: absolute tolerance (None: the scenario's ``atol_cells``). ``agent``: the agent
+    (antibody, engager, cytokine depot, a cell group of the product, ...) without which the state stays exactly zero;
+    the vector kernel skips the work that only such states feed while every lane's are zero
+    (:mod:`nksim.kinetics.codegen.zeroguard`; the numbers do not change)."""
 
     name: str
     unit: str
     doc: str
     scope: Scope = "systemic"
     atol: float | None = None
+    agent: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from nksim.kinetics.processes.chemotherapy import LD_HORIZON
 from nksim.kinetics.symbolic import Expr, exp, sqrt, where
 
 STATES = [
-    State("dep_il2", "pg", "s.c. IL-2 depot", atol=1.0),
-    State("dep_il15", "pg", "s.c. IL-15 depot", atol=1.0),
+    State("dep_il2", "pg", "s.c. IL-2 depot", atol=1.0, agent="IL-2 injections"),
+    State("dep_il15", "pg", "s.c. IL-15 depot", atol=1.0, agent="IL-15 injections"),
 ]
 PARAMS = [
     Param("p_15", "pg/(mL d)", "baseline IL-15 production", derived="il15_baseline_pg_ml x k_15"),

@@ -16,8 +16,9 @@ from nksim.kinetics.processes.base import Event, Model, Param, State
 from nksim.kinetics.symbolic import minimum, total, where
 
 STATES = [
-    State("ENG", "ug/mL", "NK engager concentration", atol=1e-9),
-    State("dep_eng", "ug/mL", "s.c. engager depot (as plasma-concentration equivalent)", atol=1e-9),
+    State("ENG", "ug/mL", "NK engager concentration", atol=1e-9, agent="engager"),
+    State("dep_eng", "ug/mL", "s.c. engager depot (as plasma-concentration equivalent)", atol=1e-9,
+          agent="engager"),
     State("cum_kill_eng", "cells", "cumulative tumor cells killed by engager-redirected NK (product and endogenous)"),
 ]
 PARAMS = [

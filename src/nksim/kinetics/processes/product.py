@@ -32,7 +32,8 @@ STATES = [
     State("cum_prod_div", "cells", "cumulative product-cell divisions"),
     State("cum_ag_div", "cells", "cumulative antigen-driven divisions"),
     State("cum_infused_t", "cells", "cumulative viable transduced cells infused"),
-    State("act_t", "fraction", "activated share of the transduced product cells (division program running)", atol=1e-6),
+    State("act_t", "fraction", "activated share of the transduced product cells (division program running)", atol=1e-6,
+          agent="activation"),
     State("prime_t", "fraction", "share of the transduced product cells through the first half of their time to "
           "first division (T cells)", atol=1e-6),
     State("ready_t", "fraction", "share of the transduced product cells past their time to first division (T cells)",

@@ -23,11 +23,13 @@ from nksim.kinetics.processes.tumor import kill_fraction
 from nksim.kinetics.symbolic import Expr, where
 
 STATES = [
-    State("B_sys", "cells", "normal antigen-bearing cells of a circulating lineage (B cells), total body"),
+    State("B_sys", "cells", "normal antigen-bearing cells of a circulating lineage (B cells), total body",
+          agent="systemic antigen-bearing cells"),
     State("cum_kill_sys", "cells", "cumulative normal antigen-bearing cells killed by the CAR pathway"),
     State("cum_bsys_ld", "cells", "cumulative normal antigen-bearing cells killed by lymphodepletion"),
     State("cum_bsys_net", "cells", "cumulative net homeostatic supply k_b (B0 - B) of the antigen-bearing lineage"),
-    State("T_sys", "cells", "systemic tumor cells carrying the CAR antigen (marrow / blood leukemia), total body"),
+    State("T_sys", "cells", "systemic tumor cells carrying the CAR antigen (marrow / blood leukemia), total body",
+          agent="systemic tumor"),
     State("cum_kill_tsys", "cells", "cumulative systemic tumor cells killed by the CAR pathway"),
     State("cum_tsys_growth", "cells", "cumulative net growth of the systemic tumor"),
     State("cum_tsys_chemo", "cells", "cumulative systemic tumor cells killed by chemotherapy (events)"),
