@@ -120,9 +120,9 @@ class VecMath:
 
     def power(self, x: ir.Value, n: ir.Value, const: float | None = None) -> ir.Value:
         """x**n for x > 0 (0 otherwise): repeated multiplication where n is whole in 0..MAX_WHOLE (as the scalar
-        code), the cube root (:meth:`cbrt`) for a constant 1/3, exp(n log x) in other lanes. ``const``: n's value where it is a constant of the model (the branches are then
-        decided here). With a run-time n, a batch whose lanes share one whole n (a parameter without variability
-        between patients: the usual case) takes that n's product directly, and a batch with no whole n takes only
+        code), the cube root (:meth:`cbrt`) for a constant 1/3, exp(n log x) in other lanes. ``const``: n's value
+        where it is a constant of the model (the branches are then decided here). With a run-time n, a batch whose lanes share one whole n (a parameter without variability
+        between patients: the usual case) multiplies that many times in a loop, and a batch with no whole n takes only
         exp(n log x); the lane-by-lane ladder is left for mixed batches. Every path gives the ladder's numbers."""
         b = self.b
         if const is not None:
@@ -136,8 +136,8 @@ class VecMath:
         whole = b.and_(b.and_(b.fcmp_ordered("==", self.intrinsic("floor", n), n),
                               b.fcmp_ordered(">=", n, self.c(0.0))), b.fcmp_ordered("<=", n, self.c(float(MAX_WHOLE))))
         fn = b.function
-        gen, other, cases, mixed, done = (fn.append_basic_block(f"pow.{name}")
-                                          for name in ("general", "whole", "cases", "mixed", "done"))
+        gen, other, head, body, mixed, done = (fn.append_basic_block(f"pow.{name}") for name in
+                                               ("general", "whole", "loop", "times", "mixed", "done"))
         incoming: list[tuple[ir.Value, ir.Block]] = []
         b.cbranch(b.not_(self.any(whole)), gen, other)
         b.position_at_end(gen)
@@ -152,15 +152,20 @@ class VecMath:
             uniform = b.icmp_unsigned("==", same, ir.Constant(ir.IntType(self.width), (1 << self.width) - 1))
         else:
             n0, uniform = n, whole
-        b.cbranch(uniform, cases, mixed)
-        b.position_at_end(cases)
-        switch = b.switch(b.fptosi(n0, _I32), mixed)
-        for k in range(MAX_WHOLE + 1):
-            blk = fn.append_basic_block(f"pow.{k}")
-            switch.add_case(ir.Constant(_I32, k), blk)
-            b.position_at_end(blk)
-            incoming.append((self._product(x, k), blk))
-            b.branch(done)
+        k = b.fptosi(n0, _I32)
+        b.cbranch(uniform, head, mixed)
+        # every lane's n is the same whole k: 1 * x * ... * x in a loop (small code, the scalar code's order)
+        b.position_at_end(head)
+        i = b.phi(_I32)
+        r = b.phi(self.ty)
+        i.add_incoming(ir.Constant(_I32, 0), other)
+        r.add_incoming(self.c(1.0), other)
+        b.cbranch(b.icmp_signed("<", i, k), body, done)
+        b.position_at_end(body)
+        i.add_incoming(b.add(i, ir.Constant(_I32, 1)), body)
+        r.add_incoming(b.fmul(r, x), body)
+        b.branch(head)
+        incoming.append((r, head))
         b.position_at_end(mixed)
         incoming.append((self._ladder(x, n, whole), b.block))
         b.branch(done)
@@ -198,18 +203,31 @@ class VecMath:
         return r
 
     def _ladder(self, x: ir.Value, n: ir.Value, whole: ir.Value) -> ir.Value:
-        """x**n lane by lane: the repeated product where n is whole, exp(n log x) (computed only when some lane
-        needs it) elsewhere."""
+        """x**n lane by lane: the repeated product where n is whole (a loop over 1..MAX_WHOLE multiplying the lanes
+        with n >= k), exp(n log x) (computed only when some lane needs it) elsewhere."""
         b = self.b
-        r = self.c(1.0)
-        for k in range(1, MAX_WHOLE + 1):
-            r = self.sel(b.fcmp_ordered(">=", n, self.c(float(k))), b.fmul(r, x), r)
+        fn = b.function
+        entry = b.block
+        head, body, after = (fn.append_basic_block(f"ladder.{name}") for name in ("loop", "times", "after"))
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.phi(self.ty)
+        r = b.phi(self.ty)
+        k.add_incoming(self.c(1.0), entry)
+        r.add_incoming(self.c(1.0), entry)
+        b.cbranch(b.fcmp_ordered("<=", b.extract_element(k, ir.Constant(_I32, 0)) if self.width > 1 else k,
+                                 ir.Constant(_DBL, float(MAX_WHOLE))), body, after)
+        b.position_at_end(body)
+        r.add_incoming(self.sel(b.fcmp_ordered(">=", n, k), b.fmul(r, x), r), body)
+        k.add_incoming(b.fadd(k, self.c(1.0)), body)
+        b.branch(head)
+        b.position_at_end(after)
+        rr = r
         entry = b.block
         with b.if_then(self.any(b.not_(whole)), likely=False):
             general = self.exp(b.fmul(n, self.log(x)))
             gblock = b.block
         phi = b.phi(self.ty)
         phi.add_incoming(general, gblock)
-        phi.add_incoming(r, entry)
-        return self.sel(whole, r, phi)
-
+        phi.add_incoming(rr, entry)
+        return self.sel(whole, rr, phi)
