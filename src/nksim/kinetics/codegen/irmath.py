@@ -64,8 +64,13 @@ class VecMath:
         bits = self.b.bitcast(cond, ir.IntType(self.width))
         return self.b.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(self.width), 0))
 
+    def fma(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
+        """a * b + c with one rounding."""
+        return self.intrinsic("fma", a, b, c)
+
     def pair(self, a: float, bcoef: float, x: ir.Value) -> ir.Value:
-        return self.b.fadd(self.c(a), self.b.fmul(self.c(bcoef), x))
+        """a + bcoef x (one rounding)."""
+        return self.fma(self.c(bcoef), x, self.c(a))
 
     def pow2(self, n: ir.Value) -> ir.Value:
         biased = self.b.add(self.b.fptosi(n, self.ity), self.ci(1023))
@@ -76,14 +81,14 @@ class VecMath:
         b = self.b
         xc = self.intrinsic("minnum", self.intrinsic("maxnum", x, self.c(_EXP_LO)), self.c(_EXP_HI))
         n = self.intrinsic("rint", b.fmul(xc, self.c(_LOG2E)))
-        r = b.fsub(b.fsub(xc, b.fmul(n, self.c(_LN2_HI))), b.fmul(n, self.c(_LN2_LO)))
+        nn = b.fneg(n)
+        r = self.fma(nn, self.c(_LN2_LO), self.fma(nn, self.c(_LN2_HI), xc))
         r2 = b.fmul(r, r)
         r4 = b.fmul(r2, r2)
-        q1 = b.fadd(self.pair(1.0 / 24, 1.0 / 120, r), b.fmul(self.pair(1.0 / 720, 1.0 / 5040, r), r2))
-        q2 = b.fadd(self.pair(1.0 / 40320, 1.0 / 362880, r), b.fmul(self.pair(1.0 / 3628800, 1.0 / 39916800, r), r2))
+        q1 = self.fma(self.pair(1.0 / 720, 1.0 / 5040, r), r2, self.pair(1.0 / 24, 1.0 / 120, r))
+        q2 = self.fma(self.pair(1.0 / 3628800, 1.0 / 39916800, r), r2, self.pair(1.0 / 40320, 1.0 / 362880, r))
         q3 = self.pair(1.0 / 479001600, 1.0 / 6227020800, r)
-        tail = b.fadd(b.fmul(self.pair(1.0 / 2, 1.0 / 6, r), r2),
-                      b.fmul(b.fadd(q1, b.fmul(b.fadd(q2, b.fmul(q3, r4)), r4)), r4))
+        tail = self.fma(self.pair(1.0 / 2, 1.0 / 6, r), r2, b.fmul(self.fma(self.fma(q3, r4, q2), r4, q1), r4))
         p = b.fadd(self.c(1.0), b.fadd(r, tail))
         n1 = self.intrinsic("minnum", n, self.c(1023.0))
         out = b.fmul(b.fmul(p, self.pow2(n1)), self.pow2(b.fsub(n, n1)))
@@ -100,7 +105,7 @@ class VecMath:
         e = b.sitofp(b.sub(b.lshr(bits, self.ci(52)), self.ci(1023)), self.ty)
         mbits = b.or_(b.and_(bits, self.ci((1 << 52) - 1)), self.ci(1023 << 52))
         m = b.bitcast(mbits, self.ty)
-        e = b.fsub(e, b.fmul(subn, self.c(54.0)))
+        e = self.fma(subn, self.c(-54.0), e)
         high = self.sel(self.gt(m, self.c(_SQRT2)), self.c(1.0), self.c(0.0))
         m = self.sel(self.gt(high, self.c(0.0)), b.fmul(m, self.c(0.5)), m)
         e = b.fadd(e, high)
@@ -108,12 +113,12 @@ class VecMath:
         s = b.fmul(f, f)
         s2 = b.fmul(s, s)
         s4 = b.fmul(s2, s2)
-        b0 = b.fadd(self.pair(1.0 / 3, 1.0 / 5, s), b.fmul(self.pair(1.0 / 7, 1.0 / 9, s), s2))
-        b1 = b.fadd(self.pair(1.0 / 11, 1.0 / 13, s), b.fmul(self.pair(1.0 / 15, 1.0 / 17, s), s2))
-        b2 = b.fadd(self.pair(1.0 / 19, 1.0 / 21, s), b.fmul(self.c(1.0 / 23), s2))
-        tail = b.fmul(s, b.fadd(b.fadd(b0, b.fmul(b1, s4)), b.fmul(b2, b.fmul(s4, s4))))
+        b0 = self.fma(self.pair(1.0 / 7, 1.0 / 9, s), s2, self.pair(1.0 / 3, 1.0 / 5, s))
+        b1 = self.fma(self.pair(1.0 / 15, 1.0 / 17, s), s2, self.pair(1.0 / 11, 1.0 / 13, s))
+        b2 = self.fma(self.c(1.0 / 23), s2, self.pair(1.0 / 19, 1.0 / 21, s))
+        tail = b.fmul(s, self.fma(b2, b.fmul(s4, s4), self.fma(b1, s4, b0)))
         f2 = b.fadd(f, f)
-        out = b.fadd(b.fmul(e, self.c(_LN2_HI)), b.fadd(f2, b.fadd(b.fmul(f2, tail), b.fmul(e, self.c(_LN2_LO)))))
+        out = self.fma(e, self.c(_LN2_HI), b.fadd(f2, self.fma(f2, tail, b.fmul(e, self.c(_LN2_LO)))))
         out = self.sel(self.gt(x, self.c(0.0)), out,
                        self.sel(self.lt(x, self.c(0.0)), self.c(math.nan), self.c(-math.inf)))
         return self.sel(self.lt(x, self.c(math.inf)), out, x)
