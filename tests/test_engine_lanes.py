@@ -418,3 +418,4 @@ def test_generated_exp_and_log_are_the_lane_functions_bit_for_bit():
     np.testing.assert_array_equal(np.isnan(got_e), np.isnan(e))
     np.testing.assert_array_equal(got_g.view(np.int64)[~np.isnan(g)], g.view(np.int64)[~np.isnan(g)])
     np.testing.assert_array_equal(np.isnan(got_g), np.isnan(g))
+

@@ -99,3 +99,46 @@ def test_overlapped_chunks_come_in_order_and_fail_loudly():
     for depth in (True, 3):
         with pytest.raises(ValueError, match="chunk 3"):
             list(run_jobs(fn, {**jobs, 3: (3, 0.0), 4: (4, 0.0)}, lambda a, b: (a, b), overlap=depth))
+
+
+def test_overlapping_chunks_take_turns_at_the_kernel(monkeypatch):
+    """Threads inside ``kernel_turns`` (the overlapped chunks of one process) solve one at a time; outside, they do
+    not wait for each other."""
+    import threading
+    import time
+
+    from nksim.kinetics import solver
+
+    inside, peak = [0], {True: 0, False: 0}
+    lock = threading.Lock()
+    mode = [True]
+
+    def fake_solve(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            peak[mode[0]] = max(peak[mode[0]], inside[0])
+        time.sleep(0.02)
+        with lock:
+            inside[0] -= 1
+        return None, None, None, None
+
+    monkeypatch.setattr(solver, "solve", fake_solve)
+    monkeypatch.setattr(solver, "compiled", lambda *a, **k: None)
+
+    def work(turns: bool) -> None:
+        for _ in range(3):
+            if turns:
+                with solver.kernel_turns():
+                    solver.solve_batch(*[None] * 14)
+            else:
+                solver.solve_batch(*[None] * 14)
+
+    for turns in (True, False):
+        mode[0] = turns
+        threads = [threading.Thread(target=work, args=(turns,)) for _ in range(3)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    assert peak[True] == 1
+    assert peak[False] >= 2

@@ -35,7 +35,7 @@ def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: C
     """Yield ``(k, encode(*fn(*jobs[k])))`` for every job, in completion order. ``scheduler``: None (here, in
     order), a ``distributed.Client`` or a scheduler address (``tcp://host:8786``). ``overlap`` (here): the next
     chunk starts on a second thread while this one finishes, so one chunk's Python (inputs, readouts) runs while the
-    other's compiled solve holds no GIL; still yielded in order (only for thread-safe ``fn``: not scipy's LSODA);
+    other's compiled solve holds no GIL (the chunks' solves take turns: ``solver.kernel_turns``); still yielded in order (only for thread-safe ``fn``: not scipy's LSODA);
     True: ``OVERLAP`` chunks in flight, a number: that many."""
     if scheduler is None:
         if overlap and len(jobs) > 1:
@@ -77,7 +77,7 @@ def _overlapped(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode
         def submit() -> None:
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append((nxt[0], pool.submit(lambda a=nxt[1]: encode(*fn(*a)))))
+                pending.append((nxt[0], pool.submit(_in_turn, fn, encode, nxt[1])))
 
         for _ in range(depth):
             submit()
@@ -90,6 +90,14 @@ def _overlapped(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode
         finally:
             for _, fut in pending:  # an error or Ctrl-C: chunks not yet started are dropped
                 fut.cancel()
+
+
+def _in_turn(fn: Callable[..., tuple[Any, Any]], encode: Callable[[Any, Any], Any], args: Job) -> Any:
+    """One overlapped chunk, its compiled solves taking turns with the other chunks' (``solver.kernel_turns``)."""
+    from nksim.kinetics.solver import kernel_turns
+
+    with kernel_turns():
+        return encode(*fn(*args))
 
 
 @contextmanager

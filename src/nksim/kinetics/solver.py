@@ -10,6 +10,10 @@ at event times).
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 
 from nksim.kinetics.codegen.llvm import compiled
@@ -24,8 +28,25 @@ from nksim.kinetics.integrate.scheduler import (
 )
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
 
-__all__ = ["STATUS_MAX_STEPS", "STATUS_NONFINITE", "STATUS_OK", "STATUS_STEP_UNDERFLOW", "TrackArrays", "output_buffers",
-           "set_workers", "solve_batch"]
+__all__ = ["STATUS_MAX_STEPS", "STATUS_NONFINITE", "STATUS_OK", "STATUS_STEP_UNDERFLOW", "TrackArrays", "kernel_turns",
+           "output_buffers", "set_workers", "solve_batch"]
+
+
+_TURN = threading.Lock()
+_taking_turns = threading.local()
+
+
+@contextmanager
+def kernel_turns() -> Iterator[None]:
+    """Inside, this thread's compiled solves take turns with those of the other threads inside (one at a time; each
+    uses every kernel thread): chunks that overlap in one process then keep the cores on one kernel while the others
+    do their Python (sampling, inputs, readouts), instead of two kernels finishing together and leaving both chunks'
+    Python to one core under the GIL. The numbers do not change."""
+    _taking_turns.on = True
+    try:
+        yield
+    finally:
+        _taking_turns.on = False
 
 
 def output_buffers(npat: int, nl: int, nc: int, n_save: int, tableau: Tableau = TSIT5) -> tuple[np.ndarray, ...]:
@@ -48,6 +69,11 @@ def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarra
     (``nksim.kinetics.integrate.scheduler.TrackArrays``; ``nksim.kinetics.tracking`` builds the coefficients).
     ``exact_chains=False``: the transit chains take the tableau's explicit steps too (for comparisons)."""
     fns = compiled(nl, nc, tableau, exact_chains)
-    ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps, out,
-                              track)
+    if getattr(_taking_turns, "on", False):
+        with _TURN:
+            ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps,
+                                      out, track)
+    else:
+        ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps, out,
+                                  track)
     return ys, als, stats
