@@ -127,7 +127,16 @@ def test_memory_sink_keeps_chunks_categorical_and_joins_them_unchanged():
     parts = [whole.iloc[:2].copy(), whole.iloc[2:].copy()]
     for k, part in enumerate(parts):
         ds, kept = sink.encode(xr.Dataset(coords={"patient": part.index.to_numpy()}), part)
-        assert kept["resp_d56"].dtype == RESPONSE_DTYPE and kept["best_response"].dtype == RESPONSE_DTYPE
+        assert kept.columns["resp_d56"].dtype == RESPONSE_DTYPE
+        assert kept.columns["best_response"].dtype == RESPONSE_DTYPE
         sink.store(k, (ds, kept))
     _, table = sink.finish({})
     pd.testing.assert_frame_equal(table, categorical_responses(whole))
+    # chunks whose columns differ join as pandas joins them (a column missing in one chunk: missing there)
+    sink = MemorySink()
+    sink.open({}, [np.arange(2), np.arange(2, 3)])
+    parts = [whole.iloc[:2].copy(), whole.iloc[2:].drop(columns=["resp_d56"])]
+    for k, part in enumerate(parts):
+        sink.store(k, sink.encode(xr.Dataset(coords={"patient": part.index.to_numpy()}), part))
+    _, table = sink.finish({})
+    pd.testing.assert_frame_equal(table, categorical_responses(pd.concat(parts)))

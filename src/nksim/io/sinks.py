@@ -83,6 +83,61 @@ def attrs_safe(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in attrs.items()}
 
 
+class _Columns:
+    """A chunk's patient table as one array per column (numpy columns copied out of the frame's blocks), so that the
+    chunks can be joined a column at a time, each chunk's column freed as soon as it is joined."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.index = table.index
+        self.names = list(table.columns)
+        self.columns: dict[Any, Any] = {
+            c: (table[c].to_numpy(copy=True) if isinstance(table[c].dtype, np.dtype) else table[c].array)
+            for c in self.names}
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, index=self.index, columns=self.names, copy=False)
+
+
+def _join_columns(parts: list[_Columns]) -> pd.DataFrame:
+    """The chunks' tables joined as ``pd.concat`` joins them, a column at a time: the peak is the joined table and
+    one column of the chunks, not the joined table and every chunk (at 1,000,000 patients ~0.8 GB less)."""
+    if not parts:
+        return pd.DataFrame()
+    names = parts[0].names
+    if any(p.names != names or len(set(p.names)) != len(p.names) for p in parts):
+        return pd.concat([p.frame() for p in parts])  # chunks whose columns differ: pandas aligns them
+    index = parts[0].index.append([p.index for p in parts[1:]]) if len(parts) > 1 else parts[0].index
+    data: dict[Any, Any] = {}
+    for k, c in enumerate(names):
+        pieces = [p.columns.pop(c) for p in parts]
+        if all(isinstance(x, np.ndarray) for x in pieces) and len({x.dtype for x in pieces}) == 1:
+            data[c] = np.concatenate(pieces)
+        else:  # categoricals, other extension arrays, mixed dtypes: pandas' own rules
+            data[c] = pd.concat([pd.Series(x, copy=False) for x in pieces], ignore_index=True).array
+        del pieces
+        if k % 8 == 7:
+            _release_freed_memory()
+    return pd.DataFrame(data, index=index, columns=names, copy=False)
+
+
+def _release_freed_memory() -> None:
+    """Give the memory the joined chunks' columns held back to the system (glibc keeps freed small blocks for
+    reuse, and the joined columns are large allocations that cannot reuse them); a no-op elsewhere."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
 class MemorySink:
     """Keeps every chunk in memory and joins them at the end (``simulate`` without a run folder)."""
 
@@ -96,12 +151,13 @@ class MemorySink:
         self.n_chunks = len(chunks)
         return list(range(len(chunks)))
 
-    def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> tuple[xr.Dataset, pd.DataFrame]:
+    def encode(self, ds: xr.Dataset, table: pd.DataFrame) -> tuple[xr.Dataset, "_Columns"]:
         """The chunk as kept: its response columns as categoricals already (a byte a row instead of an object
-        pointer while the chunks wait; chunks of the same categories concatenate to them)."""
+        pointer while the chunks wait; chunks of the same categories concatenate to them), and its table as one
+        array per column (``finish`` joins them a column at a time)."""
         from nksim.io.tidy import categorical_responses
 
-        return ds, categorical_responses(table, copy=False)
+        return ds, _Columns(categorical_responses(table, copy=False))
 
     def store(self, k: int, payload: tuple[xr.Dataset, pd.DataFrame]) -> None:
         self.parts[k] = payload
@@ -111,8 +167,8 @@ class MemorySink:
         from nksim.io.tidy import categorical_responses
 
         traj = concat_chunks([self.parts[k][0] for k in order], consume=True)
-        table = pd.concat([self.parts[k][1] for k in order])
-        self.parts.clear()  # the chunks' rows go before anything else is allocated
+        table = _join_columns([self.parts[k][1] for k in order])
+        self.parts.clear()
         table = categorical_responses(table, copy=False)  # already so (encode), unless a chunk had no such column
         traj.attrs.update(attrs_safe(attrs))
         return traj, table
