@@ -187,6 +187,25 @@ def total(terms) -> Expr:
     return const(0.0) if out is None else out
 
 
+def postorder(roots: "list[Expr]") -> "list[Expr]":
+    """Every node of the graph under ``roots`` once, children before parents (leaves included): depth first from the
+    roots in their order, a node's operands in theirs, so each node comes right before its first use."""
+    order: list[Expr] = []
+    seen: set[int] = set()
+    stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(roots)]
+    while stack:
+        e, done = stack.pop()
+        if done:
+            order.append(e)
+            continue
+        if e.id in seen:
+            continue
+        seen.add(e.id)
+        stack.append((e, True))
+        stack.extend((a, False) for a in reversed(e.args))
+    return order
+
+
 def evaluate(x: "Expr | Number", env: dict) -> float:
     """A node's value with leaves from ``env`` (keys: ('y', i), ('p', i), ('seg', k), ('t',), ('arg', k)); a plain
     evaluator for tests and small tools."""

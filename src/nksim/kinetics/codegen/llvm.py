@@ -29,7 +29,7 @@ from nksim.kinetics.integrate.stepir import emit_dense, emit_init, emit_step
 from nksim.kinetics.integrate.tableau import TSIT5, Tableau
 from nksim.kinetics.lanes import W
 from nksim.kinetics.processes import layout, trace
-from nksim.kinetics.symbolic import LEAVES, Expr
+from nksim.kinetics.symbolic import Expr, postorder
 
 _DBL = ir.DoubleType()
 _I64 = ir.IntType(64)
@@ -144,17 +144,7 @@ class _Emitter(VecMath):
 
 def _shared_denominators(outputs: list[Expr]) -> set[int]:
     """Ids of the nodes that two or more divisions divide by."""
-    seen: set[int] = set()
-    count: Counter[int] = Counter()
-    stack = list(outputs)
-    while stack:
-        e = stack.pop()
-        if e.id in seen or e.op in LEAVES:
-            continue
-        seen.add(e.id)
-        if e.op == "div":
-            count[e.args[1].id] += 1
-        stack.extend(e.args)
+    count = Counter(e.args[1].id for e in postorder(outputs) if e.op == "div")
     return {i for i, c in count.items() if c > 1}
 
 

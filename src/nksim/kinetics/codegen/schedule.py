@@ -14,7 +14,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
-from nksim.kinetics.symbolic import LEAVES, Expr
+from nksim.kinetics.symbolic import LEAVES, Expr, postorder
 
 Path = tuple[tuple[tuple[int, int], bool], ...]
 
@@ -46,22 +46,7 @@ def _lcp(a: Path, b: Path) -> Path:
 def _demand_order(outputs: list[Expr]) -> dict[int, int]:
     """Position of each node in a depth-first post-order from ``outputs``, in their order: a node right before its
     first use."""
-    pos: dict[int, int] = {}
-    seen: set[int] = set()
-    for out in outputs:
-        stack: list[tuple[Expr, bool]] = [(out, False)]
-        while stack:
-            e, done = stack.pop()
-            if done:
-                pos.setdefault(e.id, len(pos))
-                continue
-            if e.id in seen or e.op in LEAVES:
-                continue
-            seen.add(e.id)
-            stack.append((e, True))
-            for ch in reversed(e.args):
-                stack.append((ch, False))
-    return pos
+    return {e.id: k for k, e in enumerate(x for x in postorder(outputs) if x.op not in LEAVES)}
 
 
 def _layers(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]]) -> dict[int, int]:
@@ -70,21 +55,10 @@ def _layers(outputs: list[Expr], guard: Callable[[Expr], tuple[bool, bool]]) -> 
     its condition (through values outside both) cannot share that one's region without a cycle."""
     below: dict[int, dict[int, int]] = {}  # node -> condition -> 1 + highest layer of the guarded wheres under it
     layer: dict[int, int] = {}
-    order: list[Expr] = []
-    seen: set[int] = set()
-    stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(outputs)]
-    while stack:  # children before parents
-        e, done = stack.pop()
-        if done:
-            order.append(e)
-            continue
-        if e.id in seen or e.op in LEAVES:
-            continue
-        seen.add(e.id)
-        stack.append((e, True))
-        stack.extend((a, False) for a in e.args)
     empty: dict[int, int] = {}
-    for e in order:
+    for e in postorder(outputs):
+        if e.op in LEAVES:
+            continue
         acc: dict[int, int] = {}
         for a in e.args:
             for c, k in below.get(a.id, empty).items():

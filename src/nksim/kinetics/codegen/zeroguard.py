@@ -19,7 +19,7 @@ made elsewhere could differ, and a NaN state counts as present).
 
 from __future__ import annotations
 
-from nksim.kinetics.symbolic import LEAVES, Expr
+from nksim.kinetics.symbolic import LEAVES, Expr, postorder
 
 def agent_states(lay, nl: int, nc: int) -> dict[str, list[int]]:
     """State indices of each agent for a configuration of ``nl`` lesions and ``nc`` antigen classes."""
@@ -32,24 +32,6 @@ def agent_states(lay, nl: int, nc: int) -> dict[str, list[int]]:
             k = lay.LESION_INDEX[s.name]
             out.setdefault(s.agent, []).extend(lay.NSYS + l * lay.lesion_block(nc) + k for l in range(nl))
     return out
-
-
-def _postorder(outputs: list[Expr]) -> list[Expr]:
-    """Every node of the graph once, children before parents."""
-    order: list[Expr] = []
-    seen: set[int] = set()
-    stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(outputs)]
-    while stack:
-        e, done = stack.pop()
-        if done:
-            order.append(e)
-            continue
-        if e.id in seen:
-            continue
-        seen.add(e.id)
-        stack.append((e, True))
-        stack.extend((a, False) for a in e.args)
-    return order
 
 
 def _zero_sets(order: list[Expr], zero_of: dict[int, frozenset[str]]) -> dict[int, frozenset[str]]:
@@ -87,7 +69,7 @@ def guard_absent_agents(outputs: list[Expr], agents: dict[str, list[int]]) -> li
     for name, idx in agents.items():
         for i in idx:
             zero_of[i] = zero_of.get(i, frozenset()) | {name}
-    order = _postorder(outputs)
+    order = postorder(outputs)
     zs = _zero_sets(order, zero_of)
     leaves = {e.val: e for e in order if e.op == "y"}
     present: dict[str, Expr | None] = {}
