@@ -68,7 +68,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 
 from nksim.errors import InputError
-from nksim.kinetics.symbolic import CONDITIONS, Expr, _scalar_op, lift
+from nksim.kinetics.symbolic import CONDITIONS, Expr, _scalar_op, lift, postorder
 
 # A formula becomes a function call (its own function definition, the symbols it reads as arguments) when that saves
 # this many expression nodes once every quantity it reads is written out: libRoadRunner expands each reference to an
@@ -204,20 +204,7 @@ def _walk(roots: list[Expr]) -> dict[int, Expr]:
 def _rule_nodes(roots: list[Expr]) -> list[Expr]:
     """The named quantities that get an assignment rule of their own: those the formulas would otherwise print more
     than once (used by two parents, or inside a subexpression printed twice). Conditions stay inline."""
-    post: list[Expr] = []
-    seen: set[int] = set()
-    for r in roots:
-        stack: list[tuple[Expr, bool]] = [(r, False)]
-        while stack:
-            x, expanded = stack.pop()
-            if expanded:
-                post.append(x)
-                continue
-            if x.id in seen:
-                continue
-            seen.add(x.id)
-            stack.append((x, True))
-            stack.extend((a, False) for a in reversed(x.args) if a.id not in seen)
+    post = postorder(roots)
     prints: dict[int, int] = {}
     for r in roots:
         prints[r.id] = prints.get(r.id, 0) + 1
