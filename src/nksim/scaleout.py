@@ -35,8 +35,9 @@ def run_jobs(fn: Callable[..., tuple[Any, Any]], jobs: dict[int, Job], encode: C
     """Yield ``(k, encode(*fn(*jobs[k])))`` for every job, in completion order. ``scheduler``: None (here, in
     order), a ``distributed.Client`` or a scheduler address (``tcp://host:8786``). ``overlap`` (here): the next
     chunk starts on a second thread while this one finishes, so one chunk's Python (inputs, readouts) runs while the
-    other's compiled solve holds no GIL (the chunks' solves take turns: ``solver.kernel_turns``); still yielded in order (only for thread-safe ``fn``: not scipy's LSODA);
-    True: ``OVERLAP`` chunks in flight, a number: that many."""
+    other's compiled solve holds no GIL (the chunks' solves take turns: ``solver.kernel_turns``); still yielded in
+    order (only for thread-safe ``fn``: not scipy's LSODA); True: ``OVERLAP`` chunks in flight, a number: that
+    many."""
     if scheduler is None:
         if overlap and len(jobs) > 1:
             yield from _overlapped(fn, jobs, encode, OVERLAP if overlap is True else max(2, int(overlap)))

@@ -7,6 +7,7 @@ worker that computed it: compression happens in parallel) and kept by ``store`` 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -123,19 +124,20 @@ def _join_columns(parts: list[_Columns]) -> pd.DataFrame:
 def _release_freed_memory() -> None:
     """Give the memory the joined chunks' columns held back to the system (glibc keeps freed small blocks for
     reuse, and the joined columns are large allocations that cannot reuse them); a no-op elsewhere."""
-    global _TRIM
-    if _TRIM is None:
-        try:
-            import ctypes
-
-            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _TRIM = False
-    if _TRIM:
-        _TRIM(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
-_TRIM: Any = None
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None where there is none."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 class MemorySink:

@@ -11,7 +11,7 @@ at event times).
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import numpy as np
@@ -69,11 +69,7 @@ def solve_batch(y0: np.ndarray, p: np.ndarray, nl: int, nc: int, ev_t: np.ndarra
     (``nksim.kinetics.integrate.scheduler.TrackArrays``; ``nksim.kinetics.tracking`` builds the coefficients).
     ``exact_chains=False``: the transit chains take the tableau's explicit steps too (for comparisons)."""
     fns = compiled(nl, nc, tableau, exact_chains)
-    if getattr(_taking_turns, "on", False):
-        with _TURN:
-            ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps,
-                                      out, track)
-    else:
+    with _TURN if getattr(_taking_turns, "on", False) else nullcontext():
         ys, als, _, stats = solve(fns, y0, p, ev_t, ev_k, ev_a, ev_b, t0, t_end, t_save, rtol, atol, max_steps, out,
                                   track)
     return ys, als, stats

@@ -126,9 +126,10 @@ class VecMath:
     def power(self, x: ir.Value, n: ir.Value, const: float | None = None) -> ir.Value:
         """x**n for x > 0 (0 otherwise): repeated multiplication where n is whole in 0..MAX_WHOLE (as the scalar
         code), the cube root (:meth:`cbrt`) for a constant 1/3, exp(n log x) in other lanes. ``const``: n's value
-        where it is a constant of the model (the branches are then decided here). With a run-time n, a batch whose lanes share one whole n (a parameter without variability
-        between patients: the usual case) multiplies that many times in a loop, and a batch with no whole n takes only
-        exp(n log x); the lane-by-lane ladder is left for mixed batches. Every path gives the ladder's numbers."""
+        where it is a constant of the model (the branches are then decided here). With a run-time n, a batch whose
+        lanes share one whole n (a parameter without variability between patients: the usual case) multiplies that
+        many times in a loop, and a batch with no whole n takes only exp(n log x); the lane-by-lane ladder is left for
+        mixed batches. Every path gives the ladder's numbers."""
         b = self.b
         if const is not None:
             if float(const).is_integer() and 0 <= const <= MAX_WHOLE:
@@ -195,7 +196,7 @@ class VecMath:
             y = b.fmul(b.fmul(y, b.fsub(self.c(4.0), b.fmul(xs, y3))), self.c(1.0 / 3.0))
         y2 = b.fmul(y, y)
         t = b.fmul(xs, y2)
-        resid = self.intrinsic("fma", b.fneg(b.fmul(t, t)), t, xs)
+        resid = self.fma(b.fneg(b.fmul(t, t)), t, xs)
         t = b.fadd(t, b.fmul(resid, b.fmul(y2, self.c(1.0 / 3.0))))
         t = self.sel(subn, b.fmul(t, self.c(1.0 / 262144.0)), t)
         return self.sel(b.fcmp_ordered("==", x, self.c(math.inf)), x, t)
@@ -227,12 +228,10 @@ class VecMath:
         k.add_incoming(b.fadd(k, self.c(1.0)), body)
         b.branch(head)
         b.position_at_end(after)
-        rr = r
-        entry = b.block
         with b.if_then(self.any(b.not_(whole)), likely=False):
             general = self.exp(b.fmul(n, self.log(x)))
             gblock = b.block
         phi = b.phi(self.ty)
         phi.add_incoming(general, gblock)
-        phi.add_incoming(rr, entry)
-        return self.sel(whole, rr, phi)
+        phi.add_incoming(r, after)
+        return self.sel(whole, r, phi)

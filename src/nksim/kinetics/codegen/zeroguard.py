@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from nksim.kinetics.symbolic import LEAVES, Expr, postorder
 
+
 def agent_states(lay, nl: int, nc: int) -> dict[str, list[int]]:
     """State indices of each agent for a configuration of ``nl`` lesions and ``nc`` antigen classes."""
     out: dict[str, list[int]] = {}
